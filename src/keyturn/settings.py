@@ -1,0 +1,124 @@
+"""Runtime settings, read from KEYTURN_* environment variables.
+
+Every problem with a setting is raised as one SettingsError naming the setting, so the
+CLI can print a single clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import sys
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+MASTER_KEY_FILE = "master.key"
+MASTER_KEY_BYTES = 32
+SUPPORTED_DRIVERS = ("sqlite", "postgresql")
+
+
+class SettingsError(Exception):
+    """A setting is missing, malformed or unusable; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEYTURN_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".keyturn"))
+    database_url: str | None = None
+    master_key: str | None = Field(default=None, repr=False)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {exc}") from None
+        if url.get_backend_name() not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"unsupported database {url.get_backend_name()!r}; use sqlite or postgresql"
+            )
+        if url.get_backend_name() == "postgresql" and url.get_driver_name() not in (
+            "psycopg",
+            "psycopg2",
+        ):
+            return value.replace("postgresql://", "postgresql+psycopg://", 1)
+        return value
+
+    @field_validator("master_key")
+    @classmethod
+    def _check_master_key(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        _decode_master_key(value)
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or a SQLite file inside the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'keyturn.db').resolve()}"
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data dir if needed and check that it is writable."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SettingsError(
+                f"KEYTURN_DATA_DIR: cannot create {self.data_dir}: {exc.strerror}"
+            ) from None
+        if not os.access(self.data_dir, os.W_OK | os.X_OK):
+            raise SettingsError(f"KEYTURN_DATA_DIR: {self.data_dir} is not writable")
+        return self.data_dir
+
+    def master_key_bytes(self) -> bytes:
+        """The 32-byte master key: from KEYTURN_MASTER_KEY, else from (or into) the data dir."""
+        if self.master_key:
+            return _decode_master_key(self.master_key)
+        path = self.ensure_data_dir() / MASTER_KEY_FILE
+        if path.exists():
+            try:
+                return _decode_master_key(path.read_text().strip())
+            except ValueError as exc:
+                raise SettingsError(f"KEYTURN_MASTER_KEY: {path}: {exc}") from None
+        key = secrets.token_bytes(MASTER_KEY_BYTES)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(base64.urlsafe_b64encode(key).decode() + "\n")
+        print(
+            f"warning: generated a master key in {path}; "
+            "production must supply KEYTURN_MASTER_KEY instead",
+            file=sys.stderr,
+        )
+        return key
+
+
+def _decode_master_key(text: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4))
+    except (ValueError, TypeError):
+        raise ValueError("must be 32 bytes in URL-safe base64") from None
+    if len(key) != MASTER_KEY_BYTES:
+        raise ValueError(f"must be {MASTER_KEY_BYTES} bytes in URL-safe base64, got {len(key)}")
+    return key
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise SettingsError with one line on bad input."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "KEYTURN_" + str(first["loc"][0]).upper() if first["loc"] else "KEYTURN"
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message}") from None
