@@ -1,0 +1,98 @@
+"""Tables for door events, photos and log gaps, shaped for the visibility query.
+
+Event carries the door's kind, the subject, who granted the access and whether the
+subject had resident status, so the visibility rule filters one table without joins.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from keyturn.cloud.db import (
+    ID_LENGTH,
+    Base,
+    created_at_column,
+    flag,
+    foreign_id,
+    id_column,
+    str_enum,
+)
+from keyturn.rules.types import CredentialType, DoorKind, Reason
+
+
+class Event(Base):
+    """One attempt at a door, granted or denied, as the lock recorded it."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("device_id", "device_seq"),
+        Index("ix_events_property_id_occurred_at", "property_id", "occurred_at"),
+        Index("ix_events_door_id_occurred_at", "door_id", "occurred_at"),
+        Index("ix_events_subject_id_occurred_at", "subject_id", "occurred_at"),
+        Index("ix_events_granted_by_occurred_at", "granted_by", "occurred_at"),
+        CheckConstraint("device_seq >= 0", name="device_seq"),
+    )
+
+    id: Mapped[str] = id_column()
+    property_id: Mapped[str] = foreign_id("properties.id", ondelete="CASCADE", index=False)
+    door_id: Mapped[str] = foreign_id("doors.id", ondelete="CASCADE", index=False)
+    door_kind: Mapped[DoorKind] = mapped_column(str_enum(DoorKind, "door_kind"))
+    device_id: Mapped[str | None] = foreign_id("devices.id", ondelete="SET NULL", index=False)
+    device_seq: Mapped[int] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = created_at_column()
+    clock_uncertain: Mapped[bool] = flag()
+    credential_type: Mapped[CredentialType | None] = mapped_column(
+        str_enum(CredentialType, "credential_type")
+    )
+    credential_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    grant_id: Mapped[str | None] = foreign_id("grants.id", ondelete="SET NULL")
+    subject_id: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)
+    granted_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)
+    by_resident: Mapped[bool] = flag()
+    reason: Mapped[Reason] = mapped_column(str_enum(Reason, "reason"))
+    # The photo row points back with photos.event_id (the FK); this copy avoids a cycle.
+    photo_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    anonymised_at: Mapped[datetime | None]
+
+    @property
+    def granted(self) -> bool:
+        return self.reason == Reason.GRANTED
+
+
+class Photo(Base):
+    """A still photo taken by a lock; erasing its sealed key shreds it everywhere."""
+
+    __tablename__ = "photos"
+
+    id: Mapped[str] = id_column()
+    event_id: Mapped[str | None] = foreign_id("events.id", ondelete="SET NULL")
+    property_id: Mapped[str] = foreign_id("properties.id", ondelete="CASCADE")
+    door_id: Mapped[str] = foreign_id("doors.id", ondelete="CASCADE")
+    taken_at: Mapped[datetime]
+    storage_key: Mapped[str] = mapped_column(String(512), unique=True)
+    content_type: Mapped[str] = mapped_column(String(64), default="image/jpeg")
+    key_sealed: Mapped[bytes | None]
+    created_at: Mapped[datetime] = created_at_column()
+    erased_at: Mapped[datetime | None]
+
+
+class LogGap(Base):
+    """Sequence numbers of a device that the cloud will never receive, shown as log loss."""
+
+    __tablename__ = "log_gaps"
+    __table_args__ = (
+        UniqueConstraint("device_id", "from_seq"),
+        CheckConstraint("from_seq <= to_seq", name="seq_range"),
+    )
+
+    id: Mapped[str] = id_column()
+    device_id: Mapped[str] = foreign_id("devices.id", ondelete="CASCADE", index=False)
+    door_id: Mapped[str | None] = foreign_id("doors.id", ondelete="SET NULL")
+    from_seq: Mapped[int] = mapped_column(BigInteger)
+    to_seq: Mapped[int] = mapped_column(BigInteger)
+    detected_at: Mapped[datetime] = created_at_column()
+    note: Mapped[str | None] = mapped_column(String(500))

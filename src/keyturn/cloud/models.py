@@ -1,0 +1,77 @@
+"""Every table of the cloud service, imported in one place.
+
+Import this module before using `Base.metadata` (Alembic, create_all) so that no domain's
+tables are missing.
+"""
+
+from __future__ import annotations
+
+from keyturn.cloud.access.models import (
+    Doorcode,
+    Grant,
+    GrantKind,
+    Key,
+    Keycard,
+    ManagedKey,
+    MobileKeyRegistration,
+    OneTimeCode,
+    SingleDayCode,
+    key_doors,
+)
+from keyturn.cloud.db import Base
+from keyturn.cloud.devices.models import AccessListVersion, Device, DeviceModel
+from keyturn.cloud.history.models import Event, LogGap, Photo
+from keyturn.cloud.mail.models import OutboxMessage
+from keyturn.cloud.people.models import Account, Person, RoleMembership, RolePermission
+from keyturn.cloud.privacy.models import (
+    AuditRecord,
+    DataSubjectRequest,
+    RequestKind,
+    RequestState,
+)
+from keyturn.cloud.properties.models import (
+    Door,
+    DoorKindLocked,
+    InvalidPropertySetting,
+    Portfolio,
+    Property,
+    Unit,
+)
+
+metadata = Base.metadata
+
+__all__ = [
+    "AccessListVersion",
+    "Account",
+    "AuditRecord",
+    "Base",
+    "DataSubjectRequest",
+    "Device",
+    "DeviceModel",
+    "Door",
+    "DoorKindLocked",
+    "Doorcode",
+    "Event",
+    "Grant",
+    "GrantKind",
+    "InvalidPropertySetting",
+    "Key",
+    "Keycard",
+    "LogGap",
+    "ManagedKey",
+    "MobileKeyRegistration",
+    "OneTimeCode",
+    "OutboxMessage",
+    "Person",
+    "Photo",
+    "Portfolio",
+    "Property",
+    "RequestKind",
+    "RequestState",
+    "RoleMembership",
+    "RolePermission",
+    "SingleDayCode",
+    "Unit",
+    "key_doors",
+    "metadata",
+]

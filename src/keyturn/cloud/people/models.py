@@ -1,0 +1,96 @@
+"""Tables for people, accounts, role memberships and manager permissions.
+
+Deleting a person's data blanks their contact details rather than dropping the row, so
+history that must be kept for a while can still be anonymised consistently.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from keyturn.cloud.db import (
+    Base,
+    created_at_column,
+    flag,
+    foreign_id,
+    id_column,
+    str_enum,
+)
+from keyturn.rules.types import Permission, Role
+
+
+class Person(Base):
+    """A human known to Keyturn; email is unique (case-folded) while it is kept."""
+
+    __tablename__ = "people"
+
+    id: Mapped[str] = id_column()
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    is_minor: Mapped[bool] = flag()
+    guardian_consent_at: Mapped[datetime | None]
+    nyc_consent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+
+    account: Mapped[Account | None] = relationship(back_populates="person", passive_deletes=True)
+    memberships: Mapped[list[RoleMembership]] = relationship(
+        back_populates="person", passive_deletes=True, foreign_keys="RoleMembership.person_id"
+    )
+
+    @validates("email")
+    def _normalise_email(self, _key: str, value: str | None) -> str | None:
+        return value.strip().lower() if value else None
+
+
+class Account(Base):
+    """How a person logs in: password hash, sealed TOTP secret, disabled or suspended."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = id_column()
+    person_id: Mapped[str] = foreign_id("people.id", ondelete="CASCADE", unique=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    totp_secret_sealed: Mapped[bytes | None]
+    disabled: Mapped[bool] = flag()
+    suspended_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+
+    person: Mapped[Person] = relationship(back_populates="account")
+
+
+class RoleMembership(Base):
+    """A person's role at one property; a resident's membership names their unit."""
+
+    __tablename__ = "role_memberships"
+    __table_args__ = (
+        UniqueConstraint("person_id", "property_id", "role", "unit_id"),
+        CheckConstraint("role <> 'resident' OR unit_id IS NOT NULL", name="resident_has_unit"),
+    )
+
+    id: Mapped[str] = id_column()
+    person_id: Mapped[str] = foreign_id("people.id", ondelete="CASCADE", index=False)
+    property_id: Mapped[str] = foreign_id("properties.id", ondelete="CASCADE")
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
+    unit_id: Mapped[str | None] = foreign_id("units.id", ondelete="CASCADE")
+    invited_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+    person: Mapped[Person] = relationship(back_populates="memberships", foreign_keys=[person_id])
+
+
+class RolePermission(Base):
+    """One extra power a property manager holds at one property."""
+
+    __tablename__ = "role_permissions"
+    __table_args__ = (UniqueConstraint("person_id", "property_id", "permission"),)
+
+    id: Mapped[str] = id_column()
+    person_id: Mapped[str] = foreign_id("people.id", ondelete="CASCADE", index=False)
+    property_id: Mapped[str] = foreign_id("properties.id", ondelete="CASCADE")
+    permission: Mapped[Permission] = mapped_column(str_enum(Permission, "permission"))
+    granted_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)
+    created_at: Mapped[datetime] = created_at_column()
