@@ -29,7 +29,7 @@ def _run(*cmd: str | Path) -> None:
 
 def ensure_venv() -> None:
     """Create .venv and install keyturn with its dev extras unless already current."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script may be started by an older python3
         sys.exit(f"keyturn needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:

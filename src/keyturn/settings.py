@@ -10,6 +10,7 @@ import base64
 import os
 import secrets
 import sys
+import tempfile
 from functools import cached_property
 from pathlib import Path
 
@@ -18,12 +19,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from keyturn.errors import UserError
+
 MASTER_KEY_FILE = "master.key"
 MASTER_KEY_BYTES = 32
 SUPPORTED_DRIVERS = ("sqlite", "postgresql")
 
 
-class SettingsError(Exception):
+class SettingsError(UserError):
     """A setting is missing, malformed or unusable; the message names it."""
 
 
@@ -77,8 +80,14 @@ class Settings(BaseSettings):
             raise SettingsError(
                 f"KEYTURN_DATA_DIR: cannot create {self.data_dir}: {exc.strerror}"
             ) from None
-        if not os.access(self.data_dir, os.W_OK | os.X_OK):
-            raise SettingsError(f"KEYTURN_DATA_DIR: {self.data_dir} is not writable")
+        # A real write, not os.access(): root passes access checks on read-only mounts.
+        try:
+            with tempfile.TemporaryFile(dir=self.data_dir):
+                pass
+        except OSError as exc:
+            raise SettingsError(
+                f"KEYTURN_DATA_DIR: {self.data_dir} is not writable: {exc.strerror}"
+            ) from None
         return self.data_dir
 
     def master_key_bytes(self) -> bytes:

@@ -1,0 +1,27 @@
+"""`keyturn serve`: run the API server in the foreground.
+
+The schema is migrated first so a fresh data dir just works.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from keyturn.cli.context import console, settings
+from keyturn.cloud import db as database
+from keyturn.cloud.app import create_app
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
+) -> None:
+    """Run the Keyturn API server until interrupted."""
+    config = settings()
+    config.ensure_data_dir()
+    database.upgrade(config.resolved_database_url, "head")
+    console.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")

@@ -1,0 +1,1 @@
+"""Authentication: accounts, passwords and, later, tokens and sessions."""
