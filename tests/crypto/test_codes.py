@@ -156,3 +156,15 @@ def test_single_day_code_differs_across_dates_and_slots(
 @given(st.dates(), st.integers(0, 2**32 - 1))
 def test_single_day_code_depends_on_the_door_secret(day: date, slot: int) -> None:
     assert single_day_code(SECRET, day, slot, 10) != single_day_code(bytes(32), day, slot, 10)
+
+
+def test_card_mac_is_stable_normalised_and_separate_from_code_macs() -> None:
+    from keyturn.crypto.codes import card_mac
+
+    secret = bytes(range(32))
+    assert card_mac(secret, "04a1b2c3") == card_mac(secret, " 04A1B2C3 ")
+    assert card_mac(secret, "04A1B2C3") != card_mac(bytes(32), "04A1B2C3")
+    # Same digits as a doorcode, different label: a card can never match a code entry.
+    assert card_mac(secret, "1234567") != code_mac(secret, "1234567")
+    with pytest.raises(ValueError, match="card identifier"):
+        card_mac(secret, "  ")

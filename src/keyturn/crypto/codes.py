@@ -22,6 +22,7 @@ MAX_COUNTER = 1000
 
 CODE_MAC_LABEL = b"keyturn/doorcode-mac/v1\x00"
 SINGLE_DAY_LABEL = b"keyturn/single-day-code/v1\x00"
+CARD_MAC_LABEL = b"keyturn/keycard-mac/v1\x00"
 
 
 def door_secret() -> bytes:
@@ -35,6 +36,19 @@ def code_mac(door_secret: bytes, code: str) -> bytes:
     if not (code.isascii() and code.isdigit()):
         raise ValueError("a doorcode is a non-empty string of ASCII digits")
     return hmac.new(door_secret, CODE_MAC_LABEL + code.encode("ascii"), hashlib.sha256).digest()
+
+
+def card_mac(door_secret: bytes, card_uid: str) -> bytes:
+    """The HMAC-SHA256 of a keycard's identifier under the door's secret: the lock's lookup key.
+
+    Card identifiers are normalised to upper-case hex-like text, so readers that print
+    lower case find the same card.
+    """
+    _check_secret(door_secret)
+    uid = card_uid.strip().upper()
+    if not uid or not uid.isascii():
+        raise ValueError("a card identifier is non-empty ASCII text")
+    return hmac.new(door_secret, CARD_MAC_LABEL + uid.encode("ascii"), hashlib.sha256).digest()
 
 
 def codes_equal(a: bytes, b: bytes) -> bool:
