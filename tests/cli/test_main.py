@@ -154,3 +154,47 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects_nonsense(text: str) -> None:
     with pytest.raises(UserError, match="--for"):
         parse_duration(text)
+
+
+def test_serve_answers_health_on_each_backend(db_url: str, tmp_path: Path) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYTURN_")}
+    env.update({"KEYTURN_DATA_DIR": str(tmp_path), "KEYTURN_DATABASE_URL": db_url})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keyturn", "serve", "--port", str(port)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        body = None
+        while body is None:
+            assert time.monotonic() < deadline, "server did not answer within 60 s"
+            try:
+                body = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).json()
+            except httpx.TransportError:
+                try:
+                    proc.wait(timeout=0.1)  # waits on the process, and notices if it died
+                except subprocess.TimeoutExpired:
+                    continue
+                raise AssertionError(proc.stderr.read().decode()) from None
+        assert body["status"] == "ok"
+        assert body["database"] == make_url_backend(db_url)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def make_url_backend(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).get_backend_name()
