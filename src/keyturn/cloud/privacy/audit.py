@@ -1,0 +1,42 @@
+"""The audit record: every disclosure and every privileged change is written here, once.
+
+Records carry their own expiry (24 months) so the retention job can remove them like any
+other personal data; the detail never holds secrets or the disclosed content itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.privacy.models import AuditRecord
+
+AUDIT_RETENTION = timedelta(days=730)
+
+
+def record(
+    session: Session,
+    *,
+    now: datetime,
+    actor_person_id: str | None,
+    action: str,
+    object_type: str,
+    object_id: str | None = None,
+    property_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """Add one audit record to the session; the caller's transaction commits it with the work."""
+    entry = AuditRecord(
+        at=now,
+        actor_person_id=actor_person_id,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        property_id=property_id,
+        detail=detail or {},
+        expires_at=now + AUDIT_RETENTION,
+    )
+    session.add(entry)
+    return entry
