@@ -56,6 +56,7 @@ class CredentialSpec(Message, frozen=True):
     granted_by: str | None
     resident: bool
     schedule: ScheduleSpec = ScheduleSpec()
+    use_window_s: int | None = None  # one-time code: valid this long after its first use
 
 
 class SingleDayRevocation(Message, frozen=True):
@@ -121,6 +122,9 @@ class EventRecord(Message, frozen=True):
     reason: Reason | None = None
     photo_id: str | None = None
     detail: str | None = None
+    # A purged entry keeps only seq, time and chain plus the SHA-256 commitment of the
+    # original record, so the hash chain still verifies without the person's data.
+    commitment: bytes | None = None
 
 
 class PhotoUpload(Message, frozen=True):
@@ -139,6 +143,8 @@ class DeviceStatus(Message, frozen=True):
     battery_pct: int
     clock_offset_ms: int
     purges_done: tuple[str, ...] = ()  # request ids
+    last_seq: int = 0  # the newest journal seq on the lock
+    journal_floor: int = 0  # entries up to here were acknowledged and pruned from the lock
 
 
 class Uplink(Message, frozen=True):
