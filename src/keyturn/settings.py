@@ -13,8 +13,9 @@ import sys
 import tempfile
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -36,6 +37,14 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".keyturn"))
     database_url: str | None = None
     master_key: str | None = Field(default=None, repr=False)
+    # Mail: "files" writes .eml files under <data_dir>/mail (the demo); "smtp" sends.
+    mail_transport: Literal["smtp", "files"] = "files"
+    mail_from: str = "Keyturn <keyturn@localhost>"
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = Field(default=None, repr=False)
 
     @field_validator("database_url")
     @classmethod

@@ -89,7 +89,13 @@ def _make_device(session: Session, prop: Property, door: Door | None) -> Device:
     model = session.scalar(select(DeviceModel).where(DeviceModel.name == "kt-cam"))
     if model is None:
         model = DeviceModel(name="kt-cam", capabilities=["keypad", "camera", "ble"])
-    device = Device(property_id=prop.id, door=door, model=model, public_key=b"\x03" * 32)
+    device = Device(
+        property_id=prop.id,
+        door=door,
+        model=model,
+        public_key=b"\x03" * 32,
+        sync_key_sealed=b"\x04" * 61,
+    )
     session.add(device)
     return device
 

@@ -6,8 +6,6 @@ the application serves its health check and its OpenAPI description.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -16,10 +14,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
+from keyturn.cloud.auth.deps import public_route
+from keyturn.cloud.auth.http import install_auth
 from keyturn.cloud.db import make_engine
+from keyturn.cloud.devices import views as devices_views
+from keyturn.cloud.problems import problem
 from keyturn.settings import Settings
-
-PROBLEM_BASE = "https://keyturn.invalid/problems/"
 
 
 class Health(BaseModel):
@@ -28,21 +28,21 @@ class Health(BaseModel):
     database: str
 
 
-def problem(status: int, kind: str, title: str, detail: str | None = None) -> JSONResponse:
-    """An RFC 9457 problem response with a stable `type`."""
-    body: dict[str, Any] = {"type": PROBLEM_BASE + kind, "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
-
-
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """Build the application around one engine; the caller owns the engine's lifetime."""
     db = engine if engine is not None else make_engine(settings.resolved_database_url)
     app = FastAPI(title="Keyturn", version=__version__, openapi_url="/api/v1/openapi.json")
     app.state.engine = db
+    app.state.settings = settings
+    app.include_router(devices_views.router)
+    install_auth(app)
 
-    @app.get("/api/v1/health", response_model=Health, tags=["service"])
+    @app.get(
+        "/api/v1/health",
+        response_model=Health,
+        tags=["service"],
+        dependencies=[public_route("liveness only; reveals nothing private")],
+    )
     def health() -> Health | JSONResponse:
         """Liveness and database reachability; needs no login and reveals nothing private."""
         try:

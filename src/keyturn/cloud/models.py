@@ -18,8 +18,21 @@ from keyturn.cloud.access.models import (
     SingleDayCode,
     key_doors,
 )
+from keyturn.cloud.auth.models import (
+    ApiToken,
+    AuthSession,
+    EmailLink,
+    LinkPurpose,
+    LoginFailure,
+    TotpFactor,
+)
 from keyturn.cloud.db import Base
-from keyturn.cloud.devices.models import AccessListVersion, Device, DeviceModel
+from keyturn.cloud.devices.models import (
+    AccessListVersion,
+    Device,
+    DeviceModel,
+    ProvisioningToken,
+)
 from keyturn.cloud.history.models import Event, LogGap, Photo
 from keyturn.cloud.mail.models import OutboxMessage
 from keyturn.cloud.people.models import Account, Person, RoleMembership, RolePermission
@@ -43,7 +56,9 @@ metadata = Base.metadata
 __all__ = [
     "AccessListVersion",
     "Account",
+    "ApiToken",
     "AuditRecord",
+    "AuthSession",
     "Base",
     "DataSubjectRequest",
     "Device",
@@ -51,13 +66,16 @@ __all__ = [
     "Door",
     "DoorKindLocked",
     "Doorcode",
+    "EmailLink",
     "Event",
     "Grant",
     "GrantKind",
     "InvalidPropertySetting",
     "Key",
     "Keycard",
+    "LinkPurpose",
     "LogGap",
+    "LoginFailure",
     "ManagedKey",
     "MobileKeyRegistration",
     "OneTimeCode",
@@ -66,11 +84,13 @@ __all__ = [
     "Photo",
     "Portfolio",
     "Property",
+    "ProvisioningToken",
     "RequestKind",
     "RequestState",
     "RoleMembership",
     "RolePermission",
     "SingleDayCode",
+    "TotpFactor",
     "Unit",
     "key_doors",
     "metadata",

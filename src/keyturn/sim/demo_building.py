@@ -23,9 +23,7 @@ from keyturn.cloud.auth.passwords import hash_password
 from keyturn.cloud.db import new_id, session_factory
 from keyturn.cloud.people.models import Account, Person, RoleMembership, RolePermission
 from keyturn.cloud.properties.models import Door, Portfolio, Property, Unit
-from keyturn.crypto.codes import door_secret
-from keyturn.crypto.keys import SigningKeyPair
-from keyturn.crypto.sealed import seal
+from keyturn.cloud.properties.service import give_authority, give_door_secret
 from keyturn.rules.types import DoorKind, Permission, Role
 
 PROPERTY_NAME = "Keyturn Demo House"
@@ -74,27 +72,23 @@ def ensure_demo_building(engine: Engine, master_key: bytes, data_dir: Path) -> D
 
 def _create(session: Session, master_key: bytes) -> tuple[DemoLogin, ...]:
     rng = random.Random(SEED)  # noqa: S311 - picks demo names, protects nothing
-    authority = SigningKeyPair.generate()
     portfolio = Portfolio(name=PORTFOLIO_NAME)
     prop = Property(
+        id=new_id(),
         portfolio=portfolio,
         name=PROPERTY_NAME,
         time_zone=TIME_ZONE,
         jurisdiction=JURISDICTION,
-        authority_public_key=authority.public_bytes(),
-        authority_private_key_sealed=b"",
     )
+    give_authority(prop, master_key)
     session.add_all([portfolio, prop])
     session.flush()
-    prop.authority_private_key_sealed = seal(
-        master_key, authority.private_bytes(), f"authority:{prop.id}".encode()
-    )
 
     def add_door(name: str, kind: DoorKind, unit: Unit | None = None) -> Door:
-        door = Door(property=prop, unit=unit, name=name, kind=kind, secret_sealed=b"")
+        door = Door(id=new_id(), property=prop, unit=unit, name=name, kind=kind)
+        give_door_secret(door, master_key)
         session.add(door)
         session.flush()
-        door.secret_sealed = seal(master_key, door_secret(), f"door-secret:{door.id}".encode())
         return door
 
     shared = [add_door(name, kind) for name, kind in (*SHARED_DOORS, PACKAGE_ROOM)]

@@ -1,1 +1,5 @@
-"""Authentication: accounts, passwords and, later, tokens and sessions."""
+"""Authentication and authorisation: sessions, API tokens, TOTP and the one permission check.
+
+Routes declare what they do with `requires(Action...)` from `deps`; `permissions.authorize`
+is the single place that decides who may do it.
+"""

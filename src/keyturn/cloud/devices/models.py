@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from keyturn.cloud.db import Base, created_at_column, foreign_id, id_column
@@ -48,6 +48,7 @@ class Device(Base):
         ),
         CheckConstraint("firmware_version >= 0", name="firmware_version"),
         CheckConstraint("applied_access_list_version >= 0", name="applied_access_list_version"),
+        CheckConstraint("stored_through_seq >= 0", name="stored_through_seq"),
     )
 
     id: Mapped[str] = id_column()
@@ -61,13 +62,41 @@ class Device(Base):
     applied_access_list_version: Mapped[int] = mapped_column(default=0)
     battery_pct: Mapped[int | None]
     clock_drift_s: Mapped[float | None]
+    # The per-device key that encrypts sync frames, sealed under the master key.
+    sync_key_sealed: Mapped[bytes]
+    # Every journal entry up to here is stored or inside a recorded log gap.
+    stored_through_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The lock's clock reading of the newest uplink whose status was applied (replay guard).
+    last_uplink_sent_ms: Mapped[int | None] = mapped_column(BigInteger)
+    retired_at: Mapped[datetime | None]
+    retired_reason: Mapped[str | None] = mapped_column(String(500))
 
     model: Mapped[DeviceModel] = relationship()
     door: Mapped[Door | None] = relationship(back_populates="device")
 
 
+class ProvisioningToken(Base):
+    """A one-time enrolment token for a lock at one door; only its SHA-256 is stored."""
+
+    __tablename__ = "provisioning_tokens"
+
+    id: Mapped[str] = id_column()
+    token_hash: Mapped[bytes] = mapped_column(unique=True)
+    door_id: Mapped[str] = foreign_id("doors.id", ondelete="CASCADE")
+    model_id: Mapped[str] = foreign_id("device_models.id", ondelete="CASCADE")
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    device_id: Mapped[str | None] = foreign_id("devices.id", ondelete="SET NULL")
+
+
 class AccessListVersion(Base):
-    """One published version of a door's access list; locks report the version they applied."""
+    """One published version of a door's access list; locks report the version they applied.
+
+    `content_hash` is the SHA-256 of the list's canonical encoding (version and issue time
+    left out), so a new version is published only when the effective list changes; `content`
+    keeps that encoding while the version can still serve as the base of a delta.
+    """
 
     __tablename__ = "access_list_versions"
     __table_args__ = (UniqueConstraint("door_id", "version"),)
@@ -75,4 +104,6 @@ class AccessListVersion(Base):
     id: Mapped[str] = id_column()
     door_id: Mapped[str] = foreign_id("doors.id", ondelete="CASCADE", index=False)
     version: Mapped[int]
+    content_hash: Mapped[bytes]
+    content: Mapped[bytes | None]
     created_at: Mapped[datetime] = created_at_column()

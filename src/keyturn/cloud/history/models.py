@@ -22,9 +22,19 @@ from keyturn.cloud.db import (
 )
 from keyturn.rules.types import CredentialType, DoorKind, Reason
 
+EVENT_KIND_ATTEMPT = "attempt"
+EVENT_KIND_LENGTH = 32
+EVENT_DETAIL_LENGTH = 500
+CREDENTIAL_ID_LENGTH = 64
+
 
 class Event(Base):
-    """One attempt at a door, granted or denied, as the lock recorded it."""
+    """One journal entry of a lock: an attempt at the door, granted or denied, or a door event.
+
+    `kind` is "attempt" for attempts, which always carry a reason; other kinds (door_ajar,
+    forced_open, battery_low, ...) keep reason NULL, so every device sequence number lives in
+    one table and the cloud can tell which numbers it holds without looking anywhere else.
+    """
 
     __tablename__ = "events"
     __table_args__ = (
@@ -34,6 +44,9 @@ class Event(Base):
         Index("ix_events_subject_id_occurred_at", "subject_id", "occurred_at"),
         Index("ix_events_granted_by_occurred_at", "granted_by", "occurred_at"),
         CheckConstraint("device_seq >= 0", name="device_seq"),
+        CheckConstraint(
+            f"kind <> '{EVENT_KIND_ATTEMPT}' OR reason IS NOT NULL", name="attempt_has_reason"
+        ),
     )
 
     id: Mapped[str] = id_column()
@@ -42,18 +55,24 @@ class Event(Base):
     door_kind: Mapped[DoorKind] = mapped_column(str_enum(DoorKind, "door_kind"))
     device_id: Mapped[str | None] = foreign_id("devices.id", ondelete="SET NULL", index=False)
     device_seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(
+        String(EVENT_KIND_LENGTH),
+        default=EVENT_KIND_ATTEMPT,
+        server_default=EVENT_KIND_ATTEMPT,
+    )
     occurred_at: Mapped[datetime]
     received_at: Mapped[datetime] = created_at_column()
     clock_uncertain: Mapped[bool] = flag()
     credential_type: Mapped[CredentialType | None] = mapped_column(
         str_enum(CredentialType, "credential_type")
     )
-    credential_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    credential_id: Mapped[str | None] = mapped_column(String(CREDENTIAL_ID_LENGTH))
     grant_id: Mapped[str | None] = foreign_id("grants.id", ondelete="SET NULL")
     subject_id: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)
     granted_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)
     by_resident: Mapped[bool] = flag()
-    reason: Mapped[Reason] = mapped_column(str_enum(Reason, "reason"))
+    reason: Mapped[Reason | None] = mapped_column(str_enum(Reason, "reason"))
+    detail: Mapped[str | None] = mapped_column(String(EVENT_DETAIL_LENGTH))
     # The photo row points back with photos.event_id (the FK); this copy avoids a cycle.
     photo_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     anonymised_at: Mapped[datetime | None]
@@ -81,18 +100,22 @@ class Photo(Base):
 
 
 class LogGap(Base):
-    """Sequence numbers of a device that the cloud will never receive, shown as log loss."""
+    """Sequence numbers of a device that the cloud will never receive, shown as log loss.
+
+    `to_seq` NULL is open-ended: everything from `from_seq` on, recorded when a lock is
+    retired (broken, stolen) with entries it may never have uploaded.
+    """
 
     __tablename__ = "log_gaps"
     __table_args__ = (
         UniqueConstraint("device_id", "from_seq"),
-        CheckConstraint("from_seq <= to_seq", name="seq_range"),
+        CheckConstraint("to_seq IS NULL OR from_seq <= to_seq", name="seq_range"),
     )
 
     id: Mapped[str] = id_column()
     device_id: Mapped[str] = foreign_id("devices.id", ondelete="CASCADE", index=False)
     door_id: Mapped[str | None] = foreign_id("doors.id", ondelete="SET NULL")
     from_seq: Mapped[int] = mapped_column(BigInteger)
-    to_seq: Mapped[int] = mapped_column(BigInteger)
+    to_seq: Mapped[int | None] = mapped_column(BigInteger)
     detected_at: Mapped[datetime] = created_at_column()
     note: Mapped[str | None] = mapped_column(String(500))

@@ -164,13 +164,36 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "mail_suppressions",
+        sa.Column("address_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("address_hash", name=op.f("pk_mail_suppressions")),
+    )
+    op.create_table(
         "outbox_messages",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("person_id", sa.String(length=36), nullable=True),
         sa.Column("to_address", sa.String(length=320), nullable=False),
         sa.Column("subject", sa.String(length=200), nullable=False),
         sa.Column("body_text", sa.Text(), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "pending",
+                "sending",
+                "sent",
+                "failed",
+                "suppressed",
+                name="mail_state",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=False,
+        ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("claim_token", sa.String(length=36), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
@@ -186,9 +209,9 @@ def upgrade() -> None:
         op.f("ix_outbox_messages_person_id"), "outbox_messages", ["person_id"], unique=False
     )
     op.create_index(
-        "ix_outbox_messages_sent_at_created_at",
+        "ix_outbox_messages_state_next_attempt_at",
         "outbox_messages",
-        ["sent_at", "created_at"],
+        ["state", "next_attempt_at"],
         unique=False,
     )
     op.create_table(
@@ -563,6 +586,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("door_id", sa.String(length=36), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("content_hash", sa.LargeBinary(), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["door_id"],
@@ -588,6 +613,11 @@ def upgrade() -> None:
         sa.Column("applied_access_list_version", sa.Integer(), nullable=False),
         sa.Column("battery_pct", sa.Integer(), nullable=True),
         sa.Column("clock_drift_s", sa.Double(), nullable=True),
+        sa.Column("sync_key_sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("stored_through_seq", sa.BigInteger(), nullable=False),
+        sa.Column("last_uplink_sent_ms", sa.BigInteger(), nullable=True),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("retired_reason", sa.String(length=500), nullable=True),
         sa.CheckConstraint(
             "applied_access_list_version >= 0", name=op.f("ck_devices_applied_access_list_version")
         ),
@@ -596,6 +626,7 @@ def upgrade() -> None:
             name=op.f("ck_devices_battery_pct"),
         ),
         sa.CheckConstraint("firmware_version >= 0", name=op.f("ck_devices_firmware_version")),
+        sa.CheckConstraint("stored_through_seq >= 0", name=op.f("ck_devices_stored_through_seq")),
         sa.ForeignKeyConstraint(
             ["door_id"], ["doors.id"], name=op.f("fk_devices_door_id_doors"), ondelete="SET NULL"
         ),
@@ -749,6 +780,7 @@ def upgrade() -> None:
         ),
         sa.Column("device_id", sa.String(length=36), nullable=True),
         sa.Column("device_seq", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.String(length=32), server_default="attempt", nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("clock_uncertain", sa.Boolean(), server_default=sa.text("false"), nullable=False),
@@ -768,7 +800,7 @@ def upgrade() -> None:
             ),
             nullable=True,
         ),
-        sa.Column("credential_id", sa.String(length=36), nullable=True),
+        sa.Column("credential_id", sa.String(length=64), nullable=True),
         sa.Column("grant_id", sa.String(length=36), nullable=True),
         sa.Column("subject_id", sa.String(length=36), nullable=True),
         sa.Column("granted_by", sa.String(length=36), nullable=True),
@@ -791,10 +823,14 @@ def upgrade() -> None:
                 create_constraint=True,
                 length=32,
             ),
-            nullable=False,
+            nullable=True,
         ),
+        sa.Column("detail", sa.String(length=500), nullable=True),
         sa.Column("photo_id", sa.String(length=36), nullable=True),
         sa.Column("anonymised_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "kind <> 'attempt' OR reason IS NOT NULL", name=op.f("ck_events_attempt_has_reason")
+        ),
         sa.CheckConstraint("device_seq >= 0", name=op.f("ck_events_device_seq")),
         sa.ForeignKeyConstraint(
             ["device_id"],
@@ -848,10 +884,12 @@ def upgrade() -> None:
         sa.Column("device_id", sa.String(length=36), nullable=False),
         sa.Column("door_id", sa.String(length=36), nullable=True),
         sa.Column("from_seq", sa.BigInteger(), nullable=False),
-        sa.Column("to_seq", sa.BigInteger(), nullable=False),
+        sa.Column("to_seq", sa.BigInteger(), nullable=True),
         sa.Column("detected_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("note", sa.String(length=500), nullable=True),
-        sa.CheckConstraint("from_seq <= to_seq", name=op.f("ck_log_gaps_seq_range")),
+        sa.CheckConstraint(
+            "to_seq IS NULL OR from_seq <= to_seq", name=op.f("ck_log_gaps_seq_range")
+        ),
         sa.ForeignKeyConstraint(
             ["device_id"],
             ["devices.id"],
@@ -865,6 +903,46 @@ def upgrade() -> None:
         sa.UniqueConstraint("device_id", "from_seq", name=op.f("uq_log_gaps_device_id_from_seq")),
     )
     op.create_index(op.f("ix_log_gaps_door_id"), "log_gaps", ["door_id"], unique=False)
+    op.create_table(
+        "provisioning_tokens",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("token_hash", sa.LargeBinary(), nullable=False),
+        sa.Column("door_id", sa.String(length=36), nullable=False),
+        sa.Column("model_id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("device_id", sa.String(length=36), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["device_id"],
+            ["devices.id"],
+            name=op.f("fk_provisioning_tokens_device_id_devices"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["door_id"],
+            ["doors.id"],
+            name=op.f("fk_provisioning_tokens_door_id_doors"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["model_id"],
+            ["device_models.id"],
+            name=op.f("fk_provisioning_tokens_model_id_device_models"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_provisioning_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_provisioning_tokens_token_hash")),
+    )
+    op.create_index(
+        op.f("ix_provisioning_tokens_device_id"), "provisioning_tokens", ["device_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_provisioning_tokens_door_id"), "provisioning_tokens", ["door_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_provisioning_tokens_model_id"), "provisioning_tokens", ["model_id"], unique=False
+    )
     op.create_table(
         "photos",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -896,8 +974,129 @@ def upgrade() -> None:
     op.create_index(op.f("ix_photos_event_id"), "photos", ["event_id"], unique=False)
     op.create_index(op.f("ix_photos_property_id"), "photos", ["property_id"], unique=False)
 
+    op.create_table(
+        "login_failures",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("email_digest", sa.String(length=64), nullable=False),
+        sa.Column("client_address", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
+    )
+    op.create_index(
+        "ix_login_failures_client_address_at",
+        "login_failures",
+        ["client_address", "at"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_login_failures_email_digest_at", "login_failures", ["email_digest", "at"], unique=False
+    )
+    op.create_table(
+        "email_links",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("person_id", sa.String(length=36), nullable=False),
+        sa.Column(
+            "purpose",
+            sa.Enum(
+                "password_reset",
+                "invitation",
+                name="link_purpose",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("secret_digest", sa.String(length=64), nullable=False),
+        sa.Column("created_by", sa.String(length=36), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["people.id"],
+            name=op.f("fk_email_links_created_by_people"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_email_links_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_email_links")),
+        sa.UniqueConstraint("secret_digest", name=op.f("uq_email_links_secret_digest")),
+    )
+    op.create_index(op.f("ix_email_links_person_id"), "email_links", ["person_id"], unique=False)
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("account_id", sa.String(length=36), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("secret_digest", sa.String(length=64), nullable=False),
+        sa.Column("scopes", sa.JSON(), nullable=False),
+        sa.Column("totp_satisfied", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_api_tokens_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
+        sa.UniqueConstraint("secret_digest", name=op.f("uq_api_tokens_secret_digest")),
+    )
+    op.create_index(op.f("ix_api_tokens_account_id"), "api_tokens", ["account_id"], unique=False)
+    op.create_table(
+        "auth_sessions",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("account_id", sa.String(length=36), nullable=False),
+        sa.Column("secret_digest", sa.String(length=64), nullable=False),
+        sa.Column("csrf_digest", sa.String(length=64), nullable=False),
+        sa.Column("totp_satisfied", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("client_address", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_auth_sessions_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_sessions")),
+        sa.UniqueConstraint("secret_digest", name=op.f("uq_auth_sessions_secret_digest")),
+    )
+    op.create_index(
+        op.f("ix_auth_sessions_account_id"), "auth_sessions", ["account_id"], unique=False
+    )
+    op.create_table(
+        "totp_factors",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("account_id", sa.String(length=36), nullable=False),
+        sa.Column("pending_secret_sealed", sa.LargeBinary(), nullable=True),
+        sa.Column("last_used_step", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_totp_factors_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_totp_factors")),
+        sa.UniqueConstraint("account_id", name=op.f("uq_totp_factors_account_id")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("totp_factors")
+    op.drop_table("auth_sessions")
+    op.drop_table("api_tokens")
+    op.drop_table("email_links")
+    op.drop_table("login_failures")
+    op.drop_table("provisioning_tokens")
     op.drop_table("photos")
     op.drop_table("log_gaps")
     op.drop_table("events")
@@ -918,6 +1117,7 @@ def downgrade() -> None:
     op.drop_table("audit_records")
     op.drop_table("properties")
     op.drop_table("outbox_messages")
+    op.drop_table("mail_suppressions")
     op.drop_table("mobile_key_registrations")
     op.drop_table("data_subject_requests")
     op.drop_table("accounts")

@@ -1,0 +1,94 @@
+"""Issuing mobile keys: short-lived tokens bound to a registered phone, one per live grant.
+
+A token's key id is its grant's id and its credential id is the phone's key id, so revoking
+the grant or the phone reaches every lock through the access list's revocations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.access.models import Grant, Key, MobileKeyRegistration
+from keyturn.cloud.access.service import grant_schedule, subject_for
+from keyturn.cloud.people.models import Account
+from keyturn.cloud.properties.service import authority_of
+from keyturn.crypto.keys import SigningKeyPair
+from keyturn.crypto.mobile_keys import issue_mobile_key
+from keyturn.errors import UserError
+from keyturn.lock.mobile import token_schedule_claim
+
+DEFAULT_TTL = timedelta(days=3)
+
+
+class MobileKeyRefused(UserError):
+    """The phone or its holder may not receive mobile keys now; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    grant_id: str
+    door_ids: tuple[str, ...]
+    not_before: datetime
+    expires: datetime
+    token: bytes
+
+
+def issue_for_phone(
+    session: Session,
+    master_key: bytes,
+    registration: MobileKeyRegistration,
+    now: datetime,
+    ttl: timedelta = DEFAULT_TTL,
+) -> list[IssuedKey]:
+    """Tokens for every grant of the phone's holder that is live within the next `ttl`."""
+    if registration.revoked_at is not None:
+        raise MobileKeyRefused("this phone's registration was revoked; enrol the phone again")
+    account = session.scalars(
+        select(Account).where(Account.person_id == registration.person_id)
+    ).first()
+    if account is not None and account.suspended_at is not None:
+        raise MobileKeyRefused("building access of this person is suspended")
+    horizon = now + ttl
+    rows = session.execute(
+        select(Grant, Key)
+        .join(Key, Key.id == Grant.key_id)
+        .where(
+            Grant.person_id == registration.person_id,
+            Grant.revoked_at.is_(None),
+            Grant.starts_at < horizon,
+            or_(Grant.ends_at.is_(None), Grant.ends_at > now),
+        )
+        .order_by(Grant.id)
+    ).all()
+    authorities: dict[str, SigningKeyPair] = {}
+    issued = []
+    for grant, key in rows:
+        if key.property_id not in authorities:
+            authorities[key.property_id] = authority_of(session, master_key, key.property_id)
+        not_before = max(now, grant.starts_at)
+        expires = horizon if grant.ends_at is None else min(horizon, grant.ends_at)
+        door_ids = tuple(sorted(door.id for door in key.doors))
+        claim = token_schedule_claim(
+            grant_schedule(key, grant),
+            subject=subject_for(grant.person_id),
+            credential_id=registration.phone_key_id,
+            grant_id=grant.id,
+            granted_by=grant.created_by,
+            resident=grant.resident,
+        )
+        token = issue_mobile_key(
+            authorities[key.property_id],
+            registration.phone_public_key,
+            key_id=grant.id,
+            door_ids=list(door_ids),
+            not_before=not_before,
+            expires=expires,
+            schedule=claim,
+            issued_at=now,
+        )
+        issued.append(IssuedKey(grant.id, door_ids, not_before, expires, token))
+    return issued

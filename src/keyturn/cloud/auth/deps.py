@@ -1,0 +1,205 @@
+"""FastAPI dependencies: the database session, the clock, the caller, and the route markers.
+
+Every route declares either `requires(Action.X)` (authenticate, then `authorize`) or
+`public_route("why")`; `app_routes` reads the markers back and `unmarked_routes` lists routes
+that have none, which the route walker test and reviewers rely on.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.auth import service
+from keyturn.cloud.auth.config import AuthConfig
+from keyturn.cloud.auth.errors import CsrfFailed, NotFound, Unauthenticated
+from keyturn.cloud.auth.opaque import digest
+from keyturn.cloud.auth.permissions import POLICIES, Action, Principal, authorize
+
+SESSION_COOKIE = "keyturn_session"
+CSRF_COOKIE = "keyturn_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ACTION_MARK = "keyturn_action"
+PUBLIC_MARK = "keyturn_public"
+RESOLVER_MARK = "keyturn_property_from"
+PROPERTY_PARAM = "property_id"
+KEY_PARAM = "key_id"
+
+
+PropertyResolver = Callable[[Session, Mapping[str, str]], str | None]
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """A session for this request; the view commits, anything uncommitted is rolled back."""
+    with request.app.state.sessions() as session:
+        yield session
+
+
+def get_now(request: Request) -> datetime:
+    """The current time from the app's clock, which tests replace to travel in time."""
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+def get_config(request: Request) -> AuthConfig:
+    config: AuthConfig = request.app.state.auth_config
+    return config
+
+
+def get_master_key(request: Request) -> bytes:
+    return bytes(request.app.state.settings.master_key_bytes())
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def current_principal(
+    request: Request,
+    db: Annotated[Session, Depends(get_db)],
+    now: Annotated[datetime, Depends(get_now)],
+) -> Principal:
+    """Who is calling: a bearer token if one is sent, else the session cookie (CSRF-checked)."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthenticated("send 'Authorization: Bearer <token>'")
+        return service.principal_from_token(db, secret.strip(), now)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise Unauthenticated()
+    principal, csrf_digest = service.principal_from_cookie(db, cookie, now)
+    if request.method not in SAFE_METHODS:
+        _check_csrf(request, csrf_digest)
+    return principal
+
+
+def _check_csrf(request: Request, csrf_digest: str) -> None:
+    """Double submit bound to the session: header equals cookie, and is the session's token."""
+    sent = request.headers.get(CSRF_HEADER, "").encode()
+    cookie = request.cookies.get(CSRF_COOKIE, "").encode()
+    if not sent or not hmac.compare_digest(sent, cookie):
+        raise CsrfFailed(f"send the {CSRF_COOKIE} cookie's value in the {CSRF_HEADER} header")
+    if not hmac.compare_digest(digest(sent.decode()).encode(), csrf_digest.encode()):
+        raise CsrfFailed("the CSRF token belongs to another session")
+
+
+def requires(action: Action, *, property_from: PropertyResolver | None = None) -> Any:
+    """A dependency that authenticates the caller and authorises `action`, returning them.
+
+    The property is the `property_id` path parameter, or what `property_from` finds from the
+    other path parameters (None answers 404); the key, if any, is the `key_id` parameter.
+    Use as `principal: Annotated[Principal, requires(Action.X)]` or in `dependencies=[...]`.
+    """
+
+    def check(
+        request: Request,
+        principal: Annotated[Principal, Depends(current_principal)],
+        db: Annotated[Session, Depends(get_db)],
+    ) -> Principal:
+        params = request.path_params
+        property_id = params.get(PROPERTY_PARAM)
+        if property_from is not None:
+            property_id = property_from(db, params)
+            if property_id is None:
+                raise NotFound()
+        authorize(db, principal, action, property_id, key_id=params.get(KEY_PARAM))
+        return principal
+
+    setattr(check, ACTION_MARK, action)
+    setattr(check, RESOLVER_MARK, property_from is not None)
+    return Depends(check)
+
+
+def public_route(reason: str) -> Any:
+    """A marker dependency for routes anyone may call; the reason says why that is safe."""
+
+    def public() -> None:
+        return None
+
+    setattr(public, PUBLIC_MARK, reason)
+    return Depends(public)
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """One route as the app serves it: full path, methods, and its marker (if an API route)."""
+
+    path: str
+    methods: frozenset[str]
+    policy: Action | str | None
+    is_api_route: bool
+    resolves_property: bool = False
+
+
+def app_routes(app: FastAPI) -> list[RouteInfo]:
+    """Every route of the app with its effective path, including routes of included routers."""
+    found = []
+    for context in _route_contexts(app):
+        route = getattr(context, "original_route", context)
+        path = str(getattr(context, "path", None) or getattr(route, "path", route))
+        methods = frozenset(getattr(context, "methods", None) or ())
+        if isinstance(route, APIRoute):
+            dependant = getattr(context, "dependant", route.dependant)
+            check = _find_marked(dependant)
+            policy = _mark_of(check) if check is not None else None
+            resolves = bool(getattr(check, RESOLVER_MARK, False))
+            found.append(RouteInfo(path, methods, policy, True, resolves))
+        else:
+            found.append(RouteInfo(path, methods, None, False))
+    return found
+
+
+def _route_contexts(app: FastAPI) -> list[Any]:
+    try:  # FastAPI ≥ 0.16x keeps included routers lazily; this yields their routes.
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI flattens routes on include
+        return list(app.routes)
+    return list(iter_route_contexts(app.routes))
+
+
+def _mark_of(call: Callable[..., Any]) -> Action | str | None:
+    mark = getattr(call, ACTION_MARK, None) or getattr(call, PUBLIC_MARK, None)
+    return mark if isinstance(mark, str) else None
+
+
+def _find_marked(dependant: Dependant) -> Callable[..., Any] | None:
+    """The first marked dependency in the route's dependency tree, depth first."""
+    for sub in dependant.dependencies:
+        if sub.call is not None and _mark_of(sub.call) is not None:
+            return sub.call
+        nested = _find_marked(sub)
+        if nested is not None:
+            return nested
+    return None
+
+
+def unmarked_routes(app: FastAPI) -> list[str]:
+    """Routes without a marker, and property routes whose path names no property."""
+    built_in = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    problems = []
+    for route in app_routes(app):
+        where = f"{','.join(sorted(route.methods))} {route.path}"
+        if not route.is_api_route:
+            if route.path not in built_in:
+                problems.append(f"{where}: not an API route and not a built-in")
+        elif route.policy is None:
+            problems.append(f"{where}: no requires(...) or public_route(...)")
+        elif (
+            isinstance(route.policy, Action)
+            and not POLICIES[route.policy].account_only
+            and "{" + PROPERTY_PARAM + "}" not in route.path
+            and not route.resolves_property
+        ):
+            problems.append(f"{where}: {route.policy} needs {{{PROPERTY_PARAM}}} or property_from")
+    return problems

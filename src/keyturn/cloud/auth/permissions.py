@@ -1,0 +1,334 @@
+"""The one permission check of the API: who may perform which action at which property.
+
+`POLICIES` is the action → role/permission table as data; `authorize` consults it with the
+caller's memberships (RoleMembership, RolePermission, ManagedKey) and is called by
+`deps.requires` on every route, so no endpoint decides access on its own.
+
+How to read the table:
+- `roles` may perform the action outright; listing PROPERTY_MANAGER means any property
+  manager, whatever their permissions.
+- `permissions` are the extra powers (RolePermission) that let a property manager perform it.
+  KEYS_SPECIFIC only ever covers the keys the manager is assigned (ManagedKey): with a key id
+  the key must be one of them; without one the route is open to them and its view must call
+  `authorize(..., key_id=...)` for each key it touches.
+- A portfolio manager membership at any property of a portfolio makes the person portfolio
+  manager of every property in it.
+- `scope` is the least API-token scope needed (read < write < admin, each implying the ones
+  before it); cookie sessions and login tokens hold every scope.
+- At a property with `require_manager_totp`, a caller whose credential was not obtained with
+  a TOTP code is treated as holding no manager role there (403 totp-required).
+- Another property's objects, or a property the caller has no role at, answer 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.access.models import Key, ManagedKey
+from keyturn.cloud.auth.errors import Forbidden, InsufficientScope, NotFound, TotpRequired
+from keyturn.cloud.people.models import RoleMembership, RolePermission
+from keyturn.cloud.properties.models import Property
+from keyturn.rules.types import Permission, Role
+
+
+class Scope(StrEnum):
+    """What an API token may be used for; each scope implies the ones listed before it."""
+
+    READ = "read"  # look: every GET
+    WRITE = "write"  # change building data: people, keys, codes, devices, guests
+    ADMIN = "admin"  # security of accounts: tokens, TOTP, manager appointments, DSAR review
+
+
+_SCOPE_ORDER = (Scope.READ, Scope.WRITE, Scope.ADMIN)
+ALL_SCOPES = frozenset(Scope)
+
+
+def expand_scopes(scopes: Iterable[str]) -> frozenset[Scope]:
+    """The scopes held, with the ones each implies (admin ⇒ write ⇒ read); unknown names drop."""
+    held: set[Scope] = set()
+    for name in scopes:
+        if name in Scope.__members__.values():
+            held.update(_SCOPE_ORDER[: _SCOPE_ORDER.index(Scope(name)) + 1])
+    return frozenset(held)
+
+
+class Action(StrEnum):
+    """Everything the API does, one value per kind of operation a route performs."""
+
+    # The caller's own account (no property).
+    ACCOUNT_READ = "account.read"  # see own account, memberships, tokens; sign out
+    ACCOUNT_MANAGE = "account.manage"  # create and revoke own API tokens
+    ACCOUNT_SECURITY = "account.security"  # enrol, confirm and remove own TOTP factor
+    DSAR_SUBMIT = "dsar.submit"  # ask for a copy or deletion of one's own data (D1, D2)
+    # A property and its structure.
+    PROPERTY_READ = "property.read"  # see the property, its doors and one's own standing
+    PROPERTY_MANAGE = "property.manage"  # settings, units, doors (time zone, codes, lockout)
+    PROPERTY_LOCKDOWN = "property.lockdown"  # lock down the property or a door, and lift it
+    # People and managers.
+    PEOPLE_READ = "people.read"  # list people of the property with their contact details
+    PEOPLE_MANAGE = "people.manage"  # add, invite, edit, remove people; CSV import of residents
+    PEOPLE_SUSPEND = "people.suspend"  # lost phone (A6): suspend, send temporary code, restore
+    MANAGERS_MANAGE = "managers.manage"  # appoint managers, set permissions and managed keys
+    # Keys, grants and credentials.
+    KEYS_READ = "keys.read"  # list keys and their grants
+    KEYS_MANAGE = "keys.manage"  # create, edit, delete keys (doors, schedule, flags)
+    KEYS_GRANT = "keys.grant"  # grant a key to a person and revoke grants (per key)
+    CREDENTIALS_MANAGE = "credentials.manage"  # others' doorcodes, keycards, phone enrolments
+    CREDENTIALS_SELF = "credentials.self"  # enrol own phone, reset own residence doorcode
+    GUESTS_INVITE = "guests.invite"  # invite a guest with a mobile key (A5), revoke own invite
+    CODES_SINGLE_DAY_CREATE = "codes.single_day.create"  # single-day code (A4), revoke own
+    CODES_ONE_TIME_CREATE = "codes.one_time.create"  # one-time short code, revoke own
+    SERVICE_PROVIDERS_MANAGE = "service_providers.manage"  # book recurring service providers
+    COURIERS_MANAGE = "couriers.manage"  # courier codes and keys (A8)
+    # Locks.
+    DEVICES_READ = "devices.read"  # lock health: battery, firmware, last sync, staleness
+    DEVICES_MANAGE = "devices.manage"  # provision, bind, unbind, firmware offers
+    # History, photos, privacy.
+    HISTORY_READ = "history.read"  # /events, filtered for the caller by the visibility rule
+    HISTORY_EXPORT = "history.export"  # CSV export of what the caller may see (audited)
+    PHOTOS_READ = "photos.read"  # photos, each still checked by the photo rule (P4)
+    WEBHOOKS_MANAGE = "webhooks.manage"  # subscribe URLs to door events
+    AUDIT_READ = "audit.read"  # the audit record of disclosures and administrative acts
+    RETENTION_READ = "retention.read"  # the property's retention policy and log gaps
+    DSAR_REVIEW = "dsar.review"  # review data-subject requests and authorised agents (D3)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who may perform one action: roles outright, or property managers with a permission."""
+
+    scope: Scope
+    roles: frozenset[Role] = frozenset()
+    permissions: frozenset[Permission] = frozenset()
+    account_only: bool = False
+
+
+PORTFOLIO = Role.PORTFOLIO_MANAGER
+MANAGERS = frozenset({Role.PORTFOLIO_MANAGER, Role.PROPERTY_MANAGER})
+EVERY_ROLE = frozenset(Role)
+KEY_EDITORS = frozenset({Permission.KEYS_FULL})
+KEY_SHARERS = frozenset({Permission.KEYS_FULL, Permission.KEYS_LIMITED})
+KEY_HOLDERS = frozenset({Permission.KEYS_FULL, Permission.KEYS_LIMITED, Permission.KEYS_SPECIFIC})
+
+
+def _own(scope: Scope) -> Policy:
+    return Policy(scope, account_only=True)
+
+
+def _by(scope: Scope, *roles: Role, permissions: frozenset[Permission] = frozenset()) -> Policy:
+    return Policy(scope, frozenset(roles), permissions)
+
+
+POLICIES: dict[Action, Policy] = {
+    Action.ACCOUNT_READ: _own(Scope.READ),
+    Action.ACCOUNT_MANAGE: _own(Scope.ADMIN),
+    Action.ACCOUNT_SECURITY: _own(Scope.ADMIN),
+    Action.DSAR_SUBMIT: _own(Scope.WRITE),
+    Action.PROPERTY_READ: _by(Scope.READ, *EVERY_ROLE),
+    Action.PROPERTY_MANAGE: _by(Scope.WRITE, *MANAGERS),
+    Action.PROPERTY_LOCKDOWN: _by(Scope.WRITE, *MANAGERS),
+    Action.PEOPLE_READ: _by(Scope.READ, *MANAGERS),
+    Action.PEOPLE_MANAGE: _by(Scope.WRITE, *MANAGERS),
+    Action.PEOPLE_SUSPEND: _by(Scope.WRITE, *MANAGERS),
+    Action.MANAGERS_MANAGE: _by(Scope.ADMIN, PORTFOLIO),
+    Action.KEYS_READ: _by(Scope.READ, PORTFOLIO, permissions=KEY_HOLDERS),
+    Action.KEYS_MANAGE: _by(Scope.WRITE, PORTFOLIO, permissions=KEY_EDITORS),
+    Action.KEYS_GRANT: _by(Scope.WRITE, PORTFOLIO, permissions=KEY_HOLDERS),
+    Action.CREDENTIALS_MANAGE: _by(Scope.WRITE, PORTFOLIO, permissions=KEY_SHARERS),
+    Action.CREDENTIALS_SELF: _by(Scope.WRITE, *EVERY_ROLE),
+    Action.GUESTS_INVITE: _by(Scope.WRITE, PORTFOLIO, Role.RESIDENT, permissions=KEY_SHARERS),
+    Action.CODES_SINGLE_DAY_CREATE: _by(
+        Scope.WRITE, PORTFOLIO, Role.RESIDENT, permissions=KEY_SHARERS
+    ),
+    Action.CODES_ONE_TIME_CREATE: _by(
+        Scope.WRITE, PORTFOLIO, Role.RESIDENT, permissions=KEY_SHARERS
+    ),
+    Action.SERVICE_PROVIDERS_MANAGE: _by(
+        Scope.WRITE, PORTFOLIO, Role.RESIDENT, permissions=KEY_SHARERS
+    ),
+    Action.COURIERS_MANAGE: _by(Scope.WRITE, PORTFOLIO, permissions=KEY_SHARERS),
+    Action.DEVICES_READ: _by(Scope.READ, *MANAGERS),
+    Action.DEVICES_MANAGE: _by(
+        Scope.WRITE, PORTFOLIO, permissions=frozenset({Permission.DEVICE_MANAGEMENT})
+    ),
+    Action.HISTORY_READ: _by(Scope.READ, *EVERY_ROLE),
+    Action.HISTORY_EXPORT: _by(Scope.READ, *MANAGERS),
+    Action.PHOTOS_READ: _by(
+        Scope.READ,
+        PORTFOLIO,
+        Role.RESIDENT,
+        permissions=frozenset({Permission.SECURITY_VIEWER}),
+    ),
+    Action.WEBHOOKS_MANAGE: _by(Scope.WRITE, *MANAGERS),
+    Action.AUDIT_READ: _by(Scope.READ, PORTFOLIO),
+    Action.RETENTION_READ: _by(Scope.READ, *MANAGERS),
+    Action.DSAR_REVIEW: _by(Scope.ADMIN, PORTFOLIO),
+}
+
+
+class CredentialKind(StrEnum):
+    SESSION = "session"  # a cookie session; unsafe methods need the CSRF header
+    TOKEN = "token"  # noqa: S105 - a bearer token (API token or login token); exempt from CSRF
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling and with what: the person, the credential, its scopes and TOTP state."""
+
+    person_id: str
+    account_id: str
+    kind: CredentialKind
+    credential_id: str
+    scopes: frozenset[Scope]
+    totp_satisfied: bool
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A person's roles and powers at one property, as the permission check sees them."""
+
+    property_id: str
+    roles: frozenset[Role]
+    permissions: frozenset[Permission]
+    managed_key_ids: frozenset[str]
+    manager_totp_required: bool
+
+    def effective_for(self, principal: Principal) -> Standing:
+        """The standing with manager roles dropped when the property demands a TOTP login."""
+        if not self.manager_totp_required or principal.totp_satisfied:
+            return self
+        return replace(
+            self, roles=self.roles - MANAGERS, permissions=frozenset(), managed_key_ids=frozenset()
+        )
+
+
+def standing_at(session: Session, person_id: str, property_id: str) -> Standing | None:
+    """The person's standing at the property, or None when they have no role there at all."""
+    prop = session.execute(
+        select(Property.portfolio_id, Property.require_manager_totp).where(
+            Property.id == property_id
+        )
+    ).one_or_none()
+    if prop is None:
+        return None
+    roles = set(
+        session.execute(
+            select(RoleMembership.role).where(
+                RoleMembership.person_id == person_id, RoleMembership.property_id == property_id
+            )
+        ).scalars()
+    )
+    portfolio_manager = session.execute(
+        select(RoleMembership.id)
+        .join(Property, Property.id == RoleMembership.property_id)
+        .where(
+            RoleMembership.person_id == person_id,
+            RoleMembership.role == Role.PORTFOLIO_MANAGER,
+            Property.portfolio_id == prop.portfolio_id,
+        )
+        .limit(1)
+    ).first()
+    if portfolio_manager is not None:
+        roles.add(Role.PORTFOLIO_MANAGER)
+    if not roles:
+        return None
+    permissions: frozenset[Permission] = frozenset()
+    managed: frozenset[str] = frozenset()
+    if Role.PROPERTY_MANAGER in roles:
+        permissions = frozenset(
+            session.execute(
+                select(RolePermission.permission).where(
+                    RolePermission.person_id == person_id,
+                    RolePermission.property_id == property_id,
+                )
+            ).scalars()
+        )
+    if Permission.KEYS_SPECIFIC in permissions:
+        managed = frozenset(
+            session.execute(
+                select(ManagedKey.key_id)
+                .join(Key, Key.id == ManagedKey.key_id)
+                .where(ManagedKey.person_id == person_id, Key.property_id == property_id)
+            ).scalars()
+        )
+    return Standing(
+        property_id=property_id,
+        roles=frozenset(roles),
+        permissions=permissions,
+        managed_key_ids=managed,
+        manager_totp_required=prop.require_manager_totp,
+    )
+
+
+def allows(policy: Policy, standing: Standing, key_id: str | None = None) -> bool:
+    """Whether the standing satisfies the policy's roles or permissions (scopes aside)."""
+    if standing.roles & policy.roles:
+        return True
+    if Role.PROPERTY_MANAGER not in standing.roles:
+        return False
+    held = standing.permissions & policy.permissions
+    if held - {Permission.KEYS_SPECIFIC}:
+        return True
+    if Permission.KEYS_SPECIFIC not in held:
+        return False
+    if key_id is None:
+        return bool(standing.managed_key_ids)
+    return key_id in standing.managed_key_ids
+
+
+def allowed_actions(standing: Standing, principal: Principal) -> list[Action]:
+    """Every property action the caller may perform with this credential, in table order."""
+    effective = standing.effective_for(principal)
+    return [
+        action
+        for action, policy in POLICIES.items()
+        if not policy.account_only
+        and policy.scope in principal.scopes
+        and allows(policy, effective)
+    ]
+
+
+def authorize(
+    session: Session,
+    principal: Principal,
+    action: Action,
+    property_id: str | None,
+    *,
+    key_id: str | None = None,
+) -> None:
+    """Return if the principal may perform the action at the property, else raise.
+
+    NotFound when the property (or the key within it) is not visible to the caller,
+    Forbidden when it is but the role does not allow the action, TotpRequired when only a
+    manager role allows it and the property demands TOTP, InsufficientScope for a token
+    whose scopes are too small.
+    """
+    policy = POLICIES[action]
+    if not policy.account_only:
+        if property_id is None:
+            raise ValueError(f"{action} is a property action and needs a property id")
+        standing = standing_at(session, principal.person_id, property_id)
+        if standing is None:
+            raise NotFound()
+        if key_id is not None and not _key_in_property(session, key_id, property_id):
+            raise NotFound()
+        if not allows(policy, standing, key_id):
+            raise Forbidden(f"your role at this property does not allow {action}")
+        if not allows(policy, standing.effective_for(principal), key_id):
+            raise TotpRequired(
+                "enrol a TOTP second factor at /api/v1/auth/totp, then sign in with a code"
+            )
+    if policy.scope not in principal.scopes:
+        raise InsufficientScope(policy.scope)
+
+
+def _key_in_property(session: Session, key_id: str, property_id: str) -> bool:
+    found = session.execute(
+        select(Key.id).where(Key.id == key_id, Key.property_id == property_id)
+    ).first()
+    return found is not None

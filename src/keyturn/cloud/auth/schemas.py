@@ -1,0 +1,186 @@
+"""Request and response bodies of the auth routes, strict about unknown fields and sizes.
+
+Login accepts any password length up to a cap; new passwords must be 10 to 256 characters,
+so argon2 never works on megabytes and nobody picks a trivially short one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from keyturn.cloud.auth.permissions import Action, CredentialKind, Scope
+from keyturn.rules.types import Permission, Role
+
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"
+    ),
+]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+NewPassword = Annotated[str, StringConstraints(min_length=10, max_length=256)]
+TotpCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+LinkToken = Annotated[str, StringConstraints(min_length=16, max_length=128)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(Strict):
+    """Credentials; `mode` "token" returns a bearer token instead of setting cookies."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"email": "ana@example.org", "password": "correct horse battery"}]
+        },
+    )
+
+    email: Email
+    password: Password
+    totp_code: TotpCode | None = None
+    mode: Literal["cookie", "token"] = "cookie"
+
+
+class SessionOut(BaseModel):
+    kind: Literal["session"] = "session"
+    person_id: str
+    expires_at: datetime
+    csrf_token: str = Field(description="Send it back in the X-CSRF-Token header on writes")
+
+
+class LoginTokenOut(BaseModel):
+    kind: Literal["token"] = "token"
+    person_id: str
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+    expires_at: datetime
+
+
+class MembershipOut(BaseModel):
+    property_id: str
+    role: Role
+    unit_id: str | None
+
+
+class MeOut(BaseModel):
+    person_id: str
+    display_name: str
+    email: str | None
+    credential: CredentialKind
+    scopes: list[Scope]
+    totp_enabled: bool
+    totp_satisfied: bool
+    memberships: list[MembershipOut]
+
+
+class TokenCreate(Strict):
+    """A new API token; scopes are read < write < admin, each implying the ones before."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "reporting", "scopes": ["read"]}]},
+    )
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=3)]
+    expires_in_days: Annotated[int, Field(ge=1, le=366)] | None = None
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    scopes: list[Scope]
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="The secret, shown only in this response")
+
+
+class TokenPage(BaseModel):
+    items: list[TokenOut]
+    next_cursor: str | None
+
+
+class TotpEnrolmentOut(BaseModel):
+    secret: str = Field(description="Base32, for typing into an authenticator app")
+    otpauth_uri: str
+
+
+class TotpCodeIn(Strict):
+    code: TotpCode
+
+
+class PasswordResetRequest(Strict):
+    email: Email
+
+
+class PasswordResetConfirm(Strict):
+    token: LinkToken
+    password: NewPassword
+
+
+class InvitationCreate(Strict):
+    """Invite a person by email to a role here; residents name their unit, nobody else does."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "bo@example.org",
+                    "display_name": "Bo",
+                    "role": "resident",
+                    "unit_id": "6f1c0a4e-0000-4000-8000-000000000001",
+                }
+            ]
+        },
+    )
+
+    email: Email
+    display_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    role: Literal[
+        Role.PORTFOLIO_MANAGER,
+        Role.PROPERTY_MANAGER,
+        Role.STAFF,
+        Role.RESIDENT,
+        Role.SERVICE_PROVIDER,
+        Role.COURIER,
+    ]
+    unit_id: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None = None
+
+    @model_validator(mode="after")
+    def _unit_only_for_residents(self) -> InvitationCreate:
+        if (self.role == Role.RESIDENT) != (self.unit_id is not None):
+            raise ValueError("a resident needs a unit_id, and only a resident has one")
+        return self
+
+
+class InvitationOut(BaseModel):
+    person_id: str
+    membership_id: str
+
+
+class InvitationAccept(Strict):
+    token: LinkToken
+    password: NewPassword
+
+
+class PropertyAccessOut(BaseModel):
+    """The caller's standing at a property, so a client can show only what will work."""
+
+    property_id: str
+    roles: list[Role]
+    permissions: list[Permission]
+    actions: list[Action]
+    manager_totp_missing: bool = Field(
+        description="True when manager powers are withheld until the caller uses TOTP"
+    )

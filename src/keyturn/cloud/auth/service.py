@@ -1,0 +1,360 @@
+"""Logging in and out, cookie sessions, API tokens and the TOTP factor, as functions of a session.
+
+Views stay thin: they pass the clock's `now`, the master key and the config in, and commit.
+Failed logins are committed here before raising, because the throttle must remember them.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.auth import opaque, throttle, totp
+from keyturn.cloud.auth.config import AuthConfig
+from keyturn.cloud.auth.errors import (
+    Conflict,
+    InsufficientScope,
+    InvalidCredentials,
+    InvalidTotpCode,
+    NotFound,
+    TotpCodeRequired,
+    Unauthenticated,
+)
+from keyturn.cloud.auth.models import ApiToken, AuthSession, TotpFactor
+from keyturn.cloud.auth.passwords import hash_password, needs_rehash, verify_password
+from keyturn.cloud.auth.permissions import (
+    ALL_SCOPES,
+    CredentialKind,
+    Principal,
+    Scope,
+    expand_scopes,
+)
+from keyturn.cloud.people.models import Account, Person
+
+LOGIN_TOKEN_NAME = "login"  # noqa: S105 - a label
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no password matches, verified for unknown emails so they take as long."""
+    return hash_password(opaque.new_secret())
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A cookie session just opened: the row, and the two secrets for the cookies."""
+
+    row: AuthSession
+    secret: str
+    csrf_token: str
+
+
+def log_in(
+    session: Session,
+    config: AuthConfig,
+    master_key: bytes,
+    email: str,
+    password: str,
+    totp_code: str | None,
+    address: str,
+    now: datetime,
+) -> Account:
+    """The account whose email and password (and TOTP code, if enrolled) these are.
+
+    Unknown email, wrong password and disabled account give the same InvalidCredentials
+    after the same argon2 work; throttling is checked first and counts every failure.
+    """
+    key = opaque.email_digest(email)
+    throttle.check(session, config, key, address, now)
+    account = session.execute(
+        select(Account).join(Person).where(Person.email == email.strip().lower())
+    ).scalar_one_or_none()
+    stored = account.password_hash if account is not None else None
+    matches = verify_password(stored or _dummy_hash(), password)
+    if account is None or stored is None or not matches or account.disabled:
+        _fail(session, config, key, address, now, InvalidCredentials())
+    assert account is not None
+    assert stored is not None
+    if account.totp_secret_sealed is not None:
+        if not totp_code:
+            raise TotpCodeRequired("send the current code from your authenticator as totp_code")
+        sealed = account.totp_secret_sealed
+        if not _accept_code(session, master_key, account, sealed, totp_code, now):
+            _fail(session, config, key, address, now, TotpCodeRequired("the code is not correct"))
+    throttle.clear(session, key)
+    if needs_rehash(stored):
+        account.password_hash = hash_password(password)
+    return account
+
+
+def _fail(
+    session: Session,
+    config: AuthConfig,
+    key: str,
+    address: str,
+    now: datetime,
+    error: Exception,
+) -> None:
+    session.rollback()
+    throttle.record_failure(session, config, key, address, now)
+    session.commit()
+    raise error
+
+
+def open_session(
+    session: Session,
+    config: AuthConfig,
+    account: Account,
+    address: str,
+    now: datetime,
+) -> NewSession:
+    """A new cookie session for the account; its TOTP state is whether it had to show a code."""
+    secret, csrf_token = opaque.new_secret(), opaque.new_secret()
+    row = AuthSession(
+        account_id=account.id,
+        secret_digest=opaque.digest(secret),
+        csrf_digest=opaque.digest(csrf_token),
+        totp_satisfied=account.totp_secret_sealed is not None,
+        client_address=address[:64],
+        created_at=now,
+        expires_at=now + timedelta(seconds=config.session_lifetime_s),
+    )
+    session.add(row)
+    return NewSession(row, secret, csrf_token)
+
+
+def issue_token(
+    session: Session,
+    account_id: str,
+    name: str,
+    scopes: frozenset[Scope],
+    expires_at: datetime | None,
+    totp_satisfied: bool,
+    now: datetime,
+) -> tuple[ApiToken, str]:
+    """A new bearer token and its secret, which is returned here once and never stored."""
+    secret = opaque.new_secret(opaque.TOKEN_PREFIX)
+    row = ApiToken(
+        account_id=account_id,
+        name=name,
+        secret_digest=opaque.digest(secret),
+        scopes=sorted(scopes),
+        totp_satisfied=totp_satisfied,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    return row, secret
+
+
+def issue_login_token(
+    session: Session, config: AuthConfig, account: Account, now: datetime
+) -> tuple[ApiToken, str]:
+    """The bearer token a login returns when asked for one: every scope, short-lived."""
+    return issue_token(
+        session,
+        account.id,
+        LOGIN_TOKEN_NAME,
+        ALL_SCOPES,
+        now + timedelta(seconds=config.login_token_lifetime_s),
+        account.totp_secret_sealed is not None,
+        now,
+    )
+
+
+def create_token(
+    session: Session,
+    principal: Principal,
+    name: str,
+    scopes: frozenset[Scope],
+    expires_at: datetime | None,
+    now: datetime,
+) -> tuple[ApiToken, str]:
+    """A token for the caller's account, never with more scopes than the caller holds."""
+    missing = expand_scopes(scopes) - principal.scopes
+    if missing:
+        raise InsufficientScope(sorted(missing)[0])
+    return issue_token(
+        session, principal.account_id, name, scopes, expires_at, principal.totp_satisfied, now
+    )
+
+
+def principal_from_token(session: Session, secret: str, now: datetime) -> Principal:
+    """The principal a bearer token stands for; Unauthenticated if unknown, revoked or expired."""
+    found = session.execute(
+        select(ApiToken, Account.person_id)
+        .join(Account, Account.id == ApiToken.account_id)
+        .where(
+            ApiToken.secret_digest == opaque.digest(secret),
+            ApiToken.revoked_at.is_(None),
+            Account.disabled.is_(False),
+        )
+    ).one_or_none()
+    if found is None or (found[0].expires_at is not None and found[0].expires_at <= now):
+        raise Unauthenticated("the token is unknown, revoked or expired")
+    token, person_id = found
+    return Principal(
+        person_id=person_id,
+        account_id=token.account_id,
+        kind=CredentialKind.TOKEN,
+        credential_id=token.id,
+        scopes=expand_scopes(token.scopes),
+        totp_satisfied=token.totp_satisfied,
+    )
+
+
+def principal_from_cookie(session: Session, secret: str, now: datetime) -> tuple[Principal, str]:
+    """The principal of a cookie session and the digest its CSRF token must match."""
+    found = session.execute(
+        select(AuthSession, Account.person_id)
+        .join(Account, Account.id == AuthSession.account_id)
+        .where(
+            AuthSession.secret_digest == opaque.digest(secret),
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+            Account.disabled.is_(False),
+        )
+    ).one_or_none()
+    if found is None:
+        raise Unauthenticated("the session has ended; sign in again")
+    row, person_id = found
+    principal = Principal(
+        person_id=person_id,
+        account_id=row.account_id,
+        kind=CredentialKind.SESSION,
+        credential_id=row.id,
+        scopes=ALL_SCOPES,
+        totp_satisfied=row.totp_satisfied,
+    )
+    return principal, row.csrf_digest
+
+
+def log_out(session: Session, principal: Principal, now: datetime) -> None:
+    """End the credential the caller used: its cookie session, or its bearer token."""
+    table = AuthSession if principal.kind is CredentialKind.SESSION else ApiToken
+    session.execute(
+        update(table)
+        .where(table.id == principal.credential_id, table.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def list_tokens(
+    session: Session, account_id: str, after: str | None, limit: int, now: datetime
+) -> list[ApiToken]:
+    """The account's live tokens ordered by id, after the cursor id; limit + 1 to see more."""
+    query = select(ApiToken).where(
+        ApiToken.account_id == account_id,
+        ApiToken.revoked_at.is_(None),
+        (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now),
+    )
+    if after is not None:
+        query = query.where(ApiToken.id > after)
+    return list(session.execute(query.order_by(ApiToken.id).limit(limit + 1)).scalars())
+
+
+def revoke_token(session: Session, principal: Principal, token_id: str, now: datetime) -> None:
+    """Revoke one of the caller's own tokens; another account's token is NotFound."""
+    done = session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            ApiToken.account_id == principal.account_id,
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFound()
+
+
+def revoke_everything(session: Session, account_id: str, now: datetime) -> None:
+    """End every session and token of the account, as after a password reset."""
+    for table in (AuthSession, ApiToken):
+        session.execute(
+            update(table)
+            .where(table.account_id == account_id, table.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    secret: bytes
+    uri: str
+
+
+def begin_totp(
+    session: Session, config: AuthConfig, master_key: bytes, principal: Principal, now: datetime
+) -> TotpEnrolment:
+    """A fresh pending TOTP secret for the caller, waiting for a code to confirm it."""
+    account = session.get_one(Account, principal.account_id)
+    if account.totp_secret_sealed is not None:
+        raise Conflict("a TOTP factor is already enabled; remove it first")
+    secret = totp.new_secret()
+    factor = _factor(session, account.id, now)
+    factor.pending_secret_sealed = totp.seal_secret(master_key, account.id, secret)
+    email = session.get_one(Person, account.person_id).email or account.person_id
+    return TotpEnrolment(secret, totp.provisioning_uri(secret, email, config.totp_issuer))
+
+
+def confirm_totp(
+    session: Session, master_key: bytes, principal: Principal, code: str, now: datetime
+) -> None:
+    """Enable the pending secret once a code from it checks; the caller's credential counts."""
+    account = session.get_one(Account, principal.account_id)
+    factor = _factor(session, account.id, now)
+    pending = factor.pending_secret_sealed
+    if pending is None or account.totp_secret_sealed is not None:
+        raise Conflict("no TOTP enrolment is pending; start one with POST /api/v1/auth/totp")
+    if not _accept_code(session, master_key, account, pending, code, now):
+        raise InvalidTotpCode()
+    account.totp_secret_sealed = pending
+    factor.pending_secret_sealed = None
+    _mark_totp_satisfied(session, principal)
+
+
+def remove_totp(
+    session: Session, master_key: bytes, principal: Principal, code: str, now: datetime
+) -> None:
+    """Disable the TOTP factor, which needs a current code from it."""
+    account = session.get_one(Account, principal.account_id)
+    sealed = account.totp_secret_sealed
+    if sealed is None:
+        raise Conflict("no TOTP factor is enabled")
+    if not _accept_code(session, master_key, account, sealed, code, now):
+        raise InvalidTotpCode()
+    account.totp_secret_sealed = None
+
+
+def _accept_code(
+    session: Session, master_key: bytes, account: Account, sealed: bytes, code: str, now: datetime
+) -> bool:
+    factor = _factor(session, account.id, now)
+    secret = totp.unseal_secret(master_key, account.id, sealed)
+    step = totp.matching_step(secret, code, now, factor.last_used_step)
+    if step is None:
+        return False
+    factor.last_used_step = step
+    return True
+
+
+def _factor(session: Session, account_id: str, now: datetime) -> TotpFactor:
+    factor = session.execute(
+        select(TotpFactor).where(TotpFactor.account_id == account_id)
+    ).scalar_one_or_none()
+    if factor is None:
+        factor = TotpFactor(account_id=account_id, created_at=now)
+        session.add(factor)
+    return factor
+
+
+def _mark_totp_satisfied(session: Session, principal: Principal) -> None:
+    table = AuthSession if principal.kind is CredentialKind.SESSION else ApiToken
+    session.execute(
+        update(table).where(table.id == principal.credential_id).values(totp_satisfied=True)
+    )

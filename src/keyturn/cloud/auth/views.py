@@ -1,0 +1,327 @@
+"""HTTP routes of authentication: login, logout, tokens, TOTP, password reset, invitations.
+
+Each route is thin and marked with `requires(...)` or `public_route(...)`; the services do
+the work and the view commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.auth import links, service
+from keyturn.cloud.auth.config import AuthConfig
+from keyturn.cloud.auth.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    client_address,
+    get_config,
+    get_db,
+    get_master_key,
+    get_now,
+    public_route,
+    requires,
+)
+from keyturn.cloud.auth.permissions import (
+    Action,
+    CredentialKind,
+    Principal,
+    allowed_actions,
+    authorize,
+    standing_at,
+)
+from keyturn.cloud.auth.schemas import (
+    InvitationAccept,
+    InvitationCreate,
+    InvitationOut,
+    LoginRequest,
+    LoginTokenOut,
+    MembershipOut,
+    MeOut,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    PropertyAccessOut,
+    SessionOut,
+    TokenCreate,
+    TokenCreated,
+    TokenOut,
+    TokenPage,
+    TotpCodeIn,
+    TotpEnrolmentOut,
+)
+from keyturn.cloud.auth.totp import base32
+from keyturn.cloud.people.models import Account, Person, RoleMembership
+from keyturn.rules.types import Role
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+Db = Annotated[Session, Depends(get_db)]
+Now = Annotated[datetime, Depends(get_now)]
+Config = Annotated[AuthConfig, Depends(get_config)]
+MasterKey = Annotated[bytes, Depends(get_master_key)]
+MAX_PAGE = 100
+
+
+def _secure(request: Request, config: AuthConfig) -> bool:
+    if config.secure_cookies == "auto":
+        return request.url.scheme == "https"
+    return config.secure_cookies == "always"
+
+
+@router.post(
+    "/auth/login",
+    response_model=SessionOut | LoginTokenOut,
+    dependencies=[public_route("login checks the password itself and is throttled")],
+    responses={401: {"description": "Wrong credentials"}, 429: {"description": "Throttled"}},
+)
+def login(
+    body: LoginRequest, request: Request, response: Response, db: Db, now: Now, config: Config
+) -> SessionOut | LoginTokenOut:
+    """Sign in with email, password and, when enrolled, a TOTP code.
+
+    By default this sets an HttpOnly session cookie and a CSRF cookie; with `mode` "token"
+    it returns a short-lived bearer token with every scope instead.
+    """
+    master_key = request.app.state.settings.master_key_bytes()
+    address = client_address(request)
+    account = service.log_in(
+        db, config, master_key, body.email, body.password, body.totp_code, address, now
+    )
+    if body.mode == "token":
+        token, secret = service.issue_login_token(db, config, account, now)
+        db.commit()
+        assert token.expires_at is not None
+        return LoginTokenOut(
+            person_id=account.person_id, access_token=secret, expires_at=token.expires_at
+        )
+    opened = service.open_session(db, config, account, address, now)
+    db.commit()
+    secure = _secure(request, config)
+    max_age = config.session_lifetime_s
+    response.set_cookie(
+        SESSION_COOKIE, opened.secret, max_age, httponly=True, secure=secure, samesite="lax"
+    )
+    response.set_cookie(
+        CSRF_COOKIE, opened.csrf_token, max_age, httponly=False, secure=secure, samesite="lax"
+    )
+    return SessionOut(
+        person_id=account.person_id, expires_at=opened.row.expires_at, csrf_token=opened.csrf_token
+    )
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response)
+def logout(
+    principal: Annotated[Principal, requires(Action.ACCOUNT_READ)], db: Db, now: Now
+) -> Response:
+    """End the session or token used for this request, and clear the cookies."""
+    service.log_out(db, principal, now)
+    db.commit()
+    response = Response(status_code=204)
+    if principal.kind is CredentialKind.SESSION:
+        response.delete_cookie(SESSION_COOKIE)
+        response.delete_cookie(CSRF_COOKIE)
+    return response
+
+
+@router.get("/auth/me", response_model=MeOut)
+def me(principal: Annotated[Principal, requires(Action.ACCOUNT_READ)], db: Db) -> MeOut:
+    """The caller: who they are, how they authenticated, and their roles per property."""
+    person = db.get_one(Person, principal.person_id)
+    account = db.get_one(Account, principal.account_id)
+    memberships = db.execute(
+        select(RoleMembership)
+        .where(RoleMembership.person_id == person.id)
+        .order_by(RoleMembership.property_id, RoleMembership.role)
+    ).scalars()
+    return MeOut(
+        person_id=person.id,
+        display_name=person.display_name,
+        email=person.email,
+        credential=principal.kind,
+        scopes=sorted(principal.scopes),
+        totp_enabled=account.totp_secret_sealed is not None,
+        totp_satisfied=principal.totp_satisfied,
+        memberships=[
+            MembershipOut(property_id=m.property_id, role=m.role, unit_id=m.unit_id)
+            for m in memberships
+        ],
+    )
+
+
+@router.get("/auth/tokens", response_model=TokenPage)
+def list_tokens(
+    principal: Annotated[Principal, requires(Action.ACCOUNT_READ)],
+    db: Db,
+    now: Now,
+    cursor: Annotated[str | None, Query(max_length=36)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> TokenPage:
+    """The caller's live API tokens, without their secrets, a page at a time."""
+    rows = service.list_tokens(db, principal.account_id, cursor, limit, now)
+    page = [_token_out(row) for row in rows[:limit]]
+    return TokenPage(items=page, next_cursor=page[-1].id if len(rows) > limit else None)
+
+
+@router.post("/auth/tokens", response_model=TokenCreated, status_code=201)
+def create_token(
+    body: TokenCreate,
+    principal: Annotated[Principal, requires(Action.ACCOUNT_MANAGE)],
+    db: Db,
+    now: Now,
+) -> TokenCreated:
+    """Create a scoped API token; its secret is in this response and nowhere else, ever."""
+    expires_at = now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    row, secret = service.create_token(
+        db, principal, body.name, frozenset(body.scopes), expires_at, now
+    )
+    db.commit()
+    return TokenCreated(**_token_out(row).model_dump(), token=secret)
+
+
+@router.delete("/auth/tokens/{token_id}", status_code=204, response_class=Response)
+def revoke_token(
+    token_id: str,
+    principal: Annotated[Principal, requires(Action.ACCOUNT_MANAGE)],
+    db: Db,
+    now: Now,
+) -> Response:
+    """Revoke one of the caller's tokens; it stops working at once."""
+    service.revoke_token(db, principal, token_id, now)
+    db.commit()
+    return Response(status_code=204)
+
+
+@router.post("/auth/totp", response_model=TotpEnrolmentOut, status_code=201)
+def begin_totp(
+    principal: Annotated[Principal, requires(Action.ACCOUNT_SECURITY)],
+    db: Db,
+    now: Now,
+    config: Config,
+    master_key: MasterKey,
+) -> TotpEnrolmentOut:
+    """Start TOTP enrolment: a new secret for the authenticator app, pending confirmation."""
+    enrolment = service.begin_totp(db, config, master_key, principal, now)
+    db.commit()
+    return TotpEnrolmentOut(secret=base32(enrolment.secret), otpauth_uri=enrolment.uri)
+
+
+@router.post("/auth/totp/confirm", status_code=204, response_class=Response)
+def confirm_totp(
+    body: TotpCodeIn,
+    principal: Annotated[Principal, requires(Action.ACCOUNT_SECURITY)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> Response:
+    """Confirm enrolment with a code; from now on login needs a code too."""
+    service.confirm_totp(db, master_key, principal, body.code, now)
+    db.commit()
+    return Response(status_code=204)
+
+
+@router.post("/auth/totp/remove", status_code=204, response_class=Response)
+def remove_totp(
+    body: TotpCodeIn,
+    principal: Annotated[Principal, requires(Action.ACCOUNT_SECURITY)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> Response:
+    """Remove the TOTP factor, proving possession with a current code."""
+    service.remove_totp(db, master_key, principal, body.code, now)
+    db.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/password-reset",
+    status_code=202,
+    response_class=Response,
+    dependencies=[public_route("answers the same whether or not the email is known")],
+)
+def request_password_reset(
+    body: PasswordResetRequest, db: Db, now: Now, config: Config
+) -> Response:
+    """Email a one-time reset link if the address is known; the answer never says."""
+    links.request_password_reset(db, config, body.email, now)
+    db.commit()
+    return Response(status_code=202)
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    status_code=204,
+    response_class=Response,
+    dependencies=[public_route("the emailed one-time link is the credential")],
+)
+def confirm_password_reset(body: PasswordResetConfirm, db: Db, now: Now) -> Response:
+    """Set a new password with the emailed link; every session and token of the account ends."""
+    links.reset_password(db, body.token, body.password, now)
+    db.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/invitations/accept",
+    status_code=204,
+    response_class=Response,
+    dependencies=[public_route("the emailed one-time link is the credential")],
+)
+def accept_invitation(body: InvitationAccept, db: Db, now: Now) -> Response:
+    """Accept an invitation by choosing a password; then sign in as usual."""
+    links.accept_invitation(db, body.token, body.password, now)
+    db.commit()
+    return Response(status_code=204)
+
+
+@router.post("/properties/{property_id}/invitations", response_model=InvitationOut, status_code=201)
+def invite(
+    property_id: str,
+    body: InvitationCreate,
+    principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
+    db: Db,
+    now: Now,
+    config: Config,
+) -> InvitationOut:
+    """Invite a person by email to a role at this property; appointing managers is admin work."""
+    if body.role.is_manager:
+        authorize(db, principal, Action.MANAGERS_MANAGE, property_id)
+    membership = links.invite(
+        db,
+        config,
+        principal.person_id,
+        property_id,
+        body.email,
+        body.display_name,
+        Role(body.role),
+        body.unit_id,
+        now,
+    )
+    db.commit()
+    return InvitationOut(person_id=membership.person_id, membership_id=membership.id)
+
+
+@router.get("/properties/{property_id}/access", response_model=PropertyAccessOut)
+def property_access(
+    property_id: str,
+    principal: Annotated[Principal, requires(Action.PROPERTY_READ)],
+    db: Db,
+) -> PropertyAccessOut:
+    """The caller's roles, permissions and allowed actions at this property."""
+    standing = standing_at(db, principal.person_id, property_id)
+    assert standing is not None  # requires() has already answered 404 otherwise
+    return PropertyAccessOut(
+        property_id=property_id,
+        roles=sorted(standing.roles),
+        permissions=sorted(standing.permissions),
+        actions=allowed_actions(standing, principal),
+        manager_totp_missing=standing.effective_for(principal) != standing,
+    )
+
+
+def _token_out(row: object) -> TokenOut:
+    return TokenOut.model_validate(row, from_attributes=True)

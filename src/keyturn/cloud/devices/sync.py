@@ -1,0 +1,127 @@
+"""The cloud's half of a sync: open a lock's uplink, store it, and answer with a downlink.
+
+Nothing is stored unless the frame decrypts under the lock's sync key and carries the lock's
+signature; what is stored is idempotent, so a carrier that replays or reorders frames
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.devices.errors import InvalidBatch, MalformedFrame, UnknownDevice, UplinkRejected
+from keyturn.cloud.devices.models import Device
+from keyturn.cloud.devices.service import access_list_update, sync_key_context
+from keyturn.cloud.history.models import (
+    CREDENTIAL_ID_LENGTH,
+    EVENT_KIND_ATTEMPT,
+    EVENT_KIND_LENGTH,
+)
+from keyturn.cloud.history.service import (
+    advance_stored_through,
+    from_epoch_ms,
+    ingest_events,
+    ingest_photos,
+    record_lost_entries,
+)
+from keyturn.cloud.properties.models import Door
+from keyturn.cloud.properties.service import authority_of
+from keyturn.crypto.keys import VerifyKey
+from keyturn.crypto.sealed import unseal
+from keyturn.protocol.messages import Downlink, Uplink
+from keyturn.protocol.sealing import ProtocolError, open_sealed, peek_device, seal
+
+MAX_BATTERY_PCT = 100
+
+
+def handle_uplink(
+    session: Session, master_key: bytes, photo_dir: Path, frame: bytes, now: datetime
+) -> bytes:
+    """Verify and store one uplink frame and return the sealed downlink for the lock.
+
+    Raises MalformedFrame, UnknownDevice (unknown or retired), UplinkRejected or
+    InvalidBatch before anything is written. The caller commits the session.
+    """
+    try:
+        device_id = peek_device(frame)
+    except ProtocolError as exc:
+        raise MalformedFrame(str(exc)) from None
+    device = session.get(Device, device_id)
+    if device is None or device.retired_at is not None or device.door_id is None:
+        raise UnknownDevice(f"no active lock {device_id}")
+    door = session.get(Door, device.door_id)
+    assert door is not None
+    sync_key = unseal(master_key, device.sync_key_sealed, sync_key_context(device.id))
+    try:
+        uplink = open_sealed(
+            frame, Uplink, VerifyKey.from_bytes(device.public_key), sync_key, device.id
+        )
+    except ProtocolError as exc:
+        raise UplinkRejected(str(exc)) from None
+    _check_batch(uplink)
+
+    ingest_events(session, device, door, uplink.events, now)
+    ingest_photos(session, master_key, photo_dir, device, door, uplink.photos, now)
+    session.flush()
+    _apply_status(device, uplink, now)
+    record_lost_entries(
+        session, device, uplink.status.journal_floor, now, "the lock no longer holds these"
+    )
+    stored_through = advance_stored_through(session, device)
+    update = access_list_update(
+        session, master_key, door.id, uplink.status.access_list_version, now
+    )
+    session.flush()
+    downlink = Downlink(
+        device_id=device.id,
+        issued_at=int(now.timestamp()),
+        stored_through_seq=stored_through,
+        access_list=update,
+    )
+    return seal(downlink, authority_of(session, master_key, door.property_id), sync_key, device.id)
+
+
+def _check_batch(uplink: Uplink) -> None:
+    """Refuse a batch whose entries break the uplink's own promises or our columns."""
+    seen: set[int] = set()
+    for record in uplink.events:
+        if not uplink.from_seq <= record.seq <= uplink.to_seq or record.seq < 1:
+            raise InvalidBatch(
+                f"entry {record.seq} is outside the batch {uplink.from_seq}..{uplink.to_seq}"
+            )
+        if record.seq in seen:
+            raise InvalidBatch(f"entry {record.seq} appears twice")
+        seen.add(record.seq)
+        if record.kind == EVENT_KIND_ATTEMPT and record.reason is None:
+            raise InvalidBatch(f"attempt {record.seq} has no reason")
+        if not record.kind or len(record.kind) > EVENT_KIND_LENGTH:
+            raise InvalidBatch(f"entry {record.seq} has an unusable kind")
+        if record.credential_id is not None and len(record.credential_id) > CREDENTIAL_ID_LENGTH:
+            raise InvalidBatch(f"entry {record.seq} has an over-long credential id")
+        try:
+            from_epoch_ms(record.occurred_at)
+        except OverflowError:
+            raise InvalidBatch(f"entry {record.seq} has an impossible time") from None
+    if uplink.status.journal_floor < 0:
+        raise InvalidBatch("the journal floor is negative")
+
+
+def _apply_status(device: Device, uplink: Uplink, now: datetime) -> None:
+    """Record the lock's status, unless a newer uplink's status is already recorded.
+
+    The lock's clock orders uplinks: a replayed or delayed older frame leaves the newer status.
+    Clock drift is the lock's send time minus the server's time, in seconds; a frame relayed
+    late by a phone therefore shows as the lock running behind.
+    """
+    if device.last_uplink_sent_ms is not None and uplink.sent_at <= device.last_uplink_sent_ms:
+        return
+    status = uplink.status
+    device.last_uplink_sent_ms = uplink.sent_at
+    device.last_sync_at = now
+    device.applied_access_list_version = max(status.access_list_version, 0)
+    device.firmware_version = max(status.firmware_version, 0)
+    device.battery_pct = min(max(status.battery_pct, 0), MAX_BATTERY_PCT)
+    device.clock_drift_s = uplink.sent_at / 1000 - now.timestamp()

@@ -1,0 +1,134 @@
+"""HTTP routes for provisioning locks, syncing them, and reading their health.
+
+Provisioning is authorised by its one-time token and sync by the lock's signature; reading
+a lock's health needs the devices.read action at the lock's property.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import msgspec
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from keyturn.cloud.auth.deps import public_route, requires
+from keyturn.cloud.auth.permissions import Action
+from keyturn.cloud.db import session_factory
+from keyturn.cloud.devices import service
+from keyturn.cloud.devices.errors import DeviceError
+from keyturn.cloud.devices.models import Device
+from keyturn.cloud.devices.schemas import ProvisionRequest
+from keyturn.cloud.devices.sync import handle_uplink
+from keyturn.cloud.problems import problem
+from keyturn.settings import Settings
+
+MSGPACK = "application/msgpack"
+OCTET_STREAM = "application/octet-stream"
+PHOTO_DIR = "photos"
+
+router = APIRouter(prefix="/api/v1", tags=["devices"])
+T = TypeVar("T")
+
+
+def _in_transaction(request: Request, work: Callable[[Session, Settings], T]) -> T:
+    """Run `work` in one transaction: committed on success, rolled back on any error."""
+    settings: Settings = request.app.state.settings
+    with session_factory(request.app.state.engine)() as session, session.begin():
+        return work(session, settings)
+
+
+def _device_property(session: Session, params: Mapping[str, Any]) -> str | None:
+    """The property of the lock named in the path, for the permission check."""
+    device = session.get(Device, params.get("device_id"))
+    return device.property_id if device is not None else None
+
+
+def _refused(exc: DeviceError) -> JSONResponse:
+    return problem(exc.status, exc.kind, exc.title, str(exc))
+
+
+@router.post(
+    "/devices/provision",
+    response_class=Response,
+    responses={201: {"content": {MSGPACK: {}}, "description": "The lock's DoorConfig"}},
+    status_code=201,
+    dependencies=[public_route("the one-time provisioning token authorises it")],
+)
+def provision(body: ProvisionRequest, request: Request) -> Response:
+    """Enrol a lock with its one-time token and return its DoorConfig as msgpack.
+
+    The token is the authorisation: it is spent on success, and an unknown, expired or
+    spent token is refused with nothing changed.
+    """
+
+    def work(session: Session, settings: Settings) -> bytes:
+        config = service.provision_device(
+            session,
+            settings.master_key_bytes(),
+            body.token,
+            service.decode_public_key(body.public_key),
+            body.model,
+            datetime.now(UTC),
+        )
+        return msgspec.msgpack.encode(config)
+
+    try:
+        encoded = _in_transaction(request, work)
+    except DeviceError as exc:
+        return _refused(exc)
+    return Response(encoded, status_code=201, media_type=MSGPACK)
+
+
+@router.post(
+    "/sync",
+    response_class=Response,
+    openapi_extra={
+        "requestBody": {"content": {OCTET_STREAM: {}}, "required": True},
+    },
+    responses={200: {"content": {OCTET_STREAM: {}}, "description": "A sealed Downlink frame"}},
+    dependencies=[public_route("the lock's signature on the frame authenticates it")],
+)
+async def sync(request: Request) -> Response:
+    """Take one sealed Uplink frame from a lock (or a phone relaying it), answer a Downlink.
+
+    The lock's signature is the authorisation; frames that fail it store nothing.
+    """
+    frame = await request.body()
+
+    def work(session: Session, settings: Settings) -> bytes:
+        photo_dir = settings.ensure_data_dir() / PHOTO_DIR
+        return handle_uplink(
+            session, settings.master_key_bytes(), photo_dir, frame, datetime.now(UTC)
+        )
+
+    try:
+        downlink = await run_in_threadpool(_in_transaction, request, work)
+    except DeviceError as exc:
+        return _refused(exc)
+    return Response(downlink, media_type=OCTET_STREAM)
+
+
+@router.get(
+    "/devices/{device_id}/health",
+    response_model=service.DeviceHealth,
+    description=(
+        "How current a lock is: its applied access-list version against its door's current "
+        "version, time since its last sync, battery, firmware and clock drift."
+    ),
+    dependencies=[requires(Action.DEVICES_READ, property_from=_device_property)],
+)
+def health(device_id: str, request: Request) -> service.DeviceHealth | JSONResponse:
+    def work(session: Session, settings: Settings) -> service.DeviceHealth:
+        return service.device_health(
+            session, device_id, datetime.now(UTC), master_key=settings.master_key_bytes()
+        )
+
+    try:
+        return _in_transaction(request, work)
+    except DeviceError as exc:
+        return _refused(exc)

@@ -1,0 +1,101 @@
+"""The reference oracle: a deliberately plain model of who should get in, kept apart from
+the rules core so that the simulator can check the real lock against it.
+
+It knows the ground truth the simulator created (credentials, revocations, suspensions)
+and, for each lock, the moment its knowledge dates from; it shares no code with the lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+# Slots of a day's single-day codes that every lock accepts before it hears of them.
+STANDING_SLOTS = 8
+
+
+@dataclass
+class Truth:
+    """One credential as the simulator created it.
+
+    `kind` is mobile, personal, card, single_day, one_time or mechanical. `needs_list` says
+    whether the lock can only know it from its access list (codes and cards); a mobile key
+    or a single-day code is checked from its own signature or derivation.
+    """
+
+    kind: str
+    holder: str | None
+    doors: frozenset[str]
+    created_at: datetime
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    weekdays: frozenset[int] | None = None  # None: any day
+    hours: tuple[time, time] | None = None  # local [start, end); None: all day
+    revoked_at: datetime | None = None
+    day: date | None = None  # single-day codes
+    window: timedelta | None = None  # one-time codes: how long after first use
+    first_use: datetime | None = None
+    slot: int | None = None  # single-day codes
+    record_id: str | None = None  # the cloud row, for revoking
+
+    @property
+    def needs_list(self) -> bool:
+        return self.kind in ("personal", "card", "one_time")
+
+
+@dataclass
+class Oracle:
+    tz: ZoneInfo
+    suspensions: dict[str, list[tuple[datetime, datetime | None]]] = field(default_factory=dict)
+
+    def suspend(self, person: str, at: datetime) -> None:
+        self.suspensions.setdefault(person, []).append((at, None))
+
+    def lift(self, person: str, at: datetime) -> None:
+        start, _ = self.suspensions[person][-1]
+        self.suspensions[person][-1] = (start, at)
+
+    def _suspended_as_of(self, person: str | None, known: datetime) -> bool:
+        for start, end in self.suspensions.get(person or "", []):
+            if start <= known and (end is None or end > known):
+                return True
+        return False
+
+    def expects_grant(
+        self, truth: Truth | None, door: str, now: datetime, known: datetime | None
+    ) -> bool:
+        """Whether the lock at `door`, whose knowledge dates from `known`, should open now."""
+        if truth is None:
+            return False
+        if truth.kind == "mechanical":
+            return True
+        if known is None:
+            known = datetime.min.replace(tzinfo=now.tzinfo)
+        if truth.needs_list and truth.created_at > known:
+            return False
+        extra_slot = truth.slot is not None and truth.slot >= STANDING_SLOTS
+        if extra_slot and truth.created_at > known:
+            return False
+        if truth.revoked_at is not None and truth.revoked_at <= known:
+            return False
+        if self._suspended_as_of(truth.holder, known):
+            return False
+        if door not in truth.doors:
+            return False
+        if truth.valid_from is not None and now < truth.valid_from:
+            return False
+        if truth.valid_until is not None and now >= truth.valid_until:
+            return False
+        local = now.astimezone(self.tz)
+        if truth.day is not None and local.date() != truth.day:
+            return False
+        if truth.weekdays is not None and local.weekday() not in truth.weekdays:
+            return False
+        if truth.hours is not None and not truth.hours[0] <= local.time() < truth.hours[1]:
+            return False
+        return not (
+            truth.window is not None
+            and truth.first_use is not None
+            and now >= truth.first_use + truth.window
+        )

@@ -1,0 +1,82 @@
+"""The route markers: unmarked routes are reported, and `property_from` finds the property.
+
+Uses a small app of its own, so these checks do not depend on which domains exist yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+from auth_fixtures import Building, bearer, token_for
+from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.access.models import Key
+from keyturn.cloud.auth.deps import public_route, requires, unmarked_routes
+from keyturn.cloud.auth.permissions import Action, Principal
+
+
+def _key_property(session: Session, params: Mapping[str, str]) -> str | None:
+    found = session.execute(select(Key.property_id).where(Key.id == params["key_id"]))
+    return found.scalar_one_or_none()
+
+
+def _extra_routes() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/api/v1/keys/{key_id}")
+    def read_key(
+        key_id: str,
+        principal: Annotated[Principal, requires(Action.KEYS_READ, property_from=_key_property)],
+    ) -> dict[str, str]:
+        return {"key_id": key_id, "by": principal.person_id}
+
+    @router.get("/api/v1/unmarked")
+    def unmarked() -> dict[str, str]:
+        return {}
+
+    @router.get("/api/v1/misplaced", dependencies=[requires(Action.PEOPLE_READ)])
+    def misplaced() -> dict[str, str]:
+        return {}
+
+    @router.get("/api/v1/open", dependencies=[public_route("test")])
+    def open_route() -> dict[str, str]:
+        return {}
+
+    return router
+
+
+def test_unmarked_and_misplaced_routes_are_reported(app: FastAPI) -> None:
+    app.include_router(_extra_routes())
+
+    problems = unmarked_routes(app)
+
+    assert any(p.startswith("GET /api/v1/unmarked:") for p in problems)
+    assert any(p.startswith("GET /api/v1/misplaced:") and "property_id" in p for p in problems)
+    assert not any("/api/v1/keys/" in p or "/api/v1/open" in p for p in problems)
+
+
+def test_property_from_resolves_the_property_of_an_object(
+    app: FastAPI, client: TestClient, db: Session, building: Building
+) -> None:
+    app.include_router(_extra_routes())
+    keys_manager = token_for(db, building.people["pm_keys_specific"])
+    resident = token_for(db, building.people["resident"])
+    db.commit()
+
+    mine = client.get(f"/api/v1/keys/{building.managed_key_id}", headers=bearer(keys_manager))
+    not_mine = client.get(f"/api/v1/keys/{building.other_key_id}", headers=bearer(keys_manager))
+    refused = client.get(f"/api/v1/keys/{building.managed_key_id}", headers=bearer(resident))
+    foreign = client.get(
+        f"/api/v1/keys/{building.other_key_in_other_property_id}", headers=bearer(keys_manager)
+    )
+    unknown = client.get("/api/v1/keys/nope", headers=bearer(keys_manager))
+
+    assert mine.status_code == 200
+    assert not_mine.status_code == 403
+    assert refused.status_code == 403
+    assert foreign.status_code == 404
+    assert unknown.status_code == 404

@@ -1,0 +1,95 @@
+"""Issuing mobile keys to a registered phone: one token per live grant, bound to the phone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sync_fixtures import MASTER_KEY, NOW, make_building
+
+from keyturn.cloud.access.mobile_keys import MobileKeyRefused, issue_for_phone
+from keyturn.cloud.access.models import Grant, MobileKeyRegistration
+from keyturn.cloud.access.service import subject_for
+from keyturn.cloud.people.models import Account
+from keyturn.crypto.keys import SigningKeyPair
+from keyturn.crypto.mobile_keys import sign_challenge, verify_challenge, verify_mobile_key
+from keyturn.lock.mobile import entry_from_claims
+
+
+@pytest.fixture
+def phone() -> SigningKeyPair:
+    return SigningKeyPair.generate()
+
+
+def _register(session: Session, person_id: str, phone: SigningKeyPair) -> MobileKeyRegistration:
+    registration = MobileKeyRegistration(
+        person_id=person_id, phone_public_key=phone.public_bytes(), phone_key_id=phone.key_id
+    )
+    session.add(registration)
+    session.flush()
+    return registration
+
+
+def test_a_token_per_live_grant_bound_to_the_phone(session: Session, phone: SigningKeyPair) -> None:
+    building = make_building(session)
+    registration = _register(session, building.resident_id, phone)
+    issued = issue_for_phone(session, MASTER_KEY, registration, NOW, ttl=timedelta(days=2))
+    assert [key.grant_id for key in issued] == [building.grant_id]
+    claims = verify_mobile_key(issued[0].token, building.authority.public, NOW)
+    assert claims.key_id == building.grant_id
+    assert set(claims.door_ids) == {building.entrance_id, building.gym_id}
+    assert claims.phone_public == phone.public_bytes()
+    assert claims.expires == NOW + timedelta(days=2)
+    entry = entry_from_claims(claims)
+    assert entry.subject == subject_for(building.resident_id)
+    assert entry.credential_id == phone.key_id  # revoking the phone names this id
+    # Only this phone can answer a lock's challenge with the token.
+    challenge = b"c" * 16
+    verify_challenge(
+        claims,
+        challenge,
+        building.entrance_id,
+        sign_challenge(phone, challenge, building.entrance_id),
+    )
+
+
+def test_a_grant_ending_soon_caps_the_token(session: Session, phone: SigningKeyPair) -> None:
+    building = make_building(session)
+    grant = session.get(Grant, building.grant_id)
+    assert grant is not None
+    grant.ends_at = NOW + timedelta(hours=5)
+    registration = _register(session, building.resident_id, phone)
+    (key,) = issue_for_phone(session, MASTER_KEY, registration, NOW)
+    assert key.expires == NOW + timedelta(hours=5)
+
+
+def test_revoked_grants_get_no_token(session: Session, phone: SigningKeyPair) -> None:
+    building = make_building(session)
+    grant = session.get(Grant, building.grant_id)
+    assert grant is not None
+    grant.revoked_at = NOW
+    registration = _register(session, building.resident_id, phone)
+    assert issue_for_phone(session, MASTER_KEY, registration, NOW) == []
+
+
+def test_rule_a6_a_suspended_person_or_revoked_phone_gets_nothing(
+    session: Session, phone: SigningKeyPair
+) -> None:
+    building = make_building(session)
+    registration = _register(session, building.resident_id, phone)
+    registration.revoked_at = NOW
+    with pytest.raises(MobileKeyRefused, match="revoked"):
+        issue_for_phone(session, MASTER_KEY, registration, NOW)
+    fresh = _register(session, building.resident_id, SigningKeyPair.generate())
+    account = session.scalars(
+        select(Account).where(Account.person_id == building.resident_id)
+    ).first()
+    if account is None:
+        account = Account(person_id=building.resident_id)
+        session.add(account)
+    account.suspended_at = NOW
+    session.flush()
+    with pytest.raises(MobileKeyRefused, match="suspended"):
+        issue_for_phone(session, MASTER_KEY, fresh, NOW)
