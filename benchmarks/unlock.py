@@ -29,7 +29,6 @@ from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import issue_mobile_key, sign_challenge
 from keyturn.lock.agent import Lock
 from keyturn.lock.clock import ManualClock
-from keyturn.lock.mobile import token_schedule_claim
 from keyturn.lock.provision import create_identity, install_config
 from keyturn.protocol.messages import (
     AccessList,
@@ -39,6 +38,7 @@ from keyturn.protocol.messages import (
     LockoutSpec,
     ScheduleSpec,
 )
+from keyturn.protocol.mobile_claims import token_schedule_claim
 from keyturn.protocol.sealing import seal
 from keyturn.rules.types import Capability, CredentialType, DoorKind
 

@@ -168,3 +168,14 @@ def test_card_mac_is_stable_normalised_and_separate_from_code_macs() -> None:
     assert card_mac(secret, "1234567") != code_mac(secret, "1234567")
     with pytest.raises(ValueError, match="card identifier"):
         card_mac(secret, "  ")
+
+
+def test_card_mac_ignores_separators_and_refuses_non_hex() -> None:
+    from keyturn.crypto.codes import card_mac
+
+    secret = bytes(range(32))
+    assert (
+        card_mac(secret, "04:a2:b3") == card_mac(secret, "04A2B3") == card_mac(secret, "04-A2 B3")
+    )
+    with pytest.raises(ValueError, match="hexadecimal"):
+        card_mac(secret, "not-a-card")

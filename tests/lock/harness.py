@@ -11,13 +11,11 @@ from typing import Any
 
 import msgspec
 
-from keyturn.crypto.codes import code_mac, door_secret
+from keyturn.crypto.codes import card_mac, code_mac, door_secret
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import issue_mobile_key, sign_challenge
 from keyturn.lock.agent import Attempt, DownlinkResult, Lock
-from keyturn.lock.cards import card_lookup
 from keyturn.lock.clock import ManualClock
-from keyturn.lock.mobile import token_schedule_claim
 from keyturn.lock.provision import create_identity, install_config
 from keyturn.protocol.messages import (
     AccessList,
@@ -32,6 +30,7 @@ from keyturn.protocol.messages import (
     ScheduleSpec,
     Uplink,
 )
+from keyturn.protocol.mobile_claims import token_schedule_claim
 from keyturn.protocol.sealing import open_sealed, seal
 from keyturn.rules.types import Capability, CredentialType, DoorKind
 
@@ -121,7 +120,7 @@ class Harness:
         return CredentialSpec(
             credential_id=credential_id,
             credential_type=CredentialType.KEYCARD,
-            lookup=card_lookup(self.secret, uid),
+            lookup=card_mac(self.secret, uid),
             subject=subject,
             key_id=extra.pop("key_id", f"key-{credential_id}"),
             grant_id=None,

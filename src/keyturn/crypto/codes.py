@@ -38,17 +38,23 @@ def code_mac(door_secret: bytes, code: str) -> bytes:
     return hmac.new(door_secret, CODE_MAC_LABEL + code.encode("ascii"), hashlib.sha256).digest()
 
 
-def card_mac(door_secret: bytes, card_uid: str) -> bytes:
-    """The HMAC-SHA256 of a keycard's identifier under the door's secret: the lock's lookup key.
+def normalise_card_uid(card_uid: str) -> str:
+    """Upper-case hex digits without separators: "04:a2:b3" and "04A2B3" are one card."""
+    cleaned = "".join(ch for ch in card_uid if ch not in ": -").upper()
+    if not cleaned or not all(ch in "0123456789ABCDEF" for ch in cleaned):
+        raise ValueError(f"a card identifier is hexadecimal, got {card_uid!r}")
+    return cleaned
 
-    Card identifiers are normalised to upper-case hex-like text, so readers that print
-    lower case find the same card.
+
+def card_mac(door_secret: bytes, card_uid: str) -> bytes:
+    """The HMAC-SHA256 of a keycard's normalised identifier under the door's secret.
+
+    This is the lock's lookup key for the card, so the label and the normalisation are part
+    of the protocol between lock and cloud.
     """
     _check_secret(door_secret)
-    uid = card_uid.strip().upper()
-    if not uid or not uid.isascii():
-        raise ValueError("a card identifier is non-empty ASCII text")
-    return hmac.new(door_secret, CARD_MAC_LABEL + uid.encode("ascii"), hashlib.sha256).digest()
+    message = CARD_MAC_LABEL + normalise_card_uid(card_uid).encode("ascii")
+    return hmac.new(door_secret, message, hashlib.sha256).digest()
 
 
 def codes_equal(a: bytes, b: bytes) -> bool:

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import msgspec
 
-from keyturn.crypto.codes import code_mac
+from keyturn.crypto.codes import card_mac, code_mac
 from keyturn.crypto.errors import ExpiredToken, InvalidSignature, TokenNotYetValid
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import verify_challenge, verify_mobile_key
 from keyturn.lock.access import AccessIndex, ApplyResult, single_day_credential_id
 from keyturn.lock.camera import Camera, PhotoVault, SimulatedCamera
-from keyturn.lock.cards import card_lookup
 from keyturn.lock.clock import HardwareClock, LockClock, SystemClock, TimeCorrection
 from keyturn.lock.config import PHOTOS_DIR, STORE_FILE, DoorSettings, load_or_create_storage_key
 from keyturn.lock.errors import MissingCapability, SyncRefused
@@ -436,7 +435,7 @@ class Lock:
         self._require(Capability.CARD_READER)
         now_ms = self.clock.millis()
         try:
-            spec = self.index.find(card_lookup(self._secret, card_uid))
+            spec = self.index.find(card_mac(self._secret, card_uid))
         except ValueError:
             spec = None
         entry = self.index.entry(spec) if spec is not None else None

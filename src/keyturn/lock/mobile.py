@@ -2,7 +2,8 @@
 convention that turns a token into an AccessEntry.
 
 The token's schedule claim carries, besides the schedule, who the key belongs to; the
-cloud builds it with `token_schedule_claim` and the lock reads it with `entry_from_claims`.
+cloud builds it with `keyturn.protocol.mobile_claims.token_schedule_claim` and the lock
+reads it with `entry_from_claims`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 from keyturn.crypto.mobile_keys import MobileKeyClaims, new_challenge
 from keyturn.lock.access import minute_of_day
-from keyturn.protocol.messages import ScheduleSpec
 from keyturn.rules.decide import AccessEntry
 from keyturn.rules.schedule import Schedule, WeeklyWindow
 from keyturn.rules.types import CredentialType
@@ -27,32 +27,6 @@ TOKEN_CACHE_SIZE = 512
 
 class MalformedClaims(ValueError):
     """A correctly signed token whose schedule claim does not follow the convention."""
-
-
-def token_schedule_claim(
-    schedule: ScheduleSpec,
-    subject: str,
-    credential_id: str,
-    grant_id: str | None = None,
-    granted_by: str | None = None,
-    resident: bool = False,
-) -> dict[str, Any]:
-    """The mobile-key schedule claim: the ScheduleSpec fields plus the holder's identity.
-
-    {"windows": [[weekday, start_minute, end_minute], ...], "starts_at": epoch s | None,
-     "ends_at": epoch s | None, "subject": str, "credential_id": str,
-     "grant_id": str | None, "granted_by": str | None, "resident": bool}
-    """
-    return {
-        "windows": [[w.weekday, w.start_minute, w.end_minute] for w in schedule.windows],
-        "starts_at": schedule.starts_at,
-        "ends_at": schedule.ends_at,
-        "subject": subject,
-        "credential_id": credential_id,
-        "grant_id": grant_id,
-        "granted_by": granted_by,
-        "resident": resident,
-    }
 
 
 def entry_from_claims(claims: MobileKeyClaims) -> AccessEntry:

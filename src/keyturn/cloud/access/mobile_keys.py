@@ -19,7 +19,7 @@ from keyturn.cloud.properties.service import authority_of
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import issue_mobile_key
 from keyturn.errors import UserError
-from keyturn.lock.mobile import token_schedule_claim
+from keyturn.protocol.mobile_claims import token_schedule_claim
 
 DEFAULT_TTL = timedelta(days=3)
 
