@@ -12,14 +12,13 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import report
+from _report import best_of_interleaved, report
 from keyturn.lock.agent import Lock
 from keyturn.lock.clock import ManualClock
 from keyturn.lock.store import SCHEMA, connect
@@ -82,7 +81,7 @@ def bench_append(folder: Path) -> None:
             lock.journal.append(_draft(counter["lock"]))
         return (time.perf_counter() - start) / APPENDS_PER_ROUND
 
-    base, value = _interleaved(raw_round, lock_round, APPEND_ROUNDS)
+    base, value = best_of_interleaved(raw_round, lock_round, APPEND_ROUNDS)
     assert lock.verify_journal() == lock.journal.last_seq
     report("journal.append_flushed", value, "s/append", base, APPEND_TARGET)
     lock.close()
@@ -121,22 +120,12 @@ def bench_apply(folder: Path) -> None:
         lock.close()
         return elapsed
 
-    base, value = _interleaved(raw_round, lock_round, APPLY_ROUNDS)
+    base, value = best_of_interleaved(raw_round, lock_round, APPLY_ROUNDS)
     report("journal.apply_access_list_10k", value, "s/list", base, APPLY_TARGET)
 
 
 def _encode(spec: CredentialSpec) -> bytes:
     return msgspec.msgpack.encode(spec)
-
-
-def _interleaved(
-    baseline: Callable[[], float], value: Callable[[], float], rounds: int
-) -> tuple[float, float]:
-    best_base = best_value = float("inf")
-    for _ in range(rounds):
-        best_base = min(best_base, baseline())
-        best_value = min(best_value, value())
-    return best_base, best_value
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from _report import report
+from _report import best_of_interleaved, report
 from keyturn.crypto.codes import code_mac, door_secret, single_day_code
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import issue_mobile_key, sign_challenge
@@ -125,17 +125,6 @@ class BenchDoor:
         )
 
 
-def best_of_interleaved(
-    baseline: Callable[[], float], value: Callable[[], float], rounds: int = ROUNDS
-) -> tuple[float, float]:
-    """The best per-call time of each, alternating rounds so both see the same machine."""
-    best_base = best_value = float("inf")
-    for _ in range(rounds):
-        best_base = min(best_base, baseline())
-        best_value = min(best_value, value())
-    return best_base, best_value
-
-
 def batch_seconds(fn: Callable[[], object], calls: int) -> float:
     start = time.perf_counter()
     for _ in range(calls):
@@ -204,10 +193,10 @@ def main() -> None:
 
         verify = raw_verify_batch()
         cached = mobile_batch(lock, phone, [door.token(phone)])
-        base, value = best_of_interleaved(verify, cached)
+        base, value = best_of_interleaved(verify, cached, ROUNDS)
         report("unlock.mobile_key_cached_token", value, "s/decision", base, MOBILE_CACHED_TARGET)
         first = mobile_batch(lock, phone, [door.token(phone) for _ in range(ROUNDS * BATCH)])
-        base, value = best_of_interleaved(verify, first)
+        base, value = best_of_interleaved(verify, first, ROUNDS)
         report("unlock.mobile_key_first_seen_token", value, "s/decision", base, MOBILE_FIRST_TARGET)
 
         personal = door.codes[CODES_AT_DOOR // 2]
@@ -222,7 +211,9 @@ def main() -> None:
 
         for name, code in (("personal_10k_codes", personal), ("single_day_10k_slots", single_day)):
             base, value = best_of_interleaved(
-                hmac_batch, lambda code=code: batch_seconds(lambda: lock.decide_code(code), 2000)
+                hmac_batch,
+                lambda code=code: batch_seconds(lambda: lock.decide_code(code), 2000),
+                ROUNDS,
             )
             report(f"unlock.keypad_{name}", value, "s/decision", base, KEYPAD_TARGET)
         lock.close()
