@@ -205,7 +205,7 @@ def test_a_delta_applied_to_its_base_equals_the_full_list(
 ) -> None:
     secret = _secret(session, building.gym_id)
     session.add(
-        Keycard(person_id=building.resident_id, property_id=building.property_id, card_uid="k1")
+        Keycard(person_id=building.resident_id, property_id=building.property_id, card_uid="F1")
     )
     session.flush()
     base = current_access_list(session, MASTER_KEY, building.gym_id, NOW)

@@ -448,3 +448,14 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == db.SQLITE_BUSY_TIMEOUT_MS
     engine.dispose()
+
+
+def test_keycard_uids_are_stored_normalised_and_must_be_hex(
+    session: Session, building: Building
+) -> None:
+    card = Keycard(
+        person_id=building.resident_id, property_id=building.property_id, card_uid="04:a2-b3"
+    )
+    assert card.card_uid == "04A2B3"
+    with pytest.raises(ValueError, match="hexadecimal"):
+        Keycard(person_id=building.resident_id, property_id=building.property_id, card_uid="k1")

@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from keyturn.cloud.db import (
     ID_LENGTH,
@@ -32,6 +32,7 @@ from keyturn.cloud.db import (
     str_enum,
 )
 from keyturn.cloud.properties.models import Door
+from keyturn.crypto.codes import normalise_card_uid
 
 
 class GrantKind(StrEnum):
@@ -169,6 +170,11 @@ class Keycard(Base):
     active: Mapped[bool] = flag(default=True)
     created_at: Mapped[datetime] = created_at_column()
 
+    @validates("card_uid")
+    def _normalise_uid(self, _key: str, card_uid: str) -> str:
+        """Stored as the lock reads it, so "04:a2" and "04A2" are one card (and one row)."""
+        return normalise_card_uid(card_uid)
+
 
 class SingleDayCode(Base):
     """The ledger of single-day codes: the code itself is derived from door, date and slot."""
@@ -198,6 +204,8 @@ class OneTimeCode(Base):
     id: Mapped[str] = id_column()
     door_id: Mapped[str] = foreign_id("doors.id", ondelete="CASCADE")
     created_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL")
+    # The person a temporary code was sent to (lost phone, A6); None for courier and visit codes.
+    issued_for: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL")
     code_mac: Mapped[bytes]
     valid_minutes: Mapped[int]
     created_at: Mapped[datetime] = created_at_column()
