@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
     smtp_username: str | None = None
     smtp_password: SecretStr | None = Field(default=None, repr=False)
+    # Seconds between the server's retention runs; 0 turns the schedule off.
+    retention_interval_s: float = Field(default=3600, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -14,7 +14,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
-from keyturn.cli import bench, db, demo, device, lock, mail, serve, simulate
+from keyturn.cli import bench, db, demo, device, dsar, lock, mail, retention, serve, simulate
 from keyturn.cli.context import err_console, set_data_dir
 from keyturn.errors import UserError
 
@@ -31,6 +31,8 @@ cli.add_typer(db.app, name="db")
 cli.add_typer(lock.app, name="lock")
 cli.add_typer(device.app, name="device")
 cli.add_typer(mail.app, name="mail")
+cli.add_typer(retention.app, name="retention")
+cli.add_typer(dsar.app, name="dsar")
 cli.command("serve")(serve.serve)
 cli.command("demo")(demo.demo)
 cli.command("bench")(bench.bench)

@@ -14,11 +14,21 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
+from keyturn.cloud.access import flow_views as access_flow_views
+from keyturn.cloud.access import views as access_views
 from keyturn.cloud.auth.deps import public_route
 from keyturn.cloud.auth.http import install_auth
 from keyturn.cloud.db import make_engine
 from keyturn.cloud.devices import views as devices_views
+from keyturn.cloud.history import views as history_views
+from keyturn.cloud.people import views as people_views
+from keyturn.cloud.privacy import retention_views
+from keyturn.cloud.privacy import views as privacy_views
+from keyturn.cloud.privacy.schedule import retention_lifespan
 from keyturn.cloud.problems import problem
+from keyturn.cloud.properties import views as properties_views
+from keyturn.cloud.refusals import install_refusals
+from keyturn.cloud.webhooks import views as webhooks_views
 from keyturn.settings import Settings
 
 
@@ -31,11 +41,23 @@ class Health(BaseModel):
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """Build the application around one engine; the caller owns the engine's lifetime."""
     db = engine if engine is not None else make_engine(settings.resolved_database_url)
-    app = FastAPI(title="Keyturn", version=__version__, openapi_url="/api/v1/openapi.json")
+    app = FastAPI(
+        title="Keyturn",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        lifespan=retention_lifespan,
+    )
     app.state.engine = db
     app.state.settings = settings
     app.include_router(devices_views.router)
+    app.include_router(history_views.router)
+    app.include_router(webhooks_views.router)
+    app.include_router(retention_views.router)
+    app.include_router(privacy_views.router)
+    for resource_views in (properties_views, people_views, access_views, access_flow_views):
+        app.include_router(resource_views.router)
     install_auth(app)
+    install_refusals(app)
 
     @app.get(
         "/api/v1/health",

@@ -50,6 +50,7 @@ from keyturn.cloud.properties.models import (
     Property,
     Unit,
 )
+from keyturn.cloud.webhooks.models import WebhookDelivery, WebhookSubscription
 
 metadata = Base.metadata
 
@@ -92,6 +93,8 @@ __all__ = [
     "SingleDayCode",
     "TotpFactor",
     "Unit",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "key_doors",
     "metadata",
 ]

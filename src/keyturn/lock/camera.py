@@ -11,7 +11,7 @@ import os
 import sqlite3
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from keyturn.crypto.sealed import decrypt_blob, encrypt_blob, new_data_key, seal, unseal
 from keyturn.protocol.messages import PhotoUpload
@@ -35,14 +35,25 @@ class Camera(Protocol):
 class SimulatedCamera:
     """Draws a small real JPEG showing the door and the lock's time."""
 
+    def __init__(self) -> None:
+        self._font: Any = None
+        self._scene: tuple[str, Any] | None = None  # (caption, the frame with it drawn)
+
     def capture(self, caption: str, moment: datetime) -> bytes:
         # Imported here: Pillow costs memory that camera-less locks should not pay.
-        from PIL import Image, ImageDraw
+        from PIL import Image, ImageDraw, ImageFont
 
-        image = Image.new("RGB", PHOTO_SIZE, (40, 44, 52))
-        draw = ImageDraw.Draw(image)
-        draw.text((6, 40), caption[:26], fill=(255, 255, 255))
-        draw.text((6, 62), moment.strftime("%Y-%m-%d %H:%M:%S %Z"), fill=(200, 200, 120))
+        if self._font is None:
+            self._font = ImageFont.load_default()
+        # The door's caption never changes, so it is drawn once and only the time each shot.
+        if self._scene is None or self._scene[0] != caption:
+            scene = Image.new("RGB", PHOTO_SIZE, (40, 44, 52))
+            ImageDraw.Draw(scene).text((6, 40), caption[:26], fill=(255, 255, 255), font=self._font)
+            self._scene = (caption, scene)
+        image = self._scene[1].copy()
+        ImageDraw.Draw(image).text(
+            (6, 62), moment.strftime("%Y-%m-%d %H:%M:%S %Z"), fill=(200, 200, 120), font=self._font
+        )
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=70)
         return buffer.getvalue()

@@ -51,6 +51,7 @@ class SimDoor:
     lock: Lock | None = None
     lock_dir: Path | None = None
     known_at: datetime | None = None  # the cloud state the lock's access list reflects
+    synced_at: datetime | None = None  # the lock's last exchange with the cloud
     relay_only: bool = False  # no network of its own: syncs through residents' phones
     retired_devices: list[tuple[str, int]] = field(default_factory=list)
 
@@ -303,3 +304,4 @@ def provision_lock(
     door.lock = Lock.open(data_dir, clock)
     door.lock_dir = data_dir
     door.known_at = None
+    door.synced_at = None

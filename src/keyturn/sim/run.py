@@ -20,20 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from keyturn.cloud.access.codes import (
     create_single_day_code,
     issue_one_time_code,
     revoke_single_day_code,
 )
-from keyturn.cloud.access.mobile_keys import MobileKeyRefused, issue_for_phone
-from keyturn.cloud.access.models import MobileKeyRegistration, SingleDayCode
+from keyturn.cloud.access.mobile_keys import IssuedKey, MobileKeyRefused, issue_for_phone
+from keyturn.cloud.access.models import Key, MobileKeyRegistration, SingleDayCode
 from keyturn.cloud.db import make_engine, session_factory, upgrade
 from keyturn.cloud.devices.service import retire_device
 from keyturn.cloud.devices.sync import handle_uplink
 from keyturn.cloud.history.models import Event, LogGap, Photo
 from keyturn.cloud.people.models import Account
+from keyturn.cloud.properties.models import Property
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge
 from keyturn.lock.agent import Attempt, Lock
@@ -55,6 +56,8 @@ SHARED_SYNC_EVERY = timedelta(hours=1)
 HOME_SYNC_EVERY = timedelta(hours=6)
 TOKEN_TTL = timedelta(days=3)
 TOKEN_REFRESH_EVERY = timedelta(days=2)
+# A phone relays a sync only for a lock that has not synced for this long (its app's rule).
+RELAY_AFTER = timedelta(minutes=30)
 COURIER_WINDOW_MIN = 30
 MAX_DISAGREEMENTS_SHOWN = 10
 
@@ -100,7 +103,7 @@ class Simulation:
         self.now = START
         self.truths: list[Truth] = []
         self.tally = Tally()
-        self.queue: list[tuple[datetime, int, Callable[[], None]]] = []
+        self.queue: list[tuple[datetime, int, int, Callable[[], None]]] = []
         self._order = itertools.count()
         with self.sessions.begin() as session:
             self.building: SimBuilding = build(
@@ -118,8 +121,9 @@ class Simulation:
 
     # -- the event loop ---------------------------------------------------------------
 
-    def at(self, moment: datetime, action: Callable[[], None]) -> None:
-        heapq.heappush(self.queue, (moment, next(self._order), action))
+    def at(self, moment: datetime, action: Callable[[], None], *, last: bool = False) -> None:
+        """Run `action` at `moment`; `last` puts it after everything else due at that instant."""
+        heapq.heappush(self.queue, (moment, int(last), next(self._order), action))
 
     def run(self, progress: Progress | None = None) -> dict[str, Any]:
         end = START + timedelta(days=self.config.days)
@@ -129,13 +133,12 @@ class Simulation:
             if not door.relay_only:
                 every = SHARED_SYNC_EVERY if door.kind != "residence" else HOME_SYNC_EVERY
                 self._every(door, every, end)
-        for person in self.building.people:
-            if person.phone is not None:
-                self.at(START + timedelta(minutes=1), self._refresher(person, end))
+        phones = [person for person in self.building.people if person.phone is not None]
+        self.at(START + timedelta(minutes=1), self._refresher(phones, end))
         total = len(self.queue)
         done = 0
         while self.queue:
-            moment, _, action = heapq.heappop(self.queue)
+            moment, _, _, action = heapq.heappop(self.queue)
             if moment >= end:
                 continue
             self.now = moment
@@ -156,12 +159,16 @@ class Simulation:
         offset = timedelta(minutes=self.rng.randrange(60))
         moment = START + offset
         while moment < end:
-            self.at(moment, partial(self._sync, door, direct=True))
+            # A sync due at the same instant as a change in the cloud sees that change: the
+            # oracle counts what happened by the sync's instant as known to the lock.
+            self.at(moment, partial(self._sync, door, direct=True), last=True)
             moment += every
 
-    def _refresher(self, person: SimPerson, end: datetime) -> Callable[[], None]:
+    def _refresher(self, people: list[SimPerson], end: datetime) -> Callable[[], None]:
+        """Every phone fetches fresh tokens at the same moments, in one cloud transaction."""
+
         def refresh() -> None:
-            self._refresh_tokens(person)
+            self._refresh_tokens(people)
             if self.now + TOKEN_REFRESH_EVERY < end:
                 self.at(self.now + TOKEN_REFRESH_EVERY, refresh)
 
@@ -280,8 +287,11 @@ class Simulation:
             challenge, token, sign_challenge(signer, challenge, door.id)
         )
         self._check(door, truth, attempt)
-        if door.relay_only and attempt.granted:
+        if door.relay_only and attempt.granted and self._relay_due(door):
             self._sync(door, direct=False)
+
+    def _relay_due(self, door: SimDoor) -> bool:
+        return door.synced_at is None or self.now - door.synced_at >= RELAY_AFTER
 
     def _check(self, door: SimDoor, truth: Truth | None, attempt: Attempt) -> None:
         expected = self.oracle.expects_grant(truth, door.id, self.now, door.known_at)
@@ -407,35 +417,40 @@ class Simulation:
 
     # -- phones ----------------------------------------------------------------------------
 
-    def _refresh_tokens(self, person: SimPerson) -> None:
-        if person.registration_id is None:
-            return
+    def _refresh_tokens(self, people: list[SimPerson]) -> None:
         with self.sessions.begin() as session:
-            registration = session.get(MobileKeyRegistration, person.registration_id)
-            assert registration is not None
-            try:
-                issued = issue_for_phone(
-                    session, self.master_key, registration, self.now, TOKEN_TTL
-                )
-            except MobileKeyRefused:
-                return
+            # Held for the whole batch, since a session keeps only the rows something references:
+            # every phone's tokens need the keys with their doors and the property's authority.
+            held = [
+                session.get(Property, self.building.property_id),
+                *session.scalars(select(Key).options(selectinload(Key.doors))),
+            ]
+            for person in people:
+                if person.registration_id is None:
+                    continue
+                registration = session.get(MobileKeyRegistration, person.registration_id)
+                assert registration is not None
+                try:
+                    issued = issue_for_phone(
+                        session, self.master_key, registration, self.now, TOKEN_TTL
+                    )
+                except MobileKeyRefused:
+                    continue
+                person.tokens = [(key.token, self._token_truth(person, key)) for key in issued]
+            del held
+
+    def _token_truth(self, person: SimPerson, key: IssuedKey) -> Truth:
         walker = person is self.building.walker
-        person.tokens = [
-            (
-                key.token,
-                Truth(
-                    "mobile",
-                    person.id,
-                    frozenset(key.door_ids),
-                    self.now,
-                    valid_from=key.not_before,
-                    valid_until=key.expires,
-                    weekdays=WALKER_WEEKDAYS if walker else None,
-                    hours=WALKER_HOURS if walker else None,
-                ),
-            )
-            for key in issued
-        ]
+        return Truth(
+            "mobile",
+            person.id,
+            frozenset(key.door_ids),
+            self.now,
+            valid_from=key.not_before,
+            valid_until=key.expires,
+            weekdays=WALKER_WEEKDAYS if walker else None,
+            hours=WALKER_HOURS if walker else None,
+        )
 
     def _lose_phone(self) -> None:
         """A resident's phone is stolen; the manager suspends them half an hour later (A6)."""
@@ -487,7 +502,7 @@ class Simulation:
                 victim.registration_id = registration.id
             victim.phone = new_phone
             self.oracle.lift(victim.id, self.now)
-            self._refresh_tokens(victim)
+            self._refresh_tokens([victim])
 
         self.at(self.now + timedelta(minutes=30), suspend)
         for hours in (0.25, 1, 4, 9, 30):
@@ -511,6 +526,7 @@ class Simulation:
                     handle_uplink(session, self.master_key, self.photo_dir, frame, self.now)
                 self.tally.duplicate_uploads_sent += 1
             result = lock.apply_downlink(reply, direct=direct)
+            door.synced_at = self.now
             self.tally.syncs += 1
             if not direct:
                 self.tally.relay_syncs += 1

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -211,3 +212,17 @@ class OneTimeCode(Base):
     created_at: Mapped[datetime] = created_at_column()
     first_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class AccessRevision(Base):
+    """A counter per scope ("door:<id>", "property:<id>" or "all") that moves whenever a
+    row a door's access list is built from changes; see access.revisions."""
+
+    __tablename__ = "access_revisions"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+
+
+# Imported last: it registers the session listeners that move the counters above.
+from keyturn.cloud.access import revisions as _revisions  # noqa: E402, F401

@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.models import (
@@ -50,6 +51,7 @@ MINUTES_PER_DAY = 1440
 # A single-day code stays usable a little after its local midnight (the lock's grace
 # window), so the ledger of yesterday still matters to the lock.
 SINGLE_DAY_LOOKBACK = timedelta(days=1)
+ONE_DAY = timedelta(days=1)
 ONE_TIME_SUBJECT_PREFIX = "one-time:"
 
 
@@ -65,11 +67,26 @@ def subject_of_one_time_code(code_id: str) -> str:
 
 def people_for_subjects(session: Session, subjects: Iterable[str]) -> dict[str, str]:
     """Map each subject that names a known person to that person's id; others are left out."""
-    wanted = {subject for subject in subjects if subject}
-    if not wanted:
-        return {}
-    found = session.scalars(select(Person.id).where(Person.id.in_(wanted)))
-    return {subject_for(person_id): person_id for person_id in found}
+    return known_people(session, subjects, ())[0]
+
+
+_PEOPLE_AMONG = select(Person.id).where(Person.id.in_(bindparam("among", expanding=True)))
+
+
+def known_people(
+    session: Session, subjects: Iterable[str | None], person_ids: Iterable[str | None]
+) -> tuple[dict[str, str], set[str]]:
+    """`people_for_subjects(subjects)` and the known ones among `person_ids`, in one look-up."""
+    wanted_subjects = {subject for subject in subjects if subject}
+    wanted_ids = {person_id for person_id in person_ids if person_id}
+    if not wanted_subjects and not wanted_ids:
+        return {}, set()
+    found = set(session.scalars(_PEOPLE_AMONG, {"among": sorted(wanted_subjects | wanted_ids)}))
+    by_subject = {subject_for(person_id): person_id for person_id in found}
+    return (
+        {subject: by_subject[subject] for subject in wanted_subjects if subject in by_subject},
+        found & wanted_ids,
+    )
 
 
 def schedule_from_json(data: Mapping[str, Any]) -> tuple[WindowSpec, ...]:
@@ -120,11 +137,31 @@ def _as_time(minute: int) -> time:
 
 def grant_schedule(key: Key, grant: Grant) -> ScheduleSpec:
     """The key's weekly windows narrowed to the grant's [starts_at, ends_at) in epoch seconds."""
+    return _narrowed(schedule_from_json(key.schedule_json or {}), grant.starts_at, grant.ends_at)
+
+
+def _narrowed(
+    windows: tuple[WindowSpec, ...], starts_at: datetime, ends_at: datetime | None
+) -> ScheduleSpec:
     return ScheduleSpec(
-        windows=schedule_from_json(key.schedule_json or {}),
-        starts_at=math.ceil(grant.starts_at.timestamp()),
-        ends_at=math.floor(grant.ends_at.timestamp()) if grant.ends_at is not None else None,
+        windows=windows,
+        starts_at=math.ceil(starts_at.timestamp()),
+        ends_at=math.floor(ends_at.timestamp()) if ends_at is not None else None,
     )
+
+
+class _GrantAtDoor(NamedTuple):
+    """The columns of a grant (and its key's schedule) that a door's list is built from."""
+
+    id: str
+    person_id: str
+    key_id: str
+    starts_at: datetime
+    ends_at: datetime | None
+    resident: bool
+    created_by: str | None
+    revoked_at: datetime | None
+    schedule_json: dict[str, Any] | None
 
 
 def build_access_list(
@@ -153,10 +190,10 @@ def build_access_list(
         *_keycard_entries(session, door, secret, chosen),
         *_one_time_entries(session, door_id, now),
     ]
-    holders = {grant.person_id for grant, _ in grants}
+    holders = {grant.person_id for grant in grants}
     revoked_grants = [
         grant.id
-        for grant, _ in grants
+        for grant in grants
         if grant.revoked_at is not None and (grant.ends_at is None or grant.ends_at > now)
     ]
     local_today = now.astimezone(prop.zone).date()
@@ -182,52 +219,134 @@ def build_access_list(
     )
 
 
-def _grants_at_door(session: Session, door_id: str) -> list[tuple[Grant, Key]]:
-    rows = session.execute(
-        select(Grant, Key)
-        .join(Key, Key.id == Grant.key_id)
-        .join(key_doors, key_doors.c.key_id == Key.id)
-        .where(key_doors.c.door_id == door_id)
-        .order_by(Grant.id)
+def access_list_changes_at(session: Session, door_id: str, now: datetime) -> datetime | None:
+    """The earliest instant after `now` at which the door's list could change with no write,
+    or None if only a write can change it.
+
+    `build_access_list` reads the clock in three places: a grant (live or revoked) drops out
+    when it ends, a used one-time code drops out when its window ends, and at local midnight
+    the single-day lookback lets go of the oldest day's ledger rows. Until the returned
+    instant, a list built at `now` stays exact as long as nothing it is built from is
+    written (see access.revisions).
+    """
+    door = session.get(Door, door_id)
+    if door is None:
+        raise LookupError(f"no door {door_id}")
+    prop = session.get(Property, door.property_id)
+    assert prop is not None
+    candidates: list[datetime] = []
+    since = now.astimezone(prop.zone).date() - SINGLE_DAY_LOOKBACK
+    oldest = session.scalar(
+        select(func.min(SingleDayCode.local_date)).where(
+            SingleDayCode.door_id == door_id, SingleDayCode.local_date >= since
+        )
+    )
+    if oldest is not None:
+        # The oldest day still looked back on drops out when the lookback moves past it.
+        candidates.append(
+            _start_of_local_day(oldest + SINGLE_DAY_LOOKBACK + ONE_DAY, prop.zone, now)
+        )
+    grant_end = session.scalar(
+        select(func.min(Grant.ends_at))
+        .join(key_doors, key_doors.c.key_id == Grant.key_id)
+        .where(key_doors.c.door_id == door_id, Grant.ends_at > now)
+    )
+    if grant_end is not None:
+        candidates.append(grant_end)
+    used = session.execute(
+        select(OneTimeCode.first_used_at, OneTimeCode.valid_minutes).where(
+            OneTimeCode.door_id == door_id,
+            OneTimeCode.revoked_at.is_(None),
+            OneTimeCode.first_used_at.is_not(None),
+        )
     ).all()
-    return [(grant, key) for grant, key in rows]
+    for first_used_at, valid_minutes in used:
+        if first_used_at is None:
+            continue
+        end = first_used_at + timedelta(minutes=valid_minutes)
+        if end > now:
+            candidates.append(end)
+    return min(candidates, default=None)
 
 
-def _live_grants(grants: list[tuple[Grant, Key]], now: datetime) -> list[tuple[Grant, Key]]:
+def _start_of_local_day(day: date, zone: ZoneInfo, now: datetime) -> datetime:
+    """The local midnight that starts `day`; where DST skips or repeats it, the earliest
+    reading of it that is still after `now` (early is safe: it only costs a rebuild)."""
+    readings = [
+        datetime.combine(day, MIDNIGHT, tzinfo=zone).replace(fold=fold).astimezone(UTC)
+        for fold in (0, 1)
+    ]
+    return min((reading for reading in readings if reading > now), default=max(readings))
+
+
+_GRANTS_AT_DOOR = (
+    select(
+        Grant.id,
+        Grant.person_id,
+        Grant.key_id,
+        Grant.starts_at,
+        Grant.ends_at,
+        Grant.resident,
+        Grant.created_by,
+        Grant.revoked_at,
+        Key.schedule_json,
+    )
+    .join(Key, Key.id == Grant.key_id)
+    .join(key_doors, key_doors.c.key_id == Key.id)
+    .where(key_doors.c.door_id == bindparam("door"))
+    .order_by(Grant.id)
+)
+
+
+def _grants_at_door(session: Session, door_id: str) -> list[_GrantAtDoor]:
+    # Plain columns, not entities: a busy door has thousands and is rebuilt at every change.
+    return [_GrantAtDoor(*row) for row in session.execute(_GRANTS_AT_DOOR, {"door": door_id})]
+
+
+def _live_grants(grants: list[_GrantAtDoor], now: datetime) -> list[_GrantAtDoor]:
     """Grants not revoked and not ended; grants that start later stay, the lock waits for them."""
     return [
-        (grant, key)
-        for grant, key in grants
+        grant
+        for grant in grants
         if grant.revoked_at is None and (grant.ends_at is None or grant.ends_at > now)
     ]
 
 
-def _grant_per_person(live: list[tuple[Grant, Key]]) -> dict[str, tuple[Grant, ScheduleSpec]]:
+def _grant_per_person(
+    live: list[_GrantAtDoor],
+) -> dict[str, tuple[_GrantAtDoor, ScheduleSpec]]:
     """The one grant whose key, schedule and resident flag a person's credentials carry.
 
     A credential has one schedule on the lock, so when a person holds several grants at the
     door we prefer resident status, then a grant without an end, then the earliest start.
     A grant whose key has a malformed schedule is skipped (fail closed).
     """
-    chosen: dict[str, tuple[Grant, ScheduleSpec]] = {}
+    chosen: dict[str, tuple[_GrantAtDoor, ScheduleSpec]] = {}
+    windows_of: dict[str, tuple[WindowSpec, ...] | None] = {}  # by key; None: malformed
     ranked = sorted(
         live,
-        key=lambda pair: (
-            not pair[0].resident,
-            pair[0].ends_at is not None,
-            pair[0].starts_at,
-            pair[0].id,
+        key=lambda grant: (
+            not grant.resident,
+            grant.ends_at is not None,
+            grant.starts_at,
+            grant.id,
         ),
     )
-    for grant, key in ranked:
+    for grant in ranked:
         if grant.person_id in chosen:
             continue
-        try:
-            schedule = grant_schedule(key, grant)
-        except InvalidSchedule as exc:
-            log.warning("key %s has a malformed schedule, its grants are skipped: %s", key.id, exc)
+        if grant.key_id not in windows_of:
+            try:
+                windows_of[grant.key_id] = schedule_from_json(grant.schedule_json or {})
+            except InvalidSchedule as exc:
+                log.warning(
+                    "key %s has a malformed schedule, its grants are skipped: %s", grant.key_id, exc
+                )
+                windows_of[grant.key_id] = None
+        windows = windows_of[grant.key_id]
+        if windows is None:
             continue
-        chosen[grant.person_id] = (grant, schedule)
+        chosen[grant.person_id] = (grant, _narrowed(windows, grant.starts_at, grant.ends_at))
     return chosen
 
 
@@ -235,7 +354,7 @@ def _entry(
     credential_id: str,
     credential_type: CredentialType,
     lookup: bytes,
-    grant: Grant,
+    grant: _GrantAtDoor,
     schedule: ScheduleSpec,
 ) -> CredentialSpec:
     return CredentialSpec(
@@ -251,66 +370,78 @@ def _entry(
     )
 
 
+_LIVE_DOORCODES = select(Doorcode.id, Doorcode.person_id, Doorcode.code_mac).where(
+    Doorcode.door_id == bindparam("door"), Doorcode.revoked_at.is_(None)
+)
+
+
 def _doorcode_entries(
-    session: Session, door_id: str, chosen: Mapping[str, tuple[Grant, ScheduleSpec]]
+    session: Session, door_id: str, chosen: Mapping[str, tuple[_GrantAtDoor, ScheduleSpec]]
 ) -> list[CredentialSpec]:
-    codes = session.scalars(
-        select(Doorcode).where(Doorcode.door_id == door_id, Doorcode.revoked_at.is_(None))
-    )
+    codes = session.execute(_LIVE_DOORCODES, {"door": door_id})
     return [
-        _entry(code.id, CredentialType.PERSONAL_DOORCODE, code.code_mac, *chosen[code.person_id])
-        for code in codes
-        if code.person_id in chosen
+        _entry(code_id, CredentialType.PERSONAL_DOORCODE, mac, *chosen[person_id])
+        for code_id, person_id, mac in codes
+        if person_id in chosen
     ]
+
+
+_ACTIVE_KEYCARDS = select(Keycard.id, Keycard.person_id, Keycard.card_uid).where(
+    Keycard.property_id == bindparam("property"),
+    Keycard.active.is_(True),
+    Keycard.person_id.in_(bindparam("people", expanding=True)),
+)
 
 
 def _keycard_entries(
-    session: Session, door: Door, secret: bytes, chosen: Mapping[str, tuple[Grant, ScheduleSpec]]
+    session: Session,
+    door: Door,
+    secret: bytes,
+    chosen: Mapping[str, tuple[_GrantAtDoor, ScheduleSpec]],
 ) -> list[CredentialSpec]:
     if not chosen:
         return []
-    cards = session.scalars(
-        select(Keycard).where(
-            Keycard.property_id == door.property_id,
-            Keycard.active.is_(True),
-            Keycard.person_id.in_(sorted(chosen)),
-        )
+    cards = session.execute(
+        _ACTIVE_KEYCARDS, {"property": door.property_id, "people": sorted(chosen)}
     )
     return [
-        _entry(
-            card.id,
-            CredentialType.KEYCARD,
-            card_mac(secret, card.card_uid),
-            *chosen[card.person_id],
-        )
-        for card in cards
+        _entry(card_id, CredentialType.KEYCARD, card_mac(secret, card_uid), *chosen[person_id])
+        for card_id, person_id, card_uid in cards
     ]
 
 
+_LIVE_ONE_TIME_CODES = select(
+    OneTimeCode.id,
+    OneTimeCode.code_mac,
+    OneTimeCode.created_by,
+    OneTimeCode.valid_minutes,
+    OneTimeCode.first_used_at,
+).where(OneTimeCode.door_id == bindparam("door"), OneTimeCode.revoked_at.is_(None))
+
+
 def _one_time_entries(session: Session, door_id: str, now: datetime) -> list[CredentialSpec]:
-    codes = session.scalars(
-        select(OneTimeCode).where(OneTimeCode.door_id == door_id, OneTimeCode.revoked_at.is_(None))
-    )
     entries = []
-    for code in codes:
+    for code_id, mac, created_by, valid_minutes, first_used_at in session.execute(
+        _LIVE_ONE_TIME_CODES, {"door": door_id}
+    ):
         ends_at = None
-        if code.first_used_at is not None:
-            end = code.first_used_at + timedelta(minutes=code.valid_minutes)
+        if first_used_at is not None:
+            end = first_used_at + timedelta(minutes=valid_minutes)
             if end <= now:
                 continue
             ends_at = math.floor(end.timestamp())
         entries.append(
             CredentialSpec(
-                credential_id=code.id,
+                credential_id=code_id,
                 credential_type=CredentialType.ONE_TIME_CODE,
-                lookup=code.code_mac,
-                subject=subject_of_one_time_code(code.id),
+                lookup=mac,
+                subject=subject_of_one_time_code(code_id),
                 key_id=None,
                 grant_id=None,
-                granted_by=code.created_by,
+                granted_by=created_by,
                 resident=False,
                 schedule=ScheduleSpec(ends_at=ends_at),
-                use_window_s=code.valid_minutes * 60,
+                use_window_s=valid_minutes * 60,
             )
         )
     return entries

@@ -66,6 +66,7 @@ class Action(StrEnum):
     ACCOUNT_SECURITY = "account.security"  # enrol, confirm and remove own TOTP factor
     DSAR_SUBMIT = "dsar.submit"  # ask for a copy or deletion of one's own data (D1, D2)
     # A property and its structure.
+    PORTFOLIO_MANAGE = "portfolio.manage"  # add properties to the portfolio
     PROPERTY_READ = "property.read"  # see the property, its doors and one's own standing
     PROPERTY_MANAGE = "property.manage"  # settings, units, doors (time zone, codes, lockout)
     PROPERTY_LOCKDOWN = "property.lockdown"  # lock down the property or a door, and lift it
@@ -129,6 +130,7 @@ POLICIES: dict[Action, Policy] = {
     Action.ACCOUNT_MANAGE: _own(Scope.ADMIN),
     Action.ACCOUNT_SECURITY: _own(Scope.ADMIN),
     Action.DSAR_SUBMIT: _own(Scope.WRITE),
+    Action.PORTFOLIO_MANAGE: _by(Scope.WRITE, PORTFOLIO),
     Action.PROPERTY_READ: _by(Scope.READ, *EVERY_ROLE),
     Action.PROPERTY_MANAGE: _by(Scope.WRITE, *MANAGERS),
     Action.PROPERTY_LOCKDOWN: _by(Scope.WRITE, *MANAGERS),

@@ -95,7 +95,9 @@ class AccessListVersion(Base):
 
     `content_hash` is the SHA-256 of the list's canonical encoding (version and issue time
     left out), so a new version is published only when the effective list changes; `content`
-    keeps that encoding while the version can still serve as the base of a delta.
+    keeps that encoding while the version can still serve as the base of a delta. The newest
+    version is reused without a rebuild while the door's access revision is `built_revision`
+    and the time is within [`checked_at`, `changes_at`) (see devices.service).
     """
 
     __tablename__ = "access_list_versions"
@@ -107,3 +109,8 @@ class AccessListVersion(Base):
     content_hash: Mapped[bytes]
     content: Mapped[bytes | None]
     created_at: Mapped[datetime] = created_at_column()
+    # The last check that this is still the door's list: the door's access revision then,
+    # the instant of the check, and the instant after which time alone may change the list.
+    built_revision: Mapped[int | None] = mapped_column(BigInteger)
+    checked_at: Mapped[datetime | None]
+    changes_at: Mapped[datetime | None]

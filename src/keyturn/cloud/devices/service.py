@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, defer
 
-from keyturn.cloud.access.service import build_access_list
+from keyturn.cloud.access.revisions import REVISION_OF_SCOPES, door_revision, door_scopes
+from keyturn.cloud.access.service import access_list_changes_at, build_access_list
 from keyturn.cloud.db import new_id
 from keyturn.cloud.devices.errors import (
     DoorAlreadyBound,
@@ -227,18 +228,52 @@ def current_access_list(
     the content is hashed and compared with the newest version's hash, so unchanged content
     keeps its version and any change, whatever caused it, gets the next number.
     """
+    latest, built = _current_version(session, master_key, door_id, now)
+    return built if built is not None else _stored_list(latest, now)
+
+
+def _current_version(
+    session: Session, master_key: bytes, door_id: str, now: datetime
+) -> tuple[AccessListVersion, AccessList | None]:
+    """The door's newest version, made current first; with the list when it was rebuilt.
+
+    The list is rebuilt only when the newest version may be out of date: the door's access
+    revision moved since it was checked (a write to something it is built from), or `now`
+    is outside [checked_at, changes_at), the span in which time alone cannot change it.
+    """
+    door = session.get(Door, door_id)
+    if door is None:
+        raise LookupError(f"no door {door_id}")
+    # Read before the list's inputs, so a write committed meanwhile shows as a newer revision.
+    newest = session.execute(
+        _NEWEST_WITH_REVISION,
+        {"door": door_id, "scopes": door_scopes(door_id, door.property_id)},
+    ).first()
+    if newest is None:
+        latest, revision = None, door_revision(session, door_id, door.property_id)
+    else:
+        latest, revision = newest[0], int(newest[1])
+        if newest[2] and _still_current(latest, revision, now):
+            return latest, None
     full = build_access_list(session, master_key, door_id, now)
+    changes_at = access_list_changes_at(session, door_id, now)
     content = content_bytes(full)
     digest = hashlib.sha256(content).digest()
-    latest = _latest_version(session, door_id)
-    if latest is not None and latest.content_hash == digest:
-        return msgspec.structs.replace(full, version=latest.version)
+    if latest is not None and latest.content_hash == digest and latest.content is not None:
+        latest.built_revision, latest.checked_at, latest.changes_at = revision, now, changes_at
+        return latest, msgspec.structs.replace(full, version=latest.version)
     version = (latest.version if latest is not None else 0) + 1
-    session.add(
-        AccessListVersion(
-            door_id=door_id, version=version, content_hash=digest, content=content, created_at=now
-        )
+    published = AccessListVersion(
+        door_id=door_id,
+        version=version,
+        content_hash=digest,
+        content=content,
+        created_at=now,
+        built_revision=revision,
+        checked_at=now,
+        changes_at=changes_at,
     )
+    session.add(published)
     session.execute(
         update(AccessListVersion)
         .where(
@@ -249,7 +284,34 @@ def current_access_list(
         .values(content=None)
     )
     session.flush()
-    return msgspec.structs.replace(full, version=version)
+    return published, msgspec.structs.replace(full, version=version)
+
+
+# The content itself is loaded only when a lock needs it (see _stored_list).
+_NEWEST_WITH_REVISION = (
+    select(AccessListVersion, REVISION_OF_SCOPES, AccessListVersion.content.is_not(None))
+    .options(defer(AccessListVersion.content))
+    .where(AccessListVersion.door_id == bindparam("door"))
+    .order_by(AccessListVersion.version.desc())
+    .limit(1)
+)
+
+
+def _still_current(latest: AccessListVersion, revision: int, now: datetime) -> bool:
+    return (
+        latest.built_revision == revision
+        and latest.checked_at is not None
+        and latest.checked_at <= now
+        and (latest.changes_at is None or now < latest.changes_at)
+    )
+
+
+def _stored_list(version: AccessListVersion, now: datetime) -> AccessList:
+    """The full list a version holds, as build_access_list would return it at `now`."""
+    assert version.content is not None
+    return msgspec.structs.replace(
+        content_from_bytes(version.content), version=version.version, issued_at=int(now.timestamp())
+    )
 
 
 def _latest_version(session: Session, door_id: str) -> AccessListVersion | None:
@@ -266,9 +328,10 @@ def access_list_update(
 ) -> AccessList | None:
     """What a lock that applied `applied_version` needs: None when current, a delta when its
     version's content is still kept, else the full list."""
-    current = current_access_list(session, master_key, door_id, now)
-    if applied_version == current.version:
+    latest, built = _current_version(session, master_key, door_id, now)
+    if applied_version == latest.version:
         return None
+    current = built if built is not None else _stored_list(latest, now)
     if 0 < applied_version < current.version:
         base = session.scalars(
             select(AccessListVersion.content).where(
@@ -315,7 +378,7 @@ def device_health(
     current = 0
     if device.door_id is not None:
         if master_key is not None and device.retired_at is None:
-            current = current_access_list(session, master_key, device.door_id, now).version
+            current = _current_version(session, master_key, device.door_id, now)[0].version
         else:
             latest = _latest_version(session, device.door_id)
             current = latest.version if latest is not None else 0

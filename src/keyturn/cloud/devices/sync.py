@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.devices.errors import InvalidBatch, MalformedFrame, UnknownDevice, UplinkRejected
@@ -27,7 +28,7 @@ from keyturn.cloud.history.service import (
     ingest_photos,
     record_lost_entries,
 )
-from keyturn.cloud.properties.models import Door
+from keyturn.cloud.properties.models import Door, Property
 from keyturn.cloud.properties.service import authority_of
 from keyturn.crypto.keys import VerifyKey
 from keyturn.crypto.sealed import unseal
@@ -35,6 +36,13 @@ from keyturn.protocol.messages import Downlink, Uplink
 from keyturn.protocol.sealing import ProtocolError, open_sealed, peek_device, seal
 
 MAX_BATTERY_PCT = 100
+# A lock with its door and the door's property (whose authority signs the reply), in one go.
+_LOCK_AT_DOOR = (
+    select(Device, Door, Property)
+    .join(Door, Door.id == Device.door_id)
+    .join(Property, Property.id == Door.property_id)
+    .where(Device.id == bindparam("device"))
+)
 
 
 def handle_uplink(
@@ -49,11 +57,11 @@ def handle_uplink(
         device_id = peek_device(frame)
     except ProtocolError as exc:
         raise MalformedFrame(str(exc)) from None
-    device = session.get(Device, device_id)
-    if device is None or device.retired_at is not None or device.door_id is None:
+    found = session.execute(_LOCK_AT_DOOR, {"device": device_id}).first()
+    if found is None or found.Device.retired_at is not None:
         raise UnknownDevice(f"no active lock {device_id}")
-    door = session.get(Door, device.door_id)
-    assert door is not None
+    # The property is held here so that authority_of finds it loaded.
+    device, door, _property = found
     sync_key = unseal(master_key, device.sync_key_sealed, sync_key_context(device.id))
     try:
         uplink = open_sealed(
@@ -66,11 +74,11 @@ def handle_uplink(
     ingest_events(session, device, door, uplink.events, now)
     ingest_photos(session, master_key, photo_dir, device, door, uplink.photos, now)
     session.flush()
-    _apply_status(device, uplink, now)
     record_lost_entries(
         session, device, uplink.status.journal_floor, now, "the lock no longer holds these"
     )
     stored_through = advance_stored_through(session, device)
+    _apply_status(device, uplink, now)
     update = access_list_update(
         session, master_key, door.id, uplink.status.access_list_version, now
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keyturn.cloud.db import (
@@ -26,6 +26,7 @@ EVENT_KIND_ATTEMPT = "attempt"
 EVENT_KIND_LENGTH = 32
 EVENT_DETAIL_LENGTH = 500
 CREDENTIAL_ID_LENGTH = 64
+LOCK_PHOTO_ID_LENGTH = 64
 
 
 class Event(Base):
@@ -40,6 +41,14 @@ class Event(Base):
     __table_args__ = (
         UniqueConstraint("device_id", "device_seq"),
         Index("ix_events_property_id_occurred_at", "property_id", "occurred_at"),
+        # The retention job's work list: events not anonymised yet, oldest first per property.
+        Index(
+            "ix_events_live_property_id_occurred_at",
+            "property_id",
+            "occurred_at",
+            sqlite_where=text("anonymised_at IS NULL"),
+            postgresql_where=text("anonymised_at IS NULL"),
+        ),
         Index("ix_events_door_id_occurred_at", "door_id", "occurred_at"),
         Index("ix_events_subject_id_occurred_at", "subject_id", "occurred_at"),
         Index("ix_events_granted_by_occurred_at", "granted_by", "occurred_at"),
@@ -93,6 +102,8 @@ class Photo(Base):
     door_id: Mapped[str] = foreign_id("doors.id", ondelete="CASCADE")
     taken_at: Mapped[datetime]
     storage_key: Mapped[str] = mapped_column(String(512), unique=True)
+    # The lock's own name for the photo: its ciphertext is bound to it (lock.camera).
+    lock_photo_id: Mapped[str | None] = mapped_column(String(LOCK_PHOTO_ID_LENGTH))
     content_type: Mapped[str] = mapped_column(String(64), default="image/jpeg")
     key_sealed: Mapped[bytes | None]
     created_at: Mapped[datetime] = created_at_column()

@@ -17,8 +17,10 @@ from datetime import datetime
 from sqlalchemy import and_, or_
 from sqlalchemy.orm import Session
 
+from keyturn.cloud.db import utcnow
 from keyturn.cloud.history.models import Event
 from keyturn.cloud.history.visibility import visible_events
+from keyturn.cloud.privacy.policies import shown_events
 from keyturn.errors import UserError
 from keyturn.rules.types import CredentialType
 from keyturn.rules.visibility import Viewer
@@ -42,6 +44,7 @@ class BadCursor(UserError):
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
+    property_id: str | None = None
     door_id: str | None = None
     subject_id: str | None = None
     since: datetime | None = None
@@ -80,11 +83,17 @@ def list_events(
     *,
     cursor: str | None = None,
     limit: int = 100,
+    now: datetime | None = None,
 ) -> Page:
-    """One page of the events `viewer` may see, newest first, after `cursor`."""
+    """One page of the events `viewer` may see, newest first, after `cursor`.
+
+    Events past a retention that says nothing older is shown (R2) are left out as of `now`.
+    """
     limit = max(1, min(limit, MAX_PAGE))
     query = visible_events(viewer)
-    conditions = []
+    conditions = [shown_events(session, now or utcnow(), filters.property_id)]
+    if filters.property_id is not None:
+        conditions.append(Event.property_id == filters.property_id)
     if filters.door_id is not None:
         conditions.append(Event.door_id == filters.door_id)
     if filters.subject_id is not None:
@@ -109,14 +118,16 @@ def list_events(
     return Page(shown, encode_cursor(shown[-1]) if more and shown else None)
 
 
-def export_csv(session: Session, viewer: Viewer, filters: EventFilter) -> Iterator[str]:
+def export_csv(
+    session: Session, viewer: Viewer, filters: EventFilter, now: datetime | None = None
+) -> Iterator[str]:
     """The visible events as CSV text chunks, a page at a time, newest first."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     cursor: str | None = None
     while True:
-        page = list_events(session, viewer, filters, cursor=cursor, limit=MAX_PAGE)
+        page = list_events(session, viewer, filters, cursor=cursor, limit=MAX_PAGE, now=now)
         for event in page.events:
             writer.writerow(
                 [

@@ -6,6 +6,7 @@ Ingest is idempotent: event and photo ids are derived from (device, sequence num
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterable, Sequence
@@ -13,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.models import Grant
-from keyturn.cloud.access.service import people_for_subjects
+from keyturn.cloud.access.service import known_people
 from keyturn.cloud.devices.models import Device
 from keyturn.cloud.history.models import (
     EVENT_DETAIL_LENGTH,
@@ -26,7 +27,6 @@ from keyturn.cloud.history.models import (
     LogGap,
     Photo,
 )
-from keyturn.cloud.people.models import Person
 from keyturn.cloud.properties.models import Door
 from keyturn.crypto.sealed import seal
 from keyturn.protocol.messages import EventRecord, PhotoUpload
@@ -52,11 +52,50 @@ def from_epoch_ms(millis: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=millis)
 
 
-def _insert(session: Session, table: Any) -> Any:
-    """An INSERT that can skip conflicting rows, in the session's SQL dialect."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+# The statements of every sync, built once: building a statement costs more than running it.
+def _among(column: Any) -> Any:
+    return column.in_(bindparam("among", expanding=True))
+
+
+_STORED_SEQS = select(Event.device_seq).where(
+    Event.device_id == bindparam("device"), _among(Event.device_seq)
+)
+_SEQS_ABOVE = (
+    select(Event.device_seq)
+    .where(Event.device_id == bindparam("device"), Event.device_seq > bindparam("above"))
+    .order_by(Event.device_seq)
+)
+_SEQS_BETWEEN = (
+    select(Event.device_seq)
+    .where(
+        Event.device_id == bindparam("device"),
+        Event.device_seq.between(bindparam("low"), bindparam("high")),
+    )
+    .order_by(Event.device_seq)
+)
+_GAPS_FROM = select(LogGap.from_seq, LogGap.to_seq).where(
+    LogGap.device_id == bindparam("device"),
+    LogGap.to_seq.is_(None) | (LogGap.to_seq >= bindparam("low")),
+)
+_ABOVE_MARK = select(
+    func.count(Event.device_seq),
+    func.max(Event.device_seq),
+    exists().where(
+        LogGap.device_id == bindparam("device"),
+        LogGap.to_seq.is_(None) | (LogGap.to_seq >= bindparam("low")),
+    ),
+).where(Event.device_id == bindparam("device"), Event.device_seq > bindparam("above"))
+_KNOWN_GRANTS = select(Grant.id).where(_among(Grant.id))
+_STORED_PHOTOS = select(Photo.id).where(_among(Photo.id))
+_PHOTOS_WAITING = select(Photo.id).where(_among(Photo.id), Photo.event_id.is_(None))
+_EVENT_TIMES = select(Event.id, Event.occurred_at).where(_among(Event.id))
+
+
+@functools.cache
+def _insert_new(dialect: str, table: Any, *conflict: str) -> Any:
+    """An INSERT of rows that skips those already stored (by `conflict`, else any key)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict) or None)
 
 
 def ingest_events(
@@ -69,20 +108,15 @@ def ingest_events(
     """
     if not records:
         return []
-    seqs = [record.seq for record in records]
-    existing = set(
-        session.scalars(
-            select(Event.device_seq).where(
-                Event.device_id == device.id, Event.device_seq.in_(sorted(set(seqs)))
-            )
-        )
-    )
+    seqs = sorted({record.seq for record in records})
+    existing = set(session.scalars(_STORED_SEQS, {"device": device.id, "among": seqs}))
     fresh = {record.seq: record for record in records if record.seq not in existing}
     if not fresh:
         return []
-    people = people_for_subjects(session, (r.subject for r in fresh.values() if r.subject))
-    granters = _known(session, Person.id, (r.granted_by for r in fresh.values()))
-    grants = _known(session, Grant.id, (r.grant_id for r in fresh.values()))
+    people, granters = known_people(
+        session, (r.subject for r in fresh.values()), (r.granted_by for r in fresh.values())
+    )
+    grants = _known(session, _KNOWN_GRANTS, (r.grant_id for r in fresh.values()))
     rows = [
         {
             "id": event_id(device.id, record.seq),
@@ -108,30 +142,35 @@ def ingest_events(
         }
         for record in fresh.values()
     ]
-    statement = _insert(session, Event.__table__).on_conflict_do_nothing(
-        index_elements=["device_id", "device_seq"]
-    )
-    session.execute(statement, rows)
+    dialect = session.get_bind().dialect.name
+    session.execute(_insert_new(dialect, Event.__table__, "device_id", "device_seq"), rows)
     _link_photos(session, device.id, fresh.values())
     return sorted(fresh)
 
 
-def _known(session: Session, column: Any, values: Iterable[str | None]) -> set[str]:
+def _known(session: Session, statement: Any, values: Iterable[str | None]) -> set[str]:
     wanted = sorted({value for value in values if value})
     if not wanted:
         return set()
-    return set(session.scalars(select(column).where(column.in_(wanted))))
+    return set(session.scalars(statement, {"among": wanted}))
 
 
 def _link_photos(session: Session, device_id: str, records: Iterable[EventRecord]) -> None:
     """Point photos that arrived before their event at it."""
-    for record in records:
-        if record.photo_id:
-            session.execute(
-                update(Photo)
-                .where(Photo.id == photo_id(device_id, record.photo_id), Photo.event_id.is_(None))
-                .values(event_id=event_id(device_id, record.seq))
-            )
+    events_of = {
+        photo_id(device_id, record.photo_id): event_id(device_id, record.seq)
+        for record in records
+        if record.photo_id
+    }
+    if not events_of:
+        return
+    waiting = session.scalars(_PHOTOS_WAITING, {"among": sorted(events_of)}).all()
+    for row_id in waiting:
+        session.execute(
+            update(Photo)
+            .where(Photo.id == row_id, Photo.event_id.is_(None))
+            .values(event_id=events_of[row_id])
+        )
 
 
 def ingest_photos(
@@ -149,32 +188,40 @@ def ingest_photos(
     photo's data key is sealed under the master key into `Photo.key_sealed`, so erasing
     that column shreds the photo wherever its ciphertext was copied.
     """
-    stored: list[str] = []
-    for upload in uploads:
-        row_id = photo_id(device.id, upload.photo_id)
-        if session.get(Photo, row_id) is not None:
-            continue
+    if not uploads:
+        return []
+    row_ids = {photo_id(device.id, upload.photo_id): upload for upload in uploads}
+    existing = set(session.scalars(_STORED_PHOTOS, {"among": sorted(row_ids)}))
+    fresh = {row_id: upload for row_id, upload in row_ids.items() if row_id not in existing}
+    if not fresh:
+        return []
+    events = {
+        row_id: occurred_at
+        for row_id, occurred_at in session.execute(
+            _EVENT_TIMES, {"among": sorted({event_id(device.id, u.seq) for u in fresh.values()})}
+        )
+    }
+    rows = []
+    for row_id, upload in fresh.items():
         storage_key = f"{device.id}/{row_id}"
         _write_once(photo_dir / storage_key, upload.ciphertext)
-        linked = session.get(Event, event_id(device.id, upload.seq))
-        statement = _insert(session, Photo.__table__).on_conflict_do_nothing()
-        session.execute(
-            statement,
+        linked = event_id(device.id, upload.seq)
+        rows.append(
             {
                 "id": row_id,
-                "event_id": linked.id if linked is not None else None,
+                "event_id": linked if linked in events else None,
                 "property_id": door.property_id,
                 "door_id": door.id,
-                "taken_at": linked.occurred_at if linked is not None else now,
+                "taken_at": events.get(linked, now),
                 "storage_key": storage_key,
                 "content_type": upload.content_type[:CONTENT_TYPE_LENGTH],
                 "key_sealed": seal(master_key, upload.data_key, f"photo-key:{row_id}".encode()),
                 "created_at": now,
                 "erased_at": None,
-            },
+            }
         )
-        stored.append(row_id)
-    return stored
+    session.execute(_insert_new(session.get_bind().dialect.name, Photo.__table__), rows)
+    return list(fresh)
 
 
 def _write_once(path: Path, data: bytes) -> None:
@@ -200,11 +247,7 @@ def record_lost_entries(
     low, high = device.stored_through_seq + 1, pruned_through
     if high < low:
         return []
-    seqs = session.scalars(
-        select(Event.device_seq)
-        .where(Event.device_id == device.id, Event.device_seq.between(low, high))
-        .order_by(Event.device_seq)
-    ).all()
+    seqs = session.scalars(_SEQS_BETWEEN, {"device": device.id, "low": low, "high": high}).all()
     covered = _covered(session, device.id, seqs, low)
     gaps = [
         LogGap(
@@ -253,11 +296,14 @@ def advance_stored_through(session: Session, device: Device) -> int:
     """Move the device's watermark up to the highest seq with everything at or below it
     stored or inside a gap, and return it; this is the `stored_through_seq` a lock is told."""
     mark = device.stored_through_seq
-    seqs = session.scalars(
-        select(Event.device_seq)
-        .where(Event.device_id == device.id, Event.device_seq > mark)
-        .order_by(Event.device_seq)
-    ).all()
+    stored, highest, gapped = session.execute(
+        _ABOVE_MARK, {"device": device.id, "above": mark, "low": mark + 1}
+    ).one()
+    if not gapped and (stored == 0 or highest == mark + stored):
+        # Nothing above the mark is in a gap, and what is stored runs unbroken from it.
+        device.stored_through_seq = highest or mark
+        return device.stored_through_seq
+    seqs = session.scalars(_SEQS_ABOVE, {"device": device.id, "above": mark}).all()
     for start, end in _covered(session, device.id, seqs, mark + 1):
         if start > mark + 1:
             break
@@ -272,11 +318,7 @@ def _covered(
     session: Session, device_id: str, seqs: Sequence[int], low: int
 ) -> list[tuple[int, int | None]]:
     """Sorted, merged intervals of numbers at or above `low` that are stored or in a gap."""
-    gaps = session.execute(
-        select(LogGap.from_seq, LogGap.to_seq).where(
-            LogGap.device_id == device_id, (LogGap.to_seq.is_(None)) | (LogGap.to_seq >= low)
-        )
-    ).all()
+    gaps = session.execute(_GAPS_FROM, {"device": device_id, "low": low}).all()
     intervals: list[tuple[int, int | None]] = [(seq, seq) for seq in seqs]
     intervals.extend((start, end) for start, end in gaps)
     return merge_intervals(intervals)

@@ -10,10 +10,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyturn.cloud.db import Base, foreign_id, id_column, str_enum, utcnow
+from keyturn.cloud.db import (
+    ID_LENGTH,
+    Base,
+    created_at_column,
+    flag,
+    foreign_id,
+    id_column,
+    str_enum,
+    utcnow,
+)
 
 
 class RequestKind(StrEnum):
@@ -76,3 +85,78 @@ class DataSubjectRequest(Base):
     refusal_reason: Mapped[str | None] = mapped_column(Text)
     agent_person_id: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL")
     hold_reason: Mapped[str | None] = mapped_column(Text)
+    # The property whose reviewers handle the request; no foreign key, as the log outlives it.
+    property_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    code_confirmed_at: Mapped[datetime | None]
+    id_required: Mapped[bool] = flag()
+    approved_at: Mapped[datetime | None]
+    verified_at: Mapped[datetime | None]
+    # The state a hold interrupted, to resume when the hold is lifted (D7).
+    held_state: Mapped[str | None] = mapped_column(String(32))
+    executed_at: Mapped[datetime | None]
+    # D6: entrance and common history of the person is anonymised from this instant.
+    anonymise_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    anonymised_at: Mapped[datetime | None]
+
+
+class VerificationCode(Base):
+    """A one-time code mailed to the account address of a request's subject, stored hashed."""
+
+    __tablename__ = "dsar_verification_codes"
+
+    id: Mapped[str] = id_column()
+    request_id: Mapped[str] = foreign_id("data_subject_requests.id", ondelete="CASCADE")
+    code_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]
+
+
+class RequestDocument(Base):
+    """An agent's signed letter or proof of identity, or a government ID, sealed at rest.
+
+    Deleted when the request closes (completed or refused).
+    """
+
+    __tablename__ = "dsar_documents"
+
+    id: Mapped[str] = id_column()
+    request_id: Mapped[str] = foreign_id("data_subject_requests.id", ondelete="CASCADE")
+    kind: Mapped[str] = mapped_column(String(32))
+    content_type: Mapped[str] = mapped_column(String(100))
+    sealed: Mapped[bytes]
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class RecordHold(Base):
+    """A legal hold exempting one named record from a request, with its reason (D7)."""
+
+    __tablename__ = "dsar_record_holds"
+    __table_args__ = (UniqueConstraint("request_id", "object_type", "object_id"),)
+
+    id: Mapped[str] = id_column()
+    request_id: Mapped[str] = foreign_id(
+        "data_subject_requests.id", ondelete="CASCADE", index=False
+    )
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL")
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class LockPurge(Base):
+    """One purge command for one lock (D8): queued with the deletion, confirmed by the lock."""
+
+    __tablename__ = "lock_purges"
+    __table_args__ = (UniqueConstraint("request_id", "device_id"),)
+
+    id: Mapped[str] = id_column()
+    request_id: Mapped[str] = foreign_id(
+        "data_subject_requests.id", ondelete="CASCADE", index=False
+    )
+    device_id: Mapped[str] = foreign_id("devices.id", ondelete="CASCADE")
+    subject: Mapped[str] = mapped_column(String(64))
+    queued_at: Mapped[datetime] = created_at_column()
+    confirmed_at: Mapped[datetime | None]

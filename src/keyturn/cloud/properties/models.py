@@ -86,6 +86,7 @@ class Property(Base):
     retention_days_override: Mapped[int | None]
     require_manager_totp: Mapped[bool] = flag()
     lockdown: Mapped[bool] = flag()
+    lockdown_changed_at: Mapped[datetime | None]
     authority_public_key: Mapped[bytes]
     authority_private_key_sealed: Mapped[bytes]
     created_at: Mapped[datetime] = created_at_column()
@@ -144,6 +145,9 @@ class Door(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[DoorKind] = mapped_column(str_enum(DoorKind, "door_kind"))
     secret_sealed: Mapped[bytes]
+    # A door-only lockdown, on top of the property's; see access.service.build_access_list.
+    lockdown: Mapped[bool] = flag()
+    lockdown_changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
 
     property: Mapped[Property] = relationship(back_populates="doors")

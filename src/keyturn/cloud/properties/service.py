@@ -1,17 +1,32 @@
-"""Secrets of properties and doors: the one place that knows how they are sealed at rest.
+"""Secrets and structure of properties, units and doors: sealing, creation and settings.
 
 Each secret is sealed under the master key with its row's id as context, so a sealed value
-copied to another row fails to open.
+copied to another row fails to open. The structure functions (properties, units, doors) are
+here too, so every writer gets the same checks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.properties.models import Door, Property
+from keyturn.cloud.auth.errors import NotFound
+from keyturn.cloud.db import new_id
+from keyturn.cloud.people.models import RoleMembership
+from keyturn.cloud.problems import ProblemError
+from keyturn.cloud.properties.models import Door, InvalidPropertySetting, Property, Unit
 from keyturn.crypto.codes import door_secret
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.sealed import seal, unseal
+from keyturn.rules.errors import InvalidLockoutPolicy
+from keyturn.rules.lockout import LockoutPolicy
+from keyturn.rules.types import DoorKind, Role
+
+T = TypeVar("T")
 
 
 def _authority_context(property_id: str) -> bytes:
@@ -47,3 +62,159 @@ def give_door_secret(door: Door, master_key: bytes) -> None:
 
 def door_secret_of(door: Door, master_key: bytes) -> bytes:
     return unseal(master_key, door.secret_sealed, _door_context(door.id))
+
+
+class SettingsFixedByLocks(ProblemError):
+    """Time zone, code length and lockout policy travel to a lock only when it is provisioned."""
+
+    status = 409
+    kind = "settings-fixed-by-locks"
+    title = "Locks are bound here; this setting is fixed in their configuration"
+
+
+LOCK_CONFIG_FIELDS = frozenset(
+    {
+        "time_zone",
+        "doorcode_length",
+        "lockout_max_failures",
+        "lockout_window_s",
+        "lockout_first_cooldown_s",
+        "lockout_max_cooldown_s",
+    }
+)
+
+
+def create_property(
+    session: Session, master_key: bytes, portfolio_id: str, fields: Mapping[str, Any]
+) -> Property:
+    """A new property of the portfolio with its own authority key pair, stored and flushed."""
+    prop = Property(id=new_id(), portfolio_id=portfolio_id, **fields)
+    give_authority(prop, master_key)
+    _check_lockout(prop)
+    session.add(prop)
+    session.flush()
+    return prop
+
+
+def update_property(session: Session, prop: Property, changes: Mapping[str, Any]) -> Property:
+    """Apply setting changes; those a bound lock holds in its configuration are refused (409).
+
+    A lock receives time zone, code length and lockout policy once, at provisioning, so
+    changing them under bound locks would make cloud and locks disagree.
+    """
+    fixed = sorted(
+        name
+        for name, value in changes.items()
+        if name in LOCK_CONFIG_FIELDS and value != getattr(prop, name)
+    )
+    if fixed and _has_live_lock(session, prop.id):
+        raise SettingsFixedByLocks(
+            f"{', '.join(fixed)} cannot change while locks are bound; retire them first"
+        )
+    for name, value in changes.items():
+        setattr(prop, name, value)
+    _check_lockout(prop)
+    session.flush()
+    return prop
+
+
+def _check_lockout(prop: Property) -> None:
+    try:
+        LockoutPolicy(
+            max_failures=prop.lockout_max_failures or 5,
+            window=timedelta(seconds=prop.lockout_window_s or 600),
+            first_cooldown=timedelta(seconds=prop.lockout_first_cooldown_s or 60),
+            max_cooldown=timedelta(seconds=prop.lockout_max_cooldown_s or 3600),
+        )
+    except InvalidLockoutPolicy as exc:
+        raise InvalidPropertySetting(str(exc)) from None
+
+
+def _has_live_lock(session: Session, property_id: str) -> bool:
+    from keyturn.cloud.devices.models import Device
+
+    found = session.execute(
+        select(Device.id).where(
+            Device.property_id == property_id,
+            Device.door_id.is_not(None),
+            Device.retired_at.is_(None),
+        )
+    ).first()
+    return found is not None
+
+
+def visible_property_ids(session: Session, person_id: str) -> Select[str]:
+    """Ids of the properties where the person has a role, portfolio roles included."""
+    own = select(RoleMembership.property_id).where(RoleMembership.person_id == person_id)
+    portfolios = (
+        select(Property.portfolio_id)
+        .join(RoleMembership, RoleMembership.property_id == Property.id)
+        .where(
+            RoleMembership.person_id == person_id,
+            RoleMembership.role == Role.PORTFOLIO_MANAGER,
+        )
+    )
+    return select(Property.id).where(
+        or_(Property.id.in_(own), Property.portfolio_id.in_(portfolios))
+    )
+
+
+def first_property_of_portfolio(session: Session, portfolio_id: str | None) -> str | None:
+    """A property of the portfolio, where a portfolio manager's standing can be checked."""
+    if portfolio_id is None:
+        return None
+    return session.scalar(
+        select(Property.id).where(Property.portfolio_id == portfolio_id).order_by(Property.id)
+    )
+
+
+def in_property(session: Session, model: type[T], object_id: str, property_id: str) -> T:
+    """The row of `model` (a table with a property_id) with this id at this property, else 404."""
+    row = session.get(model, object_id)
+    if row is None or getattr(row, "property_id", None) != property_id:
+        raise NotFound()
+    return row
+
+
+def create_unit(session: Session, property_id: str, label: str) -> Unit:
+    unit = Unit(property_id=property_id, label=label)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def create_door(
+    session: Session,
+    master_key: bytes,
+    property_id: str,
+    name: str,
+    kind: DoorKind,
+    unit_id: str | None,
+) -> Door:
+    """A new door with its own sealed secret; a unit must belong to the same property."""
+    _check_unit(session, property_id, unit_id)
+    door = Door(id=new_id(), property_id=property_id, name=name, kind=kind, unit_id=unit_id)
+    give_door_secret(door, master_key)
+    session.add(door)
+    session.flush()
+    return door
+
+
+def update_door(session: Session, door: Door, changes: Mapping[str, Any]) -> Door:
+    """Rename, re-kind or re-unit a door; the kind is fixed once a lock is bound (409)."""
+    if "unit_id" in changes:
+        _check_unit(session, door.property_id, changes["unit_id"])
+    for name, value in changes.items():
+        setattr(door, name, value)
+    session.flush()
+    return door
+
+
+def _check_unit(session: Session, property_id: str, unit_id: str | None) -> None:
+    from keyturn.cloud.refusals import InvalidReference
+
+    if unit_id is None:
+        return
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.property_id != property_id:
+        raise InvalidReference(f"no unit {unit_id} at this property")

@@ -23,6 +23,12 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "access_revisions",
+        sa.Column("scope", sa.String(length=64), nullable=False),
+        sa.Column("revision", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("scope", name=op.f("pk_access_revisions")),
+    )
+    op.create_table(
         "device_models",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -114,6 +120,15 @@ def upgrade() -> None:
         sa.Column("refusal_reason", sa.Text(), nullable=True),
         sa.Column("agent_person_id", sa.String(length=36), nullable=True),
         sa.Column("hold_reason", sa.Text(), nullable=True),
+        sa.Column("property_id", sa.String(length=36), nullable=True),
+        sa.Column("code_confirmed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("id_required", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("held_state", sa.String(length=32), nullable=True),
+        sa.Column("executed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("anonymise_due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("anonymised_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["agent_person_id"],
             ["people.id"],
@@ -138,6 +153,18 @@ def upgrade() -> None:
         op.f("ix_data_subject_requests_person_id"),
         "data_subject_requests",
         ["person_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_data_subject_requests_property_id"),
+        "data_subject_requests",
+        ["property_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_data_subject_requests_anonymise_due_at"),
+        "data_subject_requests",
+        ["anonymise_due_at"],
         unique=False,
     )
     op.create_table(
@@ -231,6 +258,7 @@ def upgrade() -> None:
             "require_manager_totp", sa.Boolean(), server_default=sa.text("false"), nullable=False
         ),
         sa.Column("lockdown", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("lockdown_changed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("authority_public_key", sa.LargeBinary(), nullable=False),
         sa.Column("authority_private_key_sealed", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -431,6 +459,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("secret_sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("lockdown", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("lockdown_changed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["property_id"],
@@ -589,6 +619,9 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.LargeBinary(), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("built_revision", sa.BigInteger(), nullable=True),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("changes_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["door_id"],
             ["doors.id"],
@@ -701,6 +734,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("door_id", sa.String(length=36), nullable=False),
         sa.Column("created_by", sa.String(length=36), nullable=True),
+        sa.Column("issued_for", sa.String(length=36), nullable=True),
         sa.Column("code_mac", sa.LargeBinary(), nullable=False),
         sa.Column("valid_minutes", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -719,12 +753,21 @@ def upgrade() -> None:
             name=op.f("fk_one_time_codes_door_id_doors"),
             ondelete="CASCADE",
         ),
+        sa.ForeignKeyConstraint(
+            ["issued_for"],
+            ["people.id"],
+            name=op.f("fk_one_time_codes_issued_for_people"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_one_time_codes")),
     )
     op.create_index(
         op.f("ix_one_time_codes_created_by"), "one_time_codes", ["created_by"], unique=False
     )
     op.create_index(op.f("ix_one_time_codes_door_id"), "one_time_codes", ["door_id"], unique=False)
+    op.create_index(
+        op.f("ix_one_time_codes_issued_for"), "one_time_codes", ["issued_for"], unique=False
+    )
     op.create_table(
         "single_day_codes",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -876,6 +919,14 @@ def upgrade() -> None:
         "ix_events_property_id_occurred_at", "events", ["property_id", "occurred_at"], unique=False
     )
     op.create_index(
+        "ix_events_live_property_id_occurred_at",
+        "events",
+        ["property_id", "occurred_at"],
+        unique=False,
+        sqlite_where=sa.text("anonymised_at IS NULL"),
+        postgresql_where=sa.text("anonymised_at IS NULL"),
+    )
+    op.create_index(
         "ix_events_subject_id_occurred_at", "events", ["subject_id", "occurred_at"], unique=False
     )
     op.create_table(
@@ -951,6 +1002,7 @@ def upgrade() -> None:
         sa.Column("door_id", sa.String(length=36), nullable=False),
         sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("storage_key", sa.String(length=512), nullable=False),
+        sa.Column("lock_photo_id", sa.String(length=64), nullable=True),
         sa.Column("content_type", sa.String(length=64), nullable=False),
         sa.Column("key_sealed", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -1088,9 +1140,195 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_totp_factors")),
         sa.UniqueConstraint("account_id", name=op.f("uq_totp_factors_account_id")),
     )
+    op.create_table(
+        "webhook_subscriptions",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("property_id", sa.String(length=36), nullable=False),
+        sa.Column("created_by", sa.String(length=36), nullable=False),
+        sa.Column("url", sa.String(length=2048), nullable=False),
+        sa.Column("description", sa.String(length=200), nullable=True),
+        sa.Column("secret_sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["people.id"],
+            name=op.f("fk_webhook_subscriptions_created_by_people"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["property_id"],
+            ["properties.id"],
+            name=op.f("fk_webhook_subscriptions_property_id_properties"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_subscriptions")),
+    )
+    op.create_index(
+        op.f("ix_webhook_subscriptions_created_by"),
+        "webhook_subscriptions",
+        ["created_by"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_webhook_subscriptions_property_id"),
+        "webhook_subscriptions",
+        ["property_id"],
+        unique=False,
+    )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("subscription_id", sa.String(length=36), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("abandoned_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["events.id"],
+            name=op.f("fk_webhook_deliveries_event_id_events"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["webhook_subscriptions.id"],
+            name=op.f("fk_webhook_deliveries_subscription_id_webhook_subscriptions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        sa.UniqueConstraint(
+            "subscription_id",
+            "event_id",
+            name=op.f("uq_webhook_deliveries_subscription_id_event_id"),
+        ),
+    )
+    op.create_index(
+        op.f("ix_webhook_deliveries_event_id"), "webhook_deliveries", ["event_id"], unique=False
+    )
+    op.create_index(
+        "ix_webhook_deliveries_pending",
+        "webhook_deliveries",
+        ["delivered_at", "abandoned_at", "next_attempt_at"],
+        unique=False,
+    )
+    _create_dsar_tables()
+
+
+def _create_dsar_tables() -> None:
+    """The data-subject request side tables: codes, documents, record holds, lock purges."""
+    op.create_table(
+        "dsar_verification_codes",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("request_id", sa.String(length=36), nullable=False),
+        sa.Column("code_digest", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["data_subject_requests.id"],
+            name=op.f("fk_dsar_verification_codes_request_id_data_subject_requests"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dsar_verification_codes")),
+    )
+    op.create_index(
+        op.f("ix_dsar_verification_codes_request_id"),
+        "dsar_verification_codes",
+        ["request_id"],
+        unique=False,
+    )
+    op.create_table(
+        "dsar_documents",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("request_id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("content_type", sa.String(length=100), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["data_subject_requests.id"],
+            name=op.f("fk_dsar_documents_request_id_data_subject_requests"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dsar_documents")),
+    )
+    op.create_index(
+        op.f("ix_dsar_documents_request_id"), "dsar_documents", ["request_id"], unique=False
+    )
+    op.create_table(
+        "dsar_record_holds",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("request_id", sa.String(length=36), nullable=False),
+        sa.Column("object_type", sa.String(length=32), nullable=False),
+        sa.Column("object_id", sa.String(length=64), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(length=36), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["people.id"],
+            name=op.f("fk_dsar_record_holds_created_by_people"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["data_subject_requests.id"],
+            name=op.f("fk_dsar_record_holds_request_id_data_subject_requests"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dsar_record_holds")),
+        sa.UniqueConstraint(
+            "request_id",
+            "object_type",
+            "object_id",
+            name=op.f("uq_dsar_record_holds_request_id_object_type_object_id"),
+        ),
+    )
+    op.create_index(
+        op.f("ix_dsar_record_holds_created_by"), "dsar_record_holds", ["created_by"], unique=False
+    )
+    op.create_table(
+        "lock_purges",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("request_id", sa.String(length=36), nullable=False),
+        sa.Column("device_id", sa.String(length=36), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["device_id"],
+            ["devices.id"],
+            name=op.f("fk_lock_purges_device_id_devices"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["data_subject_requests.id"],
+            name=op.f("fk_lock_purges_request_id_data_subject_requests"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lock_purges")),
+        sa.UniqueConstraint(
+            "request_id", "device_id", name=op.f("uq_lock_purges_request_id_device_id")
+        ),
+    )
+    op.create_index(op.f("ix_lock_purges_device_id"), "lock_purges", ["device_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table("lock_purges")
+    op.drop_table("dsar_record_holds")
+    op.drop_table("dsar_documents")
+    op.drop_table("dsar_verification_codes")
+    op.drop_table("webhook_deliveries")
+    op.drop_table("webhook_subscriptions")
     op.drop_table("totp_factors")
     op.drop_table("auth_sessions")
     op.drop_table("api_tokens")
@@ -1124,3 +1362,4 @@ def downgrade() -> None:
     op.drop_table("portfolios")
     op.drop_table("people")
     op.drop_table("device_models")
+    op.drop_table("access_revisions")

@@ -1,0 +1,336 @@
+"""A retention sweep over 1,000,000 events of mixed jurisdictions and ages, against a raw
+chunked DELETE/UPDATE of the same rows, on SQLite and PostgreSQL.
+
+Each backend gets one generated database (bulk insert: executemany on SQLite, COPY on
+PostgreSQL) copied afresh before every timed pass, so the job and the baseline start from
+identical rows. Figures: sweep time against the baseline (throughput >= 70% means a time
+ratio <= 1/0.7) and the longest single transaction of the sweep (< 1 s). Set
+KEYTURN_BENCH_EVENTS to scale down, KEYTURN_BENCH_PG_URL to point at another server.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sqlalchemy import Engine, create_engine, delete, select, text, update
+from sqlalchemy.pool import NullPool
+
+from _report import best_of_interleaved, report
+from keyturn.cloud import db
+from keyturn.cloud.history.models import Event
+from keyturn.cloud.privacy.policies import retention_for
+from keyturn.cloud.privacy.retention import CHUNK_SIZE, run_retention
+
+EVENTS = int(os.environ.get("KEYTURN_BENCH_EVENTS", "1000000"))
+ROUNDS = int(os.environ.get("KEYTURN_BENCH_ROUNDS", "1"))
+PG_ADMIN_URL = os.environ.get(
+    "KEYTURN_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+PROPERTIES = (("US-NY-NYC", None), ("default", None), ("US-NY-NYC", 30), ("default", 365))
+PEOPLE = 200
+MAX_AGE_DAYS = 1200
+MIN_THROUGHPUT = 0.7
+MAX_TRANSACTION_S = 1.0
+EVENT_COLUMNS = (
+    "id",
+    "property_id",
+    "door_id",
+    "door_kind",
+    "device_id",
+    "device_seq",
+    "kind",
+    "occurred_at",
+    "received_at",
+    "clock_uncertain",
+    "credential_type",
+    "credential_id",
+    "subject_id",
+    "granted_by",
+    "by_resident",
+    "reason",
+)
+
+
+def reference_rows() -> dict[str, list[dict[str, object]]]:
+    """Portfolio, properties, doors, device model, devices and people for the events."""
+    rows: dict[str, list[dict[str, object]]] = {
+        "portfolios": [{"id": "pf", "name": "bench", "created_at": NOW}],
+        "device_models": [{"id": "m", "name": "bench", "capabilities": [], "created_at": NOW}],
+        "people": [
+            {"id": f"person-{n}", "display_name": f"p{n}", "created_at": NOW, "is_minor": False}
+            for n in range(PEOPLE)
+        ],
+    }
+    rows["properties"] = [
+        {
+            "id": f"p{n}",
+            "portfolio_id": "pf",
+            "name": f"p{n}",
+            "time_zone": "America/New_York",
+            "jurisdiction": jurisdiction,
+            "retention_days_override": override,
+            "authority_public_key": b"k",
+            "authority_private_key_sealed": b"k",
+            "created_at": NOW,
+        }
+        for n, (jurisdiction, override) in enumerate(PROPERTIES)
+    ]
+    rows["doors"] = [
+        {
+            "id": f"d{n}",
+            "property_id": f"p{n}",
+            "name": "entrance",
+            "kind": "entrance",
+            "secret_sealed": b"x",
+            "created_at": NOW,
+        }
+        for n in range(len(PROPERTIES))
+    ]
+    rows["devices"] = [
+        {
+            "id": f"dev{n}",
+            "property_id": f"p{n}",
+            "door_id": f"d{n}",
+            "model_id": "m",
+            "public_key": b"k",
+            "sync_key_sealed": b"s",
+            "stored_through_seq": EVENTS + 1,
+            "provisioned_at": NOW,
+        }
+        for n in range(len(PROPERTIES))
+    ]
+    return rows
+
+
+def event_rows() -> Iterator[tuple[object, ...]]:
+    """EVENTS attempts spread over the properties and over MAX_AGE_DAYS, with people."""
+    rng = random.Random(7)
+    for seq in range(1, EVENTS + 1):
+        n = seq % len(PROPERTIES)
+        at = NOW - timedelta(seconds=rng.randrange(MAX_AGE_DAYS * 86400))
+        person = f"person-{rng.randrange(PEOPLE)}"
+        yield (
+            str(uuid.UUID(int=rng.getrandbits(128))),
+            f"p{n}",
+            f"d{n}",
+            "entrance",
+            f"dev{n}",
+            seq,
+            "attempt",
+            at,
+            at,
+            False,
+            "keycard",
+            f"card-{seq % 5000}",
+            person,
+            person,
+            False,
+            "granted",
+        )
+
+
+def insert_reference(engine: Engine) -> None:
+    from keyturn.cloud.models import metadata
+
+    with engine.begin() as conn:
+        for name, rows in reference_rows().items():
+            conn.execute(metadata.tables[name].insert(), rows)
+
+
+def fill_sqlite(path: Path) -> None:
+    url = f"sqlite:///{path}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    insert_reference(engine)
+    engine.dispose()
+    marks = ",".join("?" * len(EVENT_COLUMNS))
+    sql = f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({marks})"
+    conn = sqlite3.connect(path)
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    rows = (
+        (*row[:7], row[7].strftime(fmt), row[8].strftime(fmt), *row[9:])  # type: ignore[attr-defined]
+        for row in event_rows()
+    )
+    with conn:
+        conn.executemany(sql, rows)
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+def fill_postgres(url: str) -> None:
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    insert_reference(engine)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        with cursor.copy(f"COPY events ({','.join(EVENT_COLUMNS)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            for row in event_rows():
+                copy.write_row(row)
+        raw.commit()
+    finally:
+        raw.close()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE events"))
+    engine.dispose()
+
+
+def raw_sweep(engine: Engine) -> tuple[int, float]:
+    """The baseline: per property, chunked DELETE then chunked UPDATE of the same rows."""
+    changed, longest = 0, 0.0
+    for n, (jurisdiction, override) in enumerate(PROPERTIES):
+        retention = retention_for(jurisdiction, override, NOW)
+        passes: list[tuple[Callable[[object], object], datetime]] = [
+            (lambda sub: delete(Event).where(Event.id.in_(sub)), retention.delete_before),
+            (
+                lambda sub: (
+                    update(Event)
+                    .where(Event.id.in_(sub))
+                    .values(
+                        subject_id=None,
+                        granted_by=None,
+                        credential_id=None,
+                        grant_id=None,
+                        photo_id=None,
+                        detail=None,
+                        anonymised_at=NOW,
+                    )
+                ),
+                retention.anonymise_before,
+            ),
+        ]
+        for statement, before in passes:
+            cursor = datetime.min.replace(tzinfo=UTC)
+            while True:
+                sub = (
+                    select(Event.id)
+                    .where(
+                        Event.property_id == f"p{n}",
+                        Event.anonymised_at.is_(None),
+                        Event.occurred_at < before,
+                        Event.occurred_at >= cursor,
+                    )
+                    .order_by(Event.occurred_at)
+                    .limit(CHUNK_SIZE)
+                )
+                started = time.perf_counter()
+                with engine.begin() as conn:
+                    done = (
+                        conn.execute(
+                            statement(sub).returning(Event.occurred_at)  # type: ignore[attr-defined]
+                        )
+                        .scalars()
+                        .all()
+                    )
+                longest = max(longest, time.perf_counter() - started)
+                changed += len(done)
+                if len(done) < CHUNK_SIZE:
+                    break
+                cursor = max(done)
+    return changed, longest
+
+
+def measure(backend: str, fresh: Callable[[], Engine]) -> None:
+    """Time the job and the baseline, each on a fresh copy, and print the figures."""
+    figures: dict[str, tuple[int, float]] = {}
+
+    def timed(name: str, work: Callable[[Engine], tuple[int, float]]) -> float:
+        engine = fresh()
+        try:
+            started = time.perf_counter()
+            changed, longest = work(engine)
+            elapsed = time.perf_counter() - started
+        finally:
+            engine.dispose()
+        figures[name] = (changed, max(longest, figures.get(name, (0, 0.0))[1]))
+        return elapsed
+
+    def job(engine: Engine) -> tuple[int, float]:
+        with tempfile.TemporaryDirectory() as photos:
+            result = run_retention(db.session_factory(engine), NOW, photo_dir=Path(photos))
+        changed = result.total("events_deleted") + result.total("events_anonymised")
+        return changed, result.longest_transaction_s
+
+    baseline, value = best_of_interleaved(
+        lambda: timed("raw", raw_sweep), lambda: timed("job", job), ROUNDS
+    )
+    assert figures["raw"][0] == figures["job"][0], figures
+    report(
+        f"retention.sweep_{backend}_{EVENTS}_events",
+        value,
+        "s",
+        baseline,
+        round(1 / MIN_THROUGHPUT, 3),
+    )
+    report(
+        f"retention.longest_transaction_{backend}", figures["job"][1], "s", MAX_TRANSACTION_S, 1.0
+    )
+
+
+@contextmanager
+def sqlite_copies() -> Iterator[Callable[[], Engine]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        template, work = Path(tmp) / "template.db", Path(tmp) / "work.db"
+        fill_sqlite(template)
+
+        def fresh() -> Engine:
+            for suffix in ("-wal", "-shm"):
+                Path(f"{work}{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(template, work)
+            return db.make_engine(f"sqlite:///{work}")
+
+        yield fresh
+
+
+@contextmanager
+def postgres_copies() -> Iterator[Callable[[], Engine]]:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    tag = uuid.uuid4().hex[:8]
+    template, work = f"keyturn_bench_tpl_{tag}", f"keyturn_bench_{tag}"
+
+    def url(name: str) -> str:
+        return admin.url.set(database=name).render_as_string(hide_password=False)
+
+    def run(sql: str) -> None:
+        with admin.connect() as conn:
+            conn.execute(text(sql))
+
+    run(f'CREATE DATABASE "{template}"')
+    try:
+        fill_postgres(url(template))
+
+        def fresh() -> Engine:
+            run(f'DROP DATABASE IF EXISTS "{work}" WITH (FORCE)')
+            run(f'CREATE DATABASE "{work}" TEMPLATE "{template}"')
+            return db.make_engine(url(work))
+
+        yield fresh
+    finally:
+        run(f'DROP DATABASE IF EXISTS "{work}" WITH (FORCE)')
+        run(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+        admin.dispose()
+
+
+def main() -> None:
+    with sqlite_copies() as fresh:
+        measure("sqlite", fresh)
+    with postgres_copies() as fresh:
+        measure("postgresql", fresh)
+
+
+if __name__ == "__main__":
+    main()

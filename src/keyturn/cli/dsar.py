@@ -1,0 +1,187 @@
+"""`keyturn dsar`: review data-subject requests from the server's shell.
+
+The operator acts without a person behind them, so the audit record names no actor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from keyturn.cli.context import console, settings
+from keyturn.cloud import db as database
+from keyturn.cloud.privacy import requests
+from keyturn.cloud.privacy.export import deliver_copy
+from keyturn.cloud.privacy.lock_purges import purge_status
+from keyturn.cloud.privacy.models import DataSubjectRequest, RequestState
+from keyturn.errors import UserError
+
+SHORT_ID = 8
+PHOTO_DIR = "photos"
+
+app = typer.Typer(help="Review data-subject requests (copies and deletions).", no_args_is_help=True)
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    url = settings().resolved_database_url
+    if database.current_revision(url) is None:
+        raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
+    engine = database.make_engine(url)
+    try:
+        with database.session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+@app.command("list")
+def list_(
+    state: Annotated[
+        RequestState | None, typer.Option(help="Only requests in this state.", case_sensitive=False)
+    ] = None,
+    overdue: Annotated[bool, typer.Option(help="Only requests past a deadline.")] = False,
+) -> None:
+    """List requests, newest first, with their deadlines and overdue flags."""
+    now = database.utcnow()
+    with _session() as session:
+        rows = requests.list_requests(session, now, state=state, overdue_only=overdue)
+    if not rows:
+        console.print("no data-subject requests")
+        return
+    table = Table("id", "kind", "state", "received", "answer by", "flags")
+    for row in rows:
+        table.add_row(
+            row.id[:SHORT_ID],
+            row.kind.value,
+            row.state.value,
+            _when(row.received_at),
+            _when(requests.answer_by(row)),
+            ", ".join(requests.overdue(row, now)) or "-",
+        )
+    console.print(table)
+
+
+@app.command()
+def show(
+    request_id: Annotated[str, typer.Argument(help="The id, or its first characters.")],
+) -> None:
+    """Show one request: its steps, deadlines, holds and the purge status of every lock."""
+    now = database.utcnow()
+    with _session() as session:
+        row = requests.find_request(session, request_id)
+        _print(session, row, now)
+
+
+def _print(session: Session, row: DataSubjectRequest, now: datetime) -> None:
+    fields = {
+        "id": row.id,
+        "kind": row.kind.value,
+        "channel": row.channel + (" (authorised agent)" if row.agent_person_id else ""),
+        "state": row.state.value,
+        "received": _when(row.received_at),
+        "acknowledged": _when(row.acknowledged_at),
+        "answer by": _when(requests.answer_by(row)),
+        "extension": row.extension_reason or "-",
+        "overdue": ", ".join(requests.overdue(row, now)) or "-",
+        "verified": _when(row.verified_at),
+        "hold": row.hold_reason or "-",
+        "refusal": row.refusal_reason or "-",
+        "response": row.response or "-",
+        "anonymise at": _when(row.anonymise_due_at),
+    }
+    for name, value in fields.items():
+        console.print(f"[bold]{name + ':':<14}[/]{value}", highlight=False, soft_wrap=True)
+    for hold in requests.record_holds(session, row.id):
+        console.print(f"held {hold.object_type} {hold.object_id}: {hold.reason}", highlight=False)
+    locks = purge_status(session, row.id)
+    if locks:
+        table = Table("lock", "door", "purge", "confirmed", "last sync")
+        for lock in locks:
+            table.add_row(
+                lock.device_id[:SHORT_ID],
+                lock.door_name or "-",
+                lock.state,
+                _when(lock.confirmed_at),
+                _when(lock.last_sync_at),
+            )
+        console.print(table)
+
+
+@app.command()
+def approve(request_id: Annotated[str, typer.Argument(help="The id or its prefix.")]) -> None:
+    """Accept the documents on file (an agent's letter and ID, or a government ID)."""
+    config = settings()
+    now = database.utcnow()
+    with _session() as session:
+        row = requests.approve(session, requests.find_request(session, request_id), now, None)
+        if row.state == RequestState.VERIFIED:
+            requests.proceed(
+                session, config.master_key_bytes(), config.data_dir / PHOTO_DIR, row, now
+            )
+        session.commit()
+        console.print(f"{row.id[:SHORT_ID]} is {row.state.value}", highlight=False)
+
+
+@app.command()
+def refuse(
+    request_id: Annotated[str, typer.Argument(help="The id or its prefix.")],
+    reason: Annotated[str, typer.Option(help="The legal reason, recorded and shown.")],
+) -> None:
+    """Refuse a request for a recorded legal reason (D7)."""
+    now = database.utcnow()
+    with _session() as session:
+        row = requests.refuse(
+            session, requests.find_request(session, request_id), reason, now, None
+        )
+        session.commit()
+        console.print(f"{row.id[:SHORT_ID]} refused", highlight=False)
+
+
+@app.command()
+def hold(
+    request_id: Annotated[str, typer.Argument(help="The id or its prefix.")],
+    reason: Annotated[str | None, typer.Option(help="The legal reason for the hold.")] = None,
+    release: Annotated[bool, typer.Option(help="Lift the hold instead.")] = False,
+) -> None:
+    """Pause a request for a recorded legal reason (D7), or lift the hold with --release."""
+    now = database.utcnow()
+    with _session() as session:
+        row = requests.find_request(session, request_id)
+        if release:
+            requests.release(session, row, now, None)
+        elif reason is None:
+            raise UserError("give --reason, or --release to lift the hold")
+        else:
+            requests.hold(session, row, reason, now, None)
+        session.commit()
+        console.print(f"{row.id[:SHORT_ID]} is {row.state.value}", highlight=False)
+
+
+@app.command()
+def export(
+    request_id: Annotated[str, typer.Argument(help="The id or its prefix.")],
+    out: Annotated[Path, typer.Option(help="Where to write the zip.")],
+) -> None:
+    """Write the copy of a verified copy request to a zip; this completes the request (D1)."""
+    config = settings()
+    now = database.utcnow()
+    with _session() as session:
+        row = requests.find_request(session, request_id)
+        data = deliver_copy(
+            session, config.master_key_bytes(), config.data_dir / PHOTO_DIR, row, now, None
+        )
+        out.write_bytes(data)
+        session.commit()
+    console.print(f"wrote {out} ({len(data)} bytes)", highlight=False)

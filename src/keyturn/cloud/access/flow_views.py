@@ -1,0 +1,485 @@
+"""HTTP routes of the sharing flows: guests (A5), single-day codes (A4), one-time and courier
+codes, couriers and service providers (A8).
+
+A resident acts only on their own doors and sees only what they created; managers who may
+share keys act on the whole property.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.access import flows
+from keyturn.cloud.access.management import (
+    check_door_is_callers,
+    doors_at,
+    key_door_ids,
+    revoke_grant,
+)
+from keyturn.cloud.access.models import Grant, GrantKind, Key, OneTimeCode, SingleDayCode
+from keyturn.cloud.access.schemas import (
+    CodeIssued,
+    CodesIssued,
+    CourierCodesCreate,
+    GuestInvite,
+    GuestOut,
+    OneTimeCreate,
+    RevocationOut,
+    SingleDayCreate,
+    SingleDayIssued,
+    SingleDayOut,
+    VisitorCreate,
+    VisitorOut,
+    Window,
+)
+from keyturn.cloud.access.views import locks_out, revocation_out
+from keyturn.cloud.auth.config import AuthConfig
+from keyturn.cloud.auth.deps import get_config, get_db, get_master_key, get_now, requires
+from keyturn.cloud.auth.errors import Forbidden, NotFound
+from keyturn.cloud.auth.permissions import Action, Principal, authorize
+from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
+from keyturn.cloud.people.models import Person
+from keyturn.cloud.properties.models import Door, Property
+
+router = APIRouter(prefix="/api/v1", tags=["guests and codes"])
+
+Db = Annotated[Session, Depends(get_db)]
+Now = Annotated[datetime, Depends(get_now)]
+MasterKey = Annotated[bytes, Depends(get_master_key)]
+Config = Annotated[AuthConfig, Depends(get_config)]
+
+
+def _manages_sharing(db: Session, principal: Principal, property_id: str) -> bool:
+    """Whether the caller acts for the building (may manage others' credentials) here."""
+    try:
+        authorize(db, principal, Action.CREDENTIALS_MANAGE, property_id)
+    except Forbidden:
+        return False
+    return True
+
+
+def _created_by_filter(
+    db: Session, principal: Principal, property_id: str
+) -> list[ColumnElement[bool]]:
+    if _manages_sharing(db, principal, property_id):
+        return []
+    return [Grant.created_by == principal.person_id]
+
+
+# Guests (A5)
+
+
+def _guest_out(db: Session, grant: Grant) -> GuestOut:
+    person = db.get_one(Person, grant.person_id)
+    return GuestOut(
+        grant_id=grant.id,
+        person_id=person.id,
+        display_name=person.display_name,
+        email=person.email,
+        key_id=grant.key_id,
+        starts_at=grant.starts_at,
+        ends_at=grant.ends_at,
+        revoked_at=grant.revoked_at,
+    )
+
+
+@router.post("/properties/{property_id}/guests", response_model=GuestOut, status_code=201)
+def invite_guest(
+    property_id: str,
+    body: GuestInvite,
+    principal: Annotated[Principal, requires(Action.GUESTS_INVITE)],
+    db: Db,
+    now: Now,
+    config: Config,
+) -> GuestOut:
+    """Invite a guest by email with a mobile key on a key the caller may share (A5).
+
+    The start may be at most a year ahead; the end and weekly windows are optional. The
+    guest gets an email and enrols a phone to receive their mobile key.
+    """
+    grant = flows.invite_guest(
+        db,
+        config,
+        db.get_one(Property, property_id),
+        db.get_one(Person, principal.person_id),
+        _manages_sharing(db, principal, property_id),
+        body,
+        now,
+    )
+    db.commit()
+    return _guest_out(db, grant)
+
+
+@router.get("/properties/{property_id}/guests", response_model=Page[GuestOut])
+def list_guests(
+    property_id: str,
+    principal: Annotated[Principal, requires(Action.GUESTS_INVITE)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[GuestOut]:
+    """The guests the caller invited here (managers: every guest of the property)."""
+    query = (
+        select(Grant)
+        .join(Key, Key.id == Grant.key_id)
+        .where(
+            Key.property_id == property_id,
+            Grant.kind == GrantKind.GUEST,
+            *_created_by_filter(db, principal, property_id),
+        )
+    )
+    return paged(db, query, Grant.id, cursor, limit, lambda grant: _guest_out(db, grant))
+
+
+@router.delete("/properties/{property_id}/guests/{grant_id}", response_model=RevocationOut)
+def revoke_guest(
+    property_id: str,
+    grant_id: str,
+    principal: Annotated[Principal, requires(Action.GUESTS_INVITE)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RevocationOut:
+    """Revoke a guest's access; every lock of the key's doors drops it at its next sync."""
+    grant = _own_grant(db, principal, property_id, grant_id, GrantKind.GUEST)
+    revoked_at, locks = revoke_grant(db, master_key, grant, now)
+    db.commit()
+    return revocation_out(grant.id, revoked_at, locks)
+
+
+def _own_grant(
+    db: Session, principal: Principal, property_id: str, grant_id: str, kind: GrantKind
+) -> Grant:
+    grant = flows.created_grant(db, property_id, grant_id, [kind])
+    if grant.created_by != principal.person_id and not _manages_sharing(db, principal, property_id):
+        raise NotFound()
+    return grant
+
+
+# Single-day codes (A4)
+
+
+def _single_day_out(db: Session, row: SingleDayCode) -> SingleDayOut:
+    return SingleDayOut(
+        id=row.id,
+        door_id=row.door_id,
+        local_date=row.local_date,
+        slot=row.slot,
+        guest_label=row.guest_label,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        locks=locks_out(flows.single_day_locks(db, row)),
+    )
+
+
+@router.post(
+    "/properties/{property_id}/single-day-codes",
+    response_model=SingleDayIssued,
+    status_code=201,
+)
+def create_single_day_codes(
+    property_id: str,
+    body: SingleDayCreate,
+    principal: Annotated[Principal, requires(Action.CODES_SINGLE_DAY_CREATE)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> SingleDayIssued:
+    """Codes for one local day at the resident's door (and, if asked, the entrance) (A4).
+
+    Each code is shown only here; the lock verifies it offline, from midnight to midnight.
+    """
+    prop = db.get_one(Property, property_id)
+    issued = flows.create_single_day_codes(
+        db,
+        master_key,
+        prop,
+        principal.person_id,
+        _manages_sharing(db, principal, property_id),
+        body,
+        now,
+    )
+    db.commit()
+    doors = {door.id: door.name for door in doors_at(db, property_id, body.door_ids)}
+    codes = [
+        CodeIssued(id=item.record_id, door_id=_door_of(db, item.record_id), code=item.code)
+        for item in issued
+    ]
+    note = flows.SINGLE_DAY_NOTE.format(
+        day=body.local_date.isoformat(), doors=", ".join(sorted(doors.values()))
+    )
+    return SingleDayIssued(local_date=body.local_date, codes=codes, note=note)
+
+
+def _door_of(db: Session, single_day_id: str) -> str:
+    return db.get_one(SingleDayCode, single_day_id).door_id
+
+
+@router.get("/properties/{property_id}/single-day-codes", response_model=Page[SingleDayOut])
+def list_single_day_codes(
+    property_id: str,
+    principal: Annotated[Principal, requires(Action.CODES_SINGLE_DAY_CREATE)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[SingleDayOut]:
+    """The single-day codes the caller made here (managers: all), without the codes."""
+    query = (
+        select(SingleDayCode)
+        .join(Door, Door.id == SingleDayCode.door_id)
+        .where(Door.property_id == property_id)
+    )
+    if not _manages_sharing(db, principal, property_id):
+        query = query.where(SingleDayCode.created_by == principal.person_id)
+    return paged(db, query, SingleDayCode.id, cursor, limit, lambda r: _single_day_out(db, r))
+
+
+@router.get("/properties/{property_id}/single-day-codes/{code_id}", response_model=SingleDayOut)
+def read_single_day_code(
+    property_id: str,
+    code_id: str,
+    principal: Annotated[Principal, requires(Action.CODES_SINGLE_DAY_CREATE)],
+    db: Db,
+) -> SingleDayOut:
+    """One single-day code and, once revoked, which locks have applied the revocation."""
+    row = flows.single_day_at(
+        db, property_id, code_id, principal.person_id, _manages_sharing(db, principal, property_id)
+    )
+    return _single_day_out(db, row)
+
+
+@router.delete("/properties/{property_id}/single-day-codes/{code_id}", response_model=RevocationOut)
+def revoke_single_day_code(
+    property_id: str,
+    code_id: str,
+    principal: Annotated[Principal, requires(Action.CODES_SINGLE_DAY_CREATE)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RevocationOut:
+    """Revoke a single-day code: it may STILL WORK at a lock until that lock syncs (A4).
+
+    The answer says so in `note` and lists per lock whether it has applied the revocation.
+    """
+    row = flows.single_day_at(
+        db, property_id, code_id, principal.person_id, _manages_sharing(db, principal, property_id)
+    )
+    revoked_at, locks = flows.revoke_single_day(db, master_key, row, now)
+    db.commit()
+    return revocation_out(row.id, revoked_at, locks, flows.SINGLE_DAY_REVOKED_NOTE)
+
+
+# One-time codes and couriers (A8)
+
+
+@router.post("/properties/{property_id}/one-time-codes", response_model=CodeIssued, status_code=201)
+def create_one_time_code(
+    property_id: str,
+    body: OneTimeCreate,
+    principal: Annotated[Principal, requires(Action.CODES_ONE_TIME_CREATE)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> CodeIssued:
+    """A short code for one door, valid for minutes after its first use, from the lock's sync.
+
+    A resident may make one only for a door of their own keys.
+    """
+    door = doors_at(db, property_id, [body.door_id])[0]
+    if not _manages_sharing(db, principal, property_id):
+        check_door_is_callers(db, principal.person_id, door, now, residence_needs_resident=True)
+    issued = flows.issue_one_time_codes(
+        db, master_key, [door], principal.person_id, body.valid_minutes, now
+    )[0]
+    db.commit()
+    return CodeIssued(id=issued.record_id, door_id=door.id, code=issued.code)
+
+
+@router.delete("/properties/{property_id}/one-time-codes/{code_id}", response_model=RevocationOut)
+def revoke_one_time_code(
+    property_id: str,
+    code_id: str,
+    principal: Annotated[Principal, requires(Action.CODES_ONE_TIME_CREATE)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RevocationOut:
+    """Revoke a one-time (or courier) code; its lock drops it at its next sync."""
+    row: OneTimeCode = flows.one_time_at(
+        db, property_id, code_id, principal.person_id, _manages_sharing(db, principal, property_id)
+    )
+    revoked_at, locks = flows.revoke_one_time(db, master_key, row, now)
+    db.commit()
+    return revocation_out(row.id, revoked_at, locks)
+
+
+@router.post("/properties/{property_id}/courier-codes", response_model=CodesIssued, status_code=201)
+def create_courier_codes(
+    property_id: str,
+    body: CourierCodesCreate,
+    principal: Annotated[Principal, requires(Action.COURIERS_MANAGE)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> CodesIssued:
+    """Courier codes for the entrance, package room and doors the manager chooses (A8).
+
+    A residence door among them is refused with 422 invalid-grant and nothing is issued.
+    """
+    issued = flows.courier_codes(
+        db, master_key, property_id, principal.person_id, body.door_ids, body.valid_minutes, now
+    )
+    db.commit()
+    return CodesIssued(
+        codes=[
+            CodeIssued(
+                id=item.record_id,
+                door_id=db.get_one(OneTimeCode, item.record_id).door_id,
+                code=item.code,
+            )
+            for item in issued
+        ]
+    )
+
+
+def _visitor_out(grant: Grant) -> VisitorOut:
+    windows = (grant.key.schedule_json or {}).get("windows", [])
+    return VisitorOut(
+        grant_id=grant.id,
+        key_id=grant.key_id,
+        person_id=grant.person_id,
+        kind=grant.kind,
+        door_ids=key_door_ids(grant.key),
+        windows=[Window(**window) for window in windows],
+        starts_at=grant.starts_at,
+        ends_at=grant.ends_at,
+        revoked_at=grant.revoked_at,
+    )
+
+
+@router.post("/properties/{property_id}/couriers", response_model=VisitorOut, status_code=201)
+def add_courier(
+    property_id: str,
+    body: VisitorCreate,
+    principal: Annotated[Principal, requires(Action.COURIERS_MANAGE)],
+    db: Db,
+    now: Now,
+    config: Config,
+) -> VisitorOut:
+    """A courier with a key of their own, never for residence doors (A8, 422 otherwise)."""
+    grant = flows.add_visitor(
+        db,
+        config,
+        db.get_one(Property, property_id),
+        db.get_one(Person, principal.person_id),
+        True,
+        body,
+        GrantKind.COURIER,
+        now,
+    )
+    db.commit()
+    return _visitor_out(grant)
+
+
+@router.get("/properties/{property_id}/couriers", response_model=Page[VisitorOut])
+def list_couriers(
+    property_id: str,
+    _principal: Annotated[Principal, requires(Action.COURIERS_MANAGE)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[VisitorOut]:
+    """Every courier key granted at this property."""
+    query = (
+        select(Grant)
+        .join(Key, Key.id == Grant.key_id)
+        .where(Key.property_id == property_id, Grant.kind == GrantKind.COURIER)
+    )
+    return paged(db, query, Grant.id, cursor, limit, _visitor_out)
+
+
+@router.delete("/properties/{property_id}/couriers/{grant_id}", response_model=RevocationOut)
+def revoke_courier(
+    property_id: str,
+    grant_id: str,
+    principal: Annotated[Principal, requires(Action.COURIERS_MANAGE)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RevocationOut:
+    """Revoke a courier's key; locks drop it at their next sync."""
+    grant = flows.created_grant(db, property_id, grant_id, [GrantKind.COURIER])
+    revoked_at, locks = revoke_grant(db, master_key, grant, now)
+    db.commit()
+    return revocation_out(grant.id, revoked_at, locks)
+
+
+@router.post(
+    "/properties/{property_id}/service-providers", response_model=VisitorOut, status_code=201
+)
+def add_service_provider(
+    property_id: str,
+    body: VisitorCreate,
+    principal: Annotated[Principal, requires(Action.SERVICE_PROVIDERS_MANAGE)],
+    db: Db,
+    now: Now,
+    config: Config,
+) -> VisitorOut:
+    """Book a service provider on a recurring weekly schedule (a resident: for their doors)."""
+    grant = flows.add_visitor(
+        db,
+        config,
+        db.get_one(Property, property_id),
+        db.get_one(Person, principal.person_id),
+        _manages_sharing(db, principal, property_id),
+        body,
+        GrantKind.SERVICE_PROVIDER,
+        now,
+    )
+    db.commit()
+    return _visitor_out(grant)
+
+
+@router.get("/properties/{property_id}/service-providers", response_model=Page[VisitorOut])
+def list_service_providers(
+    property_id: str,
+    principal: Annotated[Principal, requires(Action.SERVICE_PROVIDERS_MANAGE)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[VisitorOut]:
+    """The service providers the caller booked here (managers: all)."""
+    query = (
+        select(Grant)
+        .join(Key, Key.id == Grant.key_id)
+        .where(
+            Key.property_id == property_id,
+            Grant.kind == GrantKind.SERVICE_PROVIDER,
+            *_created_by_filter(db, principal, property_id),
+        )
+    )
+    return paged(db, query, Grant.id, cursor, limit, _visitor_out)
+
+
+@router.delete(
+    "/properties/{property_id}/service-providers/{grant_id}", response_model=RevocationOut
+)
+def revoke_service_provider(
+    property_id: str,
+    grant_id: str,
+    principal: Annotated[Principal, requires(Action.SERVICE_PROVIDERS_MANAGE)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RevocationOut:
+    """Cancel a service provider's booking; locks drop it at their next sync."""
+    grant = _own_grant(db, principal, property_id, grant_id, GrantKind.SERVICE_PROVIDER)
+    revoked_at, locks = revoke_grant(db, master_key, grant, now)
+    db.commit()
+    return revocation_out(grant.id, revoked_at, locks)

@@ -1,0 +1,461 @@
+"""HTTP routes for keys, grants and credentials: phones and mobile keys, personal doorcodes,
+keycards.
+
+Codes and tokens appear only in the response that issues them; revocations answer with the
+per-lock status of the change.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.access import management
+from keyturn.cloud.access.models import Doorcode, Grant, Key, Keycard, MobileKeyRegistration
+from keyturn.cloud.access.rollout import PENDING_NOTE, LockStatus, lock_status, publish
+from keyturn.cloud.access.schemas import (
+    CodeIssued,
+    DoorcodeIssue,
+    DoorcodeOut,
+    GrantCreate,
+    GrantOut,
+    KeycardActivate,
+    KeycardOut,
+    KeyCreate,
+    KeyOut,
+    KeyUpdate,
+    LockStatusOut,
+    MobileKeyOut,
+    MobileKeysOut,
+    PhoneEnrol,
+    PhoneOut,
+    RevocationOut,
+    Window,
+)
+from keyturn.cloud.auth.deps import get_db, get_master_key, get_now, requires
+from keyturn.cloud.auth.permissions import (
+    POLICIES,
+    Action,
+    Principal,
+    allows,
+    standing_at,
+)
+from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
+from keyturn.cloud.people.service import person_at, referenced_person
+from keyturn.cloud.properties.models import Door
+from keyturn.cloud.properties.service import in_property
+
+router = APIRouter(prefix="/api/v1", tags=["keys and credentials"])
+
+Db = Annotated[Session, Depends(get_db)]
+Now = Annotated[datetime, Depends(get_now)]
+MasterKey = Annotated[bytes, Depends(get_master_key)]
+
+
+def locks_out(locks: list[LockStatus]) -> list[LockStatusOut]:
+    return [LockStatusOut.model_validate(lock, from_attributes=True) for lock in locks]
+
+
+def revocation_out(
+    row_id: str, revoked_at: datetime, locks: list[LockStatus], note: str = PENDING_NOTE
+) -> RevocationOut:
+    return RevocationOut(id=row_id, revoked_at=revoked_at, note=note, locks=locks_out(locks))
+
+
+def key_out(key: Key) -> KeyOut:
+    windows = (key.schedule_json or {}).get("windows", [])
+    return KeyOut(
+        id=key.id,
+        property_id=key.property_id,
+        name=key.name,
+        door_ids=management.key_door_ids(key),
+        windows=[Window(**window) for window in windows],
+        may_share=key.may_share,
+        provides_doorcodes=key.provides_doorcodes,
+        created_at=key.created_at,
+    )
+
+
+def grant_out(grant: Grant) -> GrantOut:
+    return GrantOut.model_validate(grant, from_attributes=True)
+
+
+# Keys
+
+
+@router.get("/properties/{property_id}/keys", response_model=Page[KeyOut])
+def list_keys(
+    property_id: str,
+    principal: Annotated[Principal, requires(Action.KEYS_READ)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[KeyOut]:
+    """The property's keys; a manager with specific keys sees only the keys assigned to them."""
+    query = select(Key).where(Key.property_id == property_id)
+    standing = standing_at(db, principal.person_id, property_id)
+    assert standing is not None
+    effective = standing.effective_for(principal)
+    # Allowed for a key id nobody manages means allowed for every key (not "specific keys").
+    if not allows(POLICIES[Action.KEYS_READ], effective, key_id=""):
+        query = query.where(Key.id.in_(sorted(effective.managed_key_ids)))
+    return paged(db, query, Key.id, cursor, limit, key_out)
+
+
+@router.post("/properties/{property_id}/keys", response_model=KeyOut, status_code=201)
+def create_key(
+    property_id: str,
+    body: KeyCreate,
+    _principal: Annotated[Principal, requires(Action.KEYS_MANAGE)],
+    db: Db,
+) -> KeyOut:
+    """A key: doors of this property plus a weekly schedule, with its sharing flags."""
+    key = management.create_key(
+        db,
+        property_id,
+        body.name,
+        body.door_ids,
+        [w.model_dump() for w in body.windows],
+        body.may_share,
+        body.provides_doorcodes,
+    )
+    db.commit()
+    return key_out(key)
+
+
+@router.get("/properties/{property_id}/keys/{key_id}", response_model=KeyOut)
+def read_key(
+    property_id: str,
+    key_id: str,
+    _principal: Annotated[Principal, requires(Action.KEYS_READ)],
+    db: Db,
+) -> KeyOut:
+    """One key with its doors and schedule."""
+    return key_out(in_property(db, Key, key_id, property_id))
+
+
+@router.patch("/properties/{property_id}/keys/{key_id}", response_model=KeyOut)
+def update_key(
+    property_id: str,
+    key_id: str,
+    body: KeyUpdate,
+    _principal: Annotated[Principal, requires(Action.KEYS_MANAGE)],
+    db: Db,
+) -> KeyOut:
+    """Change a key's doors, schedule, name or flags; locks get it at their next sync."""
+    key = in_property(db, Key, key_id, property_id)
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    key = management.update_key(db, key, changes)
+    db.commit()
+    return key_out(key)
+
+
+# Grants
+
+
+@router.get("/properties/{property_id}/keys/{key_id}/grants", response_model=Page[GrantOut])
+def list_grants(
+    property_id: str,
+    key_id: str,
+    _principal: Annotated[Principal, requires(Action.KEYS_READ)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[GrantOut]:
+    """Everyone this key was granted to, revoked grants included."""
+    key = in_property(db, Key, key_id, property_id)
+    return paged(
+        db, select(Grant).where(Grant.key_id == key.id), Grant.id, cursor, limit, grant_out
+    )
+
+
+@router.post(
+    "/properties/{property_id}/keys/{key_id}/grants", response_model=GrantOut, status_code=201
+)
+def create_grant(
+    property_id: str,
+    key_id: str,
+    body: GrantCreate,
+    principal: Annotated[Principal, requires(Action.KEYS_GRANT)],
+    db: Db,
+    now: Now,
+) -> GrantOut:
+    """Grant the key to a person of this property, from a start to an optional end."""
+    key = in_property(db, Key, key_id, property_id)
+    person = referenced_person(db, property_id, body.person_id)
+    grant = management.create_grant(
+        db,
+        key,
+        person.id,
+        body.starts_at or now,
+        body.ends_at,
+        body.resident,
+        principal.person_id,
+    )
+    db.commit()
+    return grant_out(grant)
+
+
+@router.delete(
+    "/properties/{property_id}/keys/{key_id}/grants/{grant_id}", response_model=RevocationOut
+)
+def revoke_grant(
+    property_id: str,
+    key_id: str,
+    grant_id: str,
+    _principal: Annotated[Principal, requires(Action.KEYS_GRANT)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RevocationOut:
+    """Revoke a grant; every lock of the key's doors drops it at its next sync."""
+    key = in_property(db, Key, key_id, property_id)
+    grant = management.grant_at(db, key, grant_id)
+    revoked_at, locks = management.revoke_grant(db, master_key, grant, now)
+    db.commit()
+    return revocation_out(grant.id, revoked_at, locks)
+
+
+# Phones and mobile keys (the caller's own)
+
+
+def _phone_out(row: MobileKeyRegistration) -> PhoneOut:
+    return PhoneOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/properties/{property_id}/phones", response_model=Page[PhoneOut])
+def list_phones(
+    property_id: str,
+    principal: Annotated[Principal, requires(Action.CREDENTIALS_SELF)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[PhoneOut]:
+    """The caller's enrolled phones, revoked ones included."""
+    query = select(MobileKeyRegistration).where(
+        MobileKeyRegistration.person_id == principal.person_id
+    )
+    return paged(db, query, MobileKeyRegistration.id, cursor, limit, _phone_out)
+
+
+@router.post("/properties/{property_id}/phones", response_model=PhoneOut, status_code=201)
+def enrol_phone(
+    property_id: str,
+    body: PhoneEnrol,
+    principal: Annotated[Principal, requires(Action.CREDENTIALS_SELF)],
+    db: Db,
+    now: Now,
+) -> PhoneOut:
+    """Enrol the caller's phone by its public key; then ask for mobile keys with it."""
+    registration = management.enrol_phone(db, principal.person_id, body.public_key, now)
+    db.commit()
+    return _phone_out(registration)
+
+
+@router.post(
+    "/properties/{property_id}/phones/{registration_id}/mobile-keys",
+    response_model=MobileKeysOut,
+    responses={409: {"description": "The phone was revoked or its holder is suspended"}},
+)
+def issue_mobile_keys(
+    property_id: str,
+    registration_id: str,
+    principal: Annotated[Principal, requires(Action.CREDENTIALS_SELF)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> MobileKeysOut:
+    """Fresh short-lived mobile keys for this phone, one per live grant at this property."""
+    registration = management.own_phone(db, principal.person_id, registration_id)
+    issued = management.mobile_keys(db, master_key, registration, property_id, now)
+    return MobileKeysOut(
+        registration_id=registration.id,
+        keys=[
+            MobileKeyOut(
+                grant_id=item.grant_id,
+                door_ids=list(item.door_ids),
+                not_before=item.not_before,
+                expires=item.expires,
+                token=base64.urlsafe_b64encode(item.token).decode().rstrip("="),
+            )
+            for item in issued
+        ],
+    )
+
+
+@router.delete("/properties/{property_id}/phones/{registration_id}", response_model=RevocationOut)
+def revoke_phone(
+    property_id: str,
+    registration_id: str,
+    principal: Annotated[Principal, requires(Action.CREDENTIALS_SELF)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RevocationOut:
+    """Revoke one of the caller's phones; locks refuse its mobile keys from their next sync."""
+    registration = management.own_phone(db, principal.person_id, registration_id)
+    if registration.revoked_at is None:
+        registration.revoked_at = now
+    doors = management.person_door_ids(db, property_id, principal.person_id)
+    publish(db, master_key, doors, now)
+    db.commit()
+    return revocation_out(
+        registration.id, registration.revoked_at, lock_status(db, doors, registration.revoked_at)
+    )
+
+
+# Personal doorcodes
+
+
+def _doorcode_out(row: Doorcode) -> DoorcodeOut:
+    return DoorcodeOut.model_validate(row, from_attributes=True)
+
+
+@router.post("/properties/{property_id}/doorcodes/mine", response_model=CodeIssued, status_code=201)
+def reset_own_doorcode(
+    property_id: str,
+    body: DoorcodeIssue,
+    principal: Annotated[Principal, requires(Action.CREDENTIALS_SELF)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> CodeIssued:
+    """A resident issues or resets their own residence-door code (never a shared door's)."""
+    door = in_property(db, Door, body.door_id, property_id)
+    issued = management.issue_doorcode(
+        db, master_key, principal.person_id, door, now, residence_only=True
+    )
+    db.commit()
+    return CodeIssued(id=issued.record_id, door_id=door.id, code=issued.code)
+
+
+@router.get(
+    "/properties/{property_id}/people/{person_id}/doorcodes", response_model=Page[DoorcodeOut]
+)
+def list_doorcodes(
+    property_id: str,
+    person_id: str,
+    _principal: Annotated[Principal, requires(Action.CREDENTIALS_MANAGE)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[DoorcodeOut]:
+    """A person's personal doorcodes here (never the codes themselves)."""
+    person = person_at(db, property_id, person_id)
+    query = (
+        select(Doorcode)
+        .join(Door, Door.id == Doorcode.door_id)
+        .where(Doorcode.person_id == person.id, Door.property_id == property_id)
+    )
+    return paged(db, query, Doorcode.id, cursor, limit, _doorcode_out)
+
+
+@router.post(
+    "/properties/{property_id}/people/{person_id}/doorcodes",
+    response_model=CodeIssued,
+    status_code=201,
+)
+def issue_doorcode(
+    property_id: str,
+    person_id: str,
+    body: DoorcodeIssue,
+    _principal: Annotated[Principal, requires(Action.CREDENTIALS_MANAGE)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> CodeIssued:
+    """Issue or reset a person's code at a door their key gives doorcodes for (A3)."""
+    person = person_at(db, property_id, person_id)
+    door = management.doors_at(db, property_id, [body.door_id])[0]
+    issued = management.issue_doorcode(db, master_key, person.id, door, now, residence_only=False)
+    db.commit()
+    return CodeIssued(id=issued.record_id, door_id=door.id, code=issued.code)
+
+
+@router.delete("/properties/{property_id}/doorcodes/{doorcode_id}", response_model=RevocationOut)
+def revoke_doorcode(
+    property_id: str,
+    doorcode_id: str,
+    _principal: Annotated[Principal, requires(Action.CREDENTIALS_MANAGE)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RevocationOut:
+    """Revoke a personal doorcode; its lock drops it at its next sync."""
+    row = management.doorcode_at(db, property_id, doorcode_id)
+    if row.revoked_at is None:
+        row.revoked_at = now
+    publish(db, master_key, [row.door_id], now)
+    db.commit()
+    return revocation_out(row.id, row.revoked_at, lock_status(db, [row.door_id], row.revoked_at))
+
+
+# Keycards
+
+
+def _keycard_out(row: Keycard) -> KeycardOut:
+    return KeycardOut.model_validate(row, from_attributes=True)
+
+
+@router.get(
+    "/properties/{property_id}/people/{person_id}/keycards", response_model=Page[KeycardOut]
+)
+def list_keycards(
+    property_id: str,
+    person_id: str,
+    _principal: Annotated[Principal, requires(Action.CREDENTIALS_MANAGE)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[KeycardOut]:
+    """A person's keycards at this property, active or not."""
+    person = person_at(db, property_id, person_id)
+    query = select(Keycard).where(
+        Keycard.person_id == person.id, Keycard.property_id == property_id
+    )
+    return paged(db, query, Keycard.id, cursor, limit, _keycard_out)
+
+
+@router.post(
+    "/properties/{property_id}/people/{person_id}/keycards",
+    response_model=KeycardOut,
+    status_code=201,
+)
+def activate_keycard(
+    property_id: str,
+    person_id: str,
+    body: KeycardActivate,
+    _principal: Annotated[Principal, requires(Action.CREDENTIALS_MANAGE)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> KeycardOut:
+    """Activate a card by its identifier for a person; it works from each lock's next sync."""
+    person = person_at(db, property_id, person_id)
+    card = management.activate_keycard(db, property_id, person.id, body.card_uid)
+    publish(db, master_key, management.person_door_ids(db, property_id, person.id), now)
+    db.commit()
+    return _keycard_out(card)
+
+
+@router.delete("/properties/{property_id}/keycards/{keycard_id}", response_model=RevocationOut)
+def deactivate_keycard(
+    property_id: str,
+    keycard_id: str,
+    _principal: Annotated[Principal, requires(Action.CREDENTIALS_MANAGE)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RevocationOut:
+    """Deactivate a card; locks refuse it from their next sync."""
+    card = in_property(db, Keycard, keycard_id, property_id)
+    card.active = False
+    doors = management.person_door_ids(db, property_id, card.person_id)
+    publish(db, master_key, doors, now)
+    db.commit()
+    return revocation_out(card.id, now, lock_status(db, doors, now))

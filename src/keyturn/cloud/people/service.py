@@ -1,0 +1,220 @@
+"""People of a property: who belongs where, role memberships, and the CSV import of residents.
+
+A person belongs to a property through a role there; the import is all-or-nothing and
+reports on every row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.auth import links
+from keyturn.cloud.auth.config import AuthConfig
+from keyturn.cloud.auth.errors import Conflict, NotFound
+from keyturn.cloud.mail.addresses import check_address
+from keyturn.cloud.people.models import Account, Person, RoleMembership
+from keyturn.cloud.properties.models import Unit
+from keyturn.cloud.refusals import InvalidReference, Rejected
+from keyturn.rules.types import Role
+
+CSV_COLUMNS = ("name", "email", "unit")
+MAX_IMPORT_ROWS = 2000
+
+
+def people_at(property_id: str) -> Select[Person]:
+    """People with at least one role at the property."""
+    members = select(RoleMembership.person_id).where(RoleMembership.property_id == property_id)
+    return select(Person).where(Person.id.in_(members))
+
+
+def person_at(session: Session, property_id: str, person_id: str) -> Person:
+    """The person if they have a role at the property, else 404 (as for any unknown id)."""
+    found = session.scalars(people_at(property_id).where(Person.id == person_id)).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def referenced_person(session: Session, property_id: str, person_id: str) -> Person:
+    """A person named in a request body; 422 unknown-reference unless they belong here."""
+    try:
+        return person_at(session, property_id, person_id)
+    except NotFound:
+        raise InvalidReference(f"no person {person_id} at this property") from None
+
+
+def memberships(session: Session, property_id: str, person_id: str) -> list[RoleMembership]:
+    return list(
+        session.scalars(
+            select(RoleMembership)
+            .where(RoleMembership.person_id == person_id, RoleMembership.property_id == property_id)
+            .order_by(RoleMembership.role, RoleMembership.id)
+        )
+    )
+
+
+def suspended_at(session: Session, person_id: str) -> datetime | None:
+    return session.scalar(select(Account.suspended_at).where(Account.person_id == person_id))
+
+
+def add_role(
+    session: Session, property_id: str, person_id: str, role: Role, unit_id: str | None, by: str
+) -> RoleMembership:
+    """Give a person of this property one more role; a resident's unit must be here."""
+    if unit_id is not None:
+        unit = session.get(Unit, unit_id)
+        if unit is None or unit.property_id != property_id:
+            raise InvalidReference(f"no unit {unit_id} at this property")
+    duplicate = session.scalars(
+        select(RoleMembership.id).where(
+            RoleMembership.person_id == person_id,
+            RoleMembership.property_id == property_id,
+            RoleMembership.role == role,
+            RoleMembership.unit_id.is_(None)
+            if unit_id is None
+            else RoleMembership.unit_id == unit_id,
+        )
+    ).first()
+    if duplicate is not None:
+        raise Conflict("this person already has that role at this property")
+    membership = RoleMembership(
+        person_id=person_id, property_id=property_id, role=role, unit_id=unit_id, invited_by=by
+    )
+    session.add(membership)
+    session.flush()
+    return membership
+
+
+def membership_at(session: Session, property_id: str, membership_id: str) -> RoleMembership:
+    found = session.get(RoleMembership, membership_id)
+    if found is None or found.property_id != property_id:
+        raise NotFound()
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """The outcome of one CSV line: created, added (known person) or an error."""
+
+    line: int
+    email: str
+    status: str
+    person_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _CsvRow:
+    line: int
+    name: str
+    email: str
+    unit: str
+    error: str | None = None
+
+
+def import_residents(
+    session: Session,
+    config: AuthConfig,
+    property_id: str,
+    text: str,
+    inviter_id: str,
+    now: datetime,
+) -> list[ImportRow]:
+    """Invite every row (name,email,unit) as a resident of its unit, or nobody at all.
+
+    Every row is checked first; one bad row raises Rejected (422) with the report of all
+    rows and nothing is written. Each resident gets the usual invitation email.
+    """
+    rows = _parse(text)
+    units = dict(
+        session.execute(select(Unit.label, Unit.id).where(Unit.property_id == property_id)).all()
+    )
+    report: list[ImportRow] = []
+    seen: set[str] = set()
+    for row in rows:
+        error = row.error or _row_error(row, units, seen, session, property_id)
+        seen.add(row.email.lower())
+        report.append(ImportRow(row.line, row.email, "error" if error else "ok", error=error))
+    if any(item.error for item in report):
+        raise Rejected(
+            "no resident was imported: fix the rows marked as errors and send the file again",
+            {"rows": [_row_json(item) for item in report]},
+        )
+    done = []
+    for row in rows:
+        known = session.scalar(select(Person.id).where(Person.email == row.email.lower()))
+        membership = links.invite(
+            session,
+            config,
+            inviter_id,
+            property_id,
+            row.email,
+            row.name,
+            Role.RESIDENT,
+            units[row.unit],
+            now,
+        )
+        status = "added" if known else "created"
+        done.append(ImportRow(row.line, row.email, status, person_id=membership.person_id))
+    session.flush()
+    return done
+
+
+def _parse(text: str) -> list[_CsvRow]:
+    reader = csv.reader(io.StringIO(text))
+    header = [cell.strip().lower() for cell in next(reader, [])]
+    if tuple(header) != CSV_COLUMNS:
+        raise Rejected("the first line must be the header name,email,unit", {"rows": []})
+    rows = []
+    for number, cells in enumerate(reader, start=2):
+        stripped = [cell.strip() for cell in cells]
+        if not any(stripped):
+            continue
+        if len(stripped) != len(CSV_COLUMNS):
+            error = f"expected {len(CSV_COLUMNS)} columns, found {len(stripped)}"
+            rows.append(_CsvRow(number, "", stripped[1] if len(stripped) > 1 else "", "", error))
+            continue
+        rows.append(_CsvRow(number, *stripped))
+    if not rows:
+        raise Rejected("the file has no rows after its header", {"rows": []})
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise Rejected(f"at most {MAX_IMPORT_ROWS} rows per import", {"rows": []})
+    return rows
+
+
+def _row_error(
+    row: _CsvRow, units: dict[str, str], seen: set[str], session: Session, property_id: str
+) -> str | None:
+    if not row.name or len(row.name) > 200:
+        return "name must be 1 to 200 characters"
+    try:
+        check_address(row.email)
+    except ValueError:
+        return "email is not an address"
+    if row.email.lower() in seen:
+        return "email appears twice in the file"
+    if row.unit not in units:
+        return f"no unit labelled {row.unit!r} at this property"
+    already = session.scalar(
+        select(RoleMembership.id)
+        .join(Person, Person.id == RoleMembership.person_id)
+        .where(
+            Person.email == row.email.lower(),
+            RoleMembership.property_id == property_id,
+            RoleMembership.role == Role.RESIDENT,
+            RoleMembership.unit_id == units[row.unit],
+        )
+    )
+    if already is not None:
+        return "already a resident of this unit"
+    return None
+
+
+def _row_json(row: ImportRow) -> dict[str, object]:
+    return {"line": row.line, "email": row.email, "status": row.status, "error": row.error}

@@ -1,0 +1,254 @@
+"""HTTP routes for the people of a property: invite, list, read, roles, CSV import, and the
+lost-phone suspension (A6).
+
+Appointing managers needs managers.manage on top of people.manage, checked by `authorize`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.access import flows
+from keyturn.cloud.access.schemas import LockStatusOut, SuspendRequest, SuspensionOut
+from keyturn.cloud.auth import links
+from keyturn.cloud.auth.config import AuthConfig
+from keyturn.cloud.auth.deps import get_config, get_db, get_master_key, get_now, requires
+from keyturn.cloud.auth.permissions import Action, Principal, authorize
+from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
+from keyturn.cloud.people import service
+from keyturn.cloud.people.models import Person, RoleMembership
+from keyturn.cloud.people.schemas import (
+    ImportReport,
+    ImportRowOut,
+    MembershipOut,
+    PersonCreate,
+    PersonOut,
+    ResidentImport,
+    RoleIn,
+)
+from keyturn.cloud.properties.models import Property
+from keyturn.rules.types import Role
+
+router = APIRouter(prefix="/api/v1", tags=["people"])
+
+Db = Annotated[Session, Depends(get_db)]
+Now = Annotated[datetime, Depends(get_now)]
+MasterKey = Annotated[bytes, Depends(get_master_key)]
+Config = Annotated[AuthConfig, Depends(get_config)]
+
+
+def _membership_out(row: RoleMembership) -> MembershipOut:
+    return MembershipOut.model_validate(row, from_attributes=True)
+
+
+def _person_out(db: Session, property_id: str, person: Person) -> PersonOut:
+    return PersonOut(
+        id=person.id,
+        display_name=person.display_name,
+        email=person.email,
+        roles=[_membership_out(m) for m in service.memberships(db, property_id, person.id)],
+        suspended_at=service.suspended_at(db, person.id),
+        created_at=person.created_at,
+    )
+
+
+def _suspension_out(state: flows.Suspension, note: str) -> SuspensionOut:
+    return SuspensionOut(
+        person_id=state.person_id,
+        suspended_at=state.suspended_at,
+        revoked_phone_ids=state.revoked_phone_ids,
+        temporary_code_emailed=state.temporary_code_emailed,
+        temporary_code_doors=state.temporary_code_doors,
+        note=note,
+        locks=[LockStatusOut.model_validate(lock, from_attributes=True) for lock in state.locks],
+    )
+
+
+def _check_manager_role(db: Session, principal: Principal, property_id: str, role: Role) -> None:
+    if role.is_manager:
+        authorize(db, principal, Action.MANAGERS_MANAGE, property_id)
+
+
+@router.get("/properties/{property_id}/people", response_model=Page[PersonOut])
+def list_people(
+    property_id: str,
+    _principal: Annotated[Principal, requires(Action.PEOPLE_READ)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[PersonOut]:
+    """People with a role at this property, with their roles here."""
+    return paged(
+        db,
+        service.people_at(property_id),
+        Person.id,
+        cursor,
+        limit,
+        lambda person: _person_out(db, property_id, person),
+    )
+
+
+@router.post("/properties/{property_id}/people", response_model=PersonOut, status_code=201)
+def create_person(
+    property_id: str,
+    body: PersonCreate,
+    principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
+    db: Db,
+    now: Now,
+    config: Config,
+) -> PersonOut:
+    """Add (or find by email) a person with a role here, and email them an invitation."""
+    _check_manager_role(db, principal, property_id, Role(body.role))
+    membership = links.invite(
+        db,
+        config,
+        principal.person_id,
+        property_id,
+        body.email,
+        body.display_name,
+        Role(body.role),
+        body.unit_id,
+        now,
+    )
+    db.commit()
+    return _person_out(db, property_id, db.get_one(Person, membership.person_id))
+
+
+@router.post(
+    "/properties/{property_id}/people/import", response_model=ImportReport, status_code=201
+)
+def import_residents(
+    property_id: str,
+    body: ResidentImport,
+    principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
+    db: Db,
+    now: Now,
+    config: Config,
+) -> ImportReport:
+    """Import residents from CSV (name,email,unit): every row or none, with a per-row report.
+
+    A file with any bad row answers 422 `rejected` with `rows`, each marked ok or error.
+    """
+    rows = service.import_residents(db, config, property_id, body.csv, principal.person_id, now)
+    db.commit()
+    return ImportReport(
+        imported=len(rows),
+        rows=[
+            ImportRowOut(line=r.line, email=r.email, status=r.status, person_id=r.person_id)
+            for r in rows
+        ],
+    )
+
+
+@router.get("/properties/{property_id}/people/{person_id}", response_model=PersonOut)
+def read_person(
+    property_id: str,
+    person_id: str,
+    _principal: Annotated[Principal, requires(Action.PEOPLE_READ)],
+    db: Db,
+) -> PersonOut:
+    """One person of this property, with their roles here and suspension state."""
+    return _person_out(db, property_id, service.person_at(db, property_id, person_id))
+
+
+@router.post(
+    "/properties/{property_id}/people/{person_id}/roles",
+    response_model=MembershipOut,
+    status_code=201,
+)
+def add_role(
+    property_id: str,
+    person_id: str,
+    body: RoleIn,
+    principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
+    db: Db,
+) -> MembershipOut:
+    """Give a person of this property another role; manager roles need managers.manage."""
+    _check_manager_role(db, principal, property_id, Role(body.role))
+    service.person_at(db, property_id, person_id)
+    membership = service.add_role(
+        db, property_id, person_id, Role(body.role), body.unit_id, principal.person_id
+    )
+    db.commit()
+    return _membership_out(membership)
+
+
+@router.delete(
+    "/properties/{property_id}/roles/{membership_id}", status_code=204, response_class=Response
+)
+def remove_role(
+    property_id: str,
+    membership_id: str,
+    principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
+    db: Db,
+) -> Response:
+    """Remove one role membership; removing a manager role needs managers.manage."""
+    membership = service.membership_at(db, property_id, membership_id)
+    _check_manager_role(db, principal, property_id, Role(membership.role))
+    db.delete(membership)
+    db.commit()
+    return Response(status_code=204)
+
+
+@router.post("/properties/{property_id}/people/{person_id}/suspend", response_model=SuspensionOut)
+def suspend(
+    property_id: str,
+    person_id: str,
+    principal: Annotated[Principal, requires(Action.PEOPLE_SUSPEND)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+    body: SuspendRequest | None = None,
+) -> SuspensionOut:
+    """Lost or stolen phone (A6): suspend the person's building access at once.
+
+    Every phone registration is revoked, the person's sessions end, every lock refuses their
+    credentials from its next sync (`locks`), and a temporary doorcode is emailed to them.
+    """
+    person = service.person_at(db, property_id, person_id)
+    request = body or SuspendRequest()
+    state = flows.suspend(
+        db,
+        master_key,
+        db.get_one(Property, property_id),
+        person,
+        principal.person_id,
+        request.send_temporary_code,
+        now,
+    )
+    db.commit()
+    return _suspension_out(state, flows.SUSPENDED_NOTE)
+
+
+@router.get("/properties/{property_id}/people/{person_id}/suspension", response_model=SuspensionOut)
+def read_suspension(
+    property_id: str,
+    person_id: str,
+    _principal: Annotated[Principal, requires(Action.PEOPLE_SUSPEND)],
+    db: Db,
+) -> SuspensionOut:
+    """Whether the person is suspended, and which locks have applied the suspension."""
+    person = service.person_at(db, property_id, person_id)
+    state = flows.suspension_state(db, db.get_one(Property, property_id), person)
+    note = flows.SUSPENDED_NOTE if state.suspended_at else "Not suspended."
+    return _suspension_out(state, note)
+
+
+@router.post("/properties/{property_id}/people/{person_id}/restore", response_model=SuspensionOut)
+def restore(
+    property_id: str,
+    person_id: str,
+    _principal: Annotated[Principal, requires(Action.PEOPLE_SUSPEND)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> SuspensionOut:
+    """Lift the suspension; the person must enrol a new phone for mobile keys."""
+    person = service.person_at(db, property_id, person_id)
+    state = flows.restore(db, master_key, db.get_one(Property, property_id), person, now)
+    db.commit()
+    return _suspension_out(state, flows.RESTORED_NOTE)

@@ -1,0 +1,524 @@
+"""The data-subject request workflow (D1-D9): filing, verification, review, holds, deadlines
+and the step that carries a verified request out.
+
+received → verifying → verified → (deletion: waiting_on_preconditions →) in_progress →
+completed; refused and on_hold (resumable) carry a recorded reason. Every step is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.access.models import Grant, Key
+from keyturn.cloud.history.models import Event
+from keyturn.cloud.mail.service import enqueue_mail
+from keyturn.cloud.people.models import Account, Person, RoleMembership
+from keyturn.cloud.privacy import audit
+from keyturn.cloud.privacy.deletion import EVENT_HOLD, blockers, execute_deletion
+from keyturn.cloud.privacy.errors import RequestError, RequestNotFound, WrongState
+from keyturn.cloud.privacy.lock_purges import complete_if_purged
+from keyturn.cloud.privacy.models import (
+    DataSubjectRequest,
+    RecordHold,
+    RequestKind,
+    RequestState,
+)
+from keyturn.cloud.privacy.verification import (
+    DocumentKind,
+    check_code,
+    delete_documents,
+    has_document,
+    send_code,
+    store_document,
+)
+
+ANSWER_WITHIN = timedelta(days=45)
+EXTENSION = timedelta(days=45)
+ACKNOWLEDGE_BUSINESS_DAYS = 10
+CHANNEL_ACCOUNT = "account"
+CHANNEL_AGENT = "agent"
+CLOSED = frozenset({RequestState.COMPLETED, RequestState.REFUSED})
+MIN_PREFIX = 4
+OBJECT_TYPE = "data_subject_request"
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """A new request and the code mailed for it (None for an agent's request)."""
+
+    request: DataSubjectRequest
+    code: str | None
+
+
+def add_business_days(start: datetime, days: int) -> datetime:
+    """The instant `days` working days (Monday to Friday) after `start`."""
+    moment = start
+    left = days
+    while left > 0:
+        moment += timedelta(days=1)
+        if moment.weekday() < 5:
+            left -= 1
+    return moment
+
+
+def acknowledge_by(request: DataSubjectRequest) -> datetime:
+    return add_business_days(request.received_at, ACKNOWLEDGE_BUSINESS_DAYS)
+
+
+def answer_by(request: DataSubjectRequest) -> datetime:
+    """The deadline to answer: 45 days, or the one recorded extension (D9)."""
+    return request.extended_until or request.due_at
+
+
+def overdue(request: DataSubjectRequest, now: datetime) -> list[str]:
+    """Which deadlines of D9 the request has missed, in words; empty when on time."""
+    flags = []
+    if request.acknowledged_at is None and now > acknowledge_by(request):
+        flags.append("acknowledgement overdue")
+    if request.state not in CLOSED and now > answer_by(request):
+        flags.append("answer overdue")
+    return flags
+
+
+def _audit(
+    session: Session,
+    request: DataSubjectRequest,
+    action: str,
+    now: datetime,
+    actor: str | None,
+    **detail: object,
+) -> None:
+    audit.record(
+        session,
+        now=now,
+        actor_person_id=actor,
+        action=f"dsar.{action}",
+        object_type=OBJECT_TYPE,
+        object_id=request.id,
+        property_id=request.property_id,
+        detail={"kind": request.kind.value, "state": request.state.value, **detail},
+    )
+
+
+def reviewing_property(session: Session, person_id: str) -> str | None:
+    """The property whose reviewers handle the person's requests: their first role, else key."""
+    found = session.scalar(
+        select(RoleMembership.property_id)
+        .where(RoleMembership.person_id == person_id)
+        .order_by(RoleMembership.created_at, RoleMembership.id)
+        .limit(1)
+    )
+    if found is None:
+        found = session.scalar(
+            select(Key.property_id)
+            .join(Grant, Grant.key_id == Key.id)
+            .where(Grant.person_id == person_id)
+            .order_by(Grant.created_at)
+            .limit(1)
+        )
+    return found
+
+
+def _new_request(
+    session: Session,
+    person: Person,
+    kind: RequestKind,
+    channel: str,
+    now: datetime,
+    agent_person_id: str | None,
+) -> DataSubjectRequest:
+    if not person.email:
+        raise RequestError("the person has no account contact details to verify against")
+    request = DataSubjectRequest(
+        person_id=person.id,
+        kind=kind,
+        channel=channel,
+        state=RequestState.RECEIVED,
+        received_at=now,
+        acknowledged_at=now,
+        due_at=now + ANSWER_WITHIN,
+        agent_person_id=agent_person_id,
+        property_id=reviewing_property(session, person.id),
+    )
+    session.add(request)
+    session.flush()
+    _audit(session, request, "received", now, agent_person_id or person.id, channel=channel)
+    enqueue_mail(
+        session,
+        person.email,
+        "We received your data request",
+        f"We received a request for a {kind.value} of your Keyturn data"
+        + (" from an authorised agent" if agent_person_id else "")
+        + f" on {now:%Y-%m-%d}.\nWe will answer by {request.due_at:%Y-%m-%d}.",
+        person_id=person.id,
+    )
+    _audit(session, request, "acknowledged", now, None)
+    return request
+
+
+def file_request(
+    session: Session, master_key: bytes, person_id: str, kind: RequestKind, now: datetime
+) -> Filed:
+    """A person's own request from their account; a code goes to their account address."""
+    person = session.get(Person, person_id)
+    if person is None:
+        raise RequestNotFound()
+    request = _new_request(session, person, kind, CHANNEL_ACCOUNT, now, None)
+    code = send_code(session, master_key, request, now)
+    _move(session, request, RequestState.VERIFYING, now, None)
+    return Filed(request, code)
+
+
+def file_agent_request(
+    session: Session,
+    master_key: bytes,
+    agent_person_id: str,
+    subject_email: str,
+    kind: RequestKind,
+    documents: Sequence[tuple[DocumentKind, str, bytes]],
+    now: datetime,
+) -> Filed:
+    """An authorised agent's request for a person (D3): the letter and the agent's proof of
+    identity are sealed with it, and a reviewer must approve before anything happens."""
+    kinds = {kind_ for kind_, _, _ in documents}
+    missing = {DocumentKind.AGENT_LETTER, DocumentKind.AGENT_IDENTITY} - kinds
+    if missing:
+        raise RequestError(f"an agent must send {', '.join(sorted(missing))}")
+    person = session.scalar(select(Person).where(Person.email == subject_email.strip().lower()))
+    has_account = person is not None and session.scalar(
+        select(Account.id).where(Account.person_id == person.id)
+    )
+    if person is None or not has_account or person.id == agent_person_id:
+        raise RequestNotFound("no account with that address")
+    request = _new_request(session, person, kind, CHANNEL_AGENT, now, agent_person_id)
+    for doc_kind, content_type, data in documents:
+        store_document(session, master_key, request, doc_kind, content_type, data, now)
+    _move(session, request, RequestState.VERIFYING, now, agent_person_id)
+    return Filed(request, None)
+
+
+def _move(
+    session: Session,
+    request: DataSubjectRequest,
+    state: RequestState,
+    now: datetime,
+    actor: str | None,
+    **detail: object,
+) -> None:
+    request.state = state
+    session.flush()
+    _audit(session, request, state.value, now, actor, **detail)
+
+
+def _require(request: DataSubjectRequest, *states: RequestState) -> None:
+    if request.state not in states:
+        wanted = " or ".join(state.value for state in states)
+        raise WrongState(f"the request is {request.state.value}, not {wanted}")
+
+
+def confirm_code(
+    session: Session,
+    master_key: bytes,
+    request: DataSubjectRequest,
+    code: str,
+    email: str,
+    display_name: str,
+    now: datetime,
+) -> DataSubjectRequest:
+    """The person's code and account details (D2); verified once any review is done too."""
+    _require(request, RequestState.VERIFYING)
+    check_code(session, master_key, request, code, email, display_name, now)
+    request.code_confirmed_at = now
+    _audit(session, request, "code_confirmed", now, request.person_id)
+    _maybe_verified(session, request, now)
+    return request
+
+
+def resend_code(
+    session: Session, master_key: bytes, request: DataSubjectRequest, now: datetime
+) -> str:
+    _require(request, RequestState.VERIFYING)
+    return send_code(session, master_key, request, now)
+
+
+def add_document(
+    session: Session,
+    master_key: bytes,
+    request: DataSubjectRequest,
+    kind: DocumentKind,
+    content_type: str,
+    data: bytes,
+    now: datetime,
+    actor: str | None,
+) -> None:
+    """Keep one more document (a government ID the reviewer asked for) with the request."""
+    _require(request, RequestState.RECEIVED, RequestState.VERIFYING)
+    store_document(session, master_key, request, kind, content_type, data, now)
+    _audit(session, request, "document_added", now, actor, document=kind.value)
+
+
+def require_id(
+    session: Session, request: DataSubjectRequest, now: datetime, actor: str | None
+) -> DataSubjectRequest:
+    """A reviewer asks for a government ID (D2); the request waits in verifying until then."""
+    _require(request, RequestState.RECEIVED, RequestState.VERIFYING, RequestState.VERIFIED)
+    request.id_required = True
+    request.approved_at = None
+    request.verified_at = None
+    _move(session, request, RequestState.VERIFYING, now, actor, asked="government_id")
+    return request
+
+
+def approve(
+    session: Session, request: DataSubjectRequest, now: datetime, actor: str | None
+) -> DataSubjectRequest:
+    """A reviewer accepts the documents on file: an agent's (D3), or a government ID (D2)."""
+    _require(request, RequestState.VERIFYING)
+    needed = []
+    if request.agent_person_id is not None:
+        needed += [DocumentKind.AGENT_LETTER, DocumentKind.AGENT_IDENTITY]
+    if request.id_required:
+        needed.append(DocumentKind.GOVERNMENT_ID)
+    missing = [kind.value for kind in needed if not has_document(session, request.id, kind)]
+    if missing:
+        raise RequestError(f"still missing: {', '.join(missing)}")
+    request.approved_at = now
+    _audit(session, request, "approved", now, actor)
+    _maybe_verified(session, request, now)
+    return request
+
+
+def _maybe_verified(session: Session, request: DataSubjectRequest, now: datetime) -> None:
+    by_agent = request.agent_person_id is not None
+    identity_ok = by_agent or request.code_confirmed_at is not None
+    review_ok = request.approved_at is not None or not (by_agent or request.id_required)
+    if identity_ok and review_ok:
+        request.verified_at = now
+        _move(session, request, RequestState.VERIFIED, now, None)
+
+
+def proceed(
+    session: Session,
+    master_key: bytes,
+    photo_dir: Path | None,
+    request: DataSubjectRequest,
+    now: datetime,
+    actor: str | None = None,
+) -> list[str]:
+    """Carry a verified request forward; for a deletion, the blockers still in the way (D4).
+
+    A copy becomes ready to download. A deletion waits while the person holds any access,
+    else it runs and completes once every lock has confirmed its purge.
+    """
+    _require(request, RequestState.VERIFIED, RequestState.WAITING_ON_PRECONDITIONS)
+    if request.kind == RequestKind.COPY:
+        _move(session, request, RequestState.IN_PROGRESS, now, actor)
+        return []
+    assert request.person_id is not None
+    found = blockers(session, request.person_id, now)
+    if found:
+        if request.state != RequestState.WAITING_ON_PRECONDITIONS:
+            _move(session, request, RequestState.WAITING_ON_PRECONDITIONS, now, actor)
+        request.response = "waiting: " + "; ".join(found)
+        return found
+    _move(session, request, RequestState.IN_PROGRESS, now, actor)
+    report = execute_deletion(session, master_key, photo_dir, request, now)
+    request.response = "deleted; entrance and common history anonymised 90 days later"
+    _audit(
+        session,
+        request,
+        "executed",
+        now,
+        actor,
+        residence_events_deleted=report.residence_events_deleted,
+        photos_erased=report.photos_erased,
+        kept_for_security=report.kept_for_security,
+        locks_to_purge=report.locks_to_purge,
+    )
+    complete_if_purged(session, request.id, now)
+    return []
+
+
+def complete(session: Session, request: DataSubjectRequest, now: datetime, response: str) -> None:
+    """Close the request as answered; its documents and codes are deleted (D3)."""
+    request.completed_at = now
+    request.response = response
+    delete_documents(session, request.id)
+    _move(session, request, RequestState.COMPLETED, now, None)
+
+
+def refuse(
+    session: Session, request: DataSubjectRequest, reason: str, now: datetime, actor: str | None
+) -> DataSubjectRequest:
+    """Refuse for a recorded legal reason (D7); the person is told why, if they can be."""
+    if request.state in CLOSED or request.executed_at is not None:
+        raise WrongState(f"the request is already {request.state.value}")
+    _reason(reason)
+    request.refusal_reason = reason
+    request.response = f"refused: {reason}"
+    request.completed_at = now
+    request.held_state = None
+    delete_documents(session, request.id)
+    _move(session, request, RequestState.REFUSED, now, actor, reason=reason)
+    _tell(session, request, "Your data request was refused", f"Reason: {reason}")
+    return request
+
+
+def hold(
+    session: Session, request: DataSubjectRequest, reason: str, now: datetime, actor: str | None
+) -> DataSubjectRequest:
+    """Pause the request for a recorded legal reason (D7); `release` resumes it."""
+    if request.state in CLOSED or request.state == RequestState.ON_HOLD:
+        raise WrongState(f"the request is {request.state.value}")
+    _reason(reason)
+    request.held_state = request.state.value
+    request.hold_reason = reason
+    _move(session, request, RequestState.ON_HOLD, now, actor, reason=reason)
+    return request
+
+
+def release(
+    session: Session, request: DataSubjectRequest, now: datetime, actor: str | None
+) -> DataSubjectRequest:
+    _require(request, RequestState.ON_HOLD)
+    state = RequestState(request.held_state or RequestState.RECEIVED)
+    request.held_state = None
+    request.hold_reason = None
+    _move(session, request, state, now, actor, released=True)
+    return request
+
+
+def exempt_events(
+    session: Session,
+    request: DataSubjectRequest,
+    event_ids: Sequence[str],
+    reason: str,
+    now: datetime,
+    actor: str | None,
+) -> list[RecordHold]:
+    """Exempt named events of the person from this request, with the legal reason (D7)."""
+    if request.state in CLOSED:
+        raise WrongState(f"the request is already {request.state.value}")
+    _reason(reason)
+    wanted = sorted(set(event_ids))
+    found = set(
+        session.scalars(
+            select(Event.id).where(
+                Event.id.in_(wanted),
+                or_(Event.subject_id == request.person_id, Event.granted_by == request.person_id),
+            )
+        )
+    )
+    unknown = [event_id for event_id in wanted if event_id not in found]
+    if unknown:
+        raise RequestNotFound(f"no event of this person: {', '.join(unknown)}")
+    have = {hold_.object_id for hold_ in record_holds(session, request.id)}
+    rows = [
+        RecordHold(
+            request_id=request.id,
+            object_type=EVENT_HOLD,
+            object_id=event_id,
+            reason=reason,
+            created_by=actor,
+            created_at=now,
+        )
+        for event_id in wanted
+        if event_id not in have
+    ]
+    session.add_all(rows)
+    session.flush()
+    _audit(session, request, "records_held", now, actor, events=len(rows), reason=reason)
+    return rows
+
+
+def record_holds(session: Session, request_id: str) -> list[RecordHold]:
+    return list(
+        session.scalars(
+            select(RecordHold)
+            .where(RecordHold.request_id == request_id)
+            .order_by(RecordHold.created_at, RecordHold.object_id)
+        )
+    )
+
+
+def extend(
+    session: Session, request: DataSubjectRequest, reason: str, now: datetime, actor: str | None
+) -> DataSubjectRequest:
+    """The one 45-day extension (D9), recorded and notified with its reason."""
+    if request.state in CLOSED:
+        raise WrongState(f"the request is already {request.state.value}")
+    if request.extended_until is not None:
+        raise WrongState("a request may be extended only once")
+    _reason(reason)
+    request.extended_until = request.due_at + EXTENSION
+    request.extension_reason = reason
+    session.flush()
+    _audit(session, request, "extended", now, actor, reason=reason)
+    _tell(
+        session,
+        request,
+        "Your data request needs more time",
+        f"We will answer by {request.extended_until:%Y-%m-%d}. Reason: {reason}",
+    )
+    return request
+
+
+def _reason(reason: str) -> None:
+    if not reason.strip():
+        raise RequestError("give the reason; it is recorded and shown")
+
+
+def _tell(session: Session, request: DataSubjectRequest, subject: str, body: str) -> None:
+    person = session.get(Person, request.person_id) if request.person_id else None
+    if person is not None and person.email:
+        enqueue_mail(session, person.email, subject, body, person_id=person.id)
+
+
+def find_request(session: Session, id_or_prefix: str) -> DataSubjectRequest:
+    """The request with this id, or the one id starting with this prefix (4+ characters)."""
+    wanted = id_or_prefix.strip().lower()
+    exact = session.get(DataSubjectRequest, wanted)
+    if exact is not None:
+        return exact
+    if len(wanted) < MIN_PREFIX or not all(c in "0123456789abcdef-" for c in wanted):
+        raise RequestNotFound(f"no request {id_or_prefix!r}")
+    found = session.scalars(
+        select(DataSubjectRequest).where(DataSubjectRequest.id.startswith(wanted)).limit(2)
+    ).all()
+    if len(found) != 1:
+        raise RequestNotFound(f"no single request with an id starting {wanted!r}")
+    return found[0]
+
+
+def list_requests(
+    session: Session,
+    now: datetime,
+    *,
+    property_id: str | None = None,
+    state: RequestState | None = None,
+    overdue_only: bool = False,
+    person_id: str | None = None,
+) -> list[DataSubjectRequest]:
+    """Requests newest first, filtered by property, state, person (as subject or agent)."""
+    query = select(DataSubjectRequest).order_by(
+        DataSubjectRequest.received_at.desc(), DataSubjectRequest.id
+    )
+    if property_id is not None:
+        query = query.where(DataSubjectRequest.property_id == property_id)
+    if state is not None:
+        query = query.where(DataSubjectRequest.state == state)
+    if person_id is not None:
+        query = query.where(
+            or_(
+                DataSubjectRequest.person_id == person_id,
+                DataSubjectRequest.agent_person_id == person_id,
+            )
+        )
+    rows = list(session.scalars(query))
+    return [row for row in rows if overdue(row, now)] if overdue_only else rows

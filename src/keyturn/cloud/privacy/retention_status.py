@@ -1,0 +1,78 @@
+"""What a property's retention looks like right now: its policy, its next deadlines and its
+recorded log loss (R4), for the retention route and `keyturn retention show`.
+
+Everything here only reads; log gaps are reported exactly as recorded, never filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.devices.models import Device
+from keyturn.cloud.history.models import Event, LogGap
+from keyturn.cloud.privacy.policies import PropertyRetention, retention_of
+from keyturn.cloud.properties.models import Property
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedGap:
+    """Journal entries of one lock that the cloud will never receive (to_seq None: all after)."""
+
+    device_id: str
+    door_id: str | None
+    from_seq: int
+    to_seq: int | None
+    detected_at: datetime
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionStatus:
+    """A property's retention as of `now`, with the next instants the job will act."""
+
+    property_id: str
+    name: str
+    retention: PropertyRetention
+    next_anonymisation_at: datetime | None
+    next_deletion_at: datetime | None
+    log_gaps: tuple[RecordedGap, ...]
+
+
+def status_of(session: Session, prop: Property, now: datetime) -> RetentionStatus:
+    """The policy and deadlines of one property: the oldest events decide the next runs."""
+    retention = retention_of(prop, now)
+    oldest_live = session.scalar(
+        select(func.min(Event.occurred_at)).where(
+            Event.property_id == prop.id, Event.anonymised_at.is_(None)
+        )
+    )
+    oldest = session.scalar(select(func.min(Event.occurred_at)).where(Event.property_id == prop.id))
+    period = retention.policy.period
+    return RetentionStatus(
+        property_id=prop.id,
+        name=prop.name,
+        retention=retention,
+        next_anonymisation_at=None if oldest_live is None else oldest_live + period,
+        next_deletion_at=None
+        if oldest is None
+        else oldest + period + timedelta(days=retention.keep_anonymous_days),
+        log_gaps=log_gaps(session, prop.id),
+    )
+
+
+def log_gaps(session: Session, property_id: str) -> tuple[RecordedGap, ...]:
+    """Every log-loss interval recorded for the property's locks, oldest first."""
+    rows = session.scalars(
+        select(LogGap)
+        .join(Device, Device.id == LogGap.device_id)
+        .where(Device.property_id == property_id)
+        .order_by(LogGap.detected_at, LogGap.device_id, LogGap.from_seq)
+    )
+    return tuple(
+        RecordedGap(gap.device_id, gap.door_id, gap.from_seq, gap.to_seq, gap.detected_at, gap.note)
+        for gap in rows
+    )

@@ -1,0 +1,389 @@
+"""HTTP routes of data-subject requests: the person's own, an authorised agent's, and the
+reviewer's (DSAR_REVIEW at the property that handles the request).
+
+Views are thin: every step is a function of `privacy.requests`; the audit trail is written there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.auth.deps import get_db, get_master_key, get_now, requires
+from keyturn.cloud.auth.permissions import Action, Principal
+from keyturn.cloud.privacy import audit, requests
+from keyturn.cloud.privacy.errors import RequestNotFound
+from keyturn.cloud.privacy.export import deliver_copy
+from keyturn.cloud.privacy.lock_purges import purge_status
+from keyturn.cloud.privacy.models import DataSubjectRequest, RequestDocument, RequestState
+from keyturn.cloud.privacy.schemas import (
+    AgentRequestCreate,
+    DocumentOut,
+    ExemptIn,
+    GovernmentIdIn,
+    HoldOut,
+    LockOut,
+    ReasonIn,
+    RequestCreate,
+    RequestList,
+    RequestOut,
+    VerifyIn,
+)
+from keyturn.cloud.privacy.verification import DocumentKind, decode_upload, open_document
+
+PHOTO_DIR = "photos"
+ZIP = "application/zip"
+
+router = APIRouter(prefix="/api/v1", tags=["data requests"])
+
+Db = Annotated[Session, Depends(get_db)]
+Now = Annotated[datetime, Depends(get_now)]
+MasterKey = Annotated[bytes, Depends(get_master_key)]
+
+
+def _photo_dir(http: Request) -> Path:
+    return Path(http.app.state.settings.data_dir) / PHOTO_DIR
+
+
+def _request_property(session: Session, params: Mapping[str, Any]) -> str | None:
+    """The property whose reviewers handle the request named in the path."""
+    found = session.get(DataSubjectRequest, params.get("request_id"))
+    return found.property_id if found is not None else None
+
+
+Submitter = Annotated[Principal, requires(Action.DSAR_SUBMIT)]
+Reviewer = Annotated[Principal, requires(Action.DSAR_REVIEW, property_from=_request_property)]
+
+
+def request_out(db: Session, row: DataSubjectRequest, now: datetime) -> RequestOut:
+    documents = db.scalars(
+        select(RequestDocument)
+        .where(RequestDocument.request_id == row.id)
+        .order_by(RequestDocument.created_at)
+    )
+    return RequestOut(
+        id=row.id,
+        kind=row.kind,
+        channel=row.channel,
+        state=row.state,
+        by_agent=row.agent_person_id is not None,
+        received_at=row.received_at,
+        acknowledged_at=row.acknowledged_at,
+        acknowledge_by=requests.acknowledge_by(row),
+        due_at=row.due_at,
+        extended_until=row.extended_until,
+        extension_reason=row.extension_reason,
+        answer_by=requests.answer_by(row),
+        overdue=requests.overdue(row, now),
+        verified_at=row.verified_at,
+        id_required=row.id_required,
+        hold_reason=row.hold_reason,
+        record_holds=[
+            HoldOut.model_validate(hold, from_attributes=True)
+            for hold in requests.record_holds(db, row.id)
+        ],
+        refusal_reason=row.refusal_reason,
+        response=row.response,
+        completed_at=row.completed_at,
+        anonymise_due_at=row.anonymise_due_at,
+        anonymised_at=row.anonymised_at,
+        locks=[
+            LockOut.model_validate(lock, from_attributes=True) for lock in purge_status(db, row.id)
+        ],
+        documents=[DocumentOut.model_validate(d, from_attributes=True) for d in documents],
+    )
+
+
+def _own(db: Session, principal: Principal, request_id: str) -> DataSubjectRequest:
+    """The caller's request (as its subject or its agent); 404 for anyone else's."""
+    row = db.get(DataSubjectRequest, request_id)
+    if row is None or principal.person_id not in (row.person_id, row.agent_person_id):
+        raise RequestNotFound()
+    return row
+
+
+def _reviewed(db: Session, request_id: str) -> DataSubjectRequest:
+    row = db.get(DataSubjectRequest, request_id)
+    if row is None:
+        raise RequestNotFound()
+    return row
+
+
+# -- the person and their agent ------------------------------------------------------------
+
+
+@router.post("/account/data-requests", response_model=RequestOut, status_code=201)
+def file_own_request(
+    body: RequestCreate, principal: Submitter, db: Db, now: Now, master_key: MasterKey
+) -> RequestOut:
+    """Ask for a copy or the deletion of one's own data; a code is mailed to the account."""
+    filed = requests.file_request(db, master_key, principal.person_id, body.kind, now)
+    db.commit()
+    return request_out(db, filed.request, now)
+
+
+@router.post("/account/data-requests/agent", response_model=RequestOut, status_code=201)
+def file_agent_request(
+    body: AgentRequestCreate, principal: Submitter, db: Db, now: Now, master_key: MasterKey
+) -> RequestOut:
+    """File for another person as their authorised agent (D3); a reviewer must approve it."""
+    documents = [
+        (kind, doc.content_type, decode_upload(doc.data_base64, doc.content_type))
+        for kind, doc in (
+            (DocumentKind.AGENT_LETTER, body.letter),
+            (DocumentKind.AGENT_IDENTITY, body.identity),
+        )
+    ]
+    filed = requests.file_agent_request(
+        db, master_key, principal.person_id, body.subject_email, body.kind, documents, now
+    )
+    db.commit()
+    return request_out(db, filed.request, now)
+
+
+@router.get("/account/data-requests", response_model=RequestList)
+def list_own_requests(principal: Submitter, db: Db, now: Now) -> RequestList:
+    rows = requests.list_requests(db, now, person_id=principal.person_id)
+    return RequestList(items=[request_out(db, row, now) for row in rows])
+
+
+@router.get("/account/data-requests/{request_id}", response_model=RequestOut)
+def read_own_request(request_id: str, principal: Submitter, db: Db, now: Now) -> RequestOut:
+    return request_out(db, _own(db, principal, request_id), now)
+
+
+@router.post("/account/data-requests/{request_id}/verify", response_model=RequestOut)
+def verify_own_request(
+    http: Request,
+    request_id: str,
+    body: VerifyIn,
+    principal: Submitter,
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RequestOut:
+    """Confirm the mailed code and the account details; a verified request moves on."""
+    row = _own(db, principal, request_id)
+    try:
+        requests.confirm_code(db, master_key, row, body.code, body.email, body.display_name, now)
+    finally:
+        db.commit()  # a failed try is counted even though the call raises
+    _move_on(db, master_key, _photo_dir(http), row, now, principal.person_id)
+    return request_out(db, row, now)
+
+
+@router.post("/account/data-requests/{request_id}/code", status_code=202)
+def resend_code(
+    request_id: str, principal: Submitter, db: Db, now: Now, master_key: MasterKey
+) -> Response:
+    requests.resend_code(db, master_key, _own(db, principal, request_id), now)
+    db.commit()
+    return Response(status_code=202)
+
+
+@router.post("/account/data-requests/{request_id}/documents", response_model=RequestOut)
+def upload_government_id(
+    request_id: str,
+    body: GovernmentIdIn,
+    principal: Submitter,
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RequestOut:
+    """Send the government ID a reviewer asked for (D2); it is sealed and deleted at close."""
+    row = _own(db, principal, request_id)
+    data = decode_upload(body.data_base64, body.content_type)
+    requests.add_document(
+        db, master_key, row, body.kind, body.content_type, data, now, principal.person_id
+    )
+    db.commit()
+    return request_out(db, row, now)
+
+
+@router.post("/account/data-requests/{request_id}/proceed", response_model=RequestOut)
+def proceed_own_request(
+    http: Request,
+    request_id: str,
+    principal: Submitter,
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RequestOut:
+    """Check again whether a waiting deletion can run now that access was removed (D4)."""
+    row = _own(db, principal, request_id)
+    requests.proceed(db, master_key, _photo_dir(http), row, now, principal.person_id)
+    db.commit()
+    return request_out(db, row, now)
+
+
+@router.post(
+    "/account/data-requests/{request_id}/copy",
+    response_class=Response,
+    responses={200: {"content": {ZIP: {}}, "description": "The copy as a zip (D1)"}},
+)
+def download_copy(
+    http: Request,
+    request_id: str,
+    principal: Submitter,
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> Response:
+    """The copy of a verified copy request; taking it completes the request."""
+    row = _own(db, principal, request_id)
+    data = deliver_copy(db, master_key, _photo_dir(http), row, now, principal.person_id)
+    db.commit()
+    headers = {"Content-Disposition": f'attachment; filename="keyturn-data-{row.id[:8]}.zip"'}
+    return Response(data, media_type=ZIP, headers=headers)
+
+
+def _move_on(
+    db: Session,
+    master_key: bytes,
+    photo_dir: Path,
+    row: DataSubjectRequest,
+    now: datetime,
+    actor: str | None,
+) -> None:
+    if row.state == RequestState.VERIFIED:
+        requests.proceed(db, master_key, photo_dir, row, now, actor)
+        db.commit()
+
+
+# -- the reviewer --------------------------------------------------------------------------
+
+
+@router.get("/properties/{property_id}/data-requests", response_model=RequestList)
+def list_property_requests(
+    property_id: str,
+    _principal: Annotated[Principal, requires(Action.DSAR_REVIEW)],
+    db: Db,
+    now: Now,
+    overdue: bool = False,
+) -> RequestList:
+    """Requests this property's reviewers handle, newest first; `overdue` keeps late ones."""
+    rows = requests.list_requests(db, now, property_id=property_id, overdue_only=overdue)
+    return RequestList(items=[request_out(db, row, now) for row in rows])
+
+
+@router.get("/data-requests/{request_id}", response_model=RequestOut)
+def read_request(request_id: str, _principal: Reviewer, db: Db, now: Now) -> RequestOut:
+    return request_out(db, _reviewed(db, request_id), now)
+
+
+@router.get("/data-requests/{request_id}/documents/{document_id}", response_class=Response)
+def read_document(
+    request_id: str,
+    document_id: str,
+    principal: Reviewer,
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> Response:
+    """One document in clear for the reviewer; every read is audited."""
+    row = _reviewed(db, request_id)
+    document = db.get(RequestDocument, document_id)
+    if document is None or document.request_id != row.id:
+        raise RequestNotFound()
+    data = open_document(master_key, document)
+    audit.record(
+        db,
+        now=now,
+        actor_person_id=principal.person_id,
+        action="dsar.document_read",
+        object_type=requests.OBJECT_TYPE,
+        object_id=row.id,
+        property_id=row.property_id,
+        detail={"document": document.kind},
+    )
+    db.commit()
+    return Response(data, media_type=document.content_type)
+
+
+@router.post("/data-requests/{request_id}/approve", response_model=RequestOut)
+def approve_request(
+    http: Request,
+    request_id: str,
+    principal: Reviewer,
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RequestOut:
+    """Accept an agent's documents (D3) or a government ID (D2)."""
+    row = _reviewed(db, request_id)
+    requests.approve(db, row, now, principal.person_id)
+    db.commit()
+    _move_on(db, master_key, _photo_dir(http), row, now, principal.person_id)
+    return request_out(db, row, now)
+
+
+@router.post("/data-requests/{request_id}/require-id", response_model=RequestOut)
+def require_government_id(request_id: str, principal: Reviewer, db: Db, now: Now) -> RequestOut:
+    row = requests.require_id(db, _reviewed(db, request_id), now, principal.person_id)
+    db.commit()
+    return request_out(db, row, now)
+
+
+@router.post("/data-requests/{request_id}/refuse", response_model=RequestOut)
+def refuse_request(
+    request_id: str, body: ReasonIn, principal: Reviewer, db: Db, now: Now
+) -> RequestOut:
+    row = requests.refuse(db, _reviewed(db, request_id), body.reason, now, principal.person_id)
+    db.commit()
+    return request_out(db, row, now)
+
+
+@router.post("/data-requests/{request_id}/hold", response_model=RequestOut)
+def hold_request(
+    request_id: str, body: ReasonIn, principal: Reviewer, db: Db, now: Now
+) -> RequestOut:
+    row = requests.hold(db, _reviewed(db, request_id), body.reason, now, principal.person_id)
+    db.commit()
+    return request_out(db, row, now)
+
+
+@router.post("/data-requests/{request_id}/release", response_model=RequestOut)
+def release_request(request_id: str, principal: Reviewer, db: Db, now: Now) -> RequestOut:
+    row = requests.release(db, _reviewed(db, request_id), now, principal.person_id)
+    db.commit()
+    return request_out(db, row, now)
+
+
+@router.post("/data-requests/{request_id}/exempt", response_model=RequestOut)
+def exempt_records(
+    request_id: str, body: ExemptIn, principal: Reviewer, db: Db, now: Now
+) -> RequestOut:
+    row = _reviewed(db, request_id)
+    requests.exempt_events(db, row, body.event_ids, body.reason, now, principal.person_id)
+    db.commit()
+    return request_out(db, row, now)
+
+
+@router.post("/data-requests/{request_id}/extend", response_model=RequestOut)
+def extend_request(
+    request_id: str, body: ReasonIn, principal: Reviewer, db: Db, now: Now
+) -> RequestOut:
+    row = requests.extend(db, _reviewed(db, request_id), body.reason, now, principal.person_id)
+    db.commit()
+    return request_out(db, row, now)
+
+
+@router.post("/data-requests/{request_id}/proceed", response_model=RequestOut)
+def proceed_request(
+    http: Request,
+    request_id: str,
+    principal: Reviewer,
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RequestOut:
+    row = _reviewed(db, request_id)
+    requests.proceed(db, master_key, _photo_dir(http), row, now, principal.person_id)
+    db.commit()
+    return request_out(db, row, now)

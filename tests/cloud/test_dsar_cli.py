@@ -1,0 +1,69 @@
+"""`keyturn dsar` in-process on each backend: list, show, hold, refuse and export.
+
+Deadlines are computed from the real clock here, so requests are filed at the current time.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from auth.auth_fixtures import MASTER_KEY_TEXT
+from history_fixtures import MASTER_KEY, World, make_world
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from keyturn.cli import context
+from keyturn.cli.main import cli
+from keyturn.cloud.db import utcnow
+from keyturn.cloud.privacy import requests
+from keyturn.cloud.privacy.models import RequestKind, RequestState
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> Callable[..., str]:
+    monkeypatch.setenv("KEYTURN_DATABASE_URL", db_url)
+    monkeypatch.setenv("KEYTURN_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("KEYTURN_MASTER_KEY", MASTER_KEY_TEXT)
+    monkeypatch.setattr(context.console, "width", 200)
+
+    def invoke(*args: str) -> str:
+        result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return invoke
+
+
+def test_dsar_commands_review_and_export(
+    session: Session, run: Callable[..., str], tmp_path: Path
+) -> None:
+    world: World = make_world(session)
+    now = utcnow()
+    copy = requests.file_request(
+        session, MASTER_KEY, world.people["resident"], RequestKind.COPY, now
+    )
+    assert copy.code is not None
+    requests.confirm_code(
+        session, MASTER_KEY, copy.request, copy.code, "resident@example.org", "resident", now
+    )
+    other = requests.file_request(
+        session, MASTER_KEY, world.people["neighbour"], RequestKind.DELETION, now
+    ).request
+    session.commit()
+
+    listed = run("dsar", "list")
+    assert copy.request.id[:8] in listed
+    assert other.id[:8] in listed
+    run("dsar", "hold", other.id[:8], "--reason", "law enforcement request")
+    assert "law enforcement request" in run("dsar", "show", other.id)
+    run("dsar", "refuse", other.id, "--reason", "fraud investigation")
+    out = tmp_path / "copy.zip"
+    run("dsar", "export", copy.request.id, "--out", str(out))
+    assert "contact.json" in zipfile.ZipFile(io.BytesIO(out.read_bytes())).namelist()
+    session.expire_all()
+    assert session.get_one(type(other), other.id).state == RequestState.REFUSED
+    assert session.get_one(type(other), copy.request.id).state == RequestState.COMPLETED

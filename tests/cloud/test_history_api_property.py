@@ -1,0 +1,222 @@
+"""/events returns to each viewer exactly what the pure visibility predicate allows (V1-V5).
+
+Hypothesis draws who holds which role and which resident doors, who invited whom, and a set
+of events; every person then pages through /events over HTTP, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from history_fixtures import (
+    T0,
+    Clock,
+    all_pages,
+    give_role,
+    make_app,
+    make_person,
+    make_property,
+    token_for,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, delete
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.access.models import Grant, Key
+from keyturn.cloud.db import session_factory
+from keyturn.cloud.history.models import Event
+from keyturn.cloud.people.models import RoleMembership, RolePermission
+from keyturn.cloud.privacy.models import AuditRecord
+from keyturn.cloud.properties.models import Door, Portfolio, Unit
+from keyturn.rules.types import DoorKind, Permission, Reason, Role
+from keyturn.rules.visibility import EventFacts, Viewer, can_view_event
+
+PEOPLE = 5
+# Doors 0-3 are at the building under test; door 4 is at another property.
+KINDS = (DoorKind.RESIDENCE, DoorKind.RESIDENCE, DoorKind.ENTRANCE, DoorKind.COMMON)
+ROLES = (Role.PROPERTY_MANAGER, Role.STAFF, Role.RESIDENT, Role.GUEST, Role.PORTFOLIO_MANAGER)
+
+
+@dataclass(frozen=True)
+class DoorFacts:
+    id: str
+    property_id: str
+    kind: DoorKind
+
+
+@dataclass
+class Building:
+    property_id: str
+    doors: list[DoorFacts]
+    units: list[str | None]
+    keys: list[str | None]
+    people: list[str]
+    tokens: list[str]
+
+
+@pytest.fixture
+def building(engine: Engine) -> Building:
+    """Doors, units, one key per residence door, and people with tokens; no roles yet."""
+    with session_factory(engine)() as session:
+        prop = make_property(session, Portfolio(name="Elm Holdings"), "12 Elm St")
+        other = make_property(session, Portfolio(name="Oak Holdings"), "3 Oak Ave")
+        doors, units, keys = [], [], []
+        for index, kind in enumerate((*KINDS, DoorKind.ENTRANCE)):
+            where = prop if index < len(KINDS) else other
+            unit = Unit(property_id=where.id, label=f"U{index}")
+            residence = kind == DoorKind.RESIDENCE
+            door = Door(
+                property=where,
+                unit=unit if residence else None,
+                name=f"D{index}",
+                kind=kind,
+                secret_sealed=b"x",
+            )
+            key = Key(property_id=where.id, name=f"K{index}", doors=[door]) if residence else None
+            session.add_all([door, *([key] if key else [])])
+            session.flush()
+            doors.append(DoorFacts(door.id, door.property_id, door.kind))
+            units.append(unit.id if residence else None)
+            keys.append(key.id if key else None)
+        people = [make_person(session, f"p{i}@example.org").id for i in range(PEOPLE)]
+        tokens = [token_for(session, person) for person in people]
+        building = Building(prop.id, doors, units, keys, people, tokens)
+        session.commit()
+        return building
+
+
+@pytest.fixture
+def client(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(
+        make_app(engine, db_url, tmp_path, Clock()), base_url="https://testserver"
+    ) as test_client:
+        yield test_client
+
+
+standings = st.lists(
+    st.tuples(
+        st.sampled_from(ROLES),
+        st.booleans(),  # security viewer (for managers)
+        st.frozensets(st.integers(0, 1)),  # residence doors held with resident status
+    ),
+    min_size=PEOPLE,
+    max_size=PEOPLE,
+)
+events = st.lists(
+    st.tuples(
+        st.integers(0, 4),  # door
+        st.one_of(st.none(), st.integers(0, PEOPLE - 1)),  # subject
+        st.one_of(st.none(), st.integers(0, PEOPLE - 1)),  # granted by
+        st.booleans(),  # by resident
+        st.booleans(),  # granted
+    ),
+    max_size=20,
+)
+
+
+def _arrange(
+    session: Session,
+    building: Building,
+    people: list[tuple[Role, bool, frozenset[int]]],
+    rows: list[tuple[int, int | None, int | None, bool, bool]],
+) -> tuple[list[Viewer], list[Event]]:
+    """Store the drawn roles, grants and events; return each person's expected Viewer."""
+    viewers = []
+    for index, (role, security, homes) in enumerate(people):
+        person = building.people[index]
+        first_home = min(homes) if homes else 0
+        unit = building.units[first_home] if role == Role.RESIDENT else None
+        permission = (
+            Permission.SECURITY_VIEWER if security and role == Role.PROPERTY_MANAGER else None
+        )
+        give_role(session, person, building.property_id, role, unit_id=unit, permission=permission)
+        for door in homes:
+            session.add(
+                Grant(
+                    person_id=person,
+                    key_id=building.keys[door],
+                    starts_at=T0 - timedelta(days=1),
+                    resident=True,
+                )
+            )
+        manages = role in (Role.PROPERTY_MANAGER, Role.PORTFOLIO_MANAGER)
+        viewers.append(
+            Viewer(
+                person_id=person,
+                resident_door_ids=frozenset(building.doors[d].id for d in homes),
+                managed_property_ids=frozenset({building.property_id} if manages else ()),
+            )
+        )
+    stored = []
+    for seq, (door_index, subject, granter, by_resident, granted) in enumerate(rows):
+        door = building.doors[door_index]
+        stored.append(
+            Event(
+                property_id=door.property_id,
+                door_id=door.id,
+                door_kind=door.kind,
+                device_seq=seq,
+                occurred_at=T0 - timedelta(minutes=seq % 7),
+                subject_id=None if subject is None else building.people[subject],
+                granted_by=None if granter is None else building.people[granter],
+                by_resident=by_resident,
+                reason=Reason.GRANTED if granted else Reason.UNKNOWN_CREDENTIAL,
+            )
+        )
+    session.add_all(stored)
+    session.commit()
+    return viewers, stored
+
+
+def _clear(session: Session) -> None:
+    for table in (Event, Grant, RolePermission, RoleMembership, AuditRecord):
+        session.execute(delete(table))
+    session.commit()
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(people=standings, rows=events, limit=st.integers(1, 8))
+def test_rule_v1_to_v5_events_api_equals_the_predicate_for_every_viewer(
+    engine: Engine,
+    client: TestClient,
+    building: Building,
+    people: list[tuple[Role, bool, frozenset[int]]],
+    rows: list[tuple[int, int | None, int | None, bool, bool]],
+    limit: int,
+) -> None:
+    with session_factory(engine)() as session:
+        try:
+            viewers, stored = _arrange(session, building, people, rows)
+            for viewer, token in zip(viewers, building.tokens, strict=True):
+                expected = {
+                    event.id
+                    for event in stored
+                    if event.property_id == building.property_id
+                    and can_view_event(
+                        viewer,
+                        EventFacts(
+                            event.property_id,
+                            event.door_id,
+                            event.door_kind,
+                            event.subject_id,
+                            event.granted_by,
+                            event.by_resident,
+                        ),
+                    )
+                }
+                items = all_pages(client, token, building.property_id, limit=limit)
+                ids = [item["id"] for item in items]
+                assert len(ids) == len(set(ids))
+                assert set(ids) == expected
+        finally:
+            _clear(session)
