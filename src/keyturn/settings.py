@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(default=None, repr=False)
     # Seconds between the server's retention runs; 0 turns the schedule off.
     retention_interval_s: float = Field(default=3600, ge=0)
+    # Seconds between sends of queued mail and webhook deliveries by the server; 0 turns it off.
+    outbound_interval_s: float = Field(default=30, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -307,10 +307,6 @@ def test_photos_of_unknown_or_foreign_events_are_not_found(
     assert without.status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest_photos does not yet store the lock's photo id (Photo.lock_photo_id)",
-)
 def test_a_photo_stored_by_ingest_can_be_served(
     client: TestClient, db: Session, world: World, token: dict[str, str], tmp_path: Path
 ) -> None:

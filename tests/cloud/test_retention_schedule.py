@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.app import create_app
 from keyturn.cloud.db import session_factory
 from keyturn.cloud.history.models import Event
-from keyturn.cloud.privacy.schedule import RetentionSchedule
+from keyturn.cloud.jobs import PeriodicJob
+from keyturn.cloud.privacy.retention import run_retention
 from keyturn.settings import Settings
 
 
@@ -46,7 +47,10 @@ def test_the_scheduled_thread_applies_retention_as_of_the_app_clock(
         asked.set()
         return NOW
 
-    schedule = RetentionSchedule(session_factory(engine), tmp_path, 0.001, clock)
+    sessions = session_factory(engine)
+    schedule = PeriodicJob(
+        "retention", lambda now: run_retention(sessions, now, photo_dir=tmp_path), 0.001, clock
+    )
     schedule.start()
     assert asked.wait(10)
     schedule.stop()

@@ -21,10 +21,10 @@ from keyturn.cloud.auth.http import install_auth
 from keyturn.cloud.db import make_engine
 from keyturn.cloud.devices import views as devices_views
 from keyturn.cloud.history import views as history_views
+from keyturn.cloud.jobs import background_jobs
 from keyturn.cloud.people import views as people_views
 from keyturn.cloud.privacy import retention_views
 from keyturn.cloud.privacy import views as privacy_views
-from keyturn.cloud.privacy.schedule import retention_lifespan
 from keyturn.cloud.problems import problem
 from keyturn.cloud.properties import views as properties_views
 from keyturn.cloud.refusals import install_refusals
@@ -45,7 +45,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         title="Keyturn",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
-        lifespan=retention_lifespan,
+        lifespan=background_jobs,
     )
     app.state.engine = db
     app.state.settings = settings

@@ -170,7 +170,7 @@ def test_keycards_activate_and_deactivate(client: TestClient, db: Session, site:
     assert off.json()["revoked_at"] == T0.isoformat().replace("+00:00", "Z")
 
 
-def test_a_door_lockdown_is_recorded_and_never_reported_applied_before_the_list_carries_it(
+def test_a_door_lockdown_reaches_the_door_list_and_each_lock_at_its_sync(
     client: TestClient, db: Session, site: Site
 ) -> None:
     from api_fixtures import sync
@@ -182,12 +182,15 @@ def test_a_door_lockdown_is_recorded_and_never_reported_applied_before_the_list_
     url = f"{site.url}/doors/{site.home_id}/lockdown"
     locked = client.put(url, headers=manager)
     carried = build_access_list(db, MASTER_KEY, site.home_id, T0).lockdown
+    before = client.get(url, headers=manager).json()
     sync(db, site.home_lock_id)
     status = client.get(url, headers=manager).json()
 
     assert locked.status_code == 200
     assert locked.json()["lockdown"] is True
     assert client.get(f"{site.url}/doors/{site.home_id}", headers=manager).json()["lockdown"]
-    assert [lock["applied"] for lock in status["locks"]] == [carried]
+    assert carried is True
+    assert [lock["applied"] for lock in before["locks"]] == [False]
+    assert [lock["applied"] for lock in status["locks"]] == [True]
     lifted = client.delete(url, headers=manager).json()
     assert lifted["lockdown"] is False

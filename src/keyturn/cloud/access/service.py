@@ -174,7 +174,7 @@ def build_access_list(
     with the credential), and unexpired one-time codes. Revocations: revoked grants at the
     door by key (grant) id, revoked phone registrations of their holders by credential id
     (a mobile key's credential id is the phone's key id); suspended holders by subject;
-    revoked single-day slots; and the property's lockdown flag.
+    revoked single-day slots; and the lockdown flag of the property or of the door.
     """
     door = session.get(Door, door_id)
     if door is None:
@@ -214,7 +214,7 @@ def build_access_list(
                 session, door_id, local_today - SINGLE_DAY_LOOKBACK
             ),
             single_day_slots=_single_day_slots(session, door_id, local_today - SINGLE_DAY_LOOKBACK),
-            lockdown=prop.lockdown,
+            lockdown=prop.lockdown or door.lockdown,
         )
     )
 

@@ -20,6 +20,7 @@ from keyturn.cloud.history.models import (
     CREDENTIAL_ID_LENGTH,
     EVENT_KIND_ATTEMPT,
     EVENT_KIND_LENGTH,
+    LOCK_PHOTO_ID_LENGTH,
 )
 from keyturn.cloud.history.service import (
     advance_stored_through,
@@ -28,8 +29,10 @@ from keyturn.cloud.history.service import (
     ingest_photos,
     record_lost_entries,
 )
+from keyturn.cloud.privacy.lock_purges import pending_purges, record_purges_done
 from keyturn.cloud.properties.models import Door, Property
 from keyturn.cloud.properties.service import authority_of
+from keyturn.cloud.webhooks.service import enqueue_device_events
 from keyturn.crypto.keys import VerifyKey
 from keyturn.crypto.sealed import unseal
 from keyturn.protocol.messages import Downlink, Uplink
@@ -71,9 +74,12 @@ def handle_uplink(
         raise UplinkRejected(str(exc)) from None
     _check_batch(uplink)
 
-    ingest_events(session, device, door, uplink.events, now)
+    stored = ingest_events(session, device, door, uplink.events, now)
     ingest_photos(session, master_key, photo_dir, device, door, uplink.photos, now)
     session.flush()
+    # Runs on every uplink: it also unlinks a deleted person's entries that arrive late.
+    record_purges_done(session, device, uplink.status.purges_done, now, photo_dir)
+    enqueue_device_events(session, device.id, stored, now)
     record_lost_entries(
         session, device, uplink.status.journal_floor, now, "the lock no longer holds these"
     )
@@ -88,6 +94,7 @@ def handle_uplink(
         issued_at=int(now.timestamp()),
         stored_through_seq=stored_through,
         access_list=update,
+        purges=pending_purges(session, device),
     )
     return seal(downlink, authority_of(session, master_key, door.property_id), sync_key, device.id)
 
@@ -113,6 +120,9 @@ def _check_batch(uplink: Uplink) -> None:
             from_epoch_ms(record.occurred_at)
         except OverflowError:
             raise InvalidBatch(f"entry {record.seq} has an impossible time") from None
+    for photo in uplink.photos:
+        if not photo.photo_id or len(photo.photo_id) > LOCK_PHOTO_ID_LENGTH:
+            raise InvalidBatch(f"photo of entry {photo.seq} has an unusable id")
     if uplink.status.journal_floor < 0:
         raise InvalidBatch("the journal floor is negative")
 

@@ -214,6 +214,7 @@ def ingest_photos(
                 "door_id": door.id,
                 "taken_at": events.get(linked, now),
                 "storage_key": storage_key,
+                "lock_photo_id": upload.photo_id,
                 "content_type": upload.content_type[:CONTENT_TYPE_LENGTH],
                 "key_sealed": seal(master_key, upload.data_key, f"photo-key:{row_id}".encode()),
                 "created_at": now,

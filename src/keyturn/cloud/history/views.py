@@ -187,7 +187,7 @@ def list_property_events(
     """
     viewer = viewer_at(db, principal, property_id, now)
     try:
-        page = list_events(db, viewer, filters, cursor=cursor, limit=limit)
+        page = list_events(db, viewer, filters, cursor=cursor, limit=limit, now=now)
     except BadCursor as exc:
         raise BadCursorProblem(str(exc)) from None
     items = [event_out(event, viewer) for event in page.events]
@@ -210,11 +210,11 @@ def list_property_events(
 
 
 def _csv_stream(
-    sessions: sessionmaker[Session], viewer: Viewer, filters: EventFilter
+    sessions: sessionmaker[Session], viewer: Viewer, filters: EventFilter, now: datetime
 ) -> Iterator[str]:
     """The export in its own session, as the request's session closes before streaming."""
     with sessions() as session:
-        yield from export_csv(session, viewer, filters)
+        yield from export_csv(session, viewer, filters, now=now)
 
 
 @router.get(
@@ -248,7 +248,7 @@ def export_property_events(
     db.commit()
     filename = f"events-{property_id}-{now:%Y%m%dT%H%M%SZ}.csv"
     return StreamingResponse(
-        _csv_stream(request.app.state.sessions, viewer, filters),
+        _csv_stream(request.app.state.sessions, viewer, filters, now),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',

@@ -33,6 +33,7 @@ from keyturn.cloud.access.models import (
 from keyturn.cloud.devices.models import Device
 from keyturn.cloud.history.models import Event, Photo
 from keyturn.cloud.mail.models import MailState, OutboxMessage
+from keyturn.cloud.privacy.deletion import anonymise_due
 from keyturn.cloud.privacy.models import AuditRecord
 from keyturn.cloud.privacy.policies import SHORTEST_LIMIT_DAYS, PropertyRetention, retention_for
 from keyturn.cloud.properties.models import Door, Property
@@ -49,6 +50,8 @@ CREDENTIALS_DELETED = "credentials_deleted"
 PHONES_DELETED = "phone_registrations_deleted"
 AUDIT_DELETED = "audit_records_deleted"
 MAIL_DELETED = "outbox_messages_deleted"
+# Events of people who asked for deletion, anonymised 90 days after the request (D6).
+ERASED_PEOPLE_ANONYMISED = "erased_people_events_anonymised"
 PROPERTY_COUNTS = (
     EVENTS_DELETED,
     EVENTS_ANONYMISED,
@@ -56,7 +59,7 @@ PROPERTY_COUNTS = (
     GRANTS_DELETED,
     CREDENTIALS_DELETED,
 )
-SERVICE_COUNTS = (PHONES_DELETED, AUDIT_DELETED, MAIL_DELETED)
+SERVICE_COUNTS = (PHONES_DELETED, AUDIT_DELETED, MAIL_DELETED, ERASED_PEOPLE_ANONYMISED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,9 @@ def run_retention(
         report.properties.append(sweep)
     for step in job.service_steps():
         report.service += job.plan(step) if dry_run else job.drain(SERVICE, step)
+    if not dry_run:
+        with factory.begin() as session:
+            report.service[ERASED_PEOPLE_ANONYMISED] += anonymise_due(session, now, photo_dir)
     report.chunks = job.chunks
     report.longest_transaction_s = job.longest
     return report

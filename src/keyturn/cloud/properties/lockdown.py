@@ -6,14 +6,13 @@ lock whether it has applied the change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
-from keyturn.cloud.access.service import build_access_list
 from keyturn.cloud.properties.models import Door, Property
 
 
@@ -50,18 +49,10 @@ def set_property_lockdown(
     return property_lockdown(session, prop)
 
 
-def door_lockdown(session: Session, master_key: bytes, door: Door, now: datetime) -> LockdownState:
-    """The door's own lockdown and per-lock status, honest about what the list carries.
-
-    Until the access-list builder carries `Door.lockdown`, a door lockdown that the door's
-    list does not show is reported as applied by no lock.
-    """
+def door_lockdown(session: Session, door: Door) -> LockdownState:
+    """The door's own lockdown and, per lock, whether its list already carries it."""
     since = door.lockdown_changed_at
     locks = lock_status(session, [door.id], since) if since is not None else []
-    prop = session.get_one(Property, door.property_id)
-    carried = build_access_list(session, master_key, door.id, now).lockdown
-    if carried != (door.lockdown or prop.lockdown):
-        locks = [replace(lock, applied=False, required_version=None) for lock in locks]
     return LockdownState(door.property_id, door.id, door.lockdown, since, locks)
 
 
@@ -73,4 +64,4 @@ def set_door_lockdown(
         door.lockdown = on
         door.lockdown_changed_at = now
         publish(session, master_key, [door.id], now)
-    return door_lockdown(session, master_key, door, now)
+    return door_lockdown(session, door)

@@ -354,12 +354,10 @@ def read_door_lockdown(
     door_id: str,
     _principal: Annotated[Principal, requires(Action.PROPERTY_LOCKDOWN)],
     db: Db,
-    now: Now,
-    master_key: MasterKey,
 ) -> LockdownOut:
     """Whether this door is locked down on its own, and whether its lock has applied it."""
     door = service.in_property(db, Door, door_id, property_id)
-    return _lockdown_out(lockdown.door_lockdown(db, master_key, door, now))
+    return _lockdown_out(lockdown.door_lockdown(db, door))
 
 
 @router.put("/properties/{property_id}/doors/{door_id}/lockdown", response_model=LockdownOut)

@@ -1,0 +1,108 @@
+"""Periodic background work inside the server: retention sweeps and outbound delivery.
+
+Each job is a daemon thread that waits one interval before every run, so starting the
+server (or a test client) never runs anything at once; a failed run is logged and the
+next one tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from keyturn.cloud.db import session_factory
+from keyturn.cloud.history.views import PHOTO_DIR
+from keyturn.cloud.mail.sender import deliver_pending
+from keyturn.cloud.mail.suppression import use_suppression_key
+from keyturn.cloud.privacy.retention import run_retention
+from keyturn.cloud.webhooks.delivery import deliver_webhooks
+
+log = logging.getLogger(__name__)
+WEBHOOK_TIMEOUT_S = 10.0
+
+
+class PeriodicJob:
+    """Calls `work(now)` every `interval_s` seconds on its own thread until stopped."""
+
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[datetime], Any],
+        interval_s: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.name = name
+        self.work = work
+        self.interval_s = interval_s
+        self.clock = clock
+        self.runs = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"keyturn-{name}", daemon=True)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def run_once(self) -> Any:
+        outcome = self.work(self.clock())
+        self.runs += 1
+        log.info("%s: %s", self.name, outcome)
+        return outcome
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("%s run failed; trying again in %s s", self.name, self.interval_s)
+
+
+@asynccontextmanager
+async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
+    """The app's lifespan: each job with a non-zero interval runs while the server does."""
+    settings = app.state.settings
+    sessions = session_factory(app.state.engine)
+    master_key = settings.master_key_bytes()
+    use_suppression_key(sessions, master_key)
+    photo_dir = settings.data_dir / PHOTO_DIR
+    client = httpx.Client(timeout=WEBHOOK_TIMEOUT_S)
+
+    def retention(now: datetime) -> Any:
+        return run_retention(sessions, now, photo_dir=photo_dir).as_json()
+
+    def outbound(now: datetime) -> Any:
+        mail = deliver_pending(sessions, settings, now)
+        hooks = deliver_webhooks(sessions, master_key, now, client)
+        return {"mail": mail.summary(), "webhooks": hooks}
+
+    jobs = {
+        "retention": (retention, settings.retention_interval_s),
+        "outbound": (outbound, settings.outbound_interval_s),
+    }
+    started = []
+    for name, (work, interval) in jobs.items():
+        if interval:
+            job = PeriodicJob(name, work, interval, clock=lambda: app.state.clock())
+            setattr(app.state, f"{name}_schedule", job)
+            job.start()
+            started.append(job)
+    try:
+        yield
+    finally:
+        for job in started:
+            job.stop()
+        client.close()
