@@ -7,10 +7,9 @@ share keys act on the whole property.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
@@ -38,8 +37,13 @@ from keyturn.cloud.access.schemas import (
     Window,
 )
 from keyturn.cloud.access.views import locks_out, revocation_out
-from keyturn.cloud.auth.config import AuthConfig
-from keyturn.cloud.auth.deps import get_config, get_db, get_master_key, get_now, requires
+from keyturn.cloud.auth.deps import (
+    Config,
+    Db,
+    MasterKey,
+    Now,
+    requires,
+)
 from keyturn.cloud.auth.errors import Forbidden, NotFound
 from keyturn.cloud.auth.permissions import Action, Principal, authorize
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
@@ -47,11 +51,6 @@ from keyturn.cloud.people.models import Person
 from keyturn.cloud.properties.models import Door, Property
 
 router = APIRouter(prefix="/api/v1", tags=["guests and codes"])
-
-Db = Annotated[Session, Depends(get_db)]
-Now = Annotated[datetime, Depends(get_now)]
-MasterKey = Annotated[bytes, Depends(get_master_key)]
-Config = Annotated[AuthConfig, Depends(get_config)]
 
 
 def _manages_sharing(db: Session, principal: Principal, property_id: str) -> bool:

@@ -11,9 +11,8 @@ import base64
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from keyturn.cloud.access import management
 from keyturn.cloud.access.models import Doorcode, Grant, Key, Keycard, MobileKeyRegistration
@@ -37,7 +36,7 @@ from keyturn.cloud.access.schemas import (
     RevocationOut,
     Window,
 )
-from keyturn.cloud.auth.deps import get_db, get_master_key, get_now, requires
+from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import (
     POLICIES,
     Action,
@@ -51,10 +50,6 @@ from keyturn.cloud.properties.models import Door
 from keyturn.cloud.properties.service import in_property
 
 router = APIRouter(prefix="/api/v1", tags=["keys and credentials"])
-
-Db = Annotated[Session, Depends(get_db)]
-Now = Annotated[datetime, Depends(get_now)]
-MasterKey = Annotated[bytes, Depends(get_master_key)]
 
 
 def locks_out(locks: list[LockStatus]) -> list[LockStatusOut]:

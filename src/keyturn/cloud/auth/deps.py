@@ -59,6 +59,13 @@ def get_master_key(request: Request) -> bytes:
     return bytes(request.app.state.settings.master_key_bytes())
 
 
+# The request-scoped values every view takes, named once for all domains.
+Db = Annotated[Session, Depends(get_db)]
+Now = Annotated[datetime, Depends(get_now)]
+MasterKey = Annotated[bytes, Depends(get_master_key)]
+Config = Annotated[AuthConfig, Depends(get_config)]
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 

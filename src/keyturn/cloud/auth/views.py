@@ -6,23 +6,22 @@ the work and the view commits.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth import links, service
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
+    Config,
+    Db,
+    MasterKey,
+    Now,
     client_address,
-    get_config,
-    get_db,
-    get_master_key,
-    get_now,
     public_route,
     requires,
 )
@@ -59,10 +58,6 @@ from keyturn.rules.types import Role
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
-Db = Annotated[Session, Depends(get_db)]
-Now = Annotated[datetime, Depends(get_now)]
-Config = Annotated[AuthConfig, Depends(get_config)]
-MasterKey = Annotated[bytes, Depends(get_master_key)]
 MAX_PAGE = 100
 
 

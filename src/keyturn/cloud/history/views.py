@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session, sessionmaker
 
-from keyturn.cloud.auth.deps import get_db, get_master_key, get_now, requires
+from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
 from keyturn.cloud.auth.errors import Forbidden, NotFound
 from keyturn.cloud.auth.permissions import (
     MANAGERS,
@@ -46,10 +46,6 @@ ID_MAX = 64
 CURSOR_MAX = 512
 
 router = APIRouter(prefix="/api/v1", tags=["history"])
-
-Db = Annotated[Session, Depends(get_db)]
-Now = Annotated[datetime, Depends(get_now)]
-MasterKey = Annotated[bytes, Depends(get_master_key)]
 
 
 class BadCursorProblem(ProblemError):

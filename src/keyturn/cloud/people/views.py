@@ -6,17 +6,21 @@ Appointing managers needs managers.manage on top of people.manage, checked by `a
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access import flows
 from keyturn.cloud.access.schemas import LockStatusOut, SuspendRequest, SuspensionOut
 from keyturn.cloud.auth import links
-from keyturn.cloud.auth.config import AuthConfig
-from keyturn.cloud.auth.deps import get_config, get_db, get_master_key, get_now, requires
+from keyturn.cloud.auth.deps import (
+    Config,
+    Db,
+    MasterKey,
+    Now,
+    requires,
+)
 from keyturn.cloud.auth.permissions import Action, Principal, authorize
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
 from keyturn.cloud.people import service
@@ -34,11 +38,6 @@ from keyturn.cloud.properties.models import Property
 from keyturn.rules.types import Role
 
 router = APIRouter(prefix="/api/v1", tags=["people"])
-
-Db = Annotated[Session, Depends(get_db)]
-Now = Annotated[datetime, Depends(get_now)]
-MasterKey = Annotated[bytes, Depends(get_master_key)]
-Config = Annotated[AuthConfig, Depends(get_config)]
 
 
 def _membership_out(row: RoleMembership) -> MembershipOut:

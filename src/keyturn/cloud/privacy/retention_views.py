@@ -10,19 +10,15 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
-from keyturn.cloud.auth.deps import get_db, get_now, requires
+from keyturn.cloud.auth.deps import Db, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.privacy.retention_status import status_of
 from keyturn.cloud.properties.models import Property
 
 router = APIRouter(prefix="/api/v1", tags=["privacy"])
-
-Db = Annotated[Session, Depends(get_db)]
-Now = Annotated[datetime, Depends(get_now)]
 
 
 class LogGapOut(BaseModel):

@@ -11,11 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.auth.deps import get_db, get_master_key, get_now, requires
+from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.privacy import audit, requests
 from keyturn.cloud.privacy.errors import RequestNotFound
@@ -41,10 +41,6 @@ PHOTO_DIR = "photos"
 ZIP = "application/zip"
 
 router = APIRouter(prefix="/api/v1", tags=["data requests"])
-
-Db = Annotated[Session, Depends(get_db)]
-Now = Annotated[datetime, Depends(get_now)]
-MasterKey = Annotated[bytes, Depends(get_master_key)]
 
 
 def _photo_dir(http: Request) -> Path:

@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.rollout import PENDING_NOTE
 from keyturn.cloud.access.schemas import LockStatusOut
-from keyturn.cloud.auth.deps import get_db, get_master_key, get_now, requires
+from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.devices import service as devices
 from keyturn.cloud.devices.models import Device
@@ -39,10 +39,6 @@ from keyturn.cloud.properties.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["properties"])
-
-Db = Annotated[Session, Depends(get_db)]
-Now = Annotated[datetime, Depends(get_now)]
-MasterKey = Annotated[bytes, Depends(get_master_key)]
 
 
 def _portfolio_property(session: Session, params: Mapping[str, str]) -> str | None:

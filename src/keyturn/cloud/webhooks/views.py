@@ -6,13 +6,11 @@ another property's subscription answers 404 like one that does not exist.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Path, Query, Response
 
-from keyturn.cloud.auth.deps import get_db, get_master_key, get_now, requires
+from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.privacy import audit
@@ -25,9 +23,6 @@ MAX_PAGE = 100
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 
-Db = Annotated[Session, Depends(get_db)]
-Now = Annotated[datetime, Depends(get_now)]
-MasterKey = Annotated[bytes, Depends(get_master_key)]
 Manager = Annotated[Principal, requires(Action.WEBHOOKS_MANAGE)]
 
 
