@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access import flows
@@ -87,6 +87,17 @@ def _guest_out(db: Session, grant: Grant) -> GuestOut:
     )
 
 
+def _grants_of_kind(
+    property_id: str, kind: GrantKind, *conditions: ColumnElement[bool]
+) -> Select[Grant]:
+    """Grants of one kind on this property's keys, narrowed by `conditions`."""
+    return (
+        select(Grant)
+        .join(Key, Key.id == Grant.key_id)
+        .where(Key.property_id == property_id, Grant.kind == kind, *conditions)
+    )
+
+
 @router.post("/properties/{property_id}/guests", response_model=GuestOut, status_code=201)
 def invite_guest(
     property_id: str,
@@ -123,14 +134,8 @@ def list_guests(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[GuestOut]:
     """The guests the caller invited here (managers: every guest of the property)."""
-    query = (
-        select(Grant)
-        .join(Key, Key.id == Grant.key_id)
-        .where(
-            Key.property_id == property_id,
-            Grant.kind == GrantKind.GUEST,
-            *_created_by_filter(db, principal, property_id),
-        )
+    query = _grants_of_kind(
+        property_id, GrantKind.GUEST, *_created_by_filter(db, principal, property_id)
     )
     return paged(db, query, Grant.id, cursor, limit, lambda grant: _guest_out(db, grant))
 
@@ -395,11 +400,7 @@ def list_couriers(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[VisitorOut]:
     """Every courier key granted at this property."""
-    query = (
-        select(Grant)
-        .join(Key, Key.id == Grant.key_id)
-        .where(Key.property_id == property_id, Grant.kind == GrantKind.COURIER)
-    )
+    query = _grants_of_kind(property_id, GrantKind.COURIER)
     return paged(db, query, Grant.id, cursor, limit, _visitor_out)
 
 
@@ -454,14 +455,8 @@ def list_service_providers(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[VisitorOut]:
     """The service providers the caller booked here (managers: all)."""
-    query = (
-        select(Grant)
-        .join(Key, Key.id == Grant.key_id)
-        .where(
-            Key.property_id == property_id,
-            Grant.kind == GrantKind.SERVICE_PROVIDER,
-            *_created_by_filter(db, principal, property_id),
-        )
+    query = _grants_of_kind(
+        property_id, GrantKind.SERVICE_PROVIDER, *_created_by_filter(db, principal, property_id)
     )
     return paged(db, query, Grant.id, cursor, limit, _visitor_out)
 

@@ -304,6 +304,16 @@ def create_provisioning_token(
 # Lockdown
 
 
+def _set_property_lockdown(
+    db: Session, master_key: bytes, property_id: str, on: bool, now: datetime
+) -> LockdownOut:
+    state = lockdown.set_property_lockdown(
+        db, master_key, db.get_one(Property, property_id), on, now
+    )
+    db.commit()
+    return _lockdown_out(state)
+
+
 @router.get("/properties/{property_id}/lockdown", response_model=LockdownOut)
 def read_property_lockdown(
     property_id: str,
@@ -323,10 +333,7 @@ def start_property_lockdown(
     master_key: MasterKey,
 ) -> LockdownOut:
     """Lock down every door: each lock refuses all but the mechanical key from its next sync."""
-    prop = db.get_one(Property, property_id)
-    state = lockdown.set_property_lockdown(db, master_key, prop, True, now)
-    db.commit()
-    return _lockdown_out(state)
+    return _set_property_lockdown(db, master_key, property_id, True, now)
 
 
 @router.delete("/properties/{property_id}/lockdown", response_model=LockdownOut)
@@ -338,10 +345,7 @@ def end_property_lockdown(
     master_key: MasterKey,
 ) -> LockdownOut:
     """Lift the lockdown; each lock opens again for valid credentials from its next sync."""
-    prop = db.get_one(Property, property_id)
-    state = lockdown.set_property_lockdown(db, master_key, prop, False, now)
-    db.commit()
-    return _lockdown_out(state)
+    return _set_property_lockdown(db, master_key, property_id, False, now)
 
 
 @router.get("/properties/{property_id}/doors/{door_id}/lockdown", response_model=LockdownOut)
