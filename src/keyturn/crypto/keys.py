@@ -44,9 +44,9 @@ class VerifyKey:
 
     __slots__ = ("_cose", "_key", "_public", "kid")
 
-    def __init__(self, key: Ed25519PublicKey) -> None:
+    def __init__(self, key: Ed25519PublicKey, public: bytes | None = None) -> None:
         self._key = key
-        self._public = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self._public = public or key.public_bytes(Encoding.Raw, PublicFormat.Raw)
         self.kid = key_id_bytes(self._public)
         self._cose: Any = None
 
@@ -55,7 +55,7 @@ class VerifyKey:
         """Load a raw 32-byte public key; raise ValueError if it is not one."""
         if not isinstance(public, bytes) or len(public) != KEY_BYTES:
             raise ValueError("an Ed25519 public key is 32 raw bytes")
-        return cls(Ed25519PublicKey.from_public_bytes(public))
+        return cls(Ed25519PublicKey.from_public_bytes(public), public)
 
     @property
     def key_id(self) -> str:
