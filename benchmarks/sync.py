@@ -1,4 +1,6 @@
-"""Journal append with flush and applying a 10,000-entry access list, against raw SQLite.
+"""The lock's sync-side costs: a flushed journal append and a 10,000-entry list apply.
+
+Each is measured against raw SQLite in the same run.
 
 Both baselines use the same database settings (WAL, synchronous=FULL) and the same rows:
 a single-row insert committed per entry of the journal's encrypted row size, and one
@@ -83,7 +85,7 @@ def bench_append(folder: Path) -> None:
 
     base, value = best_of_interleaved(raw_round, lock_round, APPEND_ROUNDS)
     assert lock.verify_journal() == lock.journal.last_seq
-    report("journal.append_flushed", value, "s/append", base, APPEND_TARGET)
+    report("sync.journal_append_flushed", value, "s/append", base, APPEND_TARGET)
     lock.close()
     raw.close()
 
@@ -121,7 +123,7 @@ def bench_apply(folder: Path) -> None:
         return elapsed
 
     base, value = best_of_interleaved(raw_round, lock_round, APPLY_ROUNDS)
-    report("journal.apply_access_list_10k", value, "s/list", base, APPLY_TARGET)
+    report("sync.apply_access_list_10k", value, "s/list", base, APPLY_TARGET)
 
 
 def _encode(spec: CredentialSpec) -> bytes:

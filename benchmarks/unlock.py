@@ -2,7 +2,7 @@
 among 10,000 at the door, against the raw primitive, plus the lock's resident memory.
 
 Decisions are measured without the journal write (a flushed SQLite commit costs more than
-the whole budget; `keyturn bench journal` measures it). The mobile-key figures include
+the whole budget; `keyturn bench sync` measures it). The mobile-key figures include
 the challenge bookkeeping, the token cache, both COSE signature checks and decide().
 """
 

@@ -139,7 +139,8 @@ def test_demo_runs_for_a_while_and_summarises(tmp_path: Path) -> None:
 def test_bench_lists_benchmarks_and_rejects_unknown_names() -> None:
     listed = keyturn("bench")
     assert listed.returncode == 0, listed.stderr
-    assert "decide" in listed.stdout
+    for name in ("decide", "unlock", "sync", "retention"):
+        assert name in listed.stdout
     assert_one_line_error(keyturn("bench", "no-such-bench"), "no-such-bench")
 
 

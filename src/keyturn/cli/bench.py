@@ -24,13 +24,13 @@ def benchmarks_dir() -> Path:
 
 
 def available() -> dict[str, str]:
-    """Benchmark name → the first line of its module docstring."""
+    """Benchmark name → the first paragraph of its module docstring, on one line."""
     found: dict[str, str] = {}
     for path in sorted(benchmarks_dir().glob("*.py")):
         if path.name.startswith("_"):
             continue
         doc = ast.get_docstring(ast.parse(path.read_text())) or ""
-        found[path.stem] = doc.splitlines()[0] if doc else ""
+        found[path.stem] = " ".join(doc.split("\n\n")[0].split())
     return found
 
 
