@@ -55,8 +55,12 @@ _SEQ = itertools.count(1)
 JPEG = b"\xff\xd8\xff\xe0 a small test photo \xff\xd9"
 
 
-def make_app(engine: Engine, db_url: str, data_dir: Path, clock: Clock) -> FastAPI:
-    settings = Settings(data_dir=data_dir, database_url=db_url, master_key=MASTER_KEY_TEXT)
+def make_app(
+    engine: Engine, db_url: str, data_dir: Path, clock: Clock, **more_settings: Any
+) -> FastAPI:
+    settings = Settings(
+        data_dir=data_dir, database_url=db_url, master_key=MASTER_KEY_TEXT, **more_settings
+    )
     application = create_app(settings, engine)
     application.state.clock = clock
     return application

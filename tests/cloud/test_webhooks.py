@@ -1,7 +1,9 @@
 """Webhooks end to end: subscribing over the API, queueing at ingest, signed delivery, retries.
 
 Deliveries go to a real HTTP receiver on 127.0.0.1 in a thread; the tests verify each
-signature with the secret the API showed once, and that V-rules hide what they must.
+signature with the secret the API showed once, and that V-rules hide what they must. That
+receiver is a private address, so these tests allow private targets, except the ones that
+check they are refused by default.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from keyturn.cloud.history.models import Event
 from keyturn.cloud.people.models import RoleMembership
 from keyturn.cloud.privacy.models import AuditRecord
 from keyturn.cloud.webhooks.delivery import MAX_ATTEMPTS, deliver_webhooks, retry_delay
+from keyturn.cloud.webhooks.egress import is_public, webhook_client
 from keyturn.cloud.webhooks.models import WebhookDelivery, WebhookSubscription
 from keyturn.cloud.webhooks.service import (
     InvalidWebhookUrl,
@@ -92,7 +95,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def app(engine: Engine, db_url: str, tmp_path: Path) -> FastAPI:
-    return make_app(engine, db_url, tmp_path, Clock())
+    return make_app(engine, db_url, tmp_path, Clock(), webhook_private_targets=True)
 
 
 @pytest.fixture
@@ -121,7 +124,7 @@ def token(db: Session, world: World) -> dict[str, str]:
 
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as opened:
+    with webhook_client(allow_private=True, timeout_s=5) as opened:
         yield opened
 
 
@@ -278,7 +281,7 @@ def test_an_unreachable_receiver_is_retried_with_the_error_recorded(
     enqueue_event_deliveries(db, [_door_events(db, world)[2]], T0)
     db.commit()
 
-    with httpx.Client() as http:
+    with webhook_client(allow_private=True, timeout_s=5) as http:
         report = _deliver(engine, http, T0)
 
     assert report.retrying == 1
@@ -430,3 +433,105 @@ def test_loopback_http_and_any_https_url_are_accepted() -> None:
         assert check_url(url) == url
     with pytest.raises(InvalidWebhookUrl):
         check_url("http://127.0.0.1.example.org/h")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "https://10.0.0.5/hook",
+        "https://192.168.1.20/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "https://[::ffff:10.0.0.1]/hook",
+        "https://[fd00::1]/hook",
+    ],
+)
+def test_webhooks_into_the_servers_own_network_are_refused_by_default(
+    engine: Engine, db_url: str, tmp_path: Path, db: Session, world: World, url: str
+) -> None:
+    app = make_app(engine, db_url, tmp_path, Clock())
+    with TestClient(app, base_url="https://testserver") as client:
+        answer = client.post(
+            f"/api/v1/properties/{world.property_id}/webhooks",
+            json={"url": url},
+            headers=bearer(tokens(db, world)["manager"]),
+        )
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["type"].endswith("/webhook-private-target")
+    assert db.scalar(select(func.count()).select_from(WebhookSubscription)) == 0
+
+
+def test_deliveries_never_connect_to_a_private_address_by_default(
+    db: Session, engine: Engine, world: World, subscription: dict[str, Any], receiver: Receiver
+) -> None:
+    enqueue_event_deliveries(db, [_door_events(db, world)[2]], T0)
+    db.commit()
+
+    with webhook_client(allow_private=False, timeout_s=5) as guarded:
+        report = _deliver(engine, guarded, T0)
+
+    assert report.retrying == 1
+    assert receiver.received == []
+    db.expire_all()
+    delivery = db.scalars(select(WebhookDelivery)).one()
+    assert delivery.last_error is not None
+    assert "127.0.0.1" in delivery.last_error
+    assert "not a public address" in delivery.last_error
+
+
+@pytest.mark.parametrize(
+    "answers", [["127.0.0.1"], ["10.1.2.3"], ["93.184.216.34", "169.254.169.254"]]
+)
+def test_a_name_that_resolves_to_any_private_address_is_refused(answers: list[str]) -> None:
+    asked: list[tuple[str, int]] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return answers
+
+    with (
+        webhook_client(allow_private=False, timeout_s=5, resolver=resolver) as guarded,
+        pytest.raises(httpx.ConnectError, match="not a public address"),
+    ):
+        guarded.post("https://hooks.example.test/keyturn", content=b"{}")
+    assert asked == [("hooks.example.test", 443)]
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(receiver: Receiver) -> None:
+    port = httpx.URL(receiver.url).port
+    answers = iter([["127.0.0.1"], ["10.9.9.9"]])
+
+    # A rebinding resolver answers differently each time; only the first answer is used.
+    with webhook_client(
+        allow_private=True, timeout_s=5, resolver=lambda _host, _port: next(answers)
+    ) as pinned:
+        answer = pinned.post(f"http://hooks.example.test:{port}/hook", content=b"{}")
+
+    assert answer.status_code == 200
+    headers, body = receiver.received[0]
+    assert headers["Host"] == f"hooks.example.test:{port}"
+    assert body == b"{}"
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1::", True),
+        ("10.0.0.1", False),
+        ("172.16.5.4", False),
+        ("100.64.0.1", False),
+        ("169.254.169.254", False),
+        ("224.0.0.1", False),
+        ("0.0.0.0", False),
+        ("::ffff:192.168.0.1", False),
+        ("fe80::1", False),
+    ],
+)
+def test_public_addresses(address: str, public: bool) -> None:
+    from ipaddress import ip_address
+
+    assert is_public(ip_address(address)) is public

@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 
 from keyturn.cloud.db import session_factory
@@ -23,6 +22,7 @@ from keyturn.cloud.mail.sender import deliver_pending
 from keyturn.cloud.mail.suppression import use_suppression_key
 from keyturn.cloud.privacy.retention import run_retention
 from keyturn.cloud.webhooks.delivery import deliver_webhooks
+from keyturn.cloud.webhooks.egress import webhook_client
 
 log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT_S = 10.0
@@ -79,7 +79,9 @@ async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
     master_key = settings.master_key_bytes()
     use_suppression_key(sessions, master_key)
     photo_dir = settings.data_dir / PHOTO_DIR
-    client = httpx.Client(timeout=WEBHOOK_TIMEOUT_S)
+    client = webhook_client(
+        allow_private=settings.webhook_private_targets, timeout_s=WEBHOOK_TIMEOUT_S
+    )
 
     def retention(now: datetime) -> Any:
         return run_retention(sessions, now, photo_dir=photo_dir).as_json()

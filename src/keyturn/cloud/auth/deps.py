@@ -23,6 +23,7 @@ from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import CsrfFailed, NotFound, Unauthenticated
 from keyturn.cloud.auth.opaque import digest
 from keyturn.cloud.auth.permissions import POLICIES, Action, Principal, authorize
+from keyturn.settings import Settings
 
 SESSION_COOKIE = "keyturn_session"
 CSRF_COOKIE = "keyturn_csrf"
@@ -55,6 +56,11 @@ def get_config(request: Request) -> AuthConfig:
     return config
 
 
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 def get_master_key(request: Request) -> bytes:
     return bytes(request.app.state.settings.master_key_bytes())
 
@@ -64,6 +70,7 @@ Db = Annotated[Session, Depends(get_db)]
 Now = Annotated[datetime, Depends(get_now)]
 MasterKey = Annotated[bytes, Depends(get_master_key)]
 Config = Annotated[AuthConfig, Depends(get_config)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 def client_address(request: Request) -> str:

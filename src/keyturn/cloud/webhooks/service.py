@@ -22,12 +22,22 @@ from keyturn.cloud.db import new_id
 from keyturn.cloud.history.models import Event
 from keyturn.cloud.history.schemas import event_facts
 from keyturn.cloud.history.visibility import viewer_for
+from keyturn.cloud.problems import ProblemError
+from keyturn.cloud.webhooks.egress import literal_is_private
 from keyturn.cloud.webhooks.models import URL_LENGTH, WebhookDelivery, WebhookSubscription
 from keyturn.crypto.sealed import seal, unseal
 from keyturn.rules.visibility import Viewer, can_view_event
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a label, not a secret
 LOOPBACK_HOSTS = frozenset({"localhost"})
+
+
+class PrivateWebhookTarget(ProblemError):
+    """A webhook URL into this server's own network, which the operator has not allowed."""
+
+    status = 422
+    kind = "webhook-private-target"
+    title = "Webhooks only post to public addresses"
 
 
 class InvalidWebhookUrl(ValueError):
@@ -75,8 +85,19 @@ def create_subscription(
     url: str,
     description: str | None,
     now: datetime,
+    allow_private: bool,
 ) -> tuple[WebhookSubscription, str]:
-    """Store a subscription and return it with its signing secret, which is never shown again."""
+    """Store a subscription and return it with its signing secret, which is never shown again.
+
+    Without allow_private, a host that is plainly not public (localhost, a private or
+    link-local address) is refused at once; names are checked at each delivery (egress.py).
+    """
+    host = urlsplit(url).hostname or ""
+    if not allow_private and literal_is_private(host):
+        raise PrivateWebhookTarget(
+            f"{host} is not a public address; set KEYTURN_WEBHOOK_PRIVATE_TARGETS=true to allow"
+            " webhooks into this server's own network"
+        )
     subscription_id = new_id()
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     subscription = WebhookSubscription(

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
+from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, requires
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.privacy import audit
@@ -43,6 +43,7 @@ def create_webhook(
     db: Db,
     now: Now,
     master_key: MasterKey,
+    settings: AppSettings,
 ) -> WebhookCreated:
     """Subscribe a URL to the property's door events; the secret is in this answer only.
 
@@ -57,6 +58,7 @@ def create_webhook(
         url=body.url,
         description=body.description,
         now=now,
+        allow_private=settings.webhook_private_targets,
     )
     audit.record(
         db,
