@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,7 +42,12 @@ from keyturn.cloud.devices.models import Device, DeviceModel
 from keyturn.cloud.history.models import Event
 from keyturn.cloud.people.models import RoleMembership
 from keyturn.cloud.privacy.models import AuditRecord
-from keyturn.cloud.webhooks.delivery import MAX_ATTEMPTS, deliver_webhooks, retry_delay
+from keyturn.cloud.webhooks.delivery import (
+    CLAIM_DURATION,
+    MAX_ATTEMPTS,
+    deliver_webhooks,
+    retry_delay,
+)
 from keyturn.cloud.webhooks.egress import is_public, webhook_client
 from keyturn.cloud.webhooks.models import WebhookDelivery, WebhookSubscription
 from keyturn.cloud.webhooks.service import (
@@ -61,6 +66,8 @@ class Receiver:
     url: str
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    # Called in the server's thread while a request waits for its answer.
+    on_request: Callable[[], None] | None = None
 
     def answer(self) -> int:
         return self.statuses.pop(0) if self.statuses else 200
@@ -74,6 +81,8 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             box[0].received.append((dict(self.headers.items()), body))
+            if box[0].on_request is not None:
+                box[0].on_request()
             self.send_response(box[0].answer())
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -245,6 +254,54 @@ def test_failed_deliveries_back_off_then_succeed(
     assert delivery.attempts == 3
     assert delivery.delivered_at is not None
     assert delivery.last_status == 200
+
+
+def test_a_delivery_being_sent_is_not_sent_again_by_another_sender(
+    db: Session,
+    engine: Engine,
+    world: World,
+    receiver: Receiver,
+    http: httpx.Client,
+    subscription: dict[str, Any],
+) -> None:
+    enqueue_event_deliveries(db, [_door_events(db, world)[2]], T0)
+    db.commit()
+    meanwhile: list[Any] = []
+
+    def second_sender() -> None:
+        with webhook_client(allow_private=True, timeout_s=5) as other:
+            meanwhile.append(_deliver(engine, other, T0))
+
+    receiver.on_request = second_sender
+    first = _deliver(engine, http, T0)
+
+    assert first.delivered == 1
+    assert meanwhile[0].delivered + meanwhile[0].retrying + meanwhile[0].abandoned == 0
+    assert len(receiver.received) == 1
+
+
+def test_a_claim_left_by_a_sender_that_died_is_sent_when_it_runs_out(
+    db: Session,
+    engine: Engine,
+    world: World,
+    receiver: Receiver,
+    http: httpx.Client,
+    subscription: dict[str, Any],
+) -> None:
+    enqueue_event_deliveries(db, [_door_events(db, world)[2]], T0)
+    db.commit()
+
+    def die(_request: httpx.Request) -> httpx.Response:
+        raise SystemExit("the sender died mid-send")
+
+    with httpx.Client(transport=httpx.MockTransport(die)) as dying, pytest.raises(SystemExit):
+        _deliver(engine, dying, T0)
+    during_claim = _deliver(engine, http, T0 + CLAIM_DURATION - timedelta(seconds=1))
+    after_claim = _deliver(engine, http, T0 + CLAIM_DURATION)
+
+    assert during_claim.delivered == 0
+    assert after_claim.delivered == 1
+    assert len(receiver.received) == 1
 
 
 def test_deliveries_give_up_after_the_last_attempt(

@@ -2,6 +2,7 @@
 
 Delivery is at least once (a crash between the POST and its record sends it again), so each
 body carries its delivery id; a delivery the subscriber may no longer see is dropped unsent.
+Each sender claims what it sends first, so two servers sharing a database do not both send it.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from keyturn import __version__
@@ -34,6 +35,8 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=6)
 TIMEOUT_S = 10.0
 BATCH = 100
+# A claimed delivery is due again after this long, should its sender die before recording it.
+CLAIM_DURATION = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +106,8 @@ def deliver_webhooks(
 def _prepare(
     session: Session, master_key: bytes, now: datetime, batch: int
 ) -> tuple[list[_Outgoing], int]:
-    """Build the signed-to-be bodies of due deliveries; drop those no longer visible."""
-    due = session.scalars(
+    """Claim due deliveries and build their bodies; drop those no longer visible."""
+    pick = (
         select(WebhookDelivery)
         .where(
             WebhookDelivery.delivered_at.is_(None),
@@ -113,7 +116,10 @@ def _prepare(
         )
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .limit(batch)
-    ).all()
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    due = [d for d in session.scalars(pick).all() if _claim(session, d, now)]
     viewers: dict[str, Viewer | None] = {}
     outgoing: list[_Outgoing] = []
     dropped = 0
@@ -137,6 +143,21 @@ def _prepare(
             )
         )
     return outgoing, dropped
+
+
+def _claim(session: Session, delivery: WebhookDelivery, now: datetime) -> bool:
+    """Move the delivery's next attempt past this send, unless another sender did first."""
+    claimed = session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery.id,
+            WebhookDelivery.next_attempt_at == delivery.next_attempt_at,
+            WebhookDelivery.delivered_at.is_(None),
+        )
+        .values(next_attempt_at=now + CLAIM_DURATION)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], claimed).rowcount == 1
 
 
 def _body(delivery: WebhookDelivery, event: Event, viewer: Viewer, now: datetime) -> bytes:
