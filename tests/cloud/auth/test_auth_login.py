@@ -172,13 +172,33 @@ def test_logout_ends_the_session(client: TestClient, db: Session) -> None:
     assert client.get("/api/v1/auth/me").status_code == 401
 
 
-def test_an_expired_session_is_refused(client: TestClient, db: Session, clock: Clock) -> None:
+def test_an_expired_session_is_refused_however_busy(
+    client: TestClient, db: Session, clock: Clock
+) -> None:
     _ana(db)
     _login(client)
-    clock.advance(hours=12, seconds=1)
+    for _ in range(12 * 3 - 1):  # used every 20 minutes, up to 11 h 40 min
+        clock.advance(minutes=20)
+        assert client.get("/api/v1/auth/me").status_code == 200
+    clock.advance(minutes=20, seconds=1)
 
     answer = client.get("/api/v1/auth/me")
 
     assert answer.status_code == 401
     assert answer.json()["type"].endswith("/unauthenticated")
     assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_session_left_idle_ends(client: TestClient, db: Session, clock: Clock) -> None:
+    _ana(db)
+    _login(client)
+    clock.advance(minutes=29)
+    assert client.get("/api/v1/auth/me").status_code == 200
+    clock.advance(minutes=29)
+    assert client.get("/api/v1/auth/me").status_code == 200
+    clock.advance(minutes=30)
+
+    answer = client.get("/api/v1/auth/me")
+
+    assert answer.status_code == 401
+    assert db.execute(select(AuthSession.revoked_at)).scalar_one() is None

@@ -18,6 +18,8 @@ class AuthConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEYTURN_AUTH_", extra="ignore")
 
     session_lifetime_s: int = Field(default=12 * 3600, gt=0)
+    # A cookie session unused for this long ends, whatever its lifetime left.
+    session_idle_s: int = Field(default=30 * 60, gt=0)
     login_token_lifetime_s: int = Field(default=12 * 3600, gt=0)
     # "auto": Secure cookies when the request arrived over https (set proxy headers right).
     secure_cookies: Literal["auto", "always", "never"] = "auto"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -92,9 +92,14 @@ def current_principal(
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise Unauthenticated()
-    principal, csrf_digest = service.principal_from_cookie(db, cookie, now)
+    config: AuthConfig = request.app.state.auth_config
+    idle = timedelta(seconds=config.session_idle_s)
+    principal, csrf_digest = service.principal_from_cookie(db, cookie, now, idle)
     if request.method not in SAFE_METHODS:
         _check_csrf(request, csrf_digest)
+    # Nothing else is in this transaction yet: the session's last use is kept even if the
+    # route itself only reads.
+    db.commit()
     return principal
 
 

@@ -37,6 +37,8 @@ class AuthSession(Base):
     totp_satisfied: Mapped[bool] = flag()
     client_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
     created_at: Mapped[datetime] = created_at_column()
+    # When the session was last used, to within SESSION_TOUCH_EVERY; the idle timeout's clock.
+    last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 

@@ -36,6 +36,8 @@ from keyturn.cloud.auth.permissions import (
 from keyturn.cloud.people.models import Account, Person
 
 LOGIN_TOKEN_NAME = "login"  # noqa: S105 - a label
+# A session's last use is written at most this often, so busy pages cost no write each.
+SESSION_TOUCH_EVERY = timedelta(minutes=1)
 
 
 @functools.cache
@@ -121,6 +123,7 @@ def open_session(
         totp_satisfied=account.totp_secret_sealed is not None,
         client_address=address[:64],
         created_at=now,
+        last_seen_at=now,
         expires_at=now + timedelta(seconds=config.session_lifetime_s),
     )
     session.add(row)
@@ -207,8 +210,14 @@ def principal_from_token(session: Session, secret: str, now: datetime) -> Princi
     )
 
 
-def principal_from_cookie(session: Session, secret: str, now: datetime) -> tuple[Principal, str]:
-    """The principal of a cookie session and the digest its CSRF token must match."""
+def principal_from_cookie(
+    session: Session, secret: str, now: datetime, idle: timedelta
+) -> tuple[Principal, str]:
+    """The principal of a cookie session and the digest its CSRF token must match.
+
+    A session unused for `idle` has ended; a used one records the use (at most once per
+    SESSION_TOUCH_EVERY), which the caller commits so that reads keep a session alive too.
+    """
     found = session.execute(
         select(AuthSession, Account.person_id)
         .join(Account, Account.id == AuthSession.account_id)
@@ -216,12 +225,15 @@ def principal_from_cookie(session: Session, secret: str, now: datetime) -> tuple
             AuthSession.secret_digest == opaque.digest(secret),
             AuthSession.revoked_at.is_(None),
             AuthSession.expires_at > now,
+            AuthSession.last_seen_at > now - idle,
             Account.disabled.is_(False),
         )
     ).one_or_none()
     if found is None:
         raise Unauthenticated("the session has ended; sign in again")
     row, person_id = found
+    if now - row.last_seen_at >= SESSION_TOUCH_EVERY:
+        row.last_seen_at = now
     principal = Principal(
         person_id=person_id,
         account_id=row.account_id,

@@ -1110,6 +1110,7 @@ def upgrade() -> None:
         sa.Column("totp_satisfied", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("client_address", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
