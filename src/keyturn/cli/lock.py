@@ -24,7 +24,7 @@ from keyturn.lock.sync import HttpTransport
 app = typer.Typer(help="Run the reference lock (device agent).", no_args_is_help=True)
 
 LockDir = Annotated[
-    Path | None, typer.Option(help="The lock's data dir [default: <data dir>/lock].")
+    Path | None, typer.Option(help="The lock's data dir (default: <data dir>/lock).")
 ]
 
 

@@ -49,7 +49,7 @@ def _version(value: bool) -> None:
 def _global(
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="Where Keyturn keeps its files [env: KEYTURN_DATA_DIR]."),
+        typer.Option(help="Where Keyturn keeps its files (env: KEYTURN_DATA_DIR)."),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
