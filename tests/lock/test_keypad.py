@@ -166,6 +166,25 @@ def test_one_time_code_expires_a_set_time_after_first_use(harness: Harness) -> N
     assert harness.lock.enter_code(CODE).decision.reason is Reason.EXPIRED
 
 
+def test_a_new_full_list_does_not_give_a_used_one_time_code_a_fresh_window(
+    harness: Harness,
+) -> None:
+    spec = harness.code(CODE, "otc-1", kind=CredentialType.ONE_TIME_CODE, use_window_s=600)
+    other = harness.code("7305921", "otc-2", kind=CredentialType.ONE_TIME_CODE, use_window_s=600)
+    harness.push(spec, other)
+    assert harness.lock.enter_code(CODE).granted
+    assert harness.lock.enter_code("7305921").granted
+    harness.clock.advance(300)
+    harness.push(spec)  # a full list that still holds otc-1 and drops otc-2
+    harness.clock.advance(300)
+
+    assert harness.lock.enter_code(CODE).decision.reason is Reason.EXPIRED
+    harness.reopen()
+    assert harness.lock.enter_code(CODE).decision.reason is Reason.EXPIRED
+    harness.push(spec, other)  # listed again: a dropped code's use is not remembered
+    assert harness.lock.enter_code("7305921").granted
+
+
 def _brute_force(harness: Harness, count: int) -> list[Reason]:
     reasons = []
     for n in range(count):

@@ -158,7 +158,6 @@ class AccessIndex:
         with store.transaction() as conn:
             if incoming.base_version is None:
                 conn.execute("DELETE FROM credentials")
-                conn.execute("DELETE FROM one_time_uses")
             else:
                 gone = [(credential_id,) for credential_id in incoming.removals]
                 conn.executemany("DELETE FROM credentials WHERE credential_id = ?", gone)
@@ -166,6 +165,12 @@ class AccessIndex:
             conn.executemany(
                 "INSERT OR REPLACE INTO credentials (credential_id, lookup, spec) VALUES (?, ?, ?)",
                 rows,
+            )
+            # A one-time code still listed keeps its first use: a full list must not let a
+            # used code start a fresh window.
+            conn.execute(
+                "DELETE FROM one_time_uses WHERE credential_id NOT IN"
+                " (SELECT credential_id FROM credentials)"
             )
             store.put(ACCESS_LIST_KEY, meta)
             store.on_rollback(lambda: self.load(store))

@@ -143,9 +143,7 @@ class Lock:
         self.battery_pct = store.get(_BATTERY, int, 100)
         self._lockout = store.get(_LOCKOUT, KeypadLockout, KeypadLockout())
         self._purges_done = store.get(_PURGES, list[tuple[str, int]], [])
-        self._first_uses: dict[str, int] = dict(
-            store.conn.execute("SELECT credential_id, first_used_ms FROM one_time_uses")
-        )
+        self._first_uses = _first_uses(store)
         self._single_day_entries: dict[tuple[date, int], AccessEntry] = {}
         self._state = self._lock_state()
         if power_lost:
@@ -532,6 +530,7 @@ class Lock:
             applied = None
             if down.access_list is not None:
                 applied = self.index.apply(self.store, down.access_list)
+                self._first_uses = _first_uses(self.store)
                 if not applied.applied and applied.refusal and "not newer" not in applied.refusal:
                     self._log(ACCESS_LIST_REFUSED, now_ms, applied.refusal)
             purged = self._apply_purges(down, gone_photos)
@@ -593,4 +592,11 @@ class Lock:
         self.clock.last_signed_ms = clock_state.last_signed_ms
         self.firmware_version = self.store.get(_FIRMWARE, int, 0)
         self._purges_done = self.store.get(_PURGES, list[tuple[str, int]], [])
+        self._first_uses = _first_uses(self.store)
         self.index.load(self.store)
+
+
+def _first_uses(store: Store) -> dict[str, int]:
+    """The first use (epoch ms) of each one-time code used at this lock and still listed."""
+    rows = store.conn.execute("SELECT credential_id, first_used_ms FROM one_time_uses")
+    return {credential_id: first_used_ms for credential_id, first_used_ms in rows}
