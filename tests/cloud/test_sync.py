@@ -24,7 +24,9 @@ from sync_fixtures import (
     provision_lock,
 )
 
-from keyturn.cloud.access.models import Doorcode
+from keyturn.cloud.access.codes import issue_one_time_code
+from keyturn.cloud.access.models import Doorcode, OneTimeCode
+from keyturn.cloud.access.service import build_access_list
 from keyturn.cloud.devices.errors import (
     InvalidBatch,
     MalformedFrame,
@@ -332,3 +334,54 @@ def test_downlink_brings_a_lagging_lock_up_to_date_with_a_delta(
     full = apply_delta(first.access_list, update.access_list)
     assert {spec.credential_type for spec in full.upserts} == {CredentialType.PERSONAL_DOORCODE}
     assert update.issued_at == int((NOW + timedelta(minutes=1)).timestamp())
+
+
+def test_the_cloud_learns_a_one_time_codes_first_use_and_lists_its_end(
+    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+) -> None:
+    issued = issue_one_time_code(session, MASTER_KEY, building.entrance_id, None, 10, NOW)
+    session.commit()
+    used = attempt(
+        1,
+        building,
+        credential_type=CredentialType.ONE_TIME_CODE,
+        credential_id=issued.record_id,
+        subject=None,
+        grant_id=None,
+    )
+    later = attempt(
+        2,
+        building,
+        credential_type=CredentialType.ONE_TIME_CODE,
+        credential_id=issued.record_id,
+        subject=None,
+        grant_id=None,
+        occurred_at=used.occurred_at + 60_000,
+    )
+    refused = attempt(3, building, granted=False, credential_id=issued.record_id)
+
+    authority = building.authority.public_bytes()
+    before = lock.open(_sync(session, tmp_path, lock.uplink([])), authority).access_list
+    assert before is not None
+    lock.applied_version = before.version
+
+    # Uploaded out of order: the earliest granted use is the one that counts.
+    _sync(session, tmp_path, lock.uplink([later, refused]))
+    delta = lock.open(_sync(session, tmp_path, lock.uplink([used])), authority).access_list
+
+    # The lock's next list (a delta on the one it holds) carries the code's end.
+    assert delta is not None
+    assert delta.base_version == before.version
+    ends = {s.credential_id: s.schedule.ends_at for s in delta.upserts}
+    assert ends[issued.record_id] == int((NOW + timedelta(seconds=1, minutes=10)).timestamp())
+
+    row = session.get(OneTimeCode, issued.record_id)
+    assert row is not None
+    assert row.first_used_at == NOW + timedelta(seconds=1)
+    listed = build_access_list(session, MASTER_KEY, building.entrance_id, NOW)
+    spec = next(s for s in listed.upserts if s.credential_id == issued.record_id)
+    assert spec.schedule.ends_at == int((NOW + timedelta(seconds=1, minutes=10)).timestamp())
+    after = build_access_list(
+        session, MASTER_KEY, building.entrance_id, NOW + timedelta(minutes=11)
+    )
+    assert issued.record_id not in {s.credential_id for s in after.upserts}

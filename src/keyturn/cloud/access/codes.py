@@ -7,9 +7,9 @@ single-day codes are not stored at all, only their (door, local date, slot) ledg
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,7 +19,9 @@ from keyturn.cloud.properties.models import Door, Property
 from keyturn.cloud.properties.service import door_secret_of
 from keyturn.crypto.codes import code_mac, single_day_code
 from keyturn.errors import UserError
+from keyturn.protocol.messages import EventRecord
 from keyturn.rules.doorcodes import generate_code
+from keyturn.rules.types import CredentialType, Reason
 
 Draw = Callable[[int], int]
 
@@ -159,3 +161,34 @@ def revoke_single_day_code(session: Session, record_id: str, now: datetime) -> S
     if row.revoked_at is None:
         row.revoked_at = now
     return row
+
+
+def record_one_time_uses(session: Session, door_id: str, records: Iterable[EventRecord]) -> int:
+    """Learn from a lock's upload when each of the door's one-time codes was first used.
+
+    The earliest granted use wins, whatever order uploads arrive in; the next access list
+    then carries the code's end, so a lock that never saw the use (or a full list applied
+    anywhere) cannot start a fresh window. Returns how many codes learned an earlier use.
+    """
+    firsts: dict[str, int] = {}
+    for record in records:
+        if (
+            record.credential_type is CredentialType.ONE_TIME_CODE
+            and record.reason is Reason.GRANTED
+            and record.credential_id is not None
+        ):
+            known = firsts.get(record.credential_id)
+            firsts[record.credential_id] = min(known or record.occurred_at, record.occurred_at)
+    if not firsts:
+        return 0
+    learned = 0
+    # Through the ORM, so the door's access-list revision moves (access/revisions.py).
+    codes = session.scalars(
+        select(OneTimeCode).where(OneTimeCode.id.in_(firsts), OneTimeCode.door_id == door_id)
+    )
+    for code in codes:
+        first = datetime.fromtimestamp(firsts[code.id] / 1000, UTC)
+        if code.first_used_at is None or first < code.first_used_at:
+            code.first_used_at = first
+            learned += 1
+    return learned

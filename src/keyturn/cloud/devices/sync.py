@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from keyturn.cloud.access.codes import record_one_time_uses
 from keyturn.cloud.devices.errors import InvalidBatch, MalformedFrame, UnknownDevice, UplinkRejected
 from keyturn.cloud.devices.models import Device
 from keyturn.cloud.devices.service import access_list_update, sync_key_context
@@ -75,6 +76,7 @@ def handle_uplink(
     _check_batch(uplink)
 
     stored = ingest_events(session, device, door, uplink.events, now)
+    record_one_time_uses(session, door.id, uplink.events)
     ingest_photos(session, master_key, photo_dir, device, door, uplink.photos, now)
     session.flush()
     # Runs on every uplink: it also unlinks a deleted person's entries that arrive late.
