@@ -77,3 +77,21 @@ def test_unreachable_postgresql_is_one_line_without_the_password() -> None:
 def test_unopenable_sqlite_file_is_database_unavailable() -> None:
     with pytest.raises(db.DatabaseUnavailable, match="unable to open database file"):
         db.upgrade("sqlite:////nonexistent-dir/keyturn/keyturn.db")
+
+
+def test_a_database_made_by_an_older_build_is_named_with_its_first_difference(
+    db_url: str,
+) -> None:
+    db.upgrade(db_url)
+    db.require_current_schema(db_url, "start over")
+    engine = db.make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE auth_sessions DROP COLUMN last_seen_at"))
+    engine.dispose()
+
+    with pytest.raises(db.SchemaMismatch) as refused:
+        db.require_current_schema(db_url, "start over")
+
+    message = str(refused.value)
+    assert "add_column auth_sessions.last_seen_at" in message
+    assert message.endswith("; start over")

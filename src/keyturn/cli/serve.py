@@ -23,5 +23,8 @@ def serve(
     config = settings()
     config.ensure_data_dir()
     database.upgrade(config.resolved_database_url, "head")
+    database.require_current_schema(
+        config.resolved_database_url, "recreate it, or migrate it by hand to match"
+    )
     console.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")

@@ -65,6 +65,11 @@ class DatabaseUnavailable(UserError):
     """The database cannot be reached or opened; the message names it without a password."""
 
 
+class SchemaMismatch(UserError):
+    """The database is at the newest revision yet differs from the models: an older build
+    made it, before the (pre-release) first revision was edited in place."""
+
+
 class NaiveDatetimeError(ValueError):
     """A datetime without a time zone was about to be stored; Keyturn stores only UTC."""
 
@@ -281,6 +286,26 @@ def schema_differences(url: str | URL) -> list[Any]:
             return list(compare_metadata(context, options["target_metadata"]))
     finally:
         engine.dispose()
+
+
+def require_current_schema(url: str | URL, remedy: str) -> None:
+    """Raise SchemaMismatch, naming the first difference and `remedy`, unless the database
+    matches the models."""
+    differences = schema_differences(url)
+    if differences:
+        count = f"{len(differences)} difference{'s' if len(differences) > 1 else ''}"
+        raise SchemaMismatch(
+            f"the database at {masked(url)} was made by an older version of Keyturn"
+            f" ({count}, first: {_describe(differences[0])}); {remedy}"
+        )
+
+
+def _describe(difference: Any) -> str:
+    """One autogenerate difference in a few words, e.g. 'add_column auth_sessions.last_seen_at'."""
+    if not isinstance(difference, tuple):
+        return "a column changed"
+    names = [getattr(part, "name", part) for part in difference[1:] if part is not None]
+    return f"{difference[0]} " + ".".join(str(name) for name in names)
 
 
 def head_revision() -> str | None:
