@@ -12,57 +12,32 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import sqlite3
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import Engine, create_engine, delete, select, text, update
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Engine, delete, select, update
 
 from _report import best_of_interleaved, report
+from _seed import EVENTS, ScratchDatabases, load_events, scratch_databases
 from keyturn.cloud import db
 from keyturn.cloud.history.models import Event
 from keyturn.cloud.privacy.policies import retention_for
 from keyturn.cloud.privacy.retention import CHUNK_SIZE, run_retention
 
-EVENTS = int(os.environ.get("KEYTURN_BENCH_EVENTS", "1000000"))
 ROUNDS = int(os.environ.get("KEYTURN_BENCH_ROUNDS", "1"))
-PG_ADMIN_URL = os.environ.get(
-    "KEYTURN_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 PROPERTIES = (("US-NY-NYC", None), ("default", None), ("US-NY-NYC", 30), ("default", 365))
 PEOPLE = 200
 MAX_AGE_DAYS = 1200
 MIN_THROUGHPUT = 0.7
 MAX_TRANSACTION_S = 1.0
-EVENT_COLUMNS = (
-    "id",
-    "property_id",
-    "door_id",
-    "door_kind",
-    "device_id",
-    "device_seq",
-    "kind",
-    "occurred_at",
-    "received_at",
-    "clock_uncertain",
-    "credential_type",
-    "credential_id",
-    "subject_id",
-    "granted_by",
-    "by_resident",
-    "reason",
-)
 
 
 def reference_rows() -> dict[str, list[dict[str, object]]]:
@@ -151,42 +126,13 @@ def insert_reference(engine: Engine) -> None:
             conn.execute(metadata.tables[name].insert(), rows)
 
 
-def fill_sqlite(path: Path) -> None:
-    url = f"sqlite:///{path}"
+def fill(url: str) -> None:
+    """A migrated database with the reference rows and EVENTS bulk-loaded events."""
     db.upgrade(url)
     engine = db.make_engine(url)
     insert_reference(engine)
     engine.dispose()
-    marks = ",".join("?" * len(EVENT_COLUMNS))
-    sql = f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({marks})"
-    conn = sqlite3.connect(path)
-    fmt = "%Y-%m-%d %H:%M:%S.%f"
-    rows = (
-        (*row[:7], row[7].strftime(fmt), row[8].strftime(fmt), *row[9:])  # type: ignore[attr-defined]
-        for row in event_rows()
-    )
-    with conn:
-        conn.executemany(sql, rows)
-    conn.execute("ANALYZE")
-    conn.close()
-
-
-def fill_postgres(url: str) -> None:
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    insert_reference(engine)
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        with cursor.copy(f"COPY events ({','.join(EVENT_COLUMNS)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-            for row in event_rows():
-                copy.write_row(row)
-        raw.commit()
-    finally:
-        raw.close()
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE events"))
-    engine.dispose()
+    load_events(url, event_rows())
 
 
 def raw_sweep(engine: Engine) -> tuple[int, float]:
@@ -281,55 +227,15 @@ def measure(backend: str, fresh: Callable[[], Engine]) -> None:
     )
 
 
-@contextmanager
-def sqlite_copies() -> Iterator[Callable[[], Engine]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        template, work = Path(tmp) / "template.db", Path(tmp) / "work.db"
-        fill_sqlite(template)
-
-        def fresh() -> Engine:
-            for suffix in ("-wal", "-shm"):
-                Path(f"{work}{suffix}").unlink(missing_ok=True)
-            shutil.copyfile(template, work)
-            return db.make_engine(f"sqlite:///{work}")
-
-        yield fresh
-
-
-@contextmanager
-def postgres_copies() -> Iterator[Callable[[], Engine]]:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    tag = uuid.uuid4().hex[:8]
-    template, work = f"keyturn_bench_tpl_{tag}", f"keyturn_bench_{tag}"
-
-    def url(name: str) -> str:
-        return admin.url.set(database=name).render_as_string(hide_password=False)
-
-    def run(sql: str) -> None:
-        with admin.connect() as conn:
-            conn.execute(text(sql))
-
-    run(f'CREATE DATABASE "{template}"')
-    try:
-        fill_postgres(url(template))
-
-        def fresh() -> Engine:
-            run(f'DROP DATABASE IF EXISTS "{work}" WITH (FORCE)')
-            run(f'CREATE DATABASE "{work}" TEMPLATE "{template}"')
-            return db.make_engine(url(work))
-
-        yield fresh
-    finally:
-        run(f'DROP DATABASE IF EXISTS "{work}" WITH (FORCE)')
-        run(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
-        admin.dispose()
-
-
 def main() -> None:
-    with sqlite_copies() as fresh:
-        measure("sqlite", fresh)
-    with postgres_copies() as fresh:
-        measure("postgresql", fresh)
+    for backend in ("sqlite", "postgresql"):
+        with scratch_databases(backend) as scratch:
+            fill(scratch.create("template"))
+
+            def fresh(scratch: ScratchDatabases = scratch) -> Engine:
+                return db.make_engine(scratch.copy("template", "work"))
+
+            measure(backend, fresh)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,16 @@ from sqlalchemy.orm import Session
 from sync_fixtures import MASTER_KEY, NOW, make_building
 
 from keyturn.cloud.access.mobile_keys import MobileKeyRefused, issue_for_phone
-from keyturn.cloud.access.models import Grant, MobileKeyRegistration
+from keyturn.cloud.access.models import Grant, Key, MobileKeyRegistration
 from keyturn.cloud.access.service import subject_for
+from keyturn.cloud.db import new_id
 from keyturn.cloud.people.models import Account
+from keyturn.cloud.properties.models import Door, Portfolio, Property
+from keyturn.cloud.properties.service import give_authority, give_door_secret
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge, verify_challenge, verify_mobile_key
 from keyturn.lock.mobile import entry_from_claims
+from keyturn.rules.types import DoorKind
 
 
 @pytest.fixture
@@ -93,3 +97,38 @@ def test_rule_a6_a_suspended_person_or_revoked_phone_gets_nothing(
     session.flush()
     with pytest.raises(MobileKeyRefused, match="suspended"):
         issue_for_phone(session, MASTER_KEY, fresh, NOW)
+
+
+def test_only_the_grants_at_the_property_asked_for(session: Session, phone: SigningKeyPair) -> None:
+    here = make_building(session)
+    elsewhere = Property(
+        id=new_id(),
+        portfolio=Portfolio(name="Oak Holdings"),
+        name="3 Oak Ave",
+        time_zone="America/Chicago",
+        jurisdiction="default",
+    )
+    authority = give_authority(elsewhere, MASTER_KEY)
+    door = Door(id=new_id(), property=elsewhere, name="Lobby", kind=DoorKind.ENTRANCE)
+    give_door_secret(door, MASTER_KEY)
+    session.add_all([elsewhere, door])
+    session.flush()
+    key = Key(property_id=elsewhere.id, name="Oak lobby", doors=[door])
+    session.add(key)
+    session.flush()
+    session.add(Grant(person_id=here.resident_id, key_id=key.id, starts_at=NOW, resident=False))
+    registration = _register(session, here.resident_id, phone)
+    everywhere = issue_for_phone(session, MASTER_KEY, registration, NOW)
+    assert {issued.door_ids for issued in everywhere} == {
+        tuple(sorted((here.entrance_id, here.gym_id))),
+        (door.id,),
+    }
+    (only_here,) = issue_for_phone(
+        session, MASTER_KEY, registration, NOW, property_id=here.property_id
+    )
+    assert only_here.grant_id == here.grant_id
+    assert verify_mobile_key(only_here.token, here.authority.public, NOW).key_id == here.grant_id
+    (only_there,) = issue_for_phone(
+        session, MASTER_KEY, registration, NOW, property_id=elsewhere.id
+    )
+    assert verify_mobile_key(only_there.token, authority.public, NOW).door_ids == (door.id,)

@@ -249,15 +249,7 @@ def mobile_keys(
     now: datetime,
 ) -> list[IssuedKey]:
     """Fresh tokens for the phone's holder, for this property's grants only."""
-    issued = issue_for_phone(session, master_key, registration, now)
-    here = set(
-        session.scalars(
-            select(Grant.id)
-            .join(Key, Key.id == Grant.key_id)
-            .where(Grant.id.in_([item.grant_id for item in issued]), Key.property_id == property_id)
-        )
-    )
-    return [item for item in issued if item.grant_id in here]
+    return issue_for_phone(session, master_key, registration, now, property_id=property_id)
 
 
 # Personal doorcodes and keycards

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant, Key, MobileKeyRegistration
+from keyturn.cloud.access.models import Grant, Key, MobileKeyRegistration, key_doors
 from keyturn.cloud.access.service import grant_schedule, subject_for
 from keyturn.cloud.people.models import Account
 from keyturn.cloud.properties.service import authority_of
@@ -37,33 +37,56 @@ class IssuedKey:
     token: bytes
 
 
+# The statements of every issuance, built once: building a statement costs more than running it.
+_SUSPENDED_AT = (
+    select(Account.suspended_at).where(Account.person_id == bindparam("person")).limit(1)
+)
+_LIVE_GRANTS = (
+    select(Grant, Key)
+    .join(Key, Key.id == Grant.key_id)
+    .where(
+        Grant.person_id == bindparam("person"),
+        Grant.revoked_at.is_(None),
+        Grant.starts_at < bindparam("horizon"),
+        or_(Grant.ends_at.is_(None), Grant.ends_at > bindparam("now")),
+    )
+    .order_by(Grant.id)
+)
+_LIVE_GRANTS_AT = _LIVE_GRANTS.where(Key.property_id == bindparam("property"))
+_DOORS_OF_KEYS = select(key_doors.c.key_id, key_doors.c.door_id).where(
+    key_doors.c.key_id.in_(bindparam("keys", expanding=True))
+)
+
+
 def issue_for_phone(
     session: Session,
     master_key: bytes,
     registration: MobileKeyRegistration,
     now: datetime,
     ttl: timedelta = DEFAULT_TTL,
+    *,
+    property_id: str | None = None,
 ) -> list[IssuedKey]:
-    """Tokens for every grant of the phone's holder that is live within the next `ttl`."""
+    """Tokens for every grant of the phone's holder that is live within the next `ttl`.
+
+    With `property_id`, only for the grants of keys at that property.
+    """
     if registration.revoked_at is not None:
         raise MobileKeyRefused("this phone's registration was revoked; enrol the phone again")
-    account = session.scalars(
-        select(Account).where(Account.person_id == registration.person_id)
-    ).first()
+    account = session.execute(_SUSPENDED_AT, {"person": registration.person_id}).first()
     if account is not None and account.suspended_at is not None:
         raise MobileKeyRefused("building access of this person is suspended")
     horizon = now + ttl
-    rows = session.execute(
-        select(Grant, Key)
-        .join(Key, Key.id == Grant.key_id)
-        .where(
-            Grant.person_id == registration.person_id,
-            Grant.revoked_at.is_(None),
-            Grant.starts_at < horizon,
-            or_(Grant.ends_at.is_(None), Grant.ends_at > now),
-        )
-        .order_by(Grant.id)
-    ).all()
+    params = {"person": registration.person_id, "horizon": horizon, "now": now}
+    if property_id is None:
+        rows = session.execute(_LIVE_GRANTS, params).all()
+    else:
+        rows = session.execute(_LIVE_GRANTS_AT, {**params, "property": property_id}).all()
+    doors_of: dict[str, list[str]] = {}
+    if rows:
+        keys = sorted({key.id for _, key in rows})
+        for key_id, door_id in session.execute(_DOORS_OF_KEYS, {"keys": keys}):
+            doors_of.setdefault(key_id, []).append(door_id)
     authorities: dict[str, SigningKeyPair] = {}
     issued = []
     for grant, key in rows:
@@ -71,7 +94,7 @@ def issue_for_phone(
             authorities[key.property_id] = authority_of(session, master_key, key.property_id)
         not_before = max(now, grant.starts_at)
         expires = horizon if grant.ends_at is None else min(horizon, grant.ends_at)
-        door_ids = tuple(sorted(door.id for door in key.doors))
+        door_ids = tuple(sorted(doors_of.get(key.id, ())))
         claim = token_schedule_claim(
             grant_schedule(key, grant),
             subject=subject_for(grant.person_id),

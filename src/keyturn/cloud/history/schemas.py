@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from keyturn.cloud.history.models import Event
 from keyturn.rules.photos import can_view_photo
 from keyturn.rules.types import CredentialType, DoorKind, Reason
 from keyturn.rules.visibility import EventFacts, Viewer
@@ -68,7 +68,38 @@ class EventPage(BaseModel):
     next_cursor: str | None
 
 
-def event_facts(event: Event) -> EventFacts:
+class StoredEvent(Protocol):
+    """The columns of a stored event that readers use: an Event, or a row of its columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def property_id(self) -> str: ...
+    @property
+    def door_id(self) -> str: ...
+    @property
+    def door_kind(self) -> DoorKind: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def clock_uncertain(self) -> bool: ...
+    @property
+    def credential_type(self) -> CredentialType | None: ...
+    @property
+    def subject_id(self) -> str | None: ...
+    @property
+    def granted_by(self) -> str | None: ...
+    @property
+    def by_resident(self) -> bool: ...
+    @property
+    def reason(self) -> Reason | None: ...
+    @property
+    def photo_id(self) -> str | None: ...
+
+
+def event_facts(event: StoredEvent) -> EventFacts:
     """The columns of a stored event that the visibility and photo rules read."""
     return EventFacts(
         property_id=event.property_id,
@@ -80,7 +111,7 @@ def event_facts(event: Event) -> EventFacts:
     )
 
 
-def event_out(event: Event, viewer: Viewer) -> EventOut:
+def event_out(event: StoredEvent, viewer: Viewer) -> EventOut:
     """The event as `viewer` sees it; the caller has already cleared it with the V rules."""
     outcome = None
     if event.reason is not None:

@@ -19,10 +19,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.db import new_id
+from keyturn.cloud.devices.models import Device
 from keyturn.cloud.history.models import Event
 from keyturn.cloud.history.schemas import event_facts
 from keyturn.cloud.history.visibility import viewer_for
 from keyturn.cloud.problems import ProblemError
+from keyturn.cloud.properties.models import Door
 from keyturn.cloud.webhooks.egress import literal_is_private
 from keyturn.cloud.webhooks.models import URL_LENGTH, WebhookDelivery, WebhookSubscription
 from keyturn.crypto.sealed import seal, unseal
@@ -188,6 +190,16 @@ def enqueue_device_events(
 ) -> int:
     """`enqueue_event_deliveries` for the entries of one lock that ingest just stored."""
     if not seqs:
+        return 0
+    # Most properties have no webhooks: ask that before loading the entries just stored.
+    subscribed = session.scalar(
+        select(WebhookSubscription.id)
+        .join(Door, Door.property_id == WebhookSubscription.property_id)
+        .join(Device, Device.door_id == Door.id)
+        .where(Device.id == device_id)
+        .limit(1)
+    )
+    if subscribed is None:
         return 0
     events = session.scalars(
         select(Event).where(Event.device_id == device_id, Event.device_seq.in_(sorted(seqs)))
