@@ -119,11 +119,13 @@ def add_site(
 
 
 def add_person(session: Session, name: str) -> str:
+    """A person with no role, who consented long ago (R5: an NYC site may hold their data)."""
     session.add(
         Person(
             id=f"person-{name}",
             display_name=name,
             email=f"{name}@example.org",
+            nyc_consent_at=LONG_AGO,
             created_at=LONG_AGO,
         )
     )

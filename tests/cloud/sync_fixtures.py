@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.models import Grant, Key
 from keyturn.cloud.devices.service import create_provisioning_token, provision_device
+from keyturn.cloud.people import consent
 from keyturn.cloud.people.models import Account, Person
 from keyturn.cloud.properties.models import Door, Portfolio, Property
 from keyturn.crypto.codes import door_secret
@@ -85,6 +86,9 @@ def make_building(session: Session) -> Building:
     session.add_all([resident, manager])
     session.flush()
     session.add_all([Account(person_id=resident.id), Account(person_id=manager.id)])
+    # Neither has a role here, so New York City treats both as tenants: they agreed in the app.
+    for person in (resident, manager):
+        consent.record_in_app(session, person, NOW)
     key = Key(
         property_id=prop.id,
         name="Building",

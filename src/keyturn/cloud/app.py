@@ -6,9 +6,9 @@ the application serves its health check and its OpenAPI description.
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,11 +21,13 @@ from keyturn.cloud.auth.http import install_auth
 from keyturn.cloud.db import make_engine
 from keyturn.cloud.devices import views as devices_views
 from keyturn.cloud.history import views as history_views
+from keyturn.cloud.inputs import refuse_nul_characters
 from keyturn.cloud.jobs import background_jobs
+from keyturn.cloud.openapi import complete_openapi
 from keyturn.cloud.people import views as people_views
 from keyturn.cloud.privacy import retention_views
 from keyturn.cloud.privacy import views as privacy_views
-from keyturn.cloud.problems import problem
+from keyturn.cloud.problems import problem, problem_responses
 from keyturn.cloud.properties import views as properties_views
 from keyturn.cloud.refusals import install_refusals
 from keyturn.cloud.webhooks import views as webhooks_views
@@ -33,6 +35,10 @@ from keyturn.settings import Settings
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "ok", "version": "0.1.0", "database": "sqlite"}]}
+    )
+
     status: str
     version: str
     database: str
@@ -46,6 +52,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         version=__version__,
         openapi_url="/api/v1/openapi.json",
         lifespan=background_jobs,
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.engine = db
     app.state.settings = settings
@@ -58,11 +65,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         app.include_router(resource_views.router)
     install_auth(app)
     install_refusals(app)
+    complete_openapi(app)
 
     @app.get(
         "/api/v1/health",
         response_model=Health,
         tags=["service"],
+        responses=problem_responses(503),
         dependencies=[public_route("liveness only; reveals nothing private")],
     )
     def health() -> Health | JSONResponse:

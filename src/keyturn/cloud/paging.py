@@ -1,18 +1,21 @@
 """Cursor pagination shared by every list route: one page of items and the next page's cursor.
 
-A cursor is the id of the previous page's last item and lists are ordered by id, so paging
-stays stable while rows are added elsewhere.
+A cursor is the id of the previous page's last item and lists are ordered by id (or, for the
+few short lists kept in another order, by that order), so paging stays stable while rows are
+added elsewhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from keyturn.cloud.problems import ProblemError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -26,8 +29,26 @@ Cursor = Annotated[
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")]
 
 
+class UnknownCursor(ProblemError):
+    status = 400
+    kind = "bad-cursor"
+    title = "The cursor is not one this service issued"
+
+
+def _page_example(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The example of `Page[Item]`: a page holding the item's own example, with more to come."""
+    item = get_args(model.model_fields["items"].annotation)[0]
+    extra = getattr(item, "model_config", {}).get("json_schema_extra")
+    if isinstance(extra, dict) and extra.get("examples"):
+        schema["examples"] = [
+            {"items": extra["examples"][:1], "next_cursor": "6f1c0a4e-0000-4000-8000-0000000000ff"}
+        ]
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a list; pass `next_cursor` back as `cursor` to get the next one."""
+
+    model_config = ConfigDict(json_schema_extra=_page_example)
 
     items: list[T]
     next_cursor: str | None = Field(description="Null on the last page")
@@ -61,3 +82,18 @@ def paged(
     """A Page of rendered rows: `page_of` plus the conversion every list route does."""
     rows, next_cursor = page_of(session, query, id_column, cursor, limit)
     return Page[R](items=[render(row) for row in rows], next_cursor=next_cursor)
+
+
+def page_list(
+    items: Sequence[T], id_of: Callable[[T], str], cursor: str | None, limit: int
+) -> Page[T]:
+    """One page of an already ordered, short list: the items after the one named by `cursor`."""
+    start = 0
+    if cursor is not None:
+        ids = [id_of(item) for item in items]
+        if cursor not in ids:
+            raise UnknownCursor()
+        start = ids.index(cursor) + 1
+    chosen = list(items[start : start + limit])
+    more = start + limit < len(items)
+    return Page[T](items=chosen, next_cursor=id_of(chosen[-1]) if more and chosen else None)

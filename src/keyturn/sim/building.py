@@ -22,6 +22,7 @@ from keyturn.cloud.devices.service import (
     ensure_device_models,
     provision_device,
 )
+from keyturn.cloud.people import consent
 from keyturn.cloud.people.models import Account, Person, RoleMembership
 from keyturn.cloud.properties.models import Door, Portfolio, Property, Unit
 from keyturn.cloud.properties.service import give_authority, give_door_secret
@@ -219,6 +220,9 @@ def build(
     walker_booker = next(p for p in people if p.home is walker_home)
     grant(walker, walker_key, resident=False, by=walker_booker.id)
     session.flush()
+    # Residents agree in the app before anything is collected, as New York City requires (R5).
+    for resident in (p for p in people if p.role is Role.RESIDENT):
+        consent.record_in_app(session, session.get_one(Person, resident.id), now)
 
     for person in people:
         if person.role is Role.PROPERTY_MANAGER:

@@ -55,6 +55,7 @@ EXPECTED: dict[str, set[str]] = {
     "account.manage": EVERYONE,
     "account.security": EVERYONE,
     "dsar.submit": EVERYONE,
+    "consent.self": EVERYONE,
     "portfolio.manage": {"portfolio_manager"},
     "property.read": MEMBERS,
     "property.manage": MANAGERS,
@@ -63,6 +64,7 @@ EXPECTED: dict[str, set[str]] = {
     "people.manage": MANAGERS,
     "people.suspend": MANAGERS,
     "managers.manage": {"portfolio_manager"},
+    "consent.record": MANAGERS,
     "keys.read": {*KEY_SHARERS, "pm_keys_specific"},
     "keys.manage": {"portfolio_manager", "pm_keys_full"},
     "keys.grant": {*KEY_SHARERS, "pm_keys_specific"},
@@ -83,7 +85,13 @@ EXPECTED: dict[str, set[str]] = {
     "retention.read": MANAGERS,
     "dsar.review": {"portfolio_manager"},
 }
-ACCOUNT_ACTIONS = {"account.read", "account.manage", "account.security", "dsar.submit"}
+ACCOUNT_ACTIONS = {
+    "account.read",
+    "account.manage",
+    "account.security",
+    "dsar.submit",
+    "consent.self",
+}
 LEAST_SCOPE: dict[str, str] = {
     **{action: "read" for action in EXPECTED if action.endswith((".read", ".export"))},
     **{action: "write" for action in EXPECTED if not action.endswith((".read", ".export"))},

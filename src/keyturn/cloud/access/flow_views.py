@@ -48,9 +48,11 @@ from keyturn.cloud.auth.errors import Forbidden, NotFound
 from keyturn.cloud.auth.permissions import Action, Principal, authorize
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
 from keyturn.cloud.people.models import Person
+from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.cloud.properties.models import Door, Property
 
-router = APIRouter(prefix="/api/v1", tags=["guests and codes"])
+router = APIRouter(prefix="/api/v1", tags=["guests and codes"], responses=GUARDED)
+NO_FREE_CODE = problem_responses(409, meaning={409: "No free code is left at a door"})
 
 
 def _manages_sharing(db: Session, principal: Principal, property_id: str) -> bool:
@@ -98,7 +100,12 @@ def _grants_of_kind(
     )
 
 
-@router.post("/properties/{property_id}/guests", response_model=GuestOut, status_code=201)
+@router.post(
+    "/properties/{property_id}/guests",
+    response_model=GuestOut,
+    status_code=201,
+    responses=problem_responses(409, meaning={409: "The guest already holds this key"}),
+)
 def invite_guest(
     property_id: str,
     body: GuestInvite,
@@ -186,6 +193,7 @@ def _single_day_out(db: Session, row: SingleDayCode) -> SingleDayOut:
     "/properties/{property_id}/single-day-codes",
     response_model=SingleDayIssued,
     status_code=201,
+    responses=NO_FREE_CODE,
 )
 def create_single_day_codes(
     property_id: str,
@@ -282,7 +290,12 @@ def revoke_single_day_code(
 # One-time codes and couriers (A8)
 
 
-@router.post("/properties/{property_id}/one-time-codes", response_model=CodeIssued, status_code=201)
+@router.post(
+    "/properties/{property_id}/one-time-codes",
+    response_model=CodeIssued,
+    status_code=201,
+    responses=NO_FREE_CODE,
+)
 def create_one_time_code(
     property_id: str,
     body: OneTimeCreate,
@@ -323,7 +336,12 @@ def revoke_one_time_code(
     return revocation_out(row.id, revoked_at, locks)
 
 
-@router.post("/properties/{property_id}/courier-codes", response_model=CodesIssued, status_code=201)
+@router.post(
+    "/properties/{property_id}/courier-codes",
+    response_model=CodesIssued,
+    status_code=201,
+    responses=NO_FREE_CODE,
+)
 def create_courier_codes(
     property_id: str,
     body: CourierCodesCreate,

@@ -25,15 +25,38 @@ HourMinute = Annotated[str, StringConstraints(pattern=r"^\d\d:\d\d$")]
 Flag = Annotated[bool, Field(strict=True)]
 DoorIds = Annotated[list[Id], Field(min_length=1, max_length=50)]
 EXAMPLE_ID = "6f1c0a4e-0000-4000-8000-000000000001"
+EXAMPLE_PERSON_ID = "6f1c0a4e-0000-4000-8000-000000000002"
+EXAMPLE_KEY_ID = "6f1c0a4e-0000-4000-8000-000000000003"
+EXAMPLE_GRANT_ID = "6f1c0a4e-0000-4000-8000-000000000004"
+EXAMPLE_PROPERTY_ID = "6f1c0a4e-0000-4000-8000-000000000005"
+EXAMPLE_DEVICE_ID = "6f1c0a4e-0000-4000-8000-000000000006"
 EXAMPLE_WINDOW = {"weekday": 0, "start": "09:00", "end": "17:00"}
+EXAMPLE_TIME = "2026-03-02T09:00:00Z"
+EXAMPLE_LOCK = {
+    "device_id": EXAMPLE_DEVICE_ID,
+    "door_id": EXAMPLE_ID,
+    "door_name": "Entrance",
+    "required_version": 42,
+    "applied_version": 41,
+    "applied": False,
+    "last_sync_at": "2026-03-02T08:55:00Z",
+}
+EXAMPLE_CODE = {"id": EXAMPLE_GRANT_ID, "door_id": EXAMPLE_ID, "code": "4826153"}
 
 
 def _strict(example: dict[str, Any]) -> ConfigDict:
     return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
 
 
+def _example(example: dict[str, Any]) -> ConfigDict:
+    """The configuration of a response body: only its example for the OpenAPI description."""
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
+
 class LockStatusOut(BaseModel):
     """Whether one lock has applied a change: it has once `applied_version` ≥ `required`."""
+
+    model_config = _example(EXAMPLE_LOCK)
 
     device_id: str
     door_id: str
@@ -90,6 +113,19 @@ class KeyUpdate(BaseModel):
 
 
 class KeyOut(BaseModel):
+    model_config = _example(
+        {
+            "id": EXAMPLE_KEY_ID,
+            "property_id": EXAMPLE_PROPERTY_ID,
+            "name": "Residents 4B",
+            "door_ids": [EXAMPLE_ID],
+            "windows": [EXAMPLE_WINDOW],
+            "may_share": True,
+            "provides_doorcodes": True,
+            "created_at": EXAMPLE_TIME,
+        }
+    )
+
     id: str
     property_id: str
     name: str
@@ -114,6 +150,20 @@ class GrantCreate(BaseModel):
 
 
 class GrantOut(BaseModel):
+    model_config = _example(
+        {
+            "id": EXAMPLE_GRANT_ID,
+            "key_id": EXAMPLE_KEY_ID,
+            "person_id": EXAMPLE_PERSON_ID,
+            "kind": "standard",
+            "starts_at": EXAMPLE_TIME,
+            "ends_at": None,
+            "resident": True,
+            "created_by": EXAMPLE_ID,
+            "revoked_at": None,
+        }
+    )
+
     id: str
     key_id: str
     person_id: str
@@ -127,6 +177,15 @@ class GrantOut(BaseModel):
 
 class RevocationOut(BaseModel):
     """A recorded revocation, and which locks have applied it so far."""
+
+    model_config = _example(
+        {
+            "id": EXAMPLE_GRANT_ID,
+            "revoked_at": EXAMPLE_TIME,
+            "note": "Each lock drops it at its next sync; `locks` says which have.",
+            "locks": [EXAMPLE_LOCK],
+        }
+    )
 
     id: str
     revoked_at: datetime
@@ -143,6 +202,16 @@ class PhoneEnrol(BaseModel):
 
 
 class PhoneOut(BaseModel):
+    model_config = _example(
+        {
+            "id": EXAMPLE_ID,
+            "person_id": EXAMPLE_PERSON_ID,
+            "phone_key_id": "k1F0c2Vb3QxY",
+            "registered_at": EXAMPLE_TIME,
+            "revoked_at": None,
+        }
+    )
+
     id: str
     person_id: str
     phone_key_id: str
@@ -153,6 +222,16 @@ class PhoneOut(BaseModel):
 class MobileKeyOut(BaseModel):
     """One short-lived token per live grant; present it at the door and sign the challenge."""
 
+    model_config = _example(
+        {
+            "grant_id": EXAMPLE_GRANT_ID,
+            "door_ids": [EXAMPLE_ID],
+            "not_before": EXAMPLE_TIME,
+            "expires": "2026-03-05T09:00:00Z",
+            "token": "0oRDoQEmoFhSpQF4JGtleXR1cm4...",
+        }
+    )
+
     grant_id: str
     door_ids: list[str]
     not_before: datetime
@@ -161,6 +240,21 @@ class MobileKeyOut(BaseModel):
 
 
 class MobileKeysOut(BaseModel):
+    model_config = _example(
+        {
+            "registration_id": EXAMPLE_ID,
+            "keys": [
+                {
+                    "grant_id": EXAMPLE_GRANT_ID,
+                    "door_ids": [EXAMPLE_ID],
+                    "not_before": EXAMPLE_TIME,
+                    "expires": "2026-03-05T09:00:00Z",
+                    "token": "0oRDoQEmoFhSpQF4JGtleXR1cm4...",
+                }
+            ],
+        }
+    )
+
     registration_id: str
     keys: list[MobileKeyOut]
 
@@ -174,12 +268,24 @@ class DoorcodeIssue(BaseModel):
 class CodeIssued(BaseModel):
     """A code shown once: only its MAC (or, for single-day codes, its slot) is kept."""
 
+    model_config = _example(EXAMPLE_CODE)
+
     id: str
     door_id: str
     code: str
 
 
 class DoorcodeOut(BaseModel):
+    model_config = _example(
+        {
+            "id": EXAMPLE_GRANT_ID,
+            "person_id": EXAMPLE_PERSON_ID,
+            "door_id": EXAMPLE_ID,
+            "created_at": EXAMPLE_TIME,
+            "revoked_at": None,
+        }
+    )
+
     id: str
     person_id: str
     door_id: str
@@ -194,6 +300,16 @@ class KeycardActivate(BaseModel):
 
 
 class KeycardOut(BaseModel):
+    model_config = _example(
+        {
+            "id": EXAMPLE_ID,
+            "person_id": EXAMPLE_PERSON_ID,
+            "card_uid": "04A224B2C35E80",
+            "active": True,
+            "created_at": EXAMPLE_TIME,
+        }
+    )
+
     id: str
     person_id: str
     card_uid: str
@@ -226,6 +342,19 @@ class GuestInvite(BaseModel):
 
 
 class GuestOut(BaseModel):
+    model_config = _example(
+        {
+            "grant_id": EXAMPLE_GRANT_ID,
+            "person_id": EXAMPLE_PERSON_ID,
+            "display_name": "Sam",
+            "email": "guest@example.org",
+            "key_id": EXAMPLE_KEY_ID,
+            "starts_at": "2026-03-06T18:00:00Z",
+            "ends_at": "2026-03-08T12:00:00Z",
+            "revoked_at": None,
+        }
+    )
+
     grant_id: str
     person_id: str
     display_name: str
@@ -249,12 +378,34 @@ class SingleDayCreate(BaseModel):
 
 
 class SingleDayIssued(BaseModel):
+    model_config = _example(
+        {
+            "local_date": "2026-03-07",
+            "codes": [EXAMPLE_CODE],
+            "note": "Valid at 4B door on 2026-03-07, midnight to midnight local time.",
+        }
+    )
+
     local_date: date
     codes: list[CodeIssued]
     note: str
 
 
 class SingleDayOut(BaseModel):
+    model_config = _example(
+        {
+            "id": EXAMPLE_GRANT_ID,
+            "door_id": EXAMPLE_ID,
+            "local_date": "2026-03-07",
+            "slot": 0,
+            "guest_label": "Aunt May",
+            "created_by": EXAMPLE_PERSON_ID,
+            "created_at": EXAMPLE_TIME,
+            "revoked_at": None,
+            "locks": [],
+        }
+    )
+
     id: str
     door_id: str
     local_date: date
@@ -285,6 +436,8 @@ class CourierCodesCreate(BaseModel):
 
 
 class CodesIssued(BaseModel):
+    model_config = _example({"codes": [EXAMPLE_CODE]})
+
     codes: list[CodeIssued]
 
 
@@ -310,6 +463,20 @@ class VisitorCreate(BaseModel):
 
 
 class VisitorOut(BaseModel):
+    model_config = _example(
+        {
+            "grant_id": EXAMPLE_GRANT_ID,
+            "key_id": EXAMPLE_KEY_ID,
+            "person_id": EXAMPLE_PERSON_ID,
+            "kind": "service_provider",
+            "door_ids": [EXAMPLE_ID],
+            "windows": [{"weekday": 1, "start": "12:00", "end": "13:00"}],
+            "starts_at": EXAMPLE_TIME,
+            "ends_at": None,
+            "revoked_at": None,
+        }
+    )
+
     grant_id: str
     key_id: str
     person_id: str
@@ -330,6 +497,18 @@ class SuspendRequest(BaseModel):
 
 
 class SuspensionOut(BaseModel):
+    model_config = _example(
+        {
+            "person_id": EXAMPLE_PERSON_ID,
+            "suspended_at": EXAMPLE_TIME,
+            "revoked_phone_ids": [EXAMPLE_ID],
+            "temporary_code_emailed": True,
+            "temporary_code_doors": [EXAMPLE_ID],
+            "note": "Each lock refuses the person's credentials from its next sync.",
+            "locks": [EXAMPLE_LOCK],
+        }
+    )
+
     person_id: str
     suspended_at: datetime | None
     revoked_phone_ids: list[str]

@@ -46,10 +46,15 @@ from keyturn.cloud.auth.permissions import (
 )
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
 from keyturn.cloud.people.service import person_at, referenced_person
+from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.cloud.properties.models import Door
 from keyturn.cloud.properties.service import in_property
 
-router = APIRouter(prefix="/api/v1", tags=["keys and credentials"])
+router = APIRouter(prefix="/api/v1", tags=["keys and credentials"], responses=GUARDED)
+NAME_IN_USE = problem_responses(409, meaning={409: "The name is in use at this property"})
+NO_CODE = problem_responses(
+    409, meaning={409: "No live key gives the person doorcodes there, or no free code is left"}
+)
 
 
 def locks_out(locks: list[LockStatus]) -> list[LockStatusOut]:
@@ -102,7 +107,9 @@ def list_keys(
     return paged(db, query, Key.id, cursor, limit, key_out)
 
 
-@router.post("/properties/{property_id}/keys", response_model=KeyOut, status_code=201)
+@router.post(
+    "/properties/{property_id}/keys", response_model=KeyOut, status_code=201, responses=NAME_IN_USE
+)
 def create_key(
     property_id: str,
     body: KeyCreate,
@@ -134,7 +141,9 @@ def read_key(
     return key_out(in_property(db, Key, key_id, property_id))
 
 
-@router.patch("/properties/{property_id}/keys/{key_id}", response_model=KeyOut)
+@router.patch(
+    "/properties/{property_id}/keys/{key_id}", response_model=KeyOut, responses=NAME_IN_USE
+)
 def update_key(
     property_id: str,
     key_id: str,
@@ -170,7 +179,10 @@ def list_grants(
 
 
 @router.post(
-    "/properties/{property_id}/keys/{key_id}/grants", response_model=GrantOut, status_code=201
+    "/properties/{property_id}/keys/{key_id}/grants",
+    response_model=GrantOut,
+    status_code=201,
+    responses=problem_responses(409, meaning={409: "The person already holds this key"}),
 )
 def create_grant(
     property_id: str,
@@ -238,7 +250,12 @@ def list_phones(
     return paged(db, query, MobileKeyRegistration.id, cursor, limit, _phone_out)
 
 
-@router.post("/properties/{property_id}/phones", response_model=PhoneOut, status_code=201)
+@router.post(
+    "/properties/{property_id}/phones",
+    response_model=PhoneOut,
+    status_code=201,
+    responses=problem_responses(409, meaning={409: "This phone key is already enrolled"}),
+)
 def enrol_phone(
     property_id: str,
     body: PhoneEnrol,
@@ -255,7 +272,9 @@ def enrol_phone(
 @router.post(
     "/properties/{property_id}/phones/{registration_id}/mobile-keys",
     response_model=MobileKeysOut,
-    responses={409: {"description": "The phone was revoked or its holder is suspended"}},
+    responses=problem_responses(
+        409, meaning={409: "The phone was revoked or its holder is suspended"}
+    ),
 )
 def issue_mobile_keys(
     property_id: str,
@@ -311,7 +330,12 @@ def _doorcode_out(row: Doorcode) -> DoorcodeOut:
     return DoorcodeOut.model_validate(row, from_attributes=True)
 
 
-@router.post("/properties/{property_id}/doorcodes/mine", response_model=CodeIssued, status_code=201)
+@router.post(
+    "/properties/{property_id}/doorcodes/mine",
+    response_model=CodeIssued,
+    status_code=201,
+    responses=NO_CODE,
+)
 def reset_own_doorcode(
     property_id: str,
     body: DoorcodeIssue,
@@ -354,6 +378,7 @@ def list_doorcodes(
     "/properties/{property_id}/people/{person_id}/doorcodes",
     response_model=CodeIssued,
     status_code=201,
+    responses=NO_CODE,
 )
 def issue_doorcode(
     property_id: str,
@@ -420,6 +445,7 @@ def list_keycards(
     "/properties/{property_id}/people/{person_id}/keycards",
     response_model=KeycardOut,
     status_code=201,
+    responses=problem_responses(409, meaning={409: "The card is registered to someone else"}),
 )
 def activate_keycard(
     property_id: str,

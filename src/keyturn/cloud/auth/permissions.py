@@ -65,6 +65,7 @@ class Action(StrEnum):
     ACCOUNT_MANAGE = "account.manage"  # create and revoke own API tokens
     ACCOUNT_SECURITY = "account.security"  # enrol, confirm and remove own TOTP factor
     DSAR_SUBMIT = "dsar.submit"  # ask for a copy or deletion of one's own data (D1, D2)
+    CONSENT_SELF = "consent.self"  # give or withdraw one's own consent in the app (R5)
     # A property and its structure.
     PORTFOLIO_MANAGE = "portfolio.manage"  # add properties to the portfolio
     PROPERTY_READ = "property.read"  # see the property, its doors and one's own standing
@@ -75,6 +76,7 @@ class Action(StrEnum):
     PEOPLE_MANAGE = "people.manage"  # add, invite, edit, remove people; CSV import of residents
     PEOPLE_SUSPEND = "people.suspend"  # lost phone (A6): suspend, send temporary code, restore
     MANAGERS_MANAGE = "managers.manage"  # appoint managers, set permissions and managed keys
+    CONSENT_RECORD = "consent.record"  # record or withdraw written consent (tenant, guardian)
     # Keys, grants and credentials.
     KEYS_READ = "keys.read"  # list keys and their grants
     KEYS_MANAGE = "keys.manage"  # create, edit, delete keys (doors, schedule, flags)
@@ -130,6 +132,7 @@ POLICIES: dict[Action, Policy] = {
     Action.ACCOUNT_MANAGE: _own(Scope.ADMIN),
     Action.ACCOUNT_SECURITY: _own(Scope.ADMIN),
     Action.DSAR_SUBMIT: _own(Scope.WRITE),
+    Action.CONSENT_SELF: _own(Scope.WRITE),
     Action.PORTFOLIO_MANAGE: _by(Scope.WRITE, PORTFOLIO),
     Action.PROPERTY_READ: _by(Scope.READ, *EVERY_ROLE),
     Action.PROPERTY_MANAGE: _by(Scope.WRITE, *MANAGERS),
@@ -138,6 +141,7 @@ POLICIES: dict[Action, Policy] = {
     Action.PEOPLE_MANAGE: _by(Scope.WRITE, *MANAGERS),
     Action.PEOPLE_SUSPEND: _by(Scope.WRITE, *MANAGERS),
     Action.MANAGERS_MANAGE: _by(Scope.ADMIN, PORTFOLIO),
+    Action.CONSENT_RECORD: _by(Scope.WRITE, *MANAGERS),
     Action.KEYS_READ: _by(Scope.READ, PORTFOLIO, permissions=KEY_HOLDERS),
     Action.KEYS_MANAGE: _by(Scope.WRITE, PORTFOLIO, permissions=KEY_EDITORS),
     Action.KEYS_GRANT: _by(Scope.WRITE, PORTFOLIO, permissions=KEY_HOLDERS),

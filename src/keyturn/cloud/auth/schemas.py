@@ -7,7 +7,7 @@ so argon2 never works on megabytes and nobody picks a trivially short one.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -24,6 +24,25 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 NewPassword = Annotated[str, StringConstraints(min_length=10, max_length=256)]
 TotpCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 LinkToken = Annotated[str, StringConstraints(min_length=16, max_length=128)]
+EXAMPLE_PERSON_ID = "6f1c0a4e-0000-4000-8000-000000000002"
+EXAMPLE_PROPERTY_ID = "6f1c0a4e-0000-4000-8000-000000000005"
+EXAMPLE_TIME = "2026-03-02T09:00:00Z"
+EXAMPLE_LINK_TOKEN = "lt_3q2rX0c9bWJm0QqjZk7d1A"  # noqa: S105 - an example in the API description
+EXAMPLE_TOKEN = {
+    "id": "6f1c0a4e-0000-4000-8000-000000000009",
+    "name": "reporting",
+    "scopes": ["read"],
+    "created_at": EXAMPLE_TIME,
+    "expires_at": None,
+}
+
+
+def _strict(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
+def _example(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [example]})
 
 
 class Strict(BaseModel):
@@ -47,6 +66,15 @@ class LoginRequest(Strict):
 
 
 class SessionOut(BaseModel):
+    model_config = _example(
+        {
+            "kind": "session",
+            "person_id": EXAMPLE_PERSON_ID,
+            "expires_at": "2026-03-02T21:00:00Z",
+            "csrf_token": "c2VjcmV0LWNzcmYtdG9rZW4",
+        }
+    )
+
     kind: Literal["session"] = "session"
     person_id: str
     expires_at: datetime
@@ -54,6 +82,16 @@ class SessionOut(BaseModel):
 
 
 class LoginTokenOut(BaseModel):
+    model_config = _example(
+        {
+            "kind": "token",
+            "person_id": EXAMPLE_PERSON_ID,
+            "access_token": "kt_zMZmSlhoMODbZ8G8r08Nm9XyhcBOGgNhrNliSVCQ1kw",
+            "token_type": "bearer",
+            "expires_at": "2026-03-02T21:00:00Z",
+        }
+    )
+
     kind: Literal["token"] = "token"
     person_id: str
     access_token: str
@@ -62,12 +100,29 @@ class LoginTokenOut(BaseModel):
 
 
 class MembershipOut(BaseModel):
+    model_config = _example({"property_id": EXAMPLE_PROPERTY_ID, "role": "staff", "unit_id": None})
+
     property_id: str
     role: Role
     unit_id: str | None
 
 
 class MeOut(BaseModel):
+    model_config = _example(
+        {
+            "person_id": EXAMPLE_PERSON_ID,
+            "display_name": "Ana Ruiz",
+            "email": "ana@example.org",
+            "credential": "session",
+            "scopes": ["read", "write", "admin"],
+            "totp_enabled": True,
+            "totp_satisfied": True,
+            "memberships": [
+                {"property_id": EXAMPLE_PROPERTY_ID, "role": "property_manager", "unit_id": None}
+            ],
+        }
+    )
+
     person_id: str
     display_name: str
     email: str | None
@@ -92,6 +147,8 @@ class TokenCreate(Strict):
 
 
 class TokenOut(BaseModel):
+    model_config = _example(EXAMPLE_TOKEN)
+
     id: str
     name: str
     scopes: list[Scope]
@@ -100,28 +157,40 @@ class TokenOut(BaseModel):
 
 
 class TokenCreated(TokenOut):
+    model_config = _example(
+        {**EXAMPLE_TOKEN, "token": "kt_R27Xj1DbN5mcc8qwAXB01Ng26ESRG8Trfl8SphBtMSc"}
+    )
+
     token: str = Field(description="The secret, shown only in this response")
 
 
-class TokenPage(BaseModel):
-    items: list[TokenOut]
-    next_cursor: str | None
-
-
 class TotpEnrolmentOut(BaseModel):
+    model_config = _example(
+        {
+            "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+            "otpauth_uri": "otpauth://totp/Keyturn:ana%40example.org?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Keyturn",
+        }
+    )
+
     secret: str = Field(description="Base32, for typing into an authenticator app")
     otpauth_uri: str
 
 
 class TotpCodeIn(Strict):
+    model_config = _strict({"code": "492039"})
+
     code: TotpCode
 
 
 class PasswordResetRequest(Strict):
+    model_config = _strict({"email": "ana@example.org"})
+
     email: Email
 
 
 class PasswordResetConfirm(Strict):
+    model_config = _strict({"token": EXAMPLE_LINK_TOKEN, "password": "a new long passphrase"})
+
     token: LinkToken
     password: NewPassword
 
@@ -165,17 +234,33 @@ class InvitationCreate(Strict):
 
 
 class InvitationOut(BaseModel):
+    model_config = _example(
+        {"person_id": EXAMPLE_PERSON_ID, "membership_id": "6f1c0a4e-0000-4000-8000-00000000000a"}
+    )
+
     person_id: str
     membership_id: str
 
 
 class InvitationAccept(Strict):
+    model_config = _strict({"token": EXAMPLE_LINK_TOKEN, "password": "a new long passphrase"})
+
     token: LinkToken
     password: NewPassword
 
 
 class PropertyAccessOut(BaseModel):
     """The caller's standing at a property, so a client can show only what will work."""
+
+    model_config = _example(
+        {
+            "property_id": EXAMPLE_PROPERTY_ID,
+            "roles": ["resident"],
+            "permissions": [],
+            "actions": ["property.read", "credentials.self"],
+            "manager_totp_missing": False,
+        }
+    )
 
     property_id: str
     roles: list[Role]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from keyturn.cloud.auth import links, service
@@ -48,17 +48,31 @@ from keyturn.cloud.auth.schemas import (
     TokenCreate,
     TokenCreated,
     TokenOut,
-    TokenPage,
     TotpCodeIn,
     TotpEnrolmentOut,
 )
 from keyturn.cloud.auth.totp import base32
+from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page
 from keyturn.cloud.people.models import Account, Person, RoleMembership
+from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.rules.types import Role
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
-MAX_PAGE = 100
+# Account routes need a caller but name no property, so they never answer 404 for one.
+SIGNED_IN = problem_responses(401, 403)
+SIGNED_IN_WITH_INPUT = problem_responses(401, 403, 422)
+TOTP_CODE_CHECKED = problem_responses(
+    400,
+    401,
+    403,
+    409,
+    422,
+    meaning={400: "The TOTP code is not correct", 409: "No enrolment or factor to act on"},
+)
+LINK_CHECKED = problem_responses(
+    400, 422, meaning={400: "The link is unknown, used, expired or for another purpose"}
+)
 
 
 def _secure(request: Request, config: AuthConfig) -> bool:
@@ -71,7 +85,12 @@ def _secure(request: Request, config: AuthConfig) -> bool:
     "/auth/login",
     response_model=SessionOut | LoginTokenOut,
     dependencies=[public_route("login checks the password itself and is throttled")],
-    responses={401: {"description": "Wrong credentials"}, 429: {"description": "Throttled"}},
+    responses=problem_responses(
+        401,
+        422,
+        429,
+        meaning={401: "Wrong credentials, or a TOTP code is needed", 429: "Throttled"},
+    ),
 )
 def login(
     body: LoginRequest, request: Request, response: Response, db: Db, now: Now, config: Config
@@ -108,7 +127,7 @@ def login(
     )
 
 
-@router.post("/auth/logout", status_code=204, response_class=Response)
+@router.post("/auth/logout", status_code=204, response_class=Response, responses=SIGNED_IN)
 def logout(
     principal: Annotated[Principal, requires(Action.ACCOUNT_READ)], db: Db, now: Now
 ) -> Response:
@@ -122,7 +141,7 @@ def logout(
     return response
 
 
-@router.get("/auth/me", response_model=MeOut)
+@router.get("/auth/me", response_model=MeOut, responses=SIGNED_IN)
 def me(principal: Annotated[Principal, requires(Action.ACCOUNT_READ)], db: Db) -> MeOut:
     """The caller: who they are, how they authenticated, and their roles per property."""
     person = db.get_one(Person, principal.person_id)
@@ -147,21 +166,23 @@ def me(principal: Annotated[Principal, requires(Action.ACCOUNT_READ)], db: Db) -
     )
 
 
-@router.get("/auth/tokens", response_model=TokenPage)
+@router.get("/auth/tokens", response_model=Page[TokenOut], responses=SIGNED_IN_WITH_INPUT)
 def list_tokens(
     principal: Annotated[Principal, requires(Action.ACCOUNT_READ)],
     db: Db,
     now: Now,
-    cursor: Annotated[str | None, Query(max_length=36)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-) -> TokenPage:
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[TokenOut]:
     """The caller's live API tokens, without their secrets, a page at a time."""
     rows = service.list_tokens(db, principal.account_id, cursor, limit, now)
     page = [_token_out(row) for row in rows[:limit]]
-    return TokenPage(items=page, next_cursor=page[-1].id if len(rows) > limit else None)
+    return Page[TokenOut](items=page, next_cursor=page[-1].id if len(rows) > limit else None)
 
 
-@router.post("/auth/tokens", response_model=TokenCreated, status_code=201)
+@router.post(
+    "/auth/tokens", response_model=TokenCreated, status_code=201, responses=SIGNED_IN_WITH_INPUT
+)
 def create_token(
     body: TokenCreate,
     principal: Annotated[Principal, requires(Action.ACCOUNT_MANAGE)],
@@ -177,7 +198,12 @@ def create_token(
     return TokenCreated(**_token_out(row).model_dump(), token=secret)
 
 
-@router.delete("/auth/tokens/{token_id}", status_code=204, response_class=Response)
+@router.delete(
+    "/auth/tokens/{token_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404, 422),
+)
 def revoke_token(
     token_id: str,
     principal: Annotated[Principal, requires(Action.ACCOUNT_MANAGE)],
@@ -190,7 +216,12 @@ def revoke_token(
     return Response(status_code=204)
 
 
-@router.post("/auth/totp", response_model=TotpEnrolmentOut, status_code=201)
+@router.post(
+    "/auth/totp",
+    response_model=TotpEnrolmentOut,
+    status_code=201,
+    responses=problem_responses(401, 403, 409, meaning={409: "A TOTP factor is already enabled"}),
+)
 def begin_totp(
     principal: Annotated[Principal, requires(Action.ACCOUNT_SECURITY)],
     db: Db,
@@ -204,7 +235,9 @@ def begin_totp(
     return TotpEnrolmentOut(secret=base32(enrolment.secret), otpauth_uri=enrolment.uri)
 
 
-@router.post("/auth/totp/confirm", status_code=204, response_class=Response)
+@router.post(
+    "/auth/totp/confirm", status_code=204, response_class=Response, responses=TOTP_CODE_CHECKED
+)
 def confirm_totp(
     body: TotpCodeIn,
     principal: Annotated[Principal, requires(Action.ACCOUNT_SECURITY)],
@@ -218,7 +251,9 @@ def confirm_totp(
     return Response(status_code=204)
 
 
-@router.post("/auth/totp/remove", status_code=204, response_class=Response)
+@router.post(
+    "/auth/totp/remove", status_code=204, response_class=Response, responses=TOTP_CODE_CHECKED
+)
 def remove_totp(
     body: TotpCodeIn,
     principal: Annotated[Principal, requires(Action.ACCOUNT_SECURITY)],
@@ -236,6 +271,7 @@ def remove_totp(
     "/auth/password-reset",
     status_code=202,
     response_class=Response,
+    responses=problem_responses(422),
     dependencies=[public_route("answers the same whether or not the email is known")],
 )
 def request_password_reset(
@@ -251,6 +287,7 @@ def request_password_reset(
     "/auth/password-reset/confirm",
     status_code=204,
     response_class=Response,
+    responses=LINK_CHECKED,
     dependencies=[public_route("the emailed one-time link is the credential")],
 )
 def confirm_password_reset(body: PasswordResetConfirm, db: Db, now: Now) -> Response:
@@ -264,6 +301,7 @@ def confirm_password_reset(body: PasswordResetConfirm, db: Db, now: Now) -> Resp
     "/auth/invitations/accept",
     status_code=204,
     response_class=Response,
+    responses=LINK_CHECKED,
     dependencies=[public_route("the emailed one-time link is the credential")],
 )
 def accept_invitation(body: InvitationAccept, db: Db, now: Now) -> Response:
@@ -273,7 +311,12 @@ def accept_invitation(body: InvitationAccept, db: Db, now: Now) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/properties/{property_id}/invitations", response_model=InvitationOut, status_code=201)
+@router.post(
+    "/properties/{property_id}/invitations",
+    response_model=InvitationOut,
+    status_code=201,
+    responses={**GUARDED, **problem_responses(409)},
+)
 def invite(
     property_id: str,
     body: InvitationCreate,
@@ -300,7 +343,7 @@ def invite(
     return InvitationOut(person_id=membership.person_id, membership_id=membership.id)
 
 
-@router.get("/properties/{property_id}/access", response_model=PropertyAccessOut)
+@router.get("/properties/{property_id}/access", response_model=PropertyAccessOut, responses=GUARDED)
 def property_access(
     property_id: str,
     principal: Annotated[Principal, requires(Action.PROPERTY_READ)],

@@ -22,13 +22,14 @@ from keyturn.cloud.db import session_factory
 from keyturn.cloud.devices import service
 from keyturn.cloud.devices.errors import DeviceError
 from keyturn.cloud.devices.models import Device
-from keyturn.cloud.devices.schemas import ProvisionRequest
+from keyturn.cloud.devices.schemas import DeviceHealthOut, ProvisionRequest
 from keyturn.cloud.devices.sync import handle_uplink
-from keyturn.cloud.problems import problem
+from keyturn.cloud.problems import GUARDED, problem, problem_responses
 from keyturn.settings import Settings
 
 MSGPACK = "application/msgpack"
 OCTET_STREAM = "application/octet-stream"
+BYTES = {"schema": {"type": "string", "format": "binary"}}
 PHOTO_DIR = "photos"
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
@@ -55,7 +56,21 @@ def _refused(exc: DeviceError) -> JSONResponse:
 @router.post(
     "/devices/provision",
     response_class=Response,
-    responses={201: {"content": {MSGPACK: {}}, "description": "The lock's DoorConfig"}},
+    responses={
+        201: {"content": {MSGPACK: BYTES}, "description": "The lock's DoorConfig"},
+        **problem_responses(
+            403,
+            404,
+            409,
+            422,
+            meaning={
+                403: "The token is unknown, expired or already used",
+                404: "The token's door no longer exists",
+                409: "Another lock is bound to the door",
+                422: "Invalid input, an unknown model, or a model or key that does not fit",
+            },
+        ),
+    },
     status_code=201,
     dependencies=[public_route("the one-time provisioning token authorises it")],
 )
@@ -88,9 +103,21 @@ def provision(body: ProvisionRequest, request: Request) -> Response:
     "/sync",
     response_class=Response,
     openapi_extra={
-        "requestBody": {"content": {OCTET_STREAM: {}}, "required": True},
+        "requestBody": {"content": {OCTET_STREAM: BYTES}, "required": True},
     },
-    responses={200: {"content": {OCTET_STREAM: {}}, "description": "A sealed Downlink frame"}},
+    responses={
+        200: {"content": {OCTET_STREAM: BYTES}, "description": "A sealed Downlink frame"},
+        **problem_responses(
+            400,
+            401,
+            404,
+            meaning={
+                400: "The body is not a sync frame, or its batch is inconsistent",
+                401: "The frame does not decrypt or verify as the lock's",
+                404: "No such lock, or it was retired",
+            },
+        ),
+    },
     dependencies=[public_route("the lock's signature on the frame authenticates it")],
 )
 async def sync(request: Request) -> Response:
@@ -115,11 +142,12 @@ async def sync(request: Request) -> Response:
 
 @router.get(
     "/devices/{device_id}/health",
-    response_model=service.DeviceHealth,
+    response_model=DeviceHealthOut,
     description=(
         "How current a lock is: its applied access-list version against its door's current "
         "version, time since its last sync, battery, firmware and clock drift."
     ),
+    responses=GUARDED,
     dependencies=[requires(Action.DEVICES_READ, property_from=_device_property)],
 )
 def health(device_id: str, request: Request) -> service.DeviceHealth | JSONResponse:

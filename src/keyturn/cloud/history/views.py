@@ -33,7 +33,7 @@ from keyturn.cloud.history.queries import MAX_PAGE, BadCursor, EventFilter, expo
 from keyturn.cloud.history.schemas import EventPage, Outcome, event_facts, event_out
 from keyturn.cloud.history.visibility import viewer_for
 from keyturn.cloud.privacy import audit
-from keyturn.cloud.problems import ProblemError, problem
+from keyturn.cloud.problems import GUARDED, ProblemError, problem, problem_responses
 from keyturn.crypto.errors import SealError
 from keyturn.crypto.sealed import decrypt_blob, unseal
 from keyturn.lock.camera import photo_context
@@ -45,7 +45,7 @@ PHOTO_DIR = "photos"
 ID_MAX = 64
 CURSOR_MAX = 512
 
-router = APIRouter(prefix="/api/v1", tags=["history"])
+router = APIRouter(prefix="/api/v1", tags=["history"], responses=GUARDED)
 
 
 class BadCursorProblem(ProblemError):
@@ -162,11 +162,16 @@ def _manages(viewer: Viewer, property_id: str) -> bool:
 @router.get(
     "/properties/{property_id}/events",
     response_model=EventPage,
-    responses={
-        400: {"description": "The cursor was not issued by this service"},
-        404: {"description": "No such property, or none the caller has a role at"},
-        422: {"description": "A filter is malformed or contradictory"},
-    },
+    responses=problem_responses(
+        400,
+        404,
+        422,
+        meaning={
+            400: "The cursor was not issued by this service",
+            404: "No such property, or none the caller has a role at",
+            422: "A filter is malformed or contradictory",
+        },
+    ),
 )
 def list_property_events(
     property_id: str,
@@ -216,7 +221,12 @@ def _csv_stream(
 @router.get(
     "/properties/{property_id}/events/export.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "The visible events as CSV"}},
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "The visible events as CSV",
+        }
+    },
 )
 def export_property_events(
     property_id: str,
@@ -280,9 +290,18 @@ def open_photo(photo: Photo, master_key: bytes, photo_dir: Path) -> bytes:
     "/events/{event_id}/photo",
     response_class=Response,
     responses={
-        200: {"content": {"image/jpeg": {}}, "description": "The photo, decrypted"},
-        404: {"description": "No such event or photo, or the caller may not see it (P4)"},
-        410: {"description": "The photo was erased"},
+        200: {
+            "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The photo, decrypted",
+        },
+        **problem_responses(
+            404,
+            410,
+            meaning={
+                404: "No such event or photo, or the caller may not see it (P4)",
+                410: "The photo was erased",
+            },
+        ),
     },
 )
 def read_event_photo(

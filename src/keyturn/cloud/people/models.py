@@ -32,8 +32,11 @@ class Person(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     phone: Mapped[str | None] = mapped_column(String(32))
     is_minor: Mapped[bool] = flag()
+    # Consent to collect reference data (R5, R7): when, and the document for a written one.
     guardian_consent_at: Mapped[datetime | None]
+    guardian_consent_document: Mapped[str | None] = mapped_column(String(200))
     nyc_consent_at: Mapped[datetime | None]
+    nyc_consent_document: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_at_column()
 
     account: Mapped[Account | None] = relationship(back_populates="person", passive_deletes=True)
@@ -94,3 +97,7 @@ class RolePermission(Base):
     permission: Mapped[Permission] = mapped_column(str_enum(Permission, "permission"))
     granted_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)
     created_at: Mapped[datetime] = created_at_column()
+
+
+# Imported last: it registers the flush check that no credential is collected without consent.
+from keyturn.cloud.people import consent_check as _consent_check  # noqa: E402, F401

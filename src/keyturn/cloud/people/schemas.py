@@ -6,14 +6,22 @@ Requests refuse unknown fields; the CSV import travels as a JSON string so it is
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from keyturn.cloud.people.consent_schemas import (
+    EXAMPLE_AT_PROPERTY,
+    EXAMPLE_PERSON_ID,
+    EXAMPLE_PROPERTY_ID,
+    ConsentAtPropertyOut,
+)
 from keyturn.rules.types import Role
 
 EXAMPLE_ID = "6f1c0a4e-0000-4000-8000-000000000001"
+EXAMPLE_MEMBERSHIP_ID = "6f1c0a4e-0000-4000-8000-000000000007"
 UnitId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # Guests, couriers and service providers arrive through their own flows, with their access.
 AssignableRole = Literal[
     Role.PORTFOLIO_MANAGER,
@@ -64,12 +72,37 @@ class PersonCreate(RoleIn):
             strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"
         ),
     ]
-    display_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ]
+    display_name: DisplayName
+    is_minor: bool = Field(
+        default=False,
+        description="A minor's credentials in New York City need a guardian's written consent",
+    )
+
+
+class PersonUpdate(BaseModel):
+    """Change a person's name or minor flag; fields left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"display_name": "Bo", "is_minor": True}]}
+    )
+
+    display_name: DisplayName | None = None
+    is_minor: bool | None = None
+
+
+EXAMPLE_MEMBERSHIP: dict[str, Any] = {
+    "id": EXAMPLE_MEMBERSHIP_ID,
+    "person_id": EXAMPLE_PERSON_ID,
+    "property_id": EXAMPLE_PROPERTY_ID,
+    "role": "resident",
+    "unit_id": EXAMPLE_ID,
+    "created_at": "2026-03-02T09:00:00Z",
+}
 
 
 class MembershipOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_MEMBERSHIP]})
+
     id: str
     person_id: str
     property_id: str
@@ -79,11 +112,30 @@ class MembershipOut(BaseModel):
 
 
 class PersonOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": EXAMPLE_PERSON_ID,
+                    "display_name": "Bo",
+                    "email": "bo@example.org",
+                    "is_minor": False,
+                    "roles": [EXAMPLE_MEMBERSHIP],
+                    "suspended_at": None,
+                    "consent": EXAMPLE_AT_PROPERTY,
+                    "created_at": "2026-03-02T09:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: str
     display_name: str
     email: str | None
+    is_minor: bool
     roles: list[MembershipOut]
     suspended_at: datetime | None
+    consent: ConsentAtPropertyOut
     created_at: datetime
 
 
@@ -98,7 +150,17 @@ class ResidentImport(BaseModel):
     csv: Annotated[str, StringConstraints(min_length=1, max_length=512 * 1024)]
 
 
+EXAMPLE_IMPORT_ROW: dict[str, Any] = {
+    "line": 2,
+    "email": "ana@example.org",
+    "status": "created",
+    "person_id": EXAMPLE_PERSON_ID,
+}
+
+
 class ImportRowOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_IMPORT_ROW]})
+
     line: int
     email: str
     status: str = Field(description="`created` (new person) or `added` (known person)")
@@ -107,6 +169,10 @@ class ImportRowOut(BaseModel):
 
 class ImportReport(BaseModel):
     """Every row imported: `created` new people, `added` known people given the role."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"imported": 1, "rows": [EXAMPLE_IMPORT_ROW]}]}
+    )
 
     imported: int
     rows: list[ImportRowOut] = Field(description="One entry per CSV row, in file order")

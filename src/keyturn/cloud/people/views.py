@@ -23,7 +23,8 @@ from keyturn.cloud.auth.deps import (
 )
 from keyturn.cloud.auth.permissions import Action, Principal, authorize
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
-from keyturn.cloud.people import service
+from keyturn.cloud.people import consent, consent_views, service
+from keyturn.cloud.people.consent_views import consent_at_out
 from keyturn.cloud.people.models import Person, RoleMembership
 from keyturn.cloud.people.schemas import (
     ImportReport,
@@ -31,13 +32,16 @@ from keyturn.cloud.people.schemas import (
     MembershipOut,
     PersonCreate,
     PersonOut,
+    PersonUpdate,
     ResidentImport,
     RoleIn,
 )
+from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.cloud.properties.models import Property
 from keyturn.rules.types import Role
 
-router = APIRouter(prefix="/api/v1", tags=["people"])
+router = APIRouter(prefix="/api/v1", tags=["people"], responses=GUARDED)
+HAS_ROLE = problem_responses(409, meaning={409: "The person already has that role here"})
 
 
 def _membership_out(row: RoleMembership) -> MembershipOut:
@@ -49,8 +53,10 @@ def _person_out(db: Session, property_id: str, person: Person) -> PersonOut:
         id=person.id,
         display_name=person.display_name,
         email=person.email,
+        is_minor=person.is_minor,
         roles=[_membership_out(m) for m in service.memberships(db, property_id, person.id)],
         suspended_at=service.suspended_at(db, person.id),
+        consent=consent_at_out(person, consent.consent_at(db, person, property_id)),
         created_at=person.created_at,
     )
 
@@ -91,7 +97,12 @@ def list_people(
     )
 
 
-@router.post("/properties/{property_id}/people", response_model=PersonOut, status_code=201)
+@router.post(
+    "/properties/{property_id}/people",
+    response_model=PersonOut,
+    status_code=201,
+    responses=HAS_ROLE,
+)
 def create_person(
     property_id: str,
     body: PersonCreate,
@@ -113,8 +124,11 @@ def create_person(
         body.unit_id,
         now,
     )
+    person = db.get_one(Person, membership.person_id)
+    if body.is_minor:
+        person.is_minor = True
     db.commit()
-    return _person_out(db, property_id, db.get_one(Person, membership.person_id))
+    return _person_out(db, property_id, person)
 
 
 @router.post(
@@ -154,10 +168,39 @@ def read_person(
     return _person_out(db, property_id, service.person_at(db, property_id, person_id))
 
 
+@router.patch(
+    "/properties/{property_id}/people/{person_id}",
+    response_model=PersonOut,
+    responses=problem_responses(
+        409, meaning={409: "`consent-required`: a minor's held credentials need guardian consent"}
+    ),
+)
+def update_person(
+    property_id: str,
+    person_id: str,
+    body: PersonUpdate,
+    _principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
+    db: Db,
+) -> PersonOut:
+    """Change a person's name or minor flag; fields left out (or null) stay as they are.
+
+    Marking someone a minor who holds credentials at a New York City property answers 409
+    `consent-required` unless a guardian's written consent is on file (R7).
+    """
+    person = service.person_at(db, property_id, person_id)
+    if body.display_name is not None:
+        person.display_name = body.display_name
+    if body.is_minor is not None:
+        person.is_minor = body.is_minor
+    db.commit()
+    return _person_out(db, property_id, person)
+
+
 @router.post(
     "/properties/{property_id}/people/{person_id}/roles",
     response_model=MembershipOut,
     status_code=201,
+    responses=HAS_ROLE,
 )
 def add_role(
     property_id: str,
@@ -193,7 +236,11 @@ def remove_role(
     return Response(status_code=204)
 
 
-@router.post("/properties/{property_id}/people/{person_id}/suspend", response_model=SuspensionOut)
+@router.post(
+    "/properties/{property_id}/people/{person_id}/suspend",
+    response_model=SuspensionOut,
+    responses=problem_responses(409, meaning={409: "No free temporary code is left at a door"}),
+)
 def suspend(
     property_id: str,
     person_id: str,
@@ -251,3 +298,7 @@ def restore(
     state = flows.restore(db, master_key, db.get_one(Property, property_id), person, now)
     db.commit()
     return _suspension_out(state, flows.RESTORED_NOTE)
+
+
+# The consent routes (R5, R7) live in their own module, served under this router's prefix.
+router.include_router(consent_views.router)

@@ -8,20 +8,33 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from keyturn.cloud.auth.deps import Db, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.privacy.retention_status import status_of
+from keyturn.cloud.problems import GUARDED
 from keyturn.cloud.properties.models import Property
 
-router = APIRouter(prefix="/api/v1", tags=["privacy"])
+router = APIRouter(prefix="/api/v1", tags=["privacy"], responses=GUARDED)
+
+
+EXAMPLE_GAP: dict[str, Any] = {
+    "device_id": "6f1c0a4e-0000-4000-8000-000000000006",
+    "door_id": "6f1c0a4e-0000-4000-8000-000000000001",
+    "from_seq": 120,
+    "to_seq": 131,
+    "detected_at": "2026-03-02T09:00:00Z",
+    "note": "the lock was retired before uploading these entries",
+}
 
 
 class LogGapOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_GAP]})
+
     device_id: str
     door_id: str | None
     from_seq: int
@@ -32,6 +45,29 @@ class LogGapOut(BaseModel):
 
 class RetentionOut(BaseModel):
     """Days are the policy in force; `limit_days` is the most the jurisdiction allows."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "property_id": "6f1c0a4e-0000-4000-8000-000000000005",
+                    "jurisdiction": "US-NY-NYC",
+                    "retention_days": 30,
+                    "limit_days": 30,
+                    "override_days": None,
+                    "override_refused": False,
+                    "hidden_past_policy": True,
+                    "anonymous_kept_days": 365,
+                    "anonymise_before": "2026-01-31T09:00:00Z",
+                    "delete_before": "2025-03-02T09:00:00Z",
+                    "reference_data_before": "2025-03-02T09:00:00Z",
+                    "next_anonymisation_at": "2026-03-03T03:00:00Z",
+                    "next_deletion_at": "2026-03-03T03:00:00Z",
+                    "log_gaps": [EXAMPLE_GAP],
+                }
+            ]
+        }
+    )
 
     property_id: str
     jurisdiction: str

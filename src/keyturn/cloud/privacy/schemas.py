@@ -6,22 +6,32 @@ Documents travel as base64 in JSON, so the API needs no multipart parser.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from keyturn.cloud.privacy.models import RequestKind, RequestState
 from keyturn.cloud.privacy.verification import DocumentKind
 
-_STRICT = ConfigDict(extra="forbid")
+EXAMPLE_REQUEST_ID = "6f1c0a4e-0000-4000-8000-00000000000b"
+EXAMPLE_DOCUMENT = {"content_type": "application/pdf", "data_base64": "JVBERi0xLjcKJcOkw7zDtsOf"}
+
+
+def _strict(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
+def _example(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [example]})
 
 
 class RequestCreate(BaseModel):
-    model_config = _STRICT
+    model_config = _strict({"kind": "copy"})
     kind: RequestKind
 
 
 class DocumentIn(BaseModel):
-    model_config = _STRICT
+    model_config = _strict(EXAMPLE_DOCUMENT)
     content_type: str = Field(max_length=100, examples=["application/pdf"])
     data_base64: str = Field(max_length=7_000_000)
 
@@ -29,7 +39,14 @@ class DocumentIn(BaseModel):
 class AgentRequestCreate(BaseModel):
     """An authorised agent's request: the person's signed letter and the agent's ID (D3)."""
 
-    model_config = _STRICT
+    model_config = _strict(
+        {
+            "kind": "deletion",
+            "subject_email": "bo@example.org",
+            "letter": EXAMPLE_DOCUMENT,
+            "identity": {"content_type": "image/jpeg", "data_base64": "/9j/4AAQSkZJRgABAQ"},
+        }
+    )
     kind: RequestKind
     subject_email: str = Field(max_length=320)
     letter: DocumentIn
@@ -37,25 +54,34 @@ class AgentRequestCreate(BaseModel):
 
 
 class GovernmentIdIn(DocumentIn):
+    model_config = _strict(
+        {"content_type": "image/jpeg", "data_base64": "/9j/4AAQSkZJRgABAQ", "kind": "government_id"}
+    )
+
     kind: DocumentKind = DocumentKind.GOVERNMENT_ID
 
 
 class VerifyIn(BaseModel):
     """The mailed code plus the account's details, which must match (D2)."""
 
-    model_config = _STRICT
+    model_config = _strict({"code": "738204", "email": "bo@example.org", "display_name": "Bo"})
     code: str = Field(min_length=1, max_length=16)
     email: str = Field(max_length=320)
     display_name: str = Field(max_length=200)
 
 
 class ReasonIn(BaseModel):
-    model_config = _STRICT
+    model_config = _strict({"reason": "Litigation hold requested by counsel on 2026-03-01"})
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class ExemptIn(BaseModel):
-    model_config = _STRICT
+    model_config = _strict(
+        {
+            "event_ids": ["6f1c0a4e-0000-4000-8000-00000000000c"],
+            "reason": "Evidence in an open police report",
+        }
+    )
     event_ids: list[str] = Field(min_length=1, max_length=1000)
     reason: str = Field(min_length=1, max_length=2000)
 
@@ -86,6 +112,35 @@ class DocumentOut(BaseModel):
 class RequestOut(BaseModel):
     """A request with its deadlines, holds, blockers and per-lock purge status."""
 
+    model_config = _example(
+        {
+            "id": EXAMPLE_REQUEST_ID,
+            "kind": "copy",
+            "channel": "api",
+            "state": "verifying",
+            "by_agent": False,
+            "received_at": "2026-03-02T09:00:00Z",
+            "acknowledged_at": "2026-03-02T09:00:00Z",
+            "acknowledge_by": "2026-03-16T09:00:00Z",
+            "due_at": "2026-04-01T09:00:00Z",
+            "extended_until": None,
+            "extension_reason": None,
+            "answer_by": "2026-04-01T09:00:00Z",
+            "overdue": [],
+            "verified_at": None,
+            "id_required": False,
+            "hold_reason": None,
+            "record_holds": [],
+            "refusal_reason": None,
+            "response": None,
+            "completed_at": None,
+            "anonymise_due_at": None,
+            "anonymised_at": None,
+            "locks": [],
+            "documents": [],
+        }
+    )
+
     id: str
     kind: RequestKind
     channel: str
@@ -110,7 +165,3 @@ class RequestOut(BaseModel):
     anonymised_at: datetime | None
     locks: list[LockOut]
     documents: list[DocumentOut]
-
-
-class RequestList(BaseModel):
-    items: list[RequestOut]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
+from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, page_list
 from keyturn.cloud.privacy import audit, requests
 from keyturn.cloud.privacy.errors import RequestNotFound
 from keyturn.cloud.privacy.export import deliver_copy
@@ -31,16 +32,36 @@ from keyturn.cloud.privacy.schemas import (
     LockOut,
     ReasonIn,
     RequestCreate,
-    RequestList,
     RequestOut,
     VerifyIn,
 )
-from keyturn.cloud.privacy.verification import DocumentKind, decode_upload, open_document
+from keyturn.cloud.privacy.verification import (
+    DOCUMENT_TYPES,
+    DocumentKind,
+    decode_upload,
+    open_document,
+)
+from keyturn.cloud.problems import GUARDED, problem_responses
 
 PHOTO_DIR = "photos"
 ZIP = "application/zip"
+BYTES = {"schema": {"type": "string", "format": "binary"}}
 
-router = APIRouter(prefix="/api/v1", tags=["data requests"])
+router = APIRouter(prefix="/api/v1", tags=["data requests"], responses=GUARDED)
+LISTED = problem_responses(400, meaning={400: "The cursor names no request of this list"})
+# Every step of the workflow applies only in some states; filing and codes are also throttled.
+STEP = problem_responses(
+    409,
+    meaning={409: "The request is not in a state where this step applies, or waits on something"},
+)
+THROTTLED_STEP = problem_responses(
+    409,
+    429,
+    meaning={
+        409: "The request is not in a state where this step applies, or waits on something",
+        429: "Too many codes or tries; ask again later",
+    },
+)
 
 
 def _photo_dir(http: Request) -> Path:
@@ -114,7 +135,9 @@ def _reviewed(db: Session, request_id: str) -> DataSubjectRequest:
 # -- the person and their agent ------------------------------------------------------------
 
 
-@router.post("/account/data-requests", response_model=RequestOut, status_code=201)
+@router.post(
+    "/account/data-requests", response_model=RequestOut, status_code=201, responses=THROTTLED_STEP
+)
 def file_own_request(
     body: RequestCreate, principal: Submitter, db: Db, now: Now, master_key: MasterKey
 ) -> RequestOut:
@@ -124,7 +147,12 @@ def file_own_request(
     return request_out(db, filed.request, now)
 
 
-@router.post("/account/data-requests/agent", response_model=RequestOut, status_code=201)
+@router.post(
+    "/account/data-requests/agent",
+    response_model=RequestOut,
+    status_code=201,
+    responses=THROTTLED_STEP,
+)
 def file_agent_request(
     body: AgentRequestCreate, principal: Submitter, db: Db, now: Now, master_key: MasterKey
 ) -> RequestOut:
@@ -143,10 +171,27 @@ def file_agent_request(
     return request_out(db, filed.request, now)
 
 
-@router.get("/account/data-requests", response_model=RequestList)
-def list_own_requests(principal: Submitter, db: Db, now: Now) -> RequestList:
+@router.get("/account/data-requests", response_model=Page[RequestOut], responses=LISTED)
+def list_own_requests(
+    principal: Submitter,
+    db: Db,
+    now: Now,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[RequestOut]:
+    """The caller's requests, as subject or agent, newest first."""
     rows = requests.list_requests(db, now, person_id=principal.person_id)
-    return RequestList(items=[request_out(db, row, now) for row in rows])
+    return _page(db, rows, now, cursor, limit)
+
+
+def _page(
+    db: Session, rows: list[DataSubjectRequest], now: datetime, cursor: str | None, limit: int
+) -> Page[RequestOut]:
+    # A person's or property's requests are few, so paging the ordered list in memory is cheap.
+    page = page_list(rows, lambda row: row.id, cursor, limit)
+    return Page[RequestOut](
+        items=[request_out(db, row, now) for row in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/account/data-requests/{request_id}", response_model=RequestOut)
@@ -154,7 +199,11 @@ def read_own_request(request_id: str, principal: Submitter, db: Db, now: Now) ->
     return request_out(db, _own(db, principal, request_id), now)
 
 
-@router.post("/account/data-requests/{request_id}/verify", response_model=RequestOut)
+@router.post(
+    "/account/data-requests/{request_id}/verify",
+    response_model=RequestOut,
+    responses=THROTTLED_STEP,
+)
 def verify_own_request(
     http: Request,
     request_id: str,
@@ -174,7 +223,12 @@ def verify_own_request(
     return request_out(db, row, now)
 
 
-@router.post("/account/data-requests/{request_id}/code", status_code=202)
+@router.post(
+    "/account/data-requests/{request_id}/code",
+    status_code=202,
+    response_class=Response,
+    responses=THROTTLED_STEP,
+)
 def resend_code(
     request_id: str, principal: Submitter, db: Db, now: Now, master_key: MasterKey
 ) -> Response:
@@ -183,7 +237,9 @@ def resend_code(
     return Response(status_code=202)
 
 
-@router.post("/account/data-requests/{request_id}/documents", response_model=RequestOut)
+@router.post(
+    "/account/data-requests/{request_id}/documents", response_model=RequestOut, responses=STEP
+)
 def upload_government_id(
     request_id: str,
     body: GovernmentIdIn,
@@ -202,7 +258,9 @@ def upload_government_id(
     return request_out(db, row, now)
 
 
-@router.post("/account/data-requests/{request_id}/proceed", response_model=RequestOut)
+@router.post(
+    "/account/data-requests/{request_id}/proceed", response_model=RequestOut, responses=STEP
+)
 def proceed_own_request(
     http: Request,
     request_id: str,
@@ -221,7 +279,7 @@ def proceed_own_request(
 @router.post(
     "/account/data-requests/{request_id}/copy",
     response_class=Response,
-    responses={200: {"content": {ZIP: {}}, "description": "The copy as a zip (D1)"}},
+    responses={200: {"content": {ZIP: BYTES}, "description": "The copy as a zip (D1)"}, **STEP},
 )
 def download_copy(
     http: Request,
@@ -255,17 +313,21 @@ def _move_on(
 # -- the reviewer --------------------------------------------------------------------------
 
 
-@router.get("/properties/{property_id}/data-requests", response_model=RequestList)
+@router.get(
+    "/properties/{property_id}/data-requests", response_model=Page[RequestOut], responses=LISTED
+)
 def list_property_requests(
     property_id: str,
     _principal: Annotated[Principal, requires(Action.DSAR_REVIEW)],
     db: Db,
     now: Now,
     overdue: bool = False,
-) -> RequestList:
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[RequestOut]:
     """Requests this property's reviewers handle, newest first; `overdue` keeps late ones."""
     rows = requests.list_requests(db, now, property_id=property_id, overdue_only=overdue)
-    return RequestList(items=[request_out(db, row, now) for row in rows])
+    return _page(db, rows, now, cursor, limit)
 
 
 @router.get("/data-requests/{request_id}", response_model=RequestOut)
@@ -273,7 +335,16 @@ def read_request(request_id: str, _principal: Reviewer, db: Db, now: Now) -> Req
     return request_out(db, _reviewed(db, request_id), now)
 
 
-@router.get("/data-requests/{request_id}/documents/{document_id}", response_class=Response)
+@router.get(
+    "/data-requests/{request_id}/documents/{document_id}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {kind: BYTES for kind in sorted(DOCUMENT_TYPES)},
+            "description": "The document as it was uploaded",
+        }
+    },
+)
 def read_document(
     request_id: str,
     document_id: str,
@@ -302,7 +373,7 @@ def read_document(
     return Response(data, media_type=document.content_type)
 
 
-@router.post("/data-requests/{request_id}/approve", response_model=RequestOut)
+@router.post("/data-requests/{request_id}/approve", response_model=RequestOut, responses=STEP)
 def approve_request(
     http: Request,
     request_id: str,
@@ -319,14 +390,14 @@ def approve_request(
     return request_out(db, row, now)
 
 
-@router.post("/data-requests/{request_id}/require-id", response_model=RequestOut)
+@router.post("/data-requests/{request_id}/require-id", response_model=RequestOut, responses=STEP)
 def require_government_id(request_id: str, principal: Reviewer, db: Db, now: Now) -> RequestOut:
     row = requests.require_id(db, _reviewed(db, request_id), now, principal.person_id)
     db.commit()
     return request_out(db, row, now)
 
 
-@router.post("/data-requests/{request_id}/refuse", response_model=RequestOut)
+@router.post("/data-requests/{request_id}/refuse", response_model=RequestOut, responses=STEP)
 def refuse_request(
     request_id: str, body: ReasonIn, principal: Reviewer, db: Db, now: Now
 ) -> RequestOut:
@@ -335,7 +406,7 @@ def refuse_request(
     return request_out(db, row, now)
 
 
-@router.post("/data-requests/{request_id}/hold", response_model=RequestOut)
+@router.post("/data-requests/{request_id}/hold", response_model=RequestOut, responses=STEP)
 def hold_request(
     request_id: str, body: ReasonIn, principal: Reviewer, db: Db, now: Now
 ) -> RequestOut:
@@ -344,14 +415,14 @@ def hold_request(
     return request_out(db, row, now)
 
 
-@router.post("/data-requests/{request_id}/release", response_model=RequestOut)
+@router.post("/data-requests/{request_id}/release", response_model=RequestOut, responses=STEP)
 def release_request(request_id: str, principal: Reviewer, db: Db, now: Now) -> RequestOut:
     row = requests.release(db, _reviewed(db, request_id), now, principal.person_id)
     db.commit()
     return request_out(db, row, now)
 
 
-@router.post("/data-requests/{request_id}/exempt", response_model=RequestOut)
+@router.post("/data-requests/{request_id}/exempt", response_model=RequestOut, responses=STEP)
 def exempt_records(
     request_id: str, body: ExemptIn, principal: Reviewer, db: Db, now: Now
 ) -> RequestOut:
@@ -361,7 +432,7 @@ def exempt_records(
     return request_out(db, row, now)
 
 
-@router.post("/data-requests/{request_id}/extend", response_model=RequestOut)
+@router.post("/data-requests/{request_id}/extend", response_model=RequestOut, responses=STEP)
 def extend_request(
     request_id: str, body: ReasonIn, principal: Reviewer, db: Db, now: Now
 ) -> RequestOut:
@@ -370,7 +441,7 @@ def extend_request(
     return request_out(db, row, now)
 
 
-@router.post("/data-requests/{request_id}/proceed", response_model=RequestOut)
+@router.post("/data-requests/{request_id}/proceed", response_model=RequestOut, responses=STEP)
 def proceed_request(
     http: Request,
     request_id: str,

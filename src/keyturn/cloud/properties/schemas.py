@@ -10,7 +10,15 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from keyturn.cloud.access.schemas import LockStatusOut
+from keyturn.cloud.access.schemas import (
+    EXAMPLE_DEVICE_ID,
+    EXAMPLE_ID,
+    EXAMPLE_LOCK,
+    EXAMPLE_PROPERTY_ID,
+    EXAMPLE_TIME,
+    LockStatusOut,
+)
+from keyturn.cloud.devices.schemas import EXAMPLE_HEALTH, DeviceHealthOut
 from keyturn.cloud.properties.models import MAX_DOORCODE_LENGTH, MIN_DOORCODE_LENGTH
 from keyturn.rules.types import Capability, DoorKind
 
@@ -27,16 +35,36 @@ PROPERTY_EXAMPLE: dict[str, Any] = {
 }
 
 
+EXAMPLE_LOCKOUT = {
+    "max_failures": 5,
+    "window_s": 600,
+    "first_cooldown_s": 60,
+    "max_cooldown_s": 3600,
+}
+EXAMPLE_DOOR = {
+    "id": EXAMPLE_ID,
+    "property_id": EXAMPLE_PROPERTY_ID,
+    "unit_id": "6f1c0a4e-0000-4000-8000-000000000007",
+    "name": "4B front door",
+    "kind": "residence",
+    "lockdown": False,
+    "device_id": EXAMPLE_DEVICE_ID,
+    "created_at": EXAMPLE_TIME,
+}
+
+
 def _strict(example: dict[str, Any]) -> ConfigDict:
     return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
+def _example(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [example]})
 
 
 class LockoutPolicyIn(BaseModel):
     """Wrong-code lockout (A7): failures within a window lock the keypad, doubling to a cap."""
 
-    model_config = _strict(
-        {"max_failures": 5, "window_s": 600, "first_cooldown_s": 60, "max_cooldown_s": 3600}
-    )
+    model_config = _strict(EXAMPLE_LOCKOUT)
 
     max_failures: Annotated[int, Field(ge=1, le=100, strict=True)]
     window_s: Annotated[int, Field(ge=1, le=86_400, strict=True)]
@@ -86,6 +114,8 @@ class PropertyUpdate(BaseModel):
 
 
 class LockoutPolicyOut(BaseModel):
+    model_config = _example(EXAMPLE_LOCKOUT)
+
     max_failures: int
     window_s: int
     first_cooldown_s: int
@@ -93,6 +123,18 @@ class LockoutPolicyOut(BaseModel):
 
 
 class PropertyOut(BaseModel):
+    model_config = _example(
+        {
+            "id": EXAMPLE_PROPERTY_ID,
+            "portfolio_id": "6f1c0a4e-0000-4000-8000-000000000008",
+            **PROPERTY_EXAMPLE,
+            "lockout": EXAMPLE_LOCKOUT,
+            "require_manager_totp": False,
+            "lockdown": False,
+            "created_at": EXAMPLE_TIME,
+        }
+    )
+
     id: str
     portfolio_id: str
     name: str
@@ -112,6 +154,15 @@ class UnitCreate(BaseModel):
 
 
 class UnitOut(BaseModel):
+    model_config = _example(
+        {
+            "id": "6f1c0a4e-0000-4000-8000-000000000007",
+            "property_id": EXAMPLE_PROPERTY_ID,
+            "label": "4B",
+            "created_at": EXAMPLE_TIME,
+        }
+    )
+
     id: str
     property_id: str
     label: str
@@ -139,6 +190,8 @@ class DoorUpdate(BaseModel):
 
 
 class DoorOut(BaseModel):
+    model_config = _example(EXAMPLE_DOOR)
+
     id: str
     property_id: str
     unit_id: str | None
@@ -149,25 +202,14 @@ class DoorOut(BaseModel):
     created_at: datetime
 
 
-class DeviceOut(BaseModel):
+class DeviceOut(DeviceHealthOut):
     """A lock and its health: applied versus current access-list version, battery, firmware."""
 
-    device_id: str
-    door_id: str | None
-    model: str
+    model_config = _example({**EXAMPLE_HEALTH, "capabilities": ["keypad", "ble", "mechanical_key"]})
+
     capabilities: list[Capability] = Field(
         description="What the model has: camera, keypad, card reader, BLE, mechanical key"
     )
-    retired: bool
-    applied_access_list_version: int
-    current_access_list_version: int
-    versions_behind: int
-    last_sync_at: datetime | None
-    seconds_since_sync: float | None
-    battery_pct: int | None
-    firmware_version: int
-    clock_drift_s: float | None
-    stored_through_seq: int
 
 
 class ProvisioningTokenCreate(BaseModel):
@@ -177,6 +219,15 @@ class ProvisioningTokenCreate(BaseModel):
 
 
 class ProvisioningTokenOut(BaseModel):
+    model_config = _example(
+        {
+            "door_id": EXAMPLE_ID,
+            "model": "keyturn-r1",
+            "token": "pt_Qm9vdHN0cmFwIHRva2VuIGZvciBvbmUgbG9jayBvbmx5",
+            "expires_at": "2026-03-03T09:00:00Z",
+        }
+    )
+
     door_id: str
     model: str
     token: str = Field(description="Shown only in this response; enrols one lock within 24 h")
@@ -185,6 +236,17 @@ class ProvisioningTokenOut(BaseModel):
 
 class LockdownOut(BaseModel):
     """Lockdown state of a property or door, and which locks have applied the last change."""
+
+    model_config = _example(
+        {
+            "property_id": EXAMPLE_PROPERTY_ID,
+            "door_id": None,
+            "lockdown": True,
+            "changed_at": EXAMPLE_TIME,
+            "note": "Each lock applies the change at its next sync; `locks` says which have.",
+            "locks": [EXAMPLE_LOCK],
+        }
+    )
 
     property_id: str
     door_id: str | None

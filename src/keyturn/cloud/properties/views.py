@@ -20,6 +20,7 @@ from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.devices import service as devices
 from keyturn.cloud.devices.models import Device
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
+from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.cloud.properties import lockdown, service
 from keyturn.cloud.properties.models import Door, Property, Unit
 from keyturn.cloud.properties.schemas import (
@@ -38,7 +39,8 @@ from keyturn.cloud.properties.schemas import (
     UnitOut,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["properties"])
+router = APIRouter(prefix="/api/v1", tags=["properties"], responses=GUARDED)
+NAME_IN_USE = problem_responses(409, meaning={409: "The name is in use at this property"})
 
 
 def _portfolio_property(session: Session, params: Mapping[str, str]) -> str | None:
@@ -138,7 +140,13 @@ def read_property(
     return property_out(db.get_one(Property, property_id))
 
 
-@router.patch("/properties/{property_id}", response_model=PropertyOut)
+@router.patch(
+    "/properties/{property_id}",
+    response_model=PropertyOut,
+    responses=problem_responses(
+        409, meaning={409: "Time zone, doorcode length and lockout are fixed while locks are bound"}
+    ),
+)
 def update_property(
     property_id: str,
     body: PropertyUpdate,
@@ -167,7 +175,12 @@ def list_units(
     return paged(db, query, Unit.id, cursor, limit, _unit_out)
 
 
-@router.post("/properties/{property_id}/units", response_model=UnitOut, status_code=201)
+@router.post(
+    "/properties/{property_id}/units",
+    response_model=UnitOut,
+    status_code=201,
+    responses=problem_responses(409, meaning={409: "The label is in use at this property"}),
+)
 def create_unit(
     property_id: str,
     body: UnitCreate,
@@ -207,7 +220,12 @@ def list_doors(
     return paged(db, query, Door.id, cursor, limit, door_out)
 
 
-@router.post("/properties/{property_id}/doors", response_model=DoorOut, status_code=201)
+@router.post(
+    "/properties/{property_id}/doors",
+    response_model=DoorOut,
+    status_code=201,
+    responses=NAME_IN_USE,
+)
 def create_door(
     property_id: str,
     body: DoorCreate,
@@ -235,7 +253,9 @@ def read_door(
 @router.patch(
     "/properties/{property_id}/doors/{door_id}",
     response_model=DoorOut,
-    responses={409: {"description": "The kind cannot change while a lock is bound"}},
+    responses=problem_responses(
+        409, meaning={409: "The kind cannot change while a lock is bound, or the name is in use"}
+    ),
 )
 def update_door(
     property_id: str,

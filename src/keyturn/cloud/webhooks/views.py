@@ -14,6 +14,7 @@ from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, requires
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.privacy import audit
+from keyturn.cloud.problems import GUARDED
 from keyturn.cloud.webhooks import service
 from keyturn.cloud.webhooks.models import WebhookSubscription
 from keyturn.cloud.webhooks.schemas import WebhookCreate, WebhookCreated, WebhookOut, WebhookPage
@@ -21,7 +22,7 @@ from keyturn.cloud.webhooks.schemas import WebhookCreate, WebhookCreated, Webhoo
 ID_MAX = 64
 MAX_PAGE = 100
 
-router = APIRouter(prefix="/api/v1", tags=["webhooks"])
+router = APIRouter(prefix="/api/v1", tags=["webhooks"], responses=GUARDED)
 
 Manager = Annotated[Principal, requires(Action.WEBHOOKS_MANAGE)]
 

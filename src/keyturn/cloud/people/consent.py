@@ -1,0 +1,249 @@
+"""Recording, withdrawing and reading the consent to collect a person's reference data (R5, R7).
+
+Every recording and withdrawal goes to the audit record. A withdrawal revokes the credentials
+the rule no longer allows in the same transaction, so the flush check always holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.access.management import person_door_ids
+from keyturn.cloud.access.models import Doorcode, Keycard, MobileKeyRegistration, OneTimeCode
+from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
+from keyturn.cloud.people.consent_check import (
+    PersonConsent,
+    Refused,
+    consent_of,
+    holdings,
+    refusals,
+    standings,
+)
+from keyturn.cloud.people.models import Person, RoleMembership
+from keyturn.cloud.privacy import audit
+from keyturn.cloud.properties.models import Door, Property
+from keyturn.rules.consent import (
+    ConsentRefusal,
+    collection_refusal,
+    consent_required_in,
+    is_tenant,
+)
+
+WITHDRAWN_NOTE = (
+    "Consent withdrawn. Credentials the rules no longer allow are revoked (keycards removed); "
+    "each lock drops them at its next sync, see `locks`. Revoked codes and phones are deleted "
+    "by the retention job within the property's retention period."
+)
+
+
+class ConsentKind(StrEnum):
+    """Whose consent: the tenant's own, or a parent's or guardian's for a minor."""
+
+    TENANT = "tenant"
+    GUARDIAN = "guardian"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentAt:
+    """A person's consent as it matters at one property."""
+
+    on_file: PersonConsent
+    required: bool
+    missing: ConsentRefusal | None
+
+
+@dataclass
+class Withdrawal:
+    """What withdrawing a consent took away, and how far the locks have got."""
+
+    person_id: str
+    kind: ConsentKind
+    withdrawn_at: datetime
+    revoked_doorcodes: int = 0
+    removed_keycards: int = 0
+    revoked_phones: int = 0
+    revoked_temporary_codes: int = 0
+    locks: list[LockStatus] = field(default_factory=list)
+
+
+def consent_at(session: Session, person: Person, property_id: str) -> ConsentAt:
+    """Whether the property needs consent for this person, and what is missing if anything."""
+    jurisdiction = session.get_one(Property, property_id).jurisdiction
+    roles, resident = standings(session.connection(), [person.id], [property_id])[
+        (person.id, property_id)
+    ]
+    on_file = consent_of(person)
+    required = consent_required_in(jurisdiction) and (on_file.minor or is_tenant(roles, resident))
+    missing = collection_refusal(on_file.facts(jurisdiction, roles, resident))
+    return ConsentAt(on_file, required, missing)
+
+
+def missing_anywhere(session: Session, person: Person) -> list[Refused]:
+    """Every property where the person has a role and collection would be refused now."""
+    connection = session.connection()
+    places = set(
+        connection.execute(
+            select(RoleMembership.property_id).where(RoleMembership.person_id == person.id)
+        ).scalars()
+    )
+    return refusals(connection, {person.id: consent_of(person)}, {person.id: places})
+
+
+def record_in_app(session: Session, person: Person, now: datetime) -> bool:
+    """The person's own express consent, given in the app; False if one is already on file."""
+    if person.nyc_consent_at is not None:
+        return False
+    person.nyc_consent_at = now
+    person.nyc_consent_document = None
+    _audit(session, person, "consent.recorded", person.id, None, now, ConsentKind.TENANT, "app")
+    return True
+
+
+def record_written(
+    session: Session,
+    person: Person,
+    kind: ConsentKind,
+    document: str,
+    actor_id: str,
+    property_id: str,
+    now: datetime,
+) -> None:
+    """A written consent a manager holds: the tenant's own, or a guardian's for a minor.
+
+    `document` says where the signed paper or file is; nothing else about the signer (their
+    name, their relation to the minor) is collected (R7).
+    """
+    if kind is ConsentKind.TENANT:
+        person.nyc_consent_at, person.nyc_consent_document = now, document
+    else:
+        person.guardian_consent_at, person.guardian_consent_document = now, document
+    _audit(
+        session, person, "consent.recorded", actor_id, property_id, now, kind, "written", document
+    )
+
+
+def withdraw(
+    session: Session,
+    master_key: bytes,
+    person: Person,
+    kind: ConsentKind,
+    actor_id: str,
+    property_id: str | None,
+    now: datetime,
+) -> Withdrawal:
+    """Clear one consent and revoke every credential the rule no longer allows.
+
+    Where a property now refuses collection, the person's doorcodes and temporary codes
+    there are revoked and their keycards there deleted; a phone serves every property, so
+    any refusal revokes the person's phones. Each lock drops them at its next sync.
+    Withdrawing a consent that is not on file changes nothing and is not audited.
+    """
+    outcome = Withdrawal(person.id, kind, now)
+    on_file = person.nyc_consent_at if kind is ConsentKind.TENANT else person.guardian_consent_at
+    if on_file is None:
+        return outcome
+    # Nothing may flush before the revocations: the check would refuse the half-done state.
+    with session.no_autoflush:
+        if kind is ConsentKind.TENANT:
+            person.nyc_consent_at, person.nyc_consent_document = None, None
+        else:
+            person.guardian_consent_at, person.guardian_consent_document = None, None
+        connection = session.connection()
+        held = holdings(connection, [person.id])
+        refused = {
+            found.property_id
+            for found in refusals(connection, {person.id: consent_of(person)}, held)
+        }
+        if refused:
+            _revoke(session, person.id, refused, outcome, now)
+    detail = {
+        "revoked_doorcodes": outcome.revoked_doorcodes,
+        "removed_keycards": outcome.removed_keycards,
+        "revoked_phones": outcome.revoked_phones,
+        "revoked_temporary_codes": outcome.revoked_temporary_codes,
+    }
+    _audit(session, person, "consent.withdrawn", actor_id, property_id, now, kind, extra=detail)
+    if refused:
+        places = held.get(person.id, set())
+        doors = sorted(
+            {door for place in places for door in person_door_ids(session, place, person.id)}
+        )
+        publish(session, master_key, doors, now)
+        outcome.locks = lock_status(session, doors, now)
+    session.flush()
+    return outcome
+
+
+def _revoke(
+    session: Session, person_id: str, places: set[str], outcome: Withdrawal, now: datetime
+) -> None:
+    at_places = select(Door.id).where(Door.property_id.in_(sorted(places)))
+    for code in session.scalars(
+        select(Doorcode).where(
+            Doorcode.person_id == person_id,
+            Doorcode.door_id.in_(at_places),
+            Doorcode.revoked_at.is_(None),
+        )
+    ):
+        code.revoked_at = now
+        outcome.revoked_doorcodes += 1
+    # A card has no revocation time that retention could age out: remove it outright.
+    for card in session.scalars(
+        select(Keycard).where(
+            Keycard.person_id == person_id, Keycard.property_id.in_(sorted(places))
+        )
+    ):
+        session.delete(card)
+        outcome.removed_keycards += 1
+    for temporary in session.scalars(
+        select(OneTimeCode).where(
+            OneTimeCode.issued_for == person_id,
+            OneTimeCode.door_id.in_(at_places),
+            OneTimeCode.revoked_at.is_(None),
+        )
+    ):
+        temporary.revoked_at = now
+        outcome.revoked_temporary_codes += 1
+    for phone in session.scalars(
+        select(MobileKeyRegistration).where(
+            MobileKeyRegistration.person_id == person_id,
+            MobileKeyRegistration.revoked_at.is_(None),
+        )
+    ):
+        phone.revoked_at = now
+        outcome.revoked_phones += 1
+
+
+def _audit(
+    session: Session,
+    person: Person,
+    action: str,
+    actor_id: str | None,
+    property_id: str | None,
+    now: datetime,
+    kind: ConsentKind,
+    via: str | None = None,
+    document: str | None = None,
+    extra: dict[str, int] | None = None,
+) -> None:
+    detail: dict[str, object] = {"consent": kind.value}
+    if via is not None:
+        detail["via"] = via
+    if document is not None:
+        detail["document"] = document
+    detail.update(extra or {})
+    audit.record(
+        session,
+        now=now,
+        actor_person_id=actor_id,
+        action=action,
+        object_type="person",
+        object_id=person.id,
+        property_id=property_id,
+        detail=detail,
+    )

@@ -1,0 +1,164 @@
+"""HTTP routes for consent to collect reference data (R5, R7): a person's own consent in the
+app, and the written consents (a tenant's, a guardian's for a minor) that managers record.
+
+Each recording and withdrawal is audited; a withdrawal revokes what the rules no longer allow.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from sqlalchemy.orm import Session
+
+from keyturn.cloud.access.schemas import LockStatusOut
+from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
+from keyturn.cloud.auth.permissions import Action, Principal
+from keyturn.cloud.people import consent, service
+from keyturn.cloud.people.consent import ConsentAt, ConsentKind, Withdrawal
+from keyturn.cloud.people.consent_check import PersonConsent, consent_of
+from keyturn.cloud.people.consent_schemas import (
+    ConsentAtPropertyOut,
+    ConsentOut,
+    MissingConsentOut,
+    OwnConsentIn,
+    OwnConsentOut,
+    WithdrawalOut,
+    WrittenConsentIn,
+)
+from keyturn.cloud.people.models import Person
+
+router = APIRouter(tags=["consent"])
+
+
+def _on_file(person: Person, on_file: PersonConsent) -> dict[str, Any]:
+    return ConsentOut(
+        tenant_consent_at=person.nyc_consent_at,
+        tenant_consent_via=on_file.tenant_consent,
+        tenant_consent_document=person.nyc_consent_document,
+        guardian_consent_at=person.guardian_consent_at,
+        guardian_consent_document=person.guardian_consent_document,
+    ).model_dump()
+
+
+def consent_at_out(person: Person, state: ConsentAt) -> ConsentAtPropertyOut:
+    """The consent part of a person as one property sees it."""
+    return ConsentAtPropertyOut(
+        **_on_file(person, state.on_file),
+        required=state.required,
+        collection_allowed=state.missing is None,
+        missing=state.missing,
+    )
+
+
+def _own_out(db: Session, person: Person) -> OwnConsentOut:
+    return OwnConsentOut(
+        **_on_file(person, consent_of(person)),
+        is_minor=person.is_minor,
+        missing_at=[
+            MissingConsentOut(property_id=found.property_id, missing=found.refusal)
+            for found in consent.missing_anywhere(db, person)
+        ],
+    )
+
+
+def _withdrawal_out(done: Withdrawal) -> WithdrawalOut:
+    return WithdrawalOut(
+        person_id=done.person_id,
+        kind=done.kind.value,
+        withdrawn_at=done.withdrawn_at,
+        revoked_doorcodes=done.revoked_doorcodes,
+        removed_keycards=done.removed_keycards,
+        revoked_phones=done.revoked_phones,
+        revoked_temporary_codes=done.revoked_temporary_codes,
+        note=consent.WITHDRAWN_NOTE,
+        locks=[LockStatusOut.model_validate(lock, from_attributes=True) for lock in done.locks],
+    )
+
+
+@router.get("/account/consent", response_model=OwnConsentOut)
+def read_own_consent(
+    principal: Annotated[Principal, requires(Action.ACCOUNT_READ)], db: Db
+) -> OwnConsentOut:
+    """The caller's consents on file, and where a credential would be refused for lack of one."""
+    return _own_out(db, db.get_one(Person, principal.person_id))
+
+
+@router.post("/account/consent", response_model=OwnConsentOut)
+def give_own_consent(
+    _body: OwnConsentIn,
+    principal: Annotated[Principal, requires(Action.CONSENT_SELF)],
+    db: Db,
+    now: Now,
+) -> OwnConsentOut:
+    """Give express consent in the app to the collection of one's credentials (R5).
+
+    Needed before a New York City building collects a tenant's doorcodes, keycards or phone
+    keys. A minor's own consent is recorded but does not count: a manager records a parent's
+    or guardian's written consent instead (R7).
+    """
+    person = db.get_one(Person, principal.person_id)
+    consent.record_in_app(db, person, now)
+    db.commit()
+    return _own_out(db, person)
+
+
+@router.delete("/account/consent", response_model=WithdrawalOut)
+def withdraw_own_consent(
+    principal: Annotated[Principal, requires(Action.CONSENT_SELF)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> WithdrawalOut:
+    """Withdraw one's own consent: credentials it allowed are revoked at once (see `locks`)."""
+    person = db.get_one(Person, principal.person_id)
+    done = consent.withdraw(
+        db, master_key, person, ConsentKind.TENANT, principal.person_id, None, now
+    )
+    db.commit()
+    return _withdrawal_out(done)
+
+
+@router.post(
+    "/properties/{property_id}/people/{person_id}/consent", response_model=ConsentAtPropertyOut
+)
+def record_written_consent(
+    property_id: str,
+    person_id: str,
+    body: WrittenConsentIn,
+    principal: Annotated[Principal, requires(Action.CONSENT_RECORD)],
+    db: Db,
+    now: Now,
+) -> ConsentAtPropertyOut:
+    """Record a written consent the building holds: the tenant's own, or for a minor a
+    parent's or guardian's (the only consent that lets a minor's credentials be collected in
+    New York City). `document` says where the signed paper is; nothing about the signer is kept.
+    """
+    person = service.person_at(db, property_id, person_id)
+    consent.record_written(
+        db, person, ConsentKind(body.kind), body.document, principal.person_id, property_id, now
+    )
+    db.commit()
+    return consent_at_out(person, consent.consent_at(db, person, property_id))
+
+
+@router.delete(
+    "/properties/{property_id}/people/{person_id}/consent/{kind}", response_model=WithdrawalOut
+)
+def withdraw_consent(
+    property_id: str,
+    person_id: str,
+    kind: Literal["tenant", "guardian"],
+    principal: Annotated[Principal, requires(Action.CONSENT_RECORD)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> WithdrawalOut:
+    """Record that a consent was withdrawn (in writing or in person): credentials it allowed
+    are revoked at once, and each lock drops them at its next sync (`locks`)."""
+    person = service.person_at(db, property_id, person_id)
+    done = consent.withdraw(
+        db, master_key, person, ConsentKind(kind), principal.person_id, property_id, now
+    )
+    db.commit()
+    return _withdrawal_out(done)
