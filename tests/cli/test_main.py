@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import subprocess
@@ -113,27 +112,6 @@ def test_db_upgrade_on_each_backend(db_url: str, tmp_path: Path) -> None:
     assert head is not None
     assert db.current_revision(db_url) == head
     assert keyturn("db", "current", env=env).stdout.strip() == head
-
-
-def test_demo_runs_for_a_while_and_summarises(tmp_path: Path) -> None:
-    data = tmp_path / "demo"
-    result = keyturn("--data-dir", str(data), "demo", "--for", "1s", "--port", "0")
-    assert result.returncode == 0, result.stderr
-    for needle in ("Keyturn demo summary", "US-NY-NYC", "20 residence", "1 entrance", "health: ok"):
-        assert needle in result.stdout
-    logins = json.loads((data / "demo-logins.json").read_text())
-    assert {login["role"] for login in logins} == {
-        "resident",
-        "property_manager",
-        "portfolio_manager",
-    }
-    assert stat.S_IMODE((data / "demo-logins.json").stat().st_mode) == 0o600
-    assert stat.S_IMODE((data / "master.key").stat().st_mode) == 0o600
-    # A second run finds the same building rather than creating another.
-    again = keyturn("--data-dir", str(data), "demo", "--for", "0s", "--port", "0")
-    assert again.returncode == 0, again.stderr
-    assert logins[0]["email"] in again.stdout
-    assert "20 residence" in again.stdout
 
 
 def test_bench_lists_benchmarks_and_rejects_unknown_names() -> None:

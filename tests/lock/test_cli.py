@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -106,7 +107,7 @@ def provisioning_cloud(tmp_path: Path) -> Iterator[tuple[str, list[dict[str, str
                 self.end_headers()
                 return
             reply = msgspec.msgpack.encode(template.config)
-            self.send_response(200)
+            self.send_response(201)  # as the real provisioning route answers
             self.send_header("content-type", "application/msgpack")
             self.send_header("content-length", str(len(reply)))
             self.end_headers()
@@ -136,10 +137,13 @@ def test_provision_sends_token_key_and_model_and_installs_the_config(
     request = requests[-1]
     assert request["path"] == "/api/v1/devices/provision"
     assert request["model"] == "m1"
-    VerifyKey.from_bytes(bytes.fromhex(request["public_key"]))
+    # The real route's contract: the raw key in base64url without padding.
+    encoded = request["public_key"]
+    assert "=" not in encoded
+    sent = VerifyKey.from_bytes(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     with Lock.open(tmp_path / "lock", ManualClock(START)) as lock:
         assert lock.device_id == config.device_id
-        assert lock.device_key.public_bytes().hex() == request["public_key"]
+        assert lock.device_key.public_bytes() == sent.public_bytes()
     assert (tmp_path / "lock" / "storage.key").stat().st_mode & 0o777 == 0o600
 
 

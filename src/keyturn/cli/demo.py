@@ -1,39 +1,65 @@
-"""`keyturn demo`: a demo building served by a real API server on SQLite.
+"""`keyturn demo`: the demo building served by the real API, with simulated locks at its doors.
 
 On a fresh data dir it migrates the database, creates a New York City building, starts the
-server and prints what to open; `--for 15s` stops by itself and prints a summary.
+server, provisions a reference lock per door over HTTP and lets simulated residents use them;
+it prints the API docs URL, ready-made API tokens and logins, and `--for 15s` stops by itself
+and prints a summary.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import signal
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
 import uvicorn
+from rich import box
 from rich.table import Table
+from sqlalchemy import Engine
 
-from keyturn.cli.context import console, settings
+from keyturn.cli.context import console, err_console, settings
 from keyturn.cloud import db as database
 from keyturn.cloud.app import create_app
+from keyturn.cloud.history.views import PHOTO_DIR
 from keyturn.errors import UserError
-from keyturn.sim.demo_building import DemoBuilding, ensure_demo_building
+from keyturn.settings import Settings
+from keyturn.sim.demo_building import (
+    LOGINS_FILE,
+    RESIDENTS_FILE,
+    DemoBuilding,
+    ensure_demo_building,
+)
+from keyturn.sim.demo_locks import (
+    DEFAULT_RATE,
+    LOCKS_DIR,
+    DemoLock,
+    DemoTraffic,
+    close_locks,
+    cloud_view,
+    open_locks,
+)
+from keyturn.sim.demo_tokens import TOKENS_FILE, DemoToken, ensure_demo_tokens
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 STARTUP_TIMEOUT_S = 30.0
+HEALTH_TIMEOUT_S = 10.0
+MAX_RATE = 50.0  # attempts per second; beyond this the demo measures the machine, not Keyturn
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, option: str = "--for") -> timedelta:
     """'15s', '2m', '1h', '500ms' or a bare number of seconds."""
     match = _DURATION.match(text.strip())
     if not match:
-        raise UserError(f"--for: {text!r} is not a duration like 15s, 2m or 1h")
+        raise UserError(f"{option}: {text!r} is not a duration like 15s, 2m or 1h")
     return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2] or "s"])
 
 
@@ -58,74 +84,206 @@ def _wait_started(server: uvicorn.Server, thread: threading.Thread) -> None:
         thread.join(0.05)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _health(base: str) -> str:
+    try:
+        return str(httpx.get(f"{base}/api/v1/health", timeout=HEALTH_TIMEOUT_S).json()["status"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return "unreachable"
+
+
 def demo(
     run_for: Annotated[
         str | None,
         typer.Option("--for", help="Stop by itself after this long (e.g. 15s) and summarise."),
     ] = None,
     fresh: Annotated[
-        bool, typer.Option(help="Delete the demo's SQLite database first and start over.")
+        bool,
+        typer.Option(help="Delete the demo's SQLite database, locks and tokens first; start over."),
     ] = False,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[
         int, typer.Option(help="Port; 0 or a busy port picks a free one.", min=0, max=65535)
     ] = 8000,
+    rate: Annotated[
+        float,
+        typer.Option(
+            help="Attempts per second at all doors together; 0: none.", min=0, max=MAX_RATE
+        ),
+    ] = DEFAULT_RATE,
+    sync_every: Annotated[
+        str, typer.Option("--sync-every", help="How often each lock syncs (e.g. 5s).")
+    ] = "5s",
 ) -> None:
-    """Create the demo building, serve it, and say what to open."""
+    """Create the demo building, serve it with simulated locks, and say what to open."""
     duration = parse_duration(run_for) if run_for is not None else None
+    sync_every_s = parse_duration(sync_every, "--sync-every").total_seconds()
+    if sync_every_s <= 0:
+        raise UserError("--sync-every: must be longer than 0 s")
     config = settings()
     data_dir = config.ensure_data_dir()
     url = config.resolved_database_url
     if fresh:
         if config.database_url:
             raise UserError("--fresh only resets the default SQLite database in the data dir")
-        for leftover in data_dir.glob("keyturn.db*"):
-            leftover.unlink()
+        _start_over(data_dir)
     database.upgrade(url, "head")
+    database.require_current_schema(url, "run `keyturn demo --fresh` to start the demo over")
     engine = database.make_engine(url)
-    building = ensure_demo_building(engine, config.master_key_bytes(), data_dir)
+    try:
+        building = ensure_demo_building(engine, config.master_key_bytes(), data_dir)
+        tokens = ensure_demo_tokens(engine, building.property_id, data_dir, datetime.now(UTC))
+        if port == 0 or not _port_is_free(host, port):
+            port = _free_port(host)
+        failure = _serve(config, engine, building, tokens, host, port, duration, rate, sync_every_s)
+    finally:
+        engine.dispose()
+    if failure is not None:
+        err_console.print(failure, highlight=False, markup=False)
+        raise UserError("the simulated locks stopped on an unexpected error (above)")
 
-    if port == 0 or not _port_is_free(host, port):
-        port = _free_port(host)
+
+def _start_over(data_dir: Path) -> None:
+    """Delete the demo's SQLite database and everything that belongs to it."""
+    for leftover in data_dir.glob("keyturn.db*"):
+        leftover.unlink()
+    for name in (LOGINS_FILE, RESIDENTS_FILE, TOKENS_FILE):
+        (data_dir / name).unlink(missing_ok=True)
+    # Lock state and photos belong to the database just deleted.
+    for folder in (LOCKS_DIR, PHOTO_DIR):
+        shutil.rmtree(data_dir / folder, ignore_errors=True)
+
+
+def _serve(
+    config: Settings,
+    engine: Engine,
+    building: DemoBuilding,
+    tokens: tuple[DemoToken, ...],
+    host: str,
+    port: int,
+    duration: timedelta | None,
+    rate: float,
+    sync_every_s: float,
+) -> str | None:
+    """Serve the API with the locks and residents at work until the time is up or Ctrl-C.
+
+    Returns the traceback of an unexpected failure of the simulated locks, if any.
+    """
     server = uvicorn.Server(
         uvicorn.Config(create_app(config, engine), host=host, port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, name="keyturn-demo-server", daemon=True)
+    base = f"http://{host}:{port}"
+    locks: list[DemoLock] = []
+    traffic: DemoTraffic | None = None
     started = time.monotonic()
+    # A service manager's SIGTERM stops the demo as cleanly as Ctrl-C does.
+    previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     thread.start()
     try:
         _wait_started(server, thread)
-        base = f"http://{host}:{port}"
-        health = httpx.get(f"{base}/api/v1/health", timeout=10).json()
-        _print_welcome(building, base, health.get("status", "unknown"))
+        locks = open_locks(engine, building, base, building.data_dir, datetime.now(UTC))
+        traffic = DemoTraffic(
+            engine, config.master_key_bytes(), base, building, locks, rate, sync_every_s
+        )
+        traffic.start()
+        _print_welcome(building, base, _health(base), tokens, locks, rate, sync_every_s)
         if duration is None:
             console.print("press Ctrl-C to stop")
             while thread.is_alive():
                 thread.join(0.5)
         else:
             thread.join(duration.total_seconds())
-            health = httpx.get(f"{base}/api/v1/health", timeout=10).json()
-            _print_summary(building, base, health.get("status", "unknown"), started)
     except KeyboardInterrupt:
         console.print("stopping")
     finally:
+        if traffic is not None:
+            traffic.stop()
+            _print_summary(building, base, engine, traffic, started)
         server.should_exit = True
         thread.join(STARTUP_TIMEOUT_S)
-        engine.dispose()
+        close_locks(locks)
+        signal.signal(signal.SIGTERM, previous_sigterm)
+    return traffic.failure if traffic is not None else None
 
 
-def _print_welcome(building: DemoBuilding, base: str, health: str) -> None:
+def _print_welcome(
+    building: DemoBuilding,
+    base: str,
+    health: str,
+    tokens: tuple[DemoToken, ...],
+    locks: list[DemoLock],
+    rate: float,
+    sync_every_s: float,
+) -> None:
     console.rule(f"Keyturn demo: {building.property_name}")
-    console.print(f"API      {base}/api/v1/health  (health: {health})")
-    console.print(f"API docs {base}/docs")
-    console.print(f"data     {building.data_dir}")
-    logins = Table("role", "email", "password", title="demo logins (kept in demo-logins.json)")
+    console.print(f"API      {base}/api/v1  (health: {health})", highlight=False)
+    console.print(f"API docs {base}/docs", highlight=False)
+    console.print(f"data     {building.data_dir}", highlight=False)
+    reused = sum(item.reused for item in locks)
+    console.print(
+        f"locks    {len(locks)} ({reused} found in the data dir, {len(locks) - reused} "
+        f"provisioned over HTTP now), each syncing every {sync_every_s:g} s; "
+        f"simulated residents make about {rate:g} attempts/s",
+        highlight=False,
+    )
+    console.print()
+    console.print(
+        f"API tokens (demo only: kept in plain text in {TOKENS_FILE}, readable by you alone)",
+        highlight=False,
+    )
+    events = f"{base}/api/v1/properties/{building.property_id}/events"
+    for token in tokens:
+        console.print(f"  {token.role} ({token.scope}) {token.email}", highlight=False)
+        console.print(
+            f'    curl -H "Authorization: Bearer {token.token}" {events}',
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    logins = Table("role", "email", "password", title=f"demo logins (kept in {LOGINS_FILE})")
     for login in building.logins:
         logins.add_row(login.role, login.email, login.password)
     console.print(logins)
 
 
-def _print_summary(building: DemoBuilding, base: str, health: str, started: float) -> None:
+def _ago(moment: datetime | None) -> str:
+    if moment is None:
+        return "never"
+    return f"{(datetime.now(UTC) - moment).total_seconds():.1f} s ago"
+
+
+def _print_summary(
+    building: DemoBuilding, base: str, engine: Engine, traffic: DemoTraffic, started: float
+) -> None:
+    cloud = cloud_view(engine, building.property_id)
+    tally = traffic.tally
+    locks = Table(
+        "door",
+        "model",
+        "lock",
+        "attempts",
+        "in cloud",
+        "last sync",
+        title="locks: attempts in this run, events in the cloud from every run",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for item in traffic.locks:
+        device = item.lock.device_id
+        note = f" ({item.failed_syncs} failed: {item.last_error})" if item.failed_syncs else ""
+        locks.add_row(
+            item.door.name,
+            item.model,
+            device[:8],
+            str(item.attempts),
+            str(cloud.events_by_device.get(device, 0)),
+            _ago(cloud.last_sync_by_device.get(device)) + note,
+        )
+    console.print(locks)
     table = Table(title="Keyturn demo summary", show_header=False)
     table.add_row("building", f"{building.property_name} ({building.jurisdiction})")
     table.add_row("time zone", building.time_zone)
@@ -136,6 +294,11 @@ def _print_summary(building: DemoBuilding, base: str, health: str, started: floa
     table.add_row(
         "people", ", ".join(f"{n} {role}" for role, n in sorted(building.people_by_role.items()))
     )
-    table.add_row("server", f"{base} (health: {health})")
+    reused = sum(item.reused for item in traffic.locks)
+    table.add_row("locks", f"{len(traffic.locks)} ({reused} reused from the data dir)")
+    denied = ", ".join(f"{n} {reason}" for reason, n in sorted(tally.denied.items())) or "none"
+    table.add_row("attempts", f"{tally.attempts} ({tally.granted} granted; denied: {denied})")
+    table.add_row("events in cloud", str(cloud.events))
+    table.add_row("server", f"{base} (health: {_health(base)})")
     table.add_row("ran for", f"{time.monotonic() - started:.1f} s")
     console.print(table)

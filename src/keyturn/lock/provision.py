@@ -2,11 +2,13 @@
 cloud returns for it, with every secret sealed under the device storage key.
 
 Against a cloud this is one request, POST {cloud}/api/v1/devices/provision with the JSON
-body {"token", "public_key" (hex), "model"}; the body of the reply is the msgpack DoorConfig.
+body {"token", "public_key" (raw Ed25519 key, base64url), "model"}; the body of the reply
+(201 Created) is the msgpack DoorConfig.
 """
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import msgspec
@@ -82,12 +84,13 @@ def provision_with_cloud(data_dir: Path, cloud_url: str, token: str, model: str)
     import httpx
 
     public = create_identity(data_dir)
-    body = {"token": token, "public_key": public.public_bytes().hex(), "model": model}
+    encoded_key = base64.urlsafe_b64encode(public.public_bytes()).decode().rstrip("=")
+    body = {"token": token, "public_key": encoded_key, "model": model}
     try:
         response = httpx.post(cloud_url.rstrip("/") + PROVISION_PATH, json=body, timeout=30.0)
     except httpx.HTTPError as exc:
         raise TransportError(f"provisioning request failed: {exc}") from None
-    if response.status_code != 200:
+    if response.status_code not in (200, 201):
         raise TransportError(f"provisioning refused: HTTP {response.status_code} {response.text}")
     try:
         config = msgspec.msgpack.decode(response.content, type=DoorConfig)

@@ -1,29 +1,37 @@
-"""The demo building: a New York City property with shared doors, 20 units and their people.
+"""The demo building: a New York City property with shared doors, 20 units and their people,
+who hold real doorcodes, phones and keycards issued through the cloud's own services.
 
 It is created once per database and found again on later runs, so `keyturn demo` can be
-stopped and started without losing anything; the demo logins live in the data dir.
+stopped and started without losing anything; the demo logins and what each simulated
+resident knows or carries (codes, card, phone key) live in the data dir, readable by the
+owner only.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
 import secrets
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant, GrantKind, Key
+from keyturn.cloud.access import flows
+from keyturn.cloud.access.management import activate_keycard, enrol_phone, issue_doorcode
+from keyturn.cloud.access.models import Grant, GrantKind, Key, Keycard, MobileKeyRegistration
 from keyturn.cloud.auth.passwords import hash_password
 from keyturn.cloud.db import new_id, session_factory
 from keyturn.cloud.people.models import Account, Person, RoleMembership, RolePermission
 from keyturn.cloud.properties.models import Door, Portfolio, Property, Unit
 from keyturn.cloud.properties.service import give_authority, give_door_secret
+from keyturn.crypto.keys import SigningKeyPair
 from keyturn.rules.types import DoorKind, Permission, Role
 
 PROPERTY_NAME = "Keyturn Demo House"
@@ -33,8 +41,15 @@ TIME_ZONE = "America/New_York"
 UNIT_COUNT = 20
 EMAIL_DOMAIN = "demo.keyturn.example"
 LOGINS_FILE = "demo-logins.json"
+RESIDENTS_FILE = "demo-residents.json"
 SHARED_DOORS = (("Main entrance", DoorKind.ENTRANCE), ("Gym", DoorKind.COMMON))
 PACKAGE_ROOM = ("Package room", DoorKind.COMMON)
+MANAGER_NAME = "Morgan Manager"
+# A teenager in unit 1B shows R7: a minor's credentials need a guardian's written consent.
+MINOR = ("Teo Park 1B", "1B")
+GUARDIAN_CONSENT_DOCUMENT = "demo: consent form signed by a parent, kept by the manager"
+# Every other resident carries a keycard; the rest use their phone and codes only.
+CARD_EVERY = 2
 # Fixed seed: every fresh demo has the same people, which makes it easy to talk about.
 SEED = 2026
 
@@ -44,6 +59,33 @@ class DemoLogin:
     role: str
     email: str
     password: str
+
+
+@dataclass(frozen=True, slots=True)
+class DemoDoor:
+    id: str
+    name: str
+    kind: DoorKind
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResident:
+    """What one simulated resident knows and carries: codes by door, a card, a phone key."""
+
+    person_id: str
+    name: str
+    unit: str
+    home_door_id: str
+    codes: dict[str, str]
+    card_uid: str | None
+    phone_key: str  # the phone's private key, hex: it signs the lock's challenges
+    phone_registration_id: str
+    minor: bool
+    suspended: bool
+
+    @property
+    def phone(self) -> SigningKeyPair:
+        return SigningKeyPair.from_private_bytes(bytes.fromhex(self.phone_key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +99,31 @@ class DemoBuilding:
     people_by_role: dict[str, int]
     logins: tuple[DemoLogin, ...]
     data_dir: Path
+    doors: tuple[DemoDoor, ...] = ()
+    residents: tuple[DemoResident, ...] = ()
 
 
 def ensure_demo_building(engine: Engine, master_key: bytes, data_dir: Path) -> DemoBuilding:
-    """Find the demo building in this database, or create it; return what it holds."""
+    """Find the demo building in this database, or create it; return what it holds.
+
+    The residents' credentials are issued again when the data dir no longer holds what they
+    carry (a new data dir over an old database), since codes are stored only as MACs.
+    """
+    now = datetime.now(UTC)
     with session_factory(engine)() as session, session.begin():
         prop = session.scalars(select(Property).where(Property.name == PROPERTY_NAME)).first()
         if prop is None:
-            logins = _create(session, master_key)
-            _write_logins(data_dir / LOGINS_FILE, logins)
+            logins = _create(session, master_key, now)
+            _write_private(data_dir / LOGINS_FILE, [asdict(login) for login in logins])
             prop = session.scalars(select(Property).where(Property.name == PROPERTY_NAME)).one()
-        return _describe(session, prop, _read_logins(data_dir / LOGINS_FILE), data_dir)
+        residents = _read_residents(data_dir / RESIDENTS_FILE)
+        if not _residents_match(session, prop, residents):
+            residents = _issue_credentials(session, master_key, prop, now)
+            _write_private(data_dir / RESIDENTS_FILE, [asdict(r) for r in residents])
+        return _describe(session, prop, _read_logins(data_dir / LOGINS_FILE), data_dir, residents)
 
 
-def _create(session: Session, master_key: bytes) -> tuple[DemoLogin, ...]:
+def _create(session: Session, master_key: bytes, now: datetime) -> tuple[DemoLogin, ...]:
     rng = random.Random(SEED)  # noqa: S311 - picks demo names, protects nothing
     portfolio = Portfolio(name=PORTFOLIO_NAME)
     prop = Property(
@@ -92,7 +145,13 @@ def _create(session: Session, master_key: bytes) -> tuple[DemoLogin, ...]:
         return door
 
     shared = [add_door(name, kind) for name, kind in (*SHARED_DOORS, PACKAGE_ROOM)]
-    building_key = Key(property_id=prop.id, name="Building access", may_share=True, doors=shared)
+    building_key = Key(
+        property_id=prop.id,
+        name="Building access",
+        may_share=True,
+        provides_doorcodes=True,
+        doors=shared,
+    )
     session.add(building_key)
 
     logins: list[DemoLogin] = []
@@ -117,34 +176,44 @@ def _create(session: Session, master_key: bytes) -> tuple[DemoLogin, ...]:
         assert person.email is not None
         logins.append(DemoLogin(role.value, person.email, password))
 
+    def add_resident(name: str, unit: Unit, unit_key: Key) -> Person:
+        resident = add_person(name, Role.RESIDENT, unit)
+        for key in (unit_key, building_key):
+            session.add(
+                Grant(
+                    person_id=resident.id,
+                    key=key,
+                    kind=GrantKind.STANDARD,
+                    starts_at=now,
+                    resident=key is unit_key,
+                )
+            )
+        return resident
+
     first_names = ["Ada", "Bo", "Cy", "Dee", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai"]
     last_names = ["Park", "Diaz", "Okafor", "Novak", "Singh", "Moreau", "Tanaka", "Berg"]
-    now = datetime.now(UTC)
     for number in range(1, UNIT_COUNT + 1):
         label = f"{(number - 1) // 4 + 1}{'ABCD'[(number - 1) % 4]}"
         unit = Unit(id=new_id(), property=prop, label=label)
         session.add(unit)
         door = add_door(f"Unit {label}", DoorKind.RESIDENCE, unit)
-        unit_key = Key(property_id=prop.id, name=f"Unit {label}", may_share=True, doors=[door])
+        unit_key = Key(
+            property_id=prop.id,
+            name=f"Unit {label}",
+            may_share=True,
+            provides_doorcodes=True,
+            doors=[door],
+        )
         session.add(unit_key)
         household = rng.choice((1, 1, 2, 2, 3))
         for first in rng.sample(first_names, household):
-            name = f"{first} {rng.choice(last_names)} {label}"
-            resident = add_person(name, Role.RESIDENT, unit)
-            for key in (unit_key, building_key):
-                session.add(
-                    Grant(
-                        person_id=resident.id,
-                        key=key,
-                        kind=GrantKind.STANDARD,
-                        starts_at=now,
-                        resident=key is unit_key,
-                    )
-                )
+            resident = add_resident(f"{first} {rng.choice(last_names)} {label}", unit, unit_key)
             if not any(login.role == Role.RESIDENT for login in logins):
                 add_login(resident, Role.RESIDENT)
+        if label == MINOR[1]:
+            add_resident(MINOR[0], unit, unit_key).is_minor = True
 
-    manager = add_person("Morgan Manager", Role.PROPERTY_MANAGER)
+    manager = add_person(MANAGER_NAME, Role.PROPERTY_MANAGER)
     for permission in (Permission.KEYS_FULL, Permission.DEVICE_MANAGEMENT):
         session.add(
             RolePermission(person_id=manager.id, property_id=prop.id, permission=permission)
@@ -156,38 +225,153 @@ def _create(session: Session, master_key: bytes) -> tuple[DemoLogin, ...]:
     return tuple(logins)
 
 
+def _issue_credentials(
+    session: Session, master_key: bytes, prop: Property, now: datetime
+) -> tuple[DemoResident, ...]:
+    """Give every resident a doorcode at the entrance and at home, a phone and maybe a card.
+
+    Consent comes first (R5, R7): in New York City a tenant's credentials are collected only
+    after their consent is recorded, and a minor's also after a guardian's written consent.
+    The last resident is then suspended, as after a lost phone (A6), so the locks have
+    someone to refuse.
+    """
+    # Demo databases made before the keys handed out doorcodes get that flag now.
+    session.execute(update(Key).where(Key.property_id == prop.id).values(provides_doorcodes=True))
+    doors = {
+        door.id: door for door in session.scalars(select(Door).where(Door.property_id == prop.id))
+    }
+    entrance = next(door for door in doors.values() if door.kind == DoorKind.ENTRANCE)
+    home_of = {door.unit_id: door for door in doors.values() if door.kind == DoorKind.RESIDENCE}
+    rows = session.execute(
+        select(Person, Unit)
+        .join(RoleMembership, RoleMembership.person_id == Person.id)
+        .join(Unit, Unit.id == RoleMembership.unit_id)
+        .where(RoleMembership.property_id == prop.id, RoleMembership.role == Role.RESIDENT)
+        .order_by(Unit.label, Person.display_name)
+    ).all()
+    residents: list[DemoResident] = []
+    for number, (person, unit) in enumerate(rows):
+        # Agreed in the app at sign-up: a consent with no document reference.
+        person.nyc_consent_at = person.nyc_consent_at or now
+        if person.is_minor and person.guardian_consent_document is None:
+            person.guardian_consent_at = now
+            person.guardian_consent_document = GUARDIAN_CONSENT_DOCUMENT
+        session.flush()
+        home = home_of[unit.id]
+        codes = {
+            door.id: issue_doorcode(session, master_key, person.id, door, now, residence_only=False)
+            for door in (entrance, home)
+        }
+        # A new phone each time: any earlier one of this resident is revoked first.
+        session.execute(
+            update(MobileKeyRegistration)
+            .where(
+                MobileKeyRegistration.person_id == person.id,
+                MobileKeyRegistration.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+        phone = SigningKeyPair.generate()
+        encoded = base64.urlsafe_b64encode(phone.public_bytes()).decode().rstrip("=")
+        registration = enrol_phone(session, person.id, encoded, now)
+        card_uid = None
+        if number % CARD_EVERY == 0:
+            session.execute(
+                update(Keycard).where(Keycard.person_id == person.id).values(active=False)
+            )
+            card_uid = secrets.token_hex(7).upper()
+            activate_keycard(session, prop.id, person.id, card_uid)
+        residents.append(
+            DemoResident(
+                person_id=person.id,
+                name=person.display_name,
+                unit=unit.label,
+                home_door_id=home.id,
+                codes={door_id: issued.code for door_id, issued in codes.items()},
+                card_uid=card_uid,
+                phone_key=phone.private_bytes().hex(),
+                phone_registration_id=registration.id,
+                minor=person.is_minor,
+                suspended=False,
+            )
+        )
+    suspended = residents[-1]
+    manager_id = session.scalars(
+        select(RoleMembership.person_id).where(
+            RoleMembership.property_id == prop.id, RoleMembership.role == Role.PROPERTY_MANAGER
+        )
+    ).first()
+    lost_phone = session.get(Person, suspended.person_id)
+    assert lost_phone is not None
+    assert manager_id is not None
+    flows.suspend(session, master_key, prop, lost_phone, manager_id, False, now)
+    residents[-1] = DemoResident(**{**asdict(suspended), "suspended": True})
+    return tuple(residents)
+
+
+def _residents_match(session: Session, prop: Property, residents: tuple[DemoResident, ...]) -> bool:
+    """Whether the saved residents are this building's, so what they carry still works."""
+    if not residents:
+        return False
+    known = set(
+        session.scalars(
+            select(RoleMembership.person_id).where(
+                RoleMembership.property_id == prop.id, RoleMembership.role == Role.RESIDENT
+            )
+        )
+    )
+    return {resident.person_id for resident in residents} == known
+
+
 def _describe(
-    session: Session, prop: Property, logins: tuple[DemoLogin, ...], data_dir: Path
+    session: Session,
+    prop: Property,
+    logins: tuple[DemoLogin, ...],
+    data_dir: Path,
+    residents: tuple[DemoResident, ...],
 ) -> DemoBuilding:
-    doors = session.scalars(select(Door.kind).where(Door.property_id == prop.id)).all()
+    doors = session.execute(
+        select(Door.id, Door.name, Door.kind).where(Door.property_id == prop.id).order_by(Door.name)
+    ).all()
     roles = session.scalars(
         select(RoleMembership.role).where(RoleMembership.property_id == prop.id)
     ).all()
     units = session.scalars(select(Unit.id).where(Unit.property_id == prop.id)).all()
+    # The entrance first, then the other shared doors, then the units, each by name.
+    rank = {DoorKind.ENTRANCE: 0, DoorKind.RESIDENCE: 2}
+    ordered = sorted(doors, key=lambda door: (rank.get(DoorKind(door.kind), 1), door.name))
     return DemoBuilding(
         property_id=prop.id,
         property_name=prop.name,
         jurisdiction=prop.jurisdiction,
         time_zone=prop.time_zone,
         units=len(units),
-        doors_by_kind=dict(Counter(str(kind) for kind in doors)),
+        doors_by_kind=dict(Counter(str(door.kind) for door in doors)),
         people_by_role=dict(Counter(str(role) for role in roles)),
         logins=logins,
         data_dir=data_dir.resolve(),
+        doors=tuple(DemoDoor(door.id, door.name, DoorKind(door.kind)) for door in ordered),
+        residents=residents,
     )
 
 
-def _write_logins(path: Path, logins: tuple[DemoLogin, ...]) -> None:
+def _write_private(path: Path, items: list[dict[str, Any]]) -> None:
+    """Write JSON that only the owner may read (mode 0600 from the start, never wider)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file left by an older version may have been wider
     with os.fdopen(fd, "w") as handle:
-        json.dump([_as_dict(login) for login in logins], handle, indent=2)
-
-
-def _as_dict(login: DemoLogin) -> dict[str, str]:
-    return {"role": login.role, "email": login.email, "password": login.password}
+        json.dump(items, handle, indent=2)
 
 
 def _read_logins(path: Path) -> tuple[DemoLogin, ...]:
     if not path.exists():
         return ()
     return tuple(DemoLogin(**item) for item in json.loads(path.read_text()))
+
+
+def _read_residents(path: Path) -> tuple[DemoResident, ...]:
+    """The saved residents, or none when the file is missing or from another version."""
+    try:
+        return tuple(DemoResident(**item) for item in json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return ()
