@@ -23,6 +23,8 @@ from sqlalchemy.exc import ArgumentError
 from keyturn.errors import UserError
 
 MASTER_KEY_FILE = "master.key"
+# Encrypted photos uploaded by the locks, one file per photo, under the data dir.
+PHOTO_DIR = "photos"
 MASTER_KEY_BYTES = 32
 SUPPORTED_DRIVERS = ("sqlite", "postgresql")
 
@@ -86,6 +88,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'keyturn.db').resolve()}"
+
+    @property
+    def photo_dir(self) -> Path:
+        """Where uploaded photos rest, each sealed under its own key."""
+        return self.data_dir / PHOTO_DIR
 
     def ensure_data_dir(self) -> Path:
         """Create the data dir if needed and check that it is writable."""

@@ -28,9 +28,8 @@ from sqlalchemy import Engine
 from keyturn.cli.context import console, err_console, settings
 from keyturn.cloud import db as database
 from keyturn.cloud.app import create_app
-from keyturn.cloud.history.views import PHOTO_DIR
 from keyturn.errors import UserError
-from keyturn.settings import Settings
+from keyturn.settings import PHOTO_DIR, Settings
 from keyturn.sim.demo_building import (
     LOGINS_FILE,
     RESIDENTS_FILE,

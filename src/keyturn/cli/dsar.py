@@ -24,7 +24,6 @@ from keyturn.cloud.privacy.models import DataSubjectRequest, RequestState
 from keyturn.errors import UserError
 
 SHORT_ID = 8
-PHOTO_DIR = "photos"
 
 app = typer.Typer(help="Review data-subject requests (copies and deletions).", no_args_is_help=True)
 
@@ -127,9 +126,7 @@ def approve(request_id: Annotated[str, typer.Argument(help="The id or its prefix
     with _session() as session:
         row = requests.approve(session, requests.find_request(session, request_id), now, None)
         if row.state == RequestState.VERIFIED:
-            requests.proceed(
-                session, config.master_key_bytes(), config.data_dir / PHOTO_DIR, row, now
-            )
+            requests.proceed(session, config.master_key_bytes(), config.photo_dir, row, now)
         session.commit()
         console.print(f"{row.id[:SHORT_ID]} is {row.state.value}", highlight=False)
 
@@ -179,9 +176,7 @@ def export(
     now = database.utcnow()
     with _session() as session:
         row = requests.find_request(session, request_id)
-        data = deliver_copy(
-            session, config.master_key_bytes(), config.data_dir / PHOTO_DIR, row, now, None
-        )
+        data = deliver_copy(session, config.master_key_bytes(), config.photo_dir, row, now, None)
         out.write_bytes(data)
         session.commit()
     console.print(f"wrote {out} ({len(data)} bytes)", highlight=False)

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
-from keyturn.cloud.history.views import PHOTO_DIR
 from keyturn.cloud.privacy.retention import (
     PROPERTY_COUNTS,
     SERVICE_COUNTS,
@@ -78,7 +77,7 @@ def run(
 ) -> None:
     """Anonymise and delete what each property's retention no longer allows, and report it."""
     moment = _instant(now)
-    photo_dir = settings().data_dir / PHOTO_DIR
+    photo_dir = settings().photo_dir
     with _sessions() as factory:
         if dry_run or as_json or not console.is_terminal:
             report = run_retention(factory, moment, photo_dir=photo_dir, dry_run=dry_run)
@@ -91,7 +90,7 @@ def run(
 
 
 def _run_with_progress(factory: sessionmaker[Session], now: datetime) -> RetentionReport:
-    photo_dir = settings().data_dir / PHOTO_DIR
+    photo_dir = settings().photo_dir
     planned = run_retention(factory, now, photo_dir=photo_dir, dry_run=True)
     total = sum(planned.total(count) for count in (*PROPERTY_COUNTS, *SERVICE_COUNTS))
     with Progress(console=console, transient=True) as progress:

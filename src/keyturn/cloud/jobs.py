@@ -17,7 +17,6 @@ from typing import Any
 from fastapi import FastAPI
 
 from keyturn.cloud.db import session_factory
-from keyturn.cloud.history.views import PHOTO_DIR
 from keyturn.cloud.mail.sender import deliver_pending
 from keyturn.cloud.mail.suppression import use_suppression_key
 from keyturn.cloud.privacy.retention import run_retention
@@ -78,7 +77,7 @@ async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
     sessions = session_factory(app.state.engine)
     master_key = settings.master_key_bytes()
     use_suppression_key(sessions, master_key)
-    photo_dir = settings.data_dir / PHOTO_DIR
+    photo_dir = settings.photo_dir
     client = webhook_client(
         allow_private=settings.webhook_private_targets, timeout_s=WEBHOOK_TIMEOUT_S
     )

@@ -30,7 +30,6 @@ from keyturn.settings import Settings
 MSGPACK = "application/msgpack"
 OCTET_STREAM = "application/octet-stream"
 BYTES = {"schema": {"type": "string", "format": "binary"}}
-PHOTO_DIR = "photos"
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 T = TypeVar("T")
@@ -128,9 +127,9 @@ async def sync(request: Request) -> Response:
     frame = await request.body()
 
     def work(session: Session, settings: Settings) -> bytes:
-        photo_dir = settings.ensure_data_dir() / PHOTO_DIR
+        settings.ensure_data_dir()
         return handle_uplink(
-            session, settings.master_key_bytes(), photo_dir, frame, datetime.now(UTC)
+            session, settings.master_key_bytes(), settings.photo_dir, frame, datetime.now(UTC)
         )
 
     try:

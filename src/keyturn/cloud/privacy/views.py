@@ -43,7 +43,6 @@ from keyturn.cloud.privacy.verification import (
 )
 from keyturn.cloud.problems import GUARDED, problem_responses
 
-PHOTO_DIR = "photos"
 ZIP = "application/zip"
 BYTES = {"schema": {"type": "string", "format": "binary"}}
 
@@ -65,7 +64,7 @@ THROTTLED_STEP = problem_responses(
 
 
 def _photo_dir(http: Request) -> Path:
-    return Path(http.app.state.settings.data_dir) / PHOTO_DIR
+    return Path(http.app.state.settings.photo_dir)
 
 
 def _request_property(session: Session, params: Mapping[str, Any]) -> str | None:
