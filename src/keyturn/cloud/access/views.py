@@ -287,7 +287,7 @@ def issue_mobile_keys(
     """Fresh short-lived mobile keys for this phone, one per live grant at this property."""
     registration = management.own_phone(db, principal.person_id, registration_id)
     issued = management.mobile_keys(db, master_key, registration, property_id, now)
-    return MobileKeysOut(
+    answer = MobileKeysOut(
         registration_id=registration.id,
         keys=[
             MobileKeyOut(
@@ -300,6 +300,9 @@ def issue_mobile_keys(
             for item in issued
         ],
     )
+    # Nothing was written: end the read here, on the worker thread, not on the event loop.
+    db.rollback()
+    return answer
 
 
 @router.delete("/properties/{property_id}/phones/{registration_id}", response_model=RevocationOut)

@@ -8,7 +8,7 @@ that have none, which the route walker test and reviewers rely on.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -17,12 +17,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from keyturn.cloud.auth import service
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import CsrfFailed, NotFound, Unauthenticated
 from keyturn.cloud.auth.opaque import digest
-from keyturn.cloud.auth.permissions import POLICIES, Action, Principal, authorize
+from keyturn.cloud.auth.permissions import POLICIES, Action, Principal, Standing, authorize
 from keyturn.settings import Settings
 
 SESSION_COOKIE = "keyturn_session"
@@ -34,35 +35,56 @@ PUBLIC_MARK = "keyturn_public"
 RESOLVER_MARK = "keyturn_property_from"
 PROPERTY_PARAM = "property_id"
 KEY_PARAM = "key_id"
+STANDING_STATE = "keyturn_standing"
 
 
 PropertyResolver = Callable[[Session, Mapping[str, str]], str | None]
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """A session for this request; the view commits, anything uncommitted is rolled back."""
-    with request.app.state.sessions() as session:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """A session for this request; the view commits, anything uncommitted is rolled back.
+
+    Opening a session does no I/O, so it happens on the event loop; closing one that still
+    holds a connection rolls back on the database, so only then does it go to a worker thread.
+    """
+    session = request.app.state.sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
-def get_now(request: Request) -> datetime:
+# The dependencies below do no I/O, so they are `async def`: FastAPI runs a plain `def`
+# dependency on a worker thread, and each hop costs more than the work itself.
+
+
+async def get_now(request: Request) -> datetime:
     """The current time from the app's clock, which tests replace to travel in time."""
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()
 
 
-def get_config(request: Request) -> AuthConfig:
+async def get_config(request: Request) -> AuthConfig:
     config: AuthConfig = request.app.state.auth_config
     return config
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_master_key(request: Request) -> bytes:
-    return bytes(request.app.state.settings.master_key_bytes())
+async def get_master_key(request: Request) -> bytes:
+    """The master key, decoded once per settings object (the first time may read its file)."""
+    state = request.app.state
+    cached: tuple[Settings, bytes] | None = getattr(state, "master_key_of_settings", None)
+    if cached is None or cached[0] is not state.settings:
+        cached = (state.settings, bytes(state.settings.master_key_bytes()))
+        state.master_key_of_settings = cached
+    return cached[1]
 
 
 # The request-scoped values every view takes, named once for all domains.
@@ -77,12 +99,11 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def current_principal(
-    request: Request,
-    db: Annotated[Session, Depends(get_db)],
-    now: Annotated[datetime, Depends(get_now)],
-) -> Principal:
-    """Who is calling: a bearer token if one is sent, else the session cookie (CSRF-checked)."""
+def current_principal(request: Request, db: Session, now: datetime) -> Principal:
+    """Who is calling: a bearer token if one is sent, else the session cookie (CSRF-checked).
+
+    `requires` calls it in the same worker-thread hop as the permission check.
+    """
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, secret = header.partition(" ")
@@ -123,16 +144,19 @@ def requires(action: Action, *, property_from: PropertyResolver | None = None) -
 
     def check(
         request: Request,
-        principal: Annotated[Principal, Depends(current_principal)],
         db: Annotated[Session, Depends(get_db)],
+        now: Annotated[datetime, Depends(get_now)],
     ) -> Principal:
+        principal = current_principal(request, db, now)
         params = request.path_params
         property_id = params.get(PROPERTY_PARAM)
         if property_from is not None:
             property_id = property_from(db, params)
             if property_id is None:
                 raise NotFound()
-        authorize(db, principal, action, property_id, key_id=params.get(KEY_PARAM))
+        standing = authorize(db, principal, action, property_id, key_id=params.get(KEY_PARAM))
+        if standing is not None:
+            setattr(request.state, STANDING_STATE, standing)
         return principal
 
     setattr(check, ACTION_MARK, action)
@@ -140,10 +164,23 @@ def requires(action: Action, *, property_from: PropertyResolver | None = None) -
     return Depends(check)
 
 
+def checked_standing(request: Request, principal: Principal, property_id: str) -> Standing | None:
+    """The standing `requires` just checked for this caller at this property, if it did.
+
+    Views that need the caller's roles reuse it rather than reading them again.
+    """
+    standing: Standing | None = getattr(request.state, STANDING_STATE, None)
+    if standing is None or standing.property_id != property_id:
+        return None
+    if standing.person_id != principal.person_id:
+        return None
+    return standing
+
+
 def public_route(reason: str) -> Any:
     """A marker dependency for routes anyone may call; the reason says why that is safe."""
 
-    def public() -> None:
+    async def public() -> None:  # async: it does nothing, so no worker-thread hop
         return None
 
     setattr(public, PUBLIC_MARK, reason)

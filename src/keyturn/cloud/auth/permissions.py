@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy.orm import Session, aliased
 
 from keyturn.cloud.access.models import Key, ManagedKey
 from keyturn.cloud.auth.errors import Forbidden, InsufficientScope, NotFound, TotpRequired
@@ -198,6 +198,7 @@ class Principal:
 class Standing:
     """A person's roles and powers at one property, as the permission check sees them."""
 
+    person_id: str
     property_id: str
     roles: frozenset[Role]
     permissions: frozenset[Permission]
@@ -213,61 +214,76 @@ class Standing:
         )
 
 
+# The statements of every permission check, built once: building one costs more than running it.
+_MEMBER = aliased(RoleMembership)
+_MEMBER_PROPERTY = aliased(Property)
+# One row per role and extra power the person holds at the property (one row with neither if
+# none), each saying whether they are portfolio manager anywhere in the property's portfolio.
+_STANDING_AT = (
+    select(
+        Property.require_manager_totp,
+        RoleMembership.role,
+        RolePermission.permission,
+        exists(
+            select(_MEMBER.id)
+            .join(_MEMBER_PROPERTY, _MEMBER_PROPERTY.id == _MEMBER.property_id)
+            .where(
+                _MEMBER.person_id == bindparam("person"),
+                _MEMBER.role == Role.PORTFOLIO_MANAGER,
+                _MEMBER_PROPERTY.portfolio_id == Property.portfolio_id,
+            )
+        ).label("portfolio_manager"),
+    )
+    .select_from(Property)
+    .outerjoin(
+        RoleMembership,
+        and_(
+            RoleMembership.property_id == Property.id,
+            RoleMembership.person_id == bindparam("person"),
+        ),
+    )
+    .outerjoin(
+        RolePermission,
+        and_(
+            RolePermission.property_id == Property.id,
+            RolePermission.person_id == bindparam("person"),
+        ),
+    )
+    .where(Property.id == bindparam("property"))
+)
+_MANAGED_KEYS_AT = (
+    select(ManagedKey.key_id)
+    .join(Key, Key.id == ManagedKey.key_id)
+    .where(ManagedKey.person_id == bindparam("person"), Key.property_id == bindparam("property"))
+)
+_KEY_AT = select(Key.id).where(Key.id == bindparam("key"), Key.property_id == bindparam("property"))
+
+
 def standing_at(session: Session, person_id: str, property_id: str) -> Standing | None:
     """The person's standing at the property, or None when they have no role there at all."""
-    prop = session.execute(
-        select(Property.portfolio_id, Property.require_manager_totp).where(
-            Property.id == property_id
-        )
-    ).one_or_none()
-    if prop is None:
+    params = {"person": person_id, "property": property_id}
+    rows = session.execute(_STANDING_AT, params).all()
+    if not rows:
         return None
-    roles = set(
-        session.execute(
-            select(RoleMembership.role).where(
-                RoleMembership.person_id == person_id, RoleMembership.property_id == property_id
-            )
-        ).scalars()
-    )
-    portfolio_manager = session.execute(
-        select(RoleMembership.id)
-        .join(Property, Property.id == RoleMembership.property_id)
-        .where(
-            RoleMembership.person_id == person_id,
-            RoleMembership.role == Role.PORTFOLIO_MANAGER,
-            Property.portfolio_id == prop.portfolio_id,
-        )
-        .limit(1)
-    ).first()
-    if portfolio_manager is not None:
+    roles = {row.role for row in rows if row.role is not None}
+    if rows[0].portfolio_manager:
         roles.add(Role.PORTFOLIO_MANAGER)
     if not roles:
         return None
     permissions: frozenset[Permission] = frozenset()
     managed: frozenset[str] = frozenset()
+    # Extra powers count only for a property manager.
     if Role.PROPERTY_MANAGER in roles:
-        permissions = frozenset(
-            session.execute(
-                select(RolePermission.permission).where(
-                    RolePermission.person_id == person_id,
-                    RolePermission.property_id == property_id,
-                )
-            ).scalars()
-        )
+        permissions = frozenset(row.permission for row in rows if row.permission is not None)
     if Permission.KEYS_SPECIFIC in permissions:
-        managed = frozenset(
-            session.execute(
-                select(ManagedKey.key_id)
-                .join(Key, Key.id == ManagedKey.key_id)
-                .where(ManagedKey.person_id == person_id, Key.property_id == property_id)
-            ).scalars()
-        )
+        managed = frozenset(session.execute(_MANAGED_KEYS_AT, params).scalars())
     return Standing(
+        person_id=person_id,
         property_id=property_id,
         roles=frozenset(roles),
         permissions=permissions,
         managed_key_ids=managed,
-        manager_totp_required=prop.require_manager_totp,
+        manager_totp_required=bool(rows[0].require_manager_totp),
     )
 
 
@@ -306,8 +322,11 @@ def authorize(
     property_id: str | None,
     *,
     key_id: str | None = None,
-) -> None:
+) -> Standing | None:
     """Return if the principal may perform the action at the property, else raise.
+
+    What it returns is the standing it checked (None for an account action), which the
+    request may reuse rather than read the same roles again.
 
     NotFound when the property (or the key within it) is not visible to the caller,
     Forbidden when it is but the role does not allow the action, TotpRequired when only a
@@ -315,6 +334,7 @@ def authorize(
     whose scopes are too small.
     """
     policy = POLICIES[action]
+    standing = None
     if not policy.account_only:
         if property_id is None:
             raise ValueError(f"{action} is a property action and needs a property id")
@@ -331,10 +351,9 @@ def authorize(
             )
     if policy.scope not in principal.scopes:
         raise InsufficientScope(policy.scope)
+    return standing
 
 
 def _key_in_property(session: Session, key_id: str, property_id: str) -> bool:
-    found = session.execute(
-        select(Key.id).where(Key.id == key_id, Key.property_id == property_id)
-    ).first()
+    found = session.execute(_KEY_AT, {"key": key_id, "property": property_id}).first()
     return found is not None

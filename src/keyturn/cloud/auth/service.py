@@ -10,7 +10,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth import opaque, throttle, totp
@@ -186,27 +186,37 @@ def create_token(
     )
 
 
+# Every bearer request runs this lookup, so it is built once (building costs more than running).
+_LIVE_TOKEN = (
+    select(
+        ApiToken.id,
+        ApiToken.account_id,
+        ApiToken.scopes,
+        ApiToken.totp_satisfied,
+        ApiToken.expires_at,
+        Account.person_id,
+    )
+    .join(Account, Account.id == ApiToken.account_id)
+    .where(
+        ApiToken.secret_digest == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        Account.disabled.is_(False),
+    )
+)
+
+
 def principal_from_token(session: Session, secret: str, now: datetime) -> Principal:
     """The principal a bearer token stands for; Unauthenticated if unknown, revoked or expired."""
-    found = session.execute(
-        select(ApiToken, Account.person_id)
-        .join(Account, Account.id == ApiToken.account_id)
-        .where(
-            ApiToken.secret_digest == opaque.digest(secret),
-            ApiToken.revoked_at.is_(None),
-            Account.disabled.is_(False),
-        )
-    ).one_or_none()
-    if found is None or (found[0].expires_at is not None and found[0].expires_at <= now):
+    found = session.execute(_LIVE_TOKEN, {"digest": opaque.digest(secret)}).one_or_none()
+    if found is None or (found.expires_at is not None and found.expires_at <= now):
         raise Unauthenticated("the token is unknown, revoked or expired")
-    token, person_id = found
     return Principal(
-        person_id=person_id,
-        account_id=token.account_id,
+        person_id=found.person_id,
+        account_id=found.account_id,
         kind=CredentialKind.TOKEN,
-        credential_id=token.id,
-        scopes=expand_scopes(token.scopes),
-        totp_satisfied=token.totp_satisfied,
+        credential_id=found.id,
+        scopes=expand_scopes(found.scopes),
+        totp_satisfied=found.totp_satisfied,
     )
 
 

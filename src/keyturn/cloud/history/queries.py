@@ -1,6 +1,6 @@
 """Reading access history: filters, newest-first cursor pages and CSV export.
 
-Every read starts from `visible_events`, the one SQL form of the visibility rule, so no
+Every read starts from `visibility_clause`, the one SQL form of the visibility rule, so no
 caller can list an event its viewer may not see.
 """
 
@@ -8,26 +8,34 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_
+from sqlalchemy import BindParameter, ColumnElement, Integer, Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.db import utcnow
 from keyturn.cloud.history.models import Event
-from keyturn.cloud.history.schemas import StoredEvent
-from keyturn.cloud.history.visibility import visible_events
-from keyturn.cloud.privacy.policies import shown_events
+from keyturn.cloud.history.schemas import StoredEvent, StoredRow
+from keyturn.cloud.history.visibility import (
+    NEWEST_FIRST,
+    empty_sets,
+    viewer_params,
+    visibility_clause,
+)
+from keyturn.cloud.privacy.policies import hidden_before, shown_events
 from keyturn.errors import UserError
 from keyturn.rules.types import CredentialType
 from keyturn.rules.visibility import Viewer
 
 MAX_PAGE = 500
-_EVENT_COLUMNS = tuple(Event.__table__.columns)
+# The columns readers use (StoredEvent's): the others (detail, device, grant) cost time to
+# convert and no reader of a page shows them.
+_EVENT_COLUMNS = tuple(getattr(Event, name) for name in StoredRow._fields)
 CSV_COLUMNS = (
     "id",
     "occurred_at",
@@ -92,34 +100,77 @@ def list_events(
     Events past a retention that says nothing older is shown (R2) are left out as of `now`.
     """
     limit = max(1, min(limit, MAX_PAGE))
-    query = visible_events(viewer)
-    conditions = [shown_events(session, now or utcnow(), filters.property_id)]
+    moment = now or utcnow()
+    params = viewer_params(viewer)
+    params["limit"] = limit + 1
+    shown: ColumnElement[bool] | None = None
     if filters.property_id is not None:
-        conditions.append(Event.property_id == filters.property_id)
-    if filters.door_id is not None:
-        conditions.append(Event.door_id == filters.door_id)
-    if filters.subject_id is not None:
-        conditions.append(Event.subject_id == filters.subject_id)
-    if filters.since is not None:
-        conditions.append(Event.occurred_at >= filters.since)
-    if filters.until is not None:
-        conditions.append(Event.occurred_at < filters.until)
-    if filters.credential_type is not None:
-        conditions.append(Event.credential_type == filters.credential_type)
-    if filters.granted is not None:
-        granted = Event.reason == "granted"
-        conditions.append(granted if filters.granted else ~granted)
+        params["property"] = filters.property_id
+        since = hidden_before(session, moment, filters.property_id)
+        if since is not None:
+            params["shown_since"] = since
+    else:
+        shown = shown_events(session, moment)
+    optional = {
+        "door": filters.door_id,
+        "subject": filters.subject_id,
+        "since": filters.since,
+        "until": filters.until,
+        "credential_type": filters.credential_type,
+    }
+    params.update((name, value) for name, value in optional.items() if value is not None)
     if cursor is not None:
-        at, event_id = decode_cursor(cursor)
-        conditions.append(
-            or_(Event.occurred_at < at, and_(Event.occurred_at == at, Event.id < event_id))
-        )
-    # Plain rows of the table's columns: building ORM objects would cost more than the query.
-    columns = query.where(*conditions).limit(limit + 1).with_only_columns(*_EVENT_COLUMNS)
-    rows = session.execute(columns).all()
+        params["cursor_at"], params["cursor_id"] = decode_cursor(cursor)
+    statement = _page_statement(empty_sets(viewer), frozenset(params), filters.granted)
+    if shown is not None:
+        statement = statement.where(shown)
+    rows = [StoredRow._make(row) for row in session.execute(statement, params)]
     more = len(rows) > limit
-    shown = rows[:limit]
-    return Page(shown, encode_cursor(shown[-1]) if more and shown else None)
+    shown_rows = rows[:limit]
+    return Page(shown_rows, encode_cursor(shown_rows[-1]) if more and shown_rows else None)
+
+
+@functools.lru_cache(maxsize=512)
+def _page_statement(
+    empty: frozenset[str], bound: frozenset[str], granted: bool | None
+) -> Select[tuple[object, ...]]:
+    """The page query for one combination of filters, built once and run with parameters.
+
+    `empty` names the viewer's empty sets and `bound` the parameters the read binds; it reads
+    plain rows of the StoredEvent columns, which cost less than ORM objects.
+    """
+    conditions = [visibility_clause(empty)]
+    if "shown_since" in bound:
+        conditions.append(Event.occurred_at >= bindparam("shown_since"))
+    if "property" in bound:
+        conditions.append(Event.property_id == bindparam("property"))
+    if "door" in bound:
+        conditions.append(Event.door_id == bindparam("door"))
+    if "subject" in bound:
+        conditions.append(Event.subject_id == bindparam("subject"))
+    if "since" in bound:
+        conditions.append(Event.occurred_at >= bindparam("since"))
+    if "until" in bound:
+        conditions.append(Event.occurred_at < bindparam("until"))
+    if "credential_type" in bound:
+        conditions.append(Event.credential_type == bindparam("credential_type"))
+    if granted is not None:
+        is_granted = Event.reason == "granted"
+        conditions.append(is_granted if granted else ~is_granted)
+    if "cursor_at" in bound:
+        after: BindParameter[datetime] = bindparam("cursor_at")
+        conditions.append(
+            or_(
+                Event.occurred_at < after,
+                and_(Event.occurred_at == after, Event.id < bindparam("cursor_id")),
+            )
+        )
+    return (
+        select(*_EVENT_COLUMNS)
+        .where(*conditions)
+        .order_by(*NEWEST_FIRST)
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
 def export_csv(

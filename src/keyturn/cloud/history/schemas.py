@@ -6,11 +6,12 @@ grant ids and device sequence numbers stay inside the service.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.config import JsonDict
 
 from keyturn.rules.photos import can_view_photo
@@ -99,6 +100,25 @@ class StoredEvent(Protocol):
     def photo_id(self) -> str | None: ...
 
 
+class StoredRow(NamedTuple):
+    """A StoredEvent as a page read returns it: the columns in this order, as a plain tuple
+    (a database row's attributes cost ten times a tuple's)."""
+
+    id: str
+    property_id: str
+    door_id: str
+    door_kind: DoorKind
+    kind: str
+    occurred_at: datetime
+    clock_uncertain: bool
+    credential_type: CredentialType | None
+    subject_id: str | None
+    granted_by: str | None
+    by_resident: bool
+    reason: Reason | None
+    photo_id: str | None
+
+
 def event_facts(event: StoredEvent) -> EventFacts:
     """The columns of a stored event that the visibility and photo rules read."""
     return EventFacts(
@@ -111,22 +131,40 @@ def event_facts(event: StoredEvent) -> EventFacts:
     )
 
 
-def event_out(event: StoredEvent, viewer: Viewer) -> EventOut:
-    """The event as `viewer` sees it; the caller has already cleared it with the V rules."""
+def event_fields(event: StoredEvent, viewer: Viewer) -> dict[str, object]:
+    """The fields of EventOut for `viewer`; the caller has already cleared it with the V rules."""
     outcome = None
     if event.reason is not None:
         outcome = Outcome.GRANTED if event.reason == Reason.GRANTED else Outcome.DENIED
     photo = event.photo_id is not None and can_view_photo(viewer, event_facts(event), False)
-    return EventOut(
-        id=event.id,
-        occurred_at=event.occurred_at,
-        door_id=event.door_id,
-        door_kind=event.door_kind,
-        kind=event.kind,
-        credential_type=event.credential_type,
-        outcome=outcome,
-        reason=event.reason,
-        subject_id=event.subject_id,
-        clock_uncertain=event.clock_uncertain,
-        has_photo=photo,
-    )
+    return {
+        "id": event.id,
+        "occurred_at": event.occurred_at,
+        "door_id": event.door_id,
+        "door_kind": event.door_kind,
+        "kind": event.kind,
+        "credential_type": event.credential_type,
+        "outcome": outcome,
+        "reason": event.reason,
+        "subject_id": event.subject_id,
+        "clock_uncertain": event.clock_uncertain,
+        "has_photo": photo,
+    }
+
+
+def event_out(event: StoredEvent, viewer: Viewer) -> EventOut:
+    """The event as `viewer` sees it; the caller has already cleared it with the V rules."""
+    return EventOut.model_validate(event_fields(event, viewer))
+
+
+# A page is validated and serialised in one call each, rather than a model per event.
+_EVENT_PAGE = TypeAdapter(EventPage)
+
+
+def event_page_json(
+    events: Iterable[StoredEvent], viewer: Viewer, next_cursor: str | None
+) -> bytes:
+    """The JSON body of an EventPage of these events as `viewer` sees them."""
+    items = [event_fields(event, viewer) for event in events]
+    page = _EVENT_PAGE.validate_python({"items": items, "next_cursor": next_cursor})
+    return _EVENT_PAGE.dump_json(page)

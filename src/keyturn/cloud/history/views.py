@@ -8,7 +8,6 @@ history or photos writes an audit record (V6), residents' reads included.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,19 +18,20 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session, sessionmaker
 
-from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
+from keyturn.cloud.auth.deps import Db, MasterKey, Now, checked_standing, requires
 from keyturn.cloud.auth.errors import Forbidden, NotFound
 from keyturn.cloud.auth.permissions import (
     MANAGERS,
     Action,
     Principal,
+    Standing,
     authorize,
     standing_at,
 )
 from keyturn.cloud.history.models import Event, Photo
 from keyturn.cloud.history.queries import MAX_PAGE, BadCursor, EventFilter, export_csv, list_events
-from keyturn.cloud.history.schemas import EventPage, Outcome, event_facts, event_out
-from keyturn.cloud.history.visibility import viewer_for
+from keyturn.cloud.history.schemas import EventPage, Outcome, event_facts, event_page_json
+from keyturn.cloud.history.visibility import resident_door_ids
 from keyturn.cloud.privacy import audit
 from keyturn.cloud.problems import GUARDED, ProblemError, problem, problem_responses
 from keyturn.crypto.errors import SealError
@@ -82,35 +82,37 @@ class PhotoUnreadable(ProblemError):
     title = "This photo cannot be opened"
 
 
-def viewer_at(db: Session, principal: Principal, property_id: str, now: datetime) -> Viewer:
+def viewer_at(
+    db: Session,
+    principal: Principal,
+    property_id: str,
+    now: datetime,
+    standing: Standing | None = None,
+) -> Viewer:
     """The caller's Viewer for one property, with manager powers only if they hold them now.
 
     A manager whose credential lacks the TOTP the property demands reads as a non-manager
-    (Standing.effective_for); manager and security-viewer powers elsewhere are dropped.
+    (Standing.effective_for); manager and security-viewer powers elsewhere are left out.
+    `standing` is the caller's standing at the property if the request has it already.
     """
-    viewer = viewer_for(db, principal.person_id, now)
-    standing = standing_at(db, principal.person_id, property_id)
+    if standing is None:
+        standing = standing_at(db, principal.person_id, property_id)
     effective = standing.effective_for(principal) if standing is not None else None
-    manages = (
-        effective is not None
-        and bool(effective.roles & MANAGERS)
-        and property_id in viewer.managed_property_ids
-    )
+    # A manager role at the property (either kind) is exactly what makes it a managed one.
+    manages = effective is not None and bool(effective.roles & MANAGERS)
     secures = (
-        manages
-        and effective is not None
-        and Permission.SECURITY_VIEWER in effective.permissions
-        and property_id in viewer.security_viewer_property_ids
+        manages and effective is not None and Permission.SECURITY_VIEWER in effective.permissions
     )
     here = frozenset({property_id})
-    return replace(
-        viewer,
+    return Viewer(
+        person_id=principal.person_id,
+        resident_door_ids=resident_door_ids(db, principal.person_id, now),
         managed_property_ids=here if manages else frozenset(),
         security_viewer_property_ids=here if secures else frozenset(),
     )
 
 
-def event_filters(
+async def event_filters(
     property_id: str,
     door_id: Annotated[str | None, Query(max_length=ID_MAX)] = None,
     person_id: Annotated[
@@ -174,6 +176,7 @@ def _manages(viewer: Viewer, property_id: str) -> bool:
     ),
 )
 def list_property_events(
+    request: Request,
     property_id: str,
     principal: Annotated[Principal, requires(Action.HISTORY_READ)],
     filters: Filters,
@@ -181,18 +184,19 @@ def list_property_events(
     now: Now,
     cursor: Annotated[str | None, Query(max_length=CURSOR_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-) -> EventPage:
+) -> Response:
     """The door events of the property the caller may see, newest first, a page at a time.
 
     What a person sees follows V1-V5 (the visibility filter); every read is audited.
     """
-    viewer = viewer_at(db, principal, property_id, now)
+    standing = checked_standing(request, principal, property_id)
+    viewer = viewer_at(db, principal, property_id, now, standing)
     try:
         page = list_events(db, viewer, filters, cursor=cursor, limit=limit, now=now)
     except BadCursor as exc:
         raise BadCursorProblem(str(exc)) from None
-    items = [event_out(event, viewer) for event in page.events]
-    audit.record(
+    body = event_page_json(page.events, viewer, page.next_cursor)
+    audit.write(
         db,
         now=now,
         actor_person_id=principal.person_id,
@@ -201,13 +205,13 @@ def list_property_events(
         property_id=property_id,
         detail={
             "filters": _described(filters),
-            "count": len(items),
+            "count": len(page.events),
             "as_manager": _manages(viewer, property_id),
             "page": cursor is not None,
         },
     )
     db.commit()
-    return EventPage(items=items, next_cursor=page.next_cursor)
+    return Response(body, media_type="application/json")
 
 
 def _csv_stream(
@@ -241,7 +245,9 @@ def export_property_events(
     The export is audited before the first byte leaves, so an aborted download is recorded
     too; it never holds more than the manager's own /events would show.
     """
-    viewer = viewer_at(db, principal, property_id, now)
+    viewer = viewer_at(
+        db, principal, property_id, now, checked_standing(request, principal, property_id)
+    )
     audit.record(
         db,
         now=now,
@@ -324,7 +330,8 @@ def read_event_photo(
         authorize(db, principal, Action.PHOTOS_READ, event.property_id)
     except Forbidden:
         raise NotFound() from None
-    viewer = viewer_at(db, principal, event.property_id, now)
+    standing = checked_standing(request, principal, event.property_id)
+    viewer = viewer_at(db, principal, event.property_id, now, standing)
     if event.photo_id is None or not can_view_photo(viewer, event_facts(event), False):
         raise NotFound()
     photo = db.get(Photo, event.photo_id)

@@ -6,10 +6,12 @@ filters events on its own. `viewer_for` finds the facts about the person that th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, literal, or_, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.models import Grant, Key, key_doors
@@ -33,47 +35,93 @@ from keyturn.rules.visibility import (
 )
 
 
-def compile_rule(expr: Expr, viewer: Viewer) -> ColumnElement[bool]:
-    """Translate a rule tree into a WHERE clause over `events` with the viewer's values bound."""
+def compile_rule(expr: Expr, empty: frozenset[str] = frozenset()) -> ColumnElement[bool]:
+    """Translate a rule tree into a WHERE clause over `events` whose viewer values are bound
+    parameters (`viewer_params` gives them), so one clause serves every viewer.
+
+    Membership of a Viewer set named in `empty` compiles to false, as the database plans a
+    constant better than an empty list.
+    """
     match expr:
         case Eq(left, right):
-            return _operand(left, viewer) == _operand(right, viewer)
+            return _operand(left) == _operand(right)
         case Ne(left, right):
-            return _operand(left, viewer) != _operand(right, viewer)
+            return _operand(left) != _operand(right)
         case In(item, collection):
-            values = sorted(getattr(viewer, collection.name))
-            return _operand(item, viewer).in_(values) if values else false()
+            if collection.name in empty:
+                return false()
+            return _operand(item).in_(bindparam(VIEWER_PARAM + collection.name, expanding=True))
         case And(terms):
-            return and_(*(compile_rule(term, viewer) for term in terms))
+            return and_(*(compile_rule(term, empty) for term in terms))
         case Or(terms):
-            return or_(*(compile_rule(term, viewer) for term in terms))
+            return or_(*(compile_rule(term, empty) for term in terms))
     raise TypeError(f"not a rule expression: {expr!r}")
 
 
-def _operand(operand: Operand, viewer: Viewer) -> ColumnElement[object]:
+def _operand(operand: Operand) -> ColumnElement[object]:
     match operand:
         case EventField(name):
             column: ColumnElement[object] = getattr(Event, name)
             return column
         case ViewerField(name):
-            # A None viewer value must compare like SQL NULL, which `literal(None)` does.
-            return literal(getattr(viewer, name))
+            # A None viewer value binds as SQL NULL, which equals nothing, as in the rule.
+            return bindparam(VIEWER_PARAM + name)
         case Const(value):
             return literal(value)
     raise TypeError(f"not an operand: {operand!r}")
 
 
-def visibility_filter(viewer: Viewer) -> ColumnElement[bool]:
-    return compile_rule(VISIBILITY_RULE, viewer)
+VIEWER_PARAM = "viewer_"
+# The order of every history read, newest first, the id breaking ties (the cursor's order).
+NEWEST_FIRST = (Event.occurred_at.desc(), Event.id.desc())
+
+
+@functools.cache
+def visibility_clause(empty: frozenset[str]) -> ColumnElement[bool]:
+    """The visibility rule as SQL for viewers whose sets named in `empty` are empty, compiled
+    once per such combination; bind a viewer with `viewer_params`."""
+    return compile_rule(VISIBILITY_RULE, empty)
+
+
+def empty_sets(viewer: Viewer) -> frozenset[str]:
+    """The names of the viewer's set-valued facts that are empty."""
+    return frozenset(
+        field.name
+        for field in fields(viewer)
+        if isinstance(getattr(viewer, field.name), frozenset) and not getattr(viewer, field.name)
+    )
+
+
+def viewer_params(viewer: Viewer) -> dict[str, object]:
+    """The viewer's values for the parameters of its `visibility_clause`."""
+    params: dict[str, object] = {}
+    for field in fields(viewer):
+        value = getattr(viewer, field.name)
+        params[VIEWER_PARAM + field.name] = sorted(value) if isinstance(value, frozenset) else value
+    return params
 
 
 def visible_events(viewer: Viewer) -> Select[Event]:
     """Events this viewer may see, newest first; callers add their own filters and limits."""
-    return (
-        select(Event)
-        .where(visibility_filter(viewer))
-        .order_by(Event.occurred_at.desc(), Event.id.desc())
+    clause = visibility_clause(empty_sets(viewer))
+    return select(Event).where(clause).order_by(*NEWEST_FIRST).params(viewer_params(viewer))
+
+
+# Every history read looks this up, so it is built once: building costs more than running it.
+_RESIDENT_DOORS = (
+    select(Door.id)
+    .join(key_doors, key_doors.c.door_id == Door.id)
+    .join(Key, Key.id == key_doors.c.key_id)
+    .join(Grant, Grant.key_id == Key.id)
+    .where(
+        Grant.person_id == bindparam("person"),
+        Grant.resident.is_(True),
+        Grant.revoked_at.is_(None),
+        Grant.starts_at <= bindparam("now"),
+        or_(Grant.ends_at.is_(None), Grant.ends_at > bindparam("now")),
+        Door.kind == DoorKind.RESIDENCE,
     )
+)
 
 
 def viewer_for(session: Session, person_id: str, now: datetime) -> Viewer:
@@ -97,23 +145,14 @@ def viewer_for(session: Session, person_id: str, now: datetime) -> Viewer:
             )
         )
     )
-    resident_doors = session.scalars(
-        select(Door.id)
-        .join(key_doors, key_doors.c.door_id == Door.id)
-        .join(Key, Key.id == key_doors.c.key_id)
-        .join(Grant, Grant.key_id == Key.id)
-        .where(
-            Grant.person_id == person_id,
-            Grant.resident.is_(True),
-            Grant.revoked_at.is_(None),
-            Grant.starts_at <= now,
-            or_(Grant.ends_at.is_(None), Grant.ends_at > now),
-            Door.kind == DoorKind.RESIDENCE,
-        )
-    )
     return Viewer(
         person_id=person_id,
-        resident_door_ids=frozenset(resident_doors),
+        resident_door_ids=resident_door_ids(session, person_id, now),
         managed_property_ids=frozenset(managed),
         security_viewer_property_ids=frozenset(security & managed),
     )
+
+
+def resident_door_ids(session: Session, person_id: str, now: datetime) -> frozenset[str]:
+    """The residence doors where the person holds a live grant with resident status."""
+    return frozenset(session.scalars(_RESIDENT_DOORS, {"person": person_id, "now": now}))

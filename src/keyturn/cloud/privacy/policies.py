@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.history.models import Event
@@ -97,6 +97,24 @@ def set_retention_override(prop: Property, days: int | None) -> RetentionPolicy:
     policy = policy_for(prop.jurisdiction, days)
     prop.retention_days_override = days
     return policy
+
+
+_HIDING_POLICY_OF = select(Property.jurisdiction, Property.retention_days_override).where(
+    Property.id == bindparam("property"), Property.jurisdiction.in_(sorted(HIDDEN_PAST_POLICY))
+)
+
+
+def hidden_before(session: Session, now: datetime, property_id: str) -> datetime | None:
+    """The instant before which the property's events are hidden from reads (R2), if any.
+
+    For one property this is `shown_events` as a value: a read of that property's events
+    keeps those at or after it. The statement is built once, as every history read runs it.
+    """
+    found = session.execute(_HIDING_POLICY_OF, {"property": property_id}).first()
+    if found is None:
+        return None
+    policy, _ = effective_policy(found.jurisdiction, found.retention_days_override)
+    return cutoff(now, policy)
 
 
 def shown_events(
