@@ -41,7 +41,6 @@ from keyturn.rules.photos import can_view_photo
 from keyturn.rules.types import CredentialType, Permission
 from keyturn.rules.visibility import Viewer
 
-PHOTO_DIR = "photos"
 ID_MAX = 64
 CURSOR_MAX = 512
 
@@ -338,7 +337,7 @@ def read_event_photo(
     if photo is None:
         raise NotFound()
     settings = request.app.state.settings
-    jpeg = open_photo(photo, master_key, settings.data_dir / PHOTO_DIR)
+    jpeg = open_photo(photo, master_key, settings.photo_dir)
     audit.record(
         db,
         now=now,
