@@ -33,14 +33,7 @@ def record(
 ) -> AuditRecord:
     """Add one audit record to the session; the caller's transaction commits it with the work."""
     entry = AuditRecord(
-        at=now,
-        actor_person_id=actor_person_id,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        property_id=property_id,
-        detail=detail or {},
-        expires_at=now + AUDIT_RETENTION,
+        **_row(now, actor_person_id, action, object_type, object_id, property_id, detail)
     )
     session.add(entry)
     return entry
@@ -60,16 +53,27 @@ def write(
     """`record` for hot read paths: the same row, inserted at once in the caller's transaction
     with no ORM object, so the caller's commit makes it durable."""
     session.execute(
-        _INSERT,
-        {
-            "id": new_id(),
-            "at": now,
-            "actor_person_id": actor_person_id,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "property_id": property_id,
-            "detail": detail or {},
-            "expires_at": now + AUDIT_RETENTION,
-        },
+        _INSERT, _row(now, actor_person_id, action, object_type, object_id, property_id, detail)
     )
+
+
+def _row(
+    now: datetime,
+    actor_person_id: str | None,
+    action: str,
+    object_type: str,
+    object_id: str | None,
+    property_id: str | None,
+    detail: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "at": now,
+        "actor_person_id": actor_person_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "property_id": property_id,
+        "detail": detail or {},
+        "expires_at": now + AUDIT_RETENTION,
+    }
