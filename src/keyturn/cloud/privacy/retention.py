@@ -17,7 +17,21 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    any_,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
@@ -361,7 +375,7 @@ class _Job:
         erased = self._erase_photos(session, [row.photo_id for row in rows if row.photo_id])
         session.execute(
             delete(Event)
-            .where(Event.id.in_([row.id for row in rows]))
+            .where(_among(session, Event.id, [row.id for row in rows]))
             .execution_options(synchronize_session=False)
         )
         return Counter({EVENTS_DELETED: len(rows), PHOTOS_ERASED: erased})
@@ -371,7 +385,7 @@ class _Job:
         erased = self._erase_photos(session, [row.photo_id for row in rows if row.photo_id])
         session.execute(
             update(Event)
-            .where(Event.id.in_([row.id for row in rows]))
+            .where(_among(session, Event.id, [row.id for row in rows]))
             .values(
                 subject_id=None,
                 granted_by=None,
@@ -402,10 +416,19 @@ class _Job:
         if rows:
             session.execute(
                 delete(Photo)
-                .where(Photo.id.in_([row.id for row in rows]))
+                .where(_among(session, Photo.id, [row.id for row in rows]))
                 .execution_options(synchronize_session=False)
             )
         return Counter({PHOTOS_ERASED: len(rows)})
+
+
+def _among(
+    session: Session, column: InstrumentedAttribute[str], ids: list[str]
+) -> ColumnElement[bool]:
+    """column IN ids: on PostgreSQL one array parameter, not one parameter per id."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(ids, ARRAY(String)))
+    return column.in_(ids)
 
 
 def _ended_before(before: datetime) -> ColumnElement[bool]:
@@ -434,7 +457,7 @@ def _deleting(count: str, model: Any, candidates: AnySelect) -> _Step:
     def apply(session: Session, rows: Sequence[AnyRow]) -> Counter[str]:
         session.execute(
             delete(model)
-            .where(model.id.in_([row.id for row in rows]))
+            .where(_among(session, model.id, [row.id for row in rows]))
             .execution_options(synchronize_session=False)
         )
         return Counter({count: len(rows)})
