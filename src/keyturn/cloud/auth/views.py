@@ -93,14 +93,19 @@ def _secure(request: Request, config: AuthConfig) -> bool:
     ),
 )
 def login(
-    body: LoginRequest, request: Request, response: Response, db: Db, now: Now, config: Config
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    db: Db,
+    now: Now,
+    config: Config,
+    master_key: MasterKey,
 ) -> SessionOut | LoginTokenOut:
     """Sign in with email, password and, when enrolled, a TOTP code.
 
     By default this sets an HttpOnly session cookie and a CSRF cookie; with `mode` "token"
     it returns a short-lived bearer token with every scope instead.
     """
-    master_key = request.app.state.settings.master_key_bytes()
     address = client_address(request)
     account = service.log_in(
         db, config, master_key, body.email, body.password, body.totp_code, address, now

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from keyturn.cloud.auth.deps import public_route, requires
+from keyturn.cloud.auth.deps import MasterKey, public_route, requires
 from keyturn.cloud.auth.permissions import Action
 from keyturn.cloud.db import session_factory
 from keyturn.cloud.devices import service
@@ -73,17 +73,17 @@ def _refused(exc: DeviceError) -> JSONResponse:
     status_code=201,
     dependencies=[public_route("the one-time provisioning token authorises it")],
 )
-def provision(body: ProvisionRequest, request: Request) -> Response:
+def provision(body: ProvisionRequest, request: Request, master_key: MasterKey) -> Response:
     """Enrol a lock with its one-time token and return its DoorConfig as msgpack.
 
     The token is the authorisation: it is spent on success, and an unknown, expired or
     spent token is refused with nothing changed.
     """
 
-    def work(session: Session, settings: Settings) -> bytes:
+    def work(session: Session, _settings: Settings) -> bytes:
         config = service.provision_device(
             session,
-            settings.master_key_bytes(),
+            master_key,
             body.token,
             service.decode_public_key(body.public_key),
             body.model,
@@ -119,7 +119,7 @@ def provision(body: ProvisionRequest, request: Request) -> Response:
     },
     dependencies=[public_route("the lock's signature on the frame authenticates it")],
 )
-async def sync(request: Request) -> Response:
+async def sync(request: Request, master_key: MasterKey) -> Response:
     """Take one sealed Uplink frame from a lock (or a phone relaying it), answer a Downlink.
 
     The lock's signature is the authorisation; frames that fail it store nothing.
@@ -127,10 +127,8 @@ async def sync(request: Request) -> Response:
     frame = await request.body()
 
     def work(session: Session, settings: Settings) -> bytes:
-        settings.ensure_data_dir()
-        return handle_uplink(
-            session, settings.master_key_bytes(), settings.photo_dir, frame, datetime.now(UTC)
-        )
+        # The photo folder is made when a photo is stored; the master key is decoded once.
+        return handle_uplink(session, master_key, settings.photo_dir, frame, datetime.now(UTC))
 
     try:
         downlink = await run_in_threadpool(_in_transaction, request, work)
@@ -149,11 +147,11 @@ async def sync(request: Request) -> Response:
     responses=GUARDED,
     dependencies=[requires(Action.DEVICES_READ, property_from=_device_property)],
 )
-def health(device_id: str, request: Request) -> service.DeviceHealth | JSONResponse:
-    def work(session: Session, settings: Settings) -> service.DeviceHealth:
-        return service.device_health(
-            session, device_id, datetime.now(UTC), master_key=settings.master_key_bytes()
-        )
+def health(
+    device_id: str, request: Request, master_key: MasterKey
+) -> service.DeviceHealth | JSONResponse:
+    def work(session: Session, _settings: Settings) -> service.DeviceHealth:
+        return service.device_health(session, device_id, datetime.now(UTC), master_key=master_key)
 
     try:
         return _in_transaction(request, work)

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session, sessionmaker
 
-from keyturn.cloud.auth.deps import Db, MasterKey, Now, checked_standing, requires
+from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, checked_standing, requires
 from keyturn.cloud.auth.errors import Forbidden, NotFound
 from keyturn.cloud.auth.permissions import (
     MANAGERS,
@@ -316,6 +316,7 @@ def read_event_photo(
     db: Db,
     now: Now,
     master_key: MasterKey,
+    settings: AppSettings,
 ) -> Response:
     """The photo of one event, only for those P4 allows; everyone else gets 404.
 
@@ -336,7 +337,6 @@ def read_event_photo(
     photo = db.get(Photo, event.photo_id)
     if photo is None:
         raise NotFound()
-    settings = request.app.state.settings
     jpeg = open_photo(photo, master_key, settings.photo_dir)
     audit.record(
         db,

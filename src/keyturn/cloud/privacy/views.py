@@ -11,11 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
+from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, page_list
 from keyturn.cloud.privacy import audit, requests
@@ -61,10 +61,6 @@ THROTTLED_STEP = problem_responses(
         429: "Too many codes or tries; ask again later",
     },
 )
-
-
-def _photo_dir(http: Request) -> Path:
-    return Path(http.app.state.settings.photo_dir)
 
 
 def _request_property(session: Session, params: Mapping[str, Any]) -> str | None:
@@ -204,7 +200,7 @@ def read_own_request(request_id: str, principal: Submitter, db: Db, now: Now) ->
     responses=THROTTLED_STEP,
 )
 def verify_own_request(
-    http: Request,
+    settings: AppSettings,
     request_id: str,
     body: VerifyIn,
     principal: Submitter,
@@ -218,7 +214,7 @@ def verify_own_request(
         requests.confirm_code(db, master_key, row, body.code, body.email, body.display_name, now)
     finally:
         db.commit()  # a failed try is counted even though the call raises
-    _move_on(db, master_key, _photo_dir(http), row, now, principal.person_id)
+    _move_on(db, master_key, settings.photo_dir, row, now, principal.person_id)
     return request_out(db, row, now)
 
 
@@ -261,7 +257,7 @@ def upload_government_id(
     "/account/data-requests/{request_id}/proceed", response_model=RequestOut, responses=STEP
 )
 def proceed_own_request(
-    http: Request,
+    settings: AppSettings,
     request_id: str,
     principal: Submitter,
     db: Db,
@@ -270,7 +266,7 @@ def proceed_own_request(
 ) -> RequestOut:
     """Check again whether a waiting deletion can run now that access was removed (D4)."""
     row = _own(db, principal, request_id)
-    requests.proceed(db, master_key, _photo_dir(http), row, now, principal.person_id)
+    requests.proceed(db, master_key, settings.photo_dir, row, now, principal.person_id)
     db.commit()
     return request_out(db, row, now)
 
@@ -281,7 +277,7 @@ def proceed_own_request(
     responses={200: {"content": {ZIP: BYTES}, "description": "The copy as a zip (D1)"}, **STEP},
 )
 def download_copy(
-    http: Request,
+    settings: AppSettings,
     request_id: str,
     principal: Submitter,
     db: Db,
@@ -290,7 +286,7 @@ def download_copy(
 ) -> Response:
     """The copy of a verified copy request; taking it completes the request."""
     row = _own(db, principal, request_id)
-    data = deliver_copy(db, master_key, _photo_dir(http), row, now, principal.person_id)
+    data = deliver_copy(db, master_key, settings.photo_dir, row, now, principal.person_id)
     db.commit()
     headers = {"Content-Disposition": f'attachment; filename="keyturn-data-{row.id[:8]}.zip"'}
     return Response(data, media_type=ZIP, headers=headers)
@@ -374,7 +370,7 @@ def read_document(
 
 @router.post("/data-requests/{request_id}/approve", response_model=RequestOut, responses=STEP)
 def approve_request(
-    http: Request,
+    settings: AppSettings,
     request_id: str,
     principal: Reviewer,
     db: Db,
@@ -385,7 +381,7 @@ def approve_request(
     row = _reviewed(db, request_id)
     requests.approve(db, row, now, principal.person_id)
     db.commit()
-    _move_on(db, master_key, _photo_dir(http), row, now, principal.person_id)
+    _move_on(db, master_key, settings.photo_dir, row, now, principal.person_id)
     return request_out(db, row, now)
 
 
@@ -442,7 +438,7 @@ def extend_request(
 
 @router.post("/data-requests/{request_id}/proceed", response_model=RequestOut, responses=STEP)
 def proceed_request(
-    http: Request,
+    settings: AppSettings,
     request_id: str,
     principal: Reviewer,
     db: Db,
@@ -450,6 +446,6 @@ def proceed_request(
     master_key: MasterKey,
 ) -> RequestOut:
     row = _reviewed(db, request_id)
-    requests.proceed(db, master_key, _photo_dir(http), row, now, principal.person_id)
+    requests.proceed(db, master_key, settings.photo_dir, row, now, principal.person_id)
     db.commit()
     return request_out(db, row, now)
