@@ -178,7 +178,8 @@ def record_one_time_uses(session: Session, door_id: str, records: Iterable[Event
             and record.credential_id is not None
         ):
             known = firsts.get(record.credential_id)
-            firsts[record.credential_id] = min(known or record.occurred_at, record.occurred_at)
+            if known is None or record.occurred_at < known:
+                firsts[record.credential_id] = record.occurred_at
     if not firsts:
         return 0
     learned = 0

@@ -89,8 +89,8 @@ class PinnedTransport(httpx.BaseTransport):
 
 
 def webhook_client(
-    *, allow_private: bool, timeout_s: float, resolver: Resolver | None = None
+    *, allow_private: bool, timeout_s: float, resolver: Resolver = system_resolver
 ) -> httpx.Client:
     """The HTTP client deliveries go through, pinned to addresses this policy allows."""
-    transport = PinnedTransport(allow_private=allow_private, resolver=resolver or system_resolver)
+    transport = PinnedTransport(allow_private=allow_private, resolver=resolver)
     return httpx.Client(transport=transport, timeout=timeout_s, follow_redirects=False)
