@@ -64,7 +64,6 @@ def handle_uplink(
     found = session.execute(_LOCK_AT_DOOR, {"device": device_id}).first()
     if found is None or found.Device.retired_at is not None:
         raise UnknownDevice(f"no active lock {device_id}")
-    # The property is held here so that authority_of finds it loaded.
     device, door, _property = found
     sync_key = unseal(master_key, device.sync_key_sealed, sync_key_context(device.id))
     try:

@@ -7,11 +7,12 @@ here too, so every writer gets the same checks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.errors import NotFound
@@ -47,11 +48,26 @@ def give_authority(prop: Property, master_key: bytes) -> SigningKeyPair:
     return authority
 
 
+_SEALED_AUTHORITY = select(Property.authority_private_key_sealed).where(
+    Property.id == bindparam("property")
+)
+
+
 def authority_of(session: Session, master_key: bytes, property_id: str) -> SigningKeyPair:
-    prop = session.get(Property, property_id)
-    if prop is None:
+    """The property's authority key pair: its sealed column read, then opened (once per value)."""
+    sealed = session.execute(_SEALED_AUTHORITY, {"property": property_id}).scalar_one_or_none()
+    if sealed is None:
         raise LookupError(f"no property {property_id}")
-    private = unseal(master_key, prop.authority_private_key_sealed, _authority_context(prop.id))
+    return _open_authority(master_key, property_id, sealed)
+
+
+@functools.lru_cache(maxsize=256)
+def _open_authority(master_key: bytes, property_id: str, sealed: bytes) -> SigningKeyPair:
+    """Unsealing costs more than the read: each sealed value is opened once per process.
+
+    The key is the sealed value itself, so a new authority (or master key) is a new entry.
+    """
+    private = unseal(master_key, sealed, _authority_context(property_id))
     return SigningKeyPair.from_private_bytes(private)
 
 
