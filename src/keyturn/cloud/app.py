@@ -55,6 +55,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.engine = db
+    # Short SQLite work costs less than a worker-thread hop (Gate.run); a server's doesn't.
+    app.state.db_work_on_loop = db.dialect.name == "sqlite"
     app.state.settings = settings
     app.include_router(devices_views.router)
     app.include_router(history_views.router)

@@ -36,7 +36,7 @@ from keyturn.cloud.access.schemas import (
     RevocationOut,
     Window,
 )
-from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
+from keyturn.cloud.auth.deps import Db, Gate, MasterKey, Now, gated, requires
 from keyturn.cloud.auth.permissions import (
     POLICIES,
     Action,
@@ -276,33 +276,36 @@ def enrol_phone(
         409, meaning={409: "The phone was revoked or its holder is suspended"}
     ),
 )
-def issue_mobile_keys(
+async def issue_mobile_keys(
     property_id: str,
     registration_id: str,
-    principal: Annotated[Principal, requires(Action.CREDENTIALS_SELF)],
-    db: Db,
-    now: Now,
+    gate: Annotated[Gate, gated(Action.CREDENTIALS_SELF)],
     master_key: MasterKey,
 ) -> MobileKeysOut:
     """Fresh short-lived mobile keys for this phone, one per live grant at this property."""
-    registration = management.own_phone(db, principal.person_id, registration_id)
-    issued = management.mobile_keys(db, master_key, registration, property_id, now)
-    answer = MobileKeysOut(
-        registration_id=registration.id,
-        keys=[
-            MobileKeyOut(
-                grant_id=item.grant_id,
-                door_ids=list(item.door_ids),
-                not_before=item.not_before,
-                expires=item.expires,
-                token=base64.urlsafe_b64encode(item.token).decode().rstrip("="),
-            )
-            for item in issued
-        ],
-    )
-    # Nothing was written: end the read here, on the worker thread, not on the event loop.
-    db.rollback()
-    return answer
+
+    def issue(principal: Principal) -> MobileKeysOut:
+        db = gate.db
+        registration = management.own_phone(db, principal.person_id, registration_id)
+        issued = management.mobile_keys(db, master_key, registration, property_id, gate.now)
+        answer = MobileKeysOut(
+            registration_id=registration.id,
+            keys=[
+                MobileKeyOut(
+                    grant_id=item.grant_id,
+                    door_ids=list(item.door_ids),
+                    not_before=item.not_before,
+                    expires=item.expires,
+                    token=base64.urlsafe_b64encode(item.token).decode().rstrip("="),
+                )
+                for item in issued
+            ],
+        )
+        # Nothing was written: end the read here, on the worker thread.
+        db.rollback()
+        return answer
+
+    return await gate.run(issue)
 
 
 @router.delete("/properties/{property_id}/phones/{registration_id}", response_model=RevocationOut)

@@ -18,7 +18,16 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session, sessionmaker
 
-from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, checked_standing, requires
+from keyturn.cloud.auth.deps import (
+    AppSettings,
+    Db,
+    Gate,
+    MasterKey,
+    Now,
+    checked_standing,
+    gated,
+    requires,
+)
 from keyturn.cloud.auth.errors import Forbidden, NotFound
 from keyturn.cloud.auth.permissions import (
     MANAGERS,
@@ -174,13 +183,11 @@ def _manages(viewer: Viewer, property_id: str) -> bool:
         },
     ),
 )
-def list_property_events(
+async def list_property_events(
     request: Request,
     property_id: str,
-    principal: Annotated[Principal, requires(Action.HISTORY_READ)],
+    gate: Annotated[Gate, gated(Action.HISTORY_READ)],
     filters: Filters,
-    db: Db,
-    now: Now,
     cursor: Annotated[str | None, Query(max_length=CURSOR_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> Response:
@@ -188,6 +195,25 @@ def list_property_events(
 
     What a person sees follows V1-V5 (the visibility filter); every read is audited.
     """
+
+    def page_for(principal: Principal) -> bytes:
+        return _events_page(gate.db, request, principal, filters, cursor, limit, gate.now)
+
+    return Response(await gate.run(page_for), media_type="application/json")
+
+
+def _events_page(
+    db: Session,
+    request: Request,
+    principal: Principal,
+    filters: EventFilter,
+    cursor: str | None,
+    limit: int,
+    now: datetime,
+) -> bytes:
+    """One page of /events as JSON, its read audited and committed before it is answered."""
+    property_id = filters.property_id
+    assert property_id is not None  # event_filters binds the path's property
     standing = checked_standing(request, principal, property_id)
     viewer = viewer_at(db, principal, property_id, now, standing)
     try:
@@ -210,7 +236,7 @@ def list_property_events(
         },
     )
     db.commit()
-    return Response(body, media_type="application/json")
+    return body
 
 
 def _csv_stream(
