@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.access.models import Grant, Key, MobileKeyRegistration, key_doors
 from keyturn.cloud.access.service import grant_schedule, subject_for
 from keyturn.cloud.people.models import Account
-from keyturn.cloud.properties.service import authority_of
+from keyturn.cloud.properties.models import Property
+from keyturn.cloud.properties.service import open_authority
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import issue_mobile_key
 from keyturn.errors import UserError
@@ -41,9 +42,11 @@ class IssuedKey:
 _SUSPENDED_AT = (
     select(Account.suspended_at).where(Account.person_id == bindparam("person")).limit(1)
 )
+# With each grant, its property's sealed authority key, which signs the token.
 _LIVE_GRANTS = (
-    select(Grant, Key)
+    select(Grant, Key, Property.authority_private_key_sealed)
     .join(Key, Key.id == Grant.key_id)
+    .join(Property, Property.id == Key.property_id)
     .where(
         Grant.person_id == bindparam("person"),
         Grant.revoked_at.is_(None),
@@ -84,14 +87,16 @@ def issue_for_phone(
         rows = session.execute(_LIVE_GRANTS_AT, {**params, "property": property_id}).all()
     doors_of: dict[str, list[str]] = {}
     if rows:
-        keys = sorted({key.id for _, key in rows})
+        keys = sorted({key.id for _, key, _ in rows})
         for key_id, door_id in session.execute(_DOORS_OF_KEYS, {"keys": keys}):
             doors_of.setdefault(key_id, []).append(door_id)
     authorities: dict[str, SigningKeyPair] = {}
     issued = []
-    for grant, key in rows:
+    for grant, key, sealed_authority in rows:
         if key.property_id not in authorities:
-            authorities[key.property_id] = authority_of(session, master_key, key.property_id)
+            authorities[key.property_id] = open_authority(
+                master_key, key.property_id, sealed_authority
+            )
         not_before = max(now, grant.starts_at)
         expires = horizon if grant.ends_at is None else min(horizon, grant.ends_at)
         door_ids = tuple(sorted(doors_of.get(key.id, ())))

@@ -58,12 +58,13 @@ def authority_of(session: Session, master_key: bytes, property_id: str) -> Signi
     sealed = session.execute(_SEALED_AUTHORITY, {"property": property_id}).scalar_one_or_none()
     if sealed is None:
         raise LookupError(f"no property {property_id}")
-    return _open_authority(master_key, property_id, sealed)
+    return open_authority(master_key, property_id, sealed)
 
 
 @functools.lru_cache(maxsize=256)
-def _open_authority(master_key: bytes, property_id: str, sealed: bytes) -> SigningKeyPair:
-    """Unsealing costs more than the read: each sealed value is opened once per process.
+def open_authority(master_key: bytes, property_id: str, sealed: bytes) -> SigningKeyPair:
+    """The authority key pair from its sealed column; each value is opened once per process,
+    as unsealing costs more than reading it.
 
     The key is the sealed value itself, so a new authority (or master key) is a new entry.
     """
