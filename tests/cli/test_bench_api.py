@@ -42,6 +42,7 @@ def test_bench_api_prints_a_json_line_per_figure() -> None:
         "api.events_first_page_manager_sqlite_20000_events",
         "api.events_first_page_resident_sqlite_20000_events",
         "api.mobile_keys_rate_uvicorn_sqlite",
+        "api.mobile_keys_rate_uvicorn_sqlite_vs_async_bare",
     ]
     for line in lines:
         assert set(line) == REQUIRED, line
