@@ -159,7 +159,7 @@ def show(as_json: JsonOption = False, now: NowOption = None) -> None:
             _when(retention.anonymise_before),
             _when(status.next_anonymisation_at),
             _when(status.next_deletion_at),
-            str(len(status.log_gaps)),
+            str(status.log_gap_count),
         )
     console.print(table)
 
@@ -182,5 +182,5 @@ def _status_json(status: RetentionStatus) -> dict[str, object]:
         "delete_before": iso(retention.delete_before),
         "next_anonymisation_at": iso(status.next_anonymisation_at),
         "next_deletion_at": iso(status.next_deletion_at),
-        "log_gaps": len(status.log_gaps),
+        "log_gaps": status.log_gap_count,
     }

@@ -9,25 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.devices.models import Device
 from keyturn.cloud.history.models import Event, LogGap
 from keyturn.cloud.privacy.policies import PropertyRetention, retention_of
 from keyturn.cloud.properties.models import Property
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedGap:
-    """Journal entries of one lock that the cloud will never receive (to_seq None: all after)."""
-
-    device_id: str
-    door_id: str | None
-    from_seq: int
-    to_seq: int | None
-    detected_at: datetime
-    note: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +27,7 @@ class RetentionStatus:
     retention: PropertyRetention
     next_anonymisation_at: datetime | None
     next_deletion_at: datetime | None
-    log_gaps: tuple[RecordedGap, ...]
+    log_gap_count: int
 
 
 def status_of(session: Session, prop: Property, now: datetime) -> RetentionStatus:
@@ -60,19 +48,15 @@ def status_of(session: Session, prop: Property, now: datetime) -> RetentionStatu
         next_deletion_at=None
         if oldest is None
         else oldest + period + timedelta(days=retention.keep_anonymous_days),
-        log_gaps=log_gaps(session, prop.id),
+        log_gap_count=session.scalar(select(func.count()).select_from(gaps_of(prop.id).subquery()))
+        or 0,
     )
 
 
-def log_gaps(session: Session, property_id: str) -> tuple[RecordedGap, ...]:
-    """Every log-loss interval recorded for the property's locks, oldest first."""
-    rows = session.scalars(
+def gaps_of(property_id: str) -> Select[LogGap]:
+    """The log-loss intervals recorded for the property's locks (R4), in no set order."""
+    return (
         select(LogGap)
         .join(Device, Device.id == LogGap.device_id)
         .where(Device.property_id == property_id)
-        .order_by(LogGap.detected_at, LogGap.device_id, LogGap.from_seq)
-    )
-    return tuple(
-        RecordedGap(gap.device_id, gap.door_id, gap.from_seq, gap.to_seq, gap.detected_at, gap.note)
-        for gap in rows
     )

@@ -1,21 +1,22 @@
-"""The read-only retention route: a property's policy, its limit, its next deadlines and its
-recorded log-loss intervals (R4), for the property's managers.
+"""The read-only retention routes: a property's policy, its limit and its next deadlines, and
+its recorded log-loss intervals (R4), a page at a time, for the property's managers.
 
 Changing retention is not done here; the job applies it and this route only shows it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from keyturn.cloud.auth.deps import Db, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
-from keyturn.cloud.privacy.retention_status import status_of
+from keyturn.cloud.history.models import LogGap
+from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
+from keyturn.cloud.privacy.retention_status import gaps_of, status_of
 from keyturn.cloud.problems import GUARDED
 from keyturn.cloud.properties.models import Property
 
@@ -63,7 +64,7 @@ class RetentionOut(BaseModel):
                     "reference_data_before": "2025-03-02T09:00:00Z",
                     "next_anonymisation_at": "2026-03-03T03:00:00Z",
                     "next_deletion_at": "2026-03-03T03:00:00Z",
-                    "log_gaps": [EXAMPLE_GAP],
+                    "log_gap_count": 1,
                 }
             ]
         }
@@ -82,7 +83,7 @@ class RetentionOut(BaseModel):
     reference_data_before: datetime
     next_anonymisation_at: datetime | None
     next_deletion_at: datetime | None
-    log_gaps: list[LogGapOut]
+    log_gap_count: int = Field(description="Log-loss intervals recorded; listed at …/log-gaps")
 
 
 @router.get("/properties/{property_id}/retention", response_model=RetentionOut)
@@ -92,7 +93,7 @@ def read_retention(
     db: Db,
     now: Now,
 ) -> RetentionOut:
-    """The property's retention policy, the instants the job works to, and its log gaps."""
+    """The property's retention policy, the instants the job works to, and its log-gap count."""
     status = status_of(db, db.get_one(Property, property_id), now)
     retention = status.retention
     return RetentionOut(
@@ -109,5 +110,28 @@ def read_retention(
         reference_data_before=retention.reference_before,
         next_anonymisation_at=status.next_anonymisation_at,
         next_deletion_at=status.next_deletion_at,
-        log_gaps=[LogGapOut(**asdict(gap)) for gap in status.log_gaps],
+        log_gap_count=status.log_gap_count,
+    )
+
+
+@router.get("/properties/{property_id}/log-gaps", response_model=Page[LogGapOut])
+def list_log_gaps(
+    property_id: str,
+    principal: Annotated[Principal, requires(Action.RETENTION_READ)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[LogGapOut]:
+    """The log-loss intervals recorded for the property's locks (R4): kept, never filled in."""
+    return paged(db, gaps_of(property_id), LogGap.id, cursor, limit, _gap_out)
+
+
+def _gap_out(gap: LogGap) -> LogGapOut:
+    return LogGapOut(
+        device_id=gap.device_id,
+        door_id=gap.door_id,
+        from_seq=gap.from_seq,
+        to_seq=gap.to_seq,
+        detected_at=gap.detected_at,
+        note=gap.note,
     )
