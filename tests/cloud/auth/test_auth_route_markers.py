@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.models import Key
-from keyturn.cloud.auth.deps import public_route, requires, unmarked_routes
+from keyturn.cloud.auth.deps import Gate, gated, public_route, requires, unmarked_routes
 from keyturn.cloud.auth.permissions import Action, Principal
 
 
@@ -24,8 +24,10 @@ def _key_property(session: Session, params: Mapping[str, str]) -> str | None:
     return found.scalar_one_or_none()
 
 
-def _extra_routes() -> APIRouter:
+def _extra_routes(reached: list[str] | None = None) -> APIRouter:
+    """Test routes; the gated one appends the caller to `reached` when its work runs."""
     router = APIRouter()
+    reached = [] if reached is None else reached
 
     @router.get("/api/v1/keys/{key_id}")
     def read_key(
@@ -42,6 +44,17 @@ def _extra_routes() -> APIRouter:
     def misplaced() -> dict[str, str]:
         return {}
 
+    @router.get("/api/v1/gated/keys/{key_id}")
+    async def gated_key(
+        key_id: str,
+        gate: Annotated[Gate, gated(Action.KEYS_READ, property_from=_key_property)],
+    ) -> dict[str, str]:
+        def work(principal: Principal) -> dict[str, str]:
+            reached.append(principal.person_id)
+            return {"key_id": key_id, "by": principal.person_id}
+
+        return await gate.run(work)
+
     @router.get("/api/v1/open", dependencies=[public_route("test")])
     def open_route() -> dict[str, str]:
         return {}
@@ -57,6 +70,7 @@ def test_unmarked_and_misplaced_routes_are_reported(app: FastAPI) -> None:
     assert any(p.startswith("GET /api/v1/unmarked:") for p in problems)
     assert any(p.startswith("GET /api/v1/misplaced:") and "property_id" in p for p in problems)
     assert not any("/api/v1/keys/" in p or "/api/v1/open" in p for p in problems)
+    assert not any("/api/v1/gated/" in p for p in problems)
 
 
 def test_property_from_resolves_the_property_of_an_object(
@@ -80,3 +94,26 @@ def test_property_from_resolves_the_property_of_an_object(
     assert refused.status_code == 403
     assert foreign.status_code == 404
     assert unknown.status_code == 404
+
+
+def test_a_gated_route_runs_its_work_only_for_an_allowed_caller(
+    app: FastAPI, client: TestClient, db: Session, building: Building
+) -> None:
+    reached: list[str] = []
+    app.include_router(_extra_routes(reached))
+    keys_manager = token_for(db, building.people["pm_keys_specific"])
+    resident = token_for(db, building.people["resident"])
+    db.commit()
+
+    def get(key_id: str, token: str | None) -> int:
+        headers = bearer(token) if token else {}
+        return client.get(f"/api/v1/gated/keys/{key_id}", headers=headers).status_code
+
+    assert get(building.managed_key_id, None) == 401
+    assert get(building.other_key_id, keys_manager) == 403
+    assert get(building.managed_key_id, resident) == 403
+    assert get(building.other_key_in_other_property_id, keys_manager) == 404
+    assert get("nope", keys_manager) == 404
+    assert reached == []
+    assert get(building.managed_key_id, keys_manager) == 200
+    assert reached == [building.people["pm_keys_specific"]]
