@@ -279,7 +279,7 @@ def enrol_phone(
 async def issue_mobile_keys(
     property_id: str,
     registration_id: str,
-    gate: Annotated[Gate, gated(Action.CREDENTIALS_SELF)],
+    gate: Annotated[Gate, gated(Action.CREDENTIALS_SELF, autocommit=True)],
     master_key: MasterKey,
 ) -> MobileKeysOut:
     """Fresh short-lived mobile keys for this phone, one per live grant at this property."""

@@ -196,25 +196,36 @@ class Gate:
     now: datetime
     action: Action
     property_from: PropertyResolver | None
+    autocommit: bool
 
     async def run(self, work: Callable[[Principal], T]) -> T:
         """What `work` returns for the checked caller, both in the same step."""
 
+        on_loop: bool = self.request.app.state.db_work_on_loop
+
         def checked() -> T:
+            if self.autocommit and not on_loop:
+                self.db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             principal = _checked_principal(
                 self.request, self.db, self.now, self.action, self.property_from
             )
             return work(principal)
 
-        if self.request.app.state.db_work_on_loop:
+        if on_loop:
             return checked()
         return await run_in_threadpool(checked)
 
 
-def gated(action: Action, *, property_from: PropertyResolver | None = None) -> Any:
+def gated(
+    action: Action, *, property_from: PropertyResolver | None = None, autocommit: bool = False
+) -> Any:
     """`requires(action)` for an `async def` route: a Gate whose `run` checks, then works.
 
     Use as `gate: Annotated[Gate, gated(Action.X)]`; the route walker reads the same mark.
+    `autocommit` runs each statement as its own transaction on a database server, for work
+    that reads and writes at most one statement: at READ COMMITTED a transaction of reads
+    sees nothing more consistent, a single INSERT is atomic on its own, and the server is
+    spared the BEGIN and COMMIT round trips (SQLite has none to spare).
     """
 
     async def gate(
@@ -222,7 +233,7 @@ def gated(action: Action, *, property_from: PropertyResolver | None = None) -> A
         db: Annotated[Session, Depends(get_db)],
         now: Annotated[datetime, Depends(get_now)],
     ) -> Gate:
-        return Gate(request, db, now, action, property_from)
+        return Gate(request, db, now, action, property_from, autocommit)
 
     setattr(gate, ACTION_MARK, action)
     setattr(gate, RESOLVER_MARK, property_from is not None)

@@ -186,7 +186,7 @@ def _manages(viewer: Viewer, property_id: str) -> bool:
 async def list_property_events(
     request: Request,
     property_id: str,
-    gate: Annotated[Gate, gated(Action.HISTORY_READ)],
+    gate: Annotated[Gate, gated(Action.HISTORY_READ, autocommit=True)],
     filters: Filters,
     cursor: Annotated[str | None, Query(max_length=CURSOR_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
