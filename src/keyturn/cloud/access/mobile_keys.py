@@ -42,11 +42,13 @@ class IssuedKey:
 _SUSPENDED_AT = (
     select(Account.suspended_at).where(Account.person_id == bindparam("person")).limit(1)
 )
-# With each grant, its property's sealed authority key, which signs the token.
+# Each live grant once per door of its key (once with no door if the key has none), with its
+# property's sealed authority key, which signs the token: one statement for all of it.
 _LIVE_GRANTS = (
-    select(Grant, Key, Property.authority_private_key_sealed)
+    select(Grant, Key, Property.authority_private_key_sealed, key_doors.c.door_id)
     .join(Key, Key.id == Grant.key_id)
     .join(Property, Property.id == Key.property_id)
+    .outerjoin(key_doors, key_doors.c.key_id == Key.id)
     .where(
         Grant.person_id == bindparam("person"),
         Grant.revoked_at.is_(None),
@@ -56,9 +58,6 @@ _LIVE_GRANTS = (
     .order_by(Grant.id)
 )
 _LIVE_GRANTS_AT = _LIVE_GRANTS.where(Key.property_id == bindparam("property"))
-_DOORS_OF_KEYS = select(key_doors.c.key_id, key_doors.c.door_id).where(
-    key_doors.c.key_id.in_(bindparam("keys", expanding=True))
-)
 
 
 def issue_for_phone(
@@ -85,14 +84,16 @@ def issue_for_phone(
         rows = session.execute(_LIVE_GRANTS, params).all()
     else:
         rows = session.execute(_LIVE_GRANTS_AT, {**params, "property": property_id}).all()
-    doors_of: dict[str, list[str]] = {}
-    if rows:
-        keys = sorted({key.id for _, key, _ in rows})
-        for key_id, door_id in session.execute(_DOORS_OF_KEYS, {"keys": keys}):
-            doors_of.setdefault(key_id, []).append(door_id)
+    live: dict[str, tuple[Grant, Key, bytes]] = {}
+    doors_of: dict[str, set[str]] = {}
+    for grant, key, sealed_authority, door_id in rows:
+        live.setdefault(grant.id, (grant, key, sealed_authority))
+        doors = doors_of.setdefault(key.id, set())
+        if door_id is not None:
+            doors.add(door_id)
     authorities: dict[str, SigningKeyPair] = {}
     issued = []
-    for grant, key, sealed_authority in rows:
+    for grant, key, sealed_authority in live.values():
         if key.property_id not in authorities:
             authorities[key.property_id] = open_authority(
                 master_key, key.property_id, sealed_authority
