@@ -16,7 +16,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.codes import IssuedCode, issue_personal_code
-from keyturn.cloud.access.mobile_keys import IssuedKey, issue_for_phone
+from keyturn.cloud.access.mobile_keys import IssuedKey, issue_for_phone, phone_of
 from keyturn.cloud.access.models import (
     Doorcode,
     Grant,
@@ -244,12 +244,16 @@ def own_phone(session: Session, person_id: str, registration_id: str) -> MobileK
 def mobile_keys(
     session: Session,
     master_key: bytes,
-    registration: MobileKeyRegistration,
+    person_id: str,
+    registration_id: str,
     property_id: str,
     now: datetime,
 ) -> list[IssuedKey]:
-    """Fresh tokens for the phone's holder, for this property's grants only."""
-    return issue_for_phone(session, master_key, registration, now, property_id=property_id)
+    """Fresh tokens for the person's own phone, for this property's grants only."""
+    phone = phone_of(session, registration_id)
+    if phone is None or phone.person_id != person_id:
+        raise NotFound()
+    return issue_for_phone(session, master_key, phone, now, property_id=property_id)
 
 
 # Personal doorcodes and keycards

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
@@ -27,6 +28,47 @@ DEFAULT_TTL = timedelta(days=3)
 
 class MobileKeyRefused(UserError):
     """The phone or its holder may not receive mobile keys now; the message says why."""
+
+
+class PhoneRegistration(Protocol):
+    """What issuance reads of a phone's registration: the ORM row, or a `Phone` read for it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def person_id(self) -> str: ...
+    @property
+    def phone_key_id(self) -> str: ...
+    @property
+    def phone_public_key(self) -> bytes: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    """A phone registration's columns, read without the ORM for the hot issuance route."""
+
+    id: str
+    person_id: str
+    phone_key_id: str
+    phone_public_key: bytes
+    revoked_at: datetime | None
+
+
+_PHONE = select(
+    MobileKeyRegistration.id,
+    MobileKeyRegistration.person_id,
+    MobileKeyRegistration.phone_key_id,
+    MobileKeyRegistration.phone_public_key,
+    MobileKeyRegistration.revoked_at,
+).where(MobileKeyRegistration.id == bindparam("registration"))
+
+
+def phone_of(session: Session, registration_id: str) -> Phone | None:
+    """The registration `registration_id`, or None."""
+    found = session.execute(_PHONE, {"registration": registration_id}).first()
+    return None if found is None else Phone(*found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +105,7 @@ _LIVE_GRANTS_AT = _LIVE_GRANTS.where(Key.property_id == bindparam("property"))
 def issue_for_phone(
     session: Session,
     master_key: bytes,
-    registration: MobileKeyRegistration,
+    registration: PhoneRegistration,
     now: datetime,
     ttl: timedelta = DEFAULT_TTL,
     *,

@@ -286,10 +286,11 @@ async def issue_mobile_keys(
 
     def issue(principal: Principal) -> MobileKeysOut:
         db = gate.db
-        registration = management.own_phone(db, principal.person_id, registration_id)
-        issued = management.mobile_keys(db, master_key, registration, property_id, gate.now)
+        issued = management.mobile_keys(
+            db, master_key, principal.person_id, registration_id, property_id, gate.now
+        )
         answer = MobileKeysOut(
-            registration_id=registration.id,
+            registration_id=registration_id,
             keys=[
                 MobileKeyOut(
                     grant_id=item.grant_id,
