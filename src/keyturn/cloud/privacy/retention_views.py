@@ -34,7 +34,7 @@ EXAMPLE_GAP: dict[str, Any] = {
 
 
 class LogGapOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_GAP]})
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [EXAMPLE_GAP]})
 
     device_id: str
     door_id: str | None
@@ -123,15 +123,4 @@ def list_log_gaps(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[LogGapOut]:
     """The log-loss intervals recorded for the property's locks (R4): kept, never filled in."""
-    return paged(db, gaps_of(property_id), LogGap.id, cursor, limit, _gap_out)
-
-
-def _gap_out(gap: LogGap) -> LogGapOut:
-    return LogGapOut(
-        device_id=gap.device_id,
-        door_id=gap.door_id,
-        from_seq=gap.from_seq,
-        to_seq=gap.to_seq,
-        detected_at=gap.detected_at,
-        note=gap.note,
-    )
+    return paged(db, gaps_of(property_id), LogGap.id, cursor, limit, LogGapOut.model_validate)
