@@ -302,7 +302,7 @@ async def issue_mobile_keys(
                 for item in issued
             ],
         )
-        # Nothing was written: end the read here, on the worker thread.
+        # Nothing was written: end the read here, so closing the session has nothing to undo.
         db.rollback()
         return answer
 

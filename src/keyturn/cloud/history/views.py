@@ -197,7 +197,9 @@ async def list_property_events(
     """
 
     def page_for(principal: Principal) -> bytes:
-        return _events_page(gate.db, request, principal, filters, cursor, limit, gate.now)
+        return _events_page(
+            gate.db, request, principal, property_id, filters, cursor, limit, gate.now
+        )
 
     return Response(await gate.run(page_for), media_type="application/json")
 
@@ -206,14 +208,13 @@ def _events_page(
     db: Session,
     request: Request,
     principal: Principal,
+    property_id: str,
     filters: EventFilter,
     cursor: str | None,
     limit: int,
     now: datetime,
 ) -> bytes:
     """One page of /events as JSON, its read audited and committed before it is answered."""
-    property_id = filters.property_id
-    assert property_id is not None  # event_filters binds the path's property
     standing = checked_standing(request, principal, property_id)
     viewer = viewer_at(db, principal, property_id, now, standing)
     try:
