@@ -11,7 +11,7 @@ import base64
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from keyturn.cloud.access import management
@@ -281,7 +281,7 @@ async def issue_mobile_keys(
     registration_id: str,
     gate: Annotated[Gate, gated(Action.CREDENTIALS_SELF, autocommit=True)],
     master_key: MasterKey,
-) -> MobileKeysOut:
+) -> Response:
     """Fresh short-lived mobile keys for this phone, one per live grant at this property."""
 
     def issue(principal: Principal) -> MobileKeysOut:
@@ -306,7 +306,9 @@ async def issue_mobile_keys(
         db.rollback()
         return answer
 
-    return await gate.run(issue)
+    # Serialised here in one call: the model is built above, so FastAPI's re-validation of
+    # the returned model would only repeat it.
+    return Response((await gate.run(issue)).model_dump_json(), media_type="application/json")
 
 
 @router.delete("/properties/{property_id}/phones/{registration_id}", response_model=RevocationOut)
