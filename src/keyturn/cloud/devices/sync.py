@@ -32,7 +32,7 @@ from keyturn.cloud.history.service import (
 )
 from keyturn.cloud.privacy.lock_purges import pending_purges, record_purges_done
 from keyturn.cloud.properties.models import Door, Property
-from keyturn.cloud.properties.service import authority_of
+from keyturn.cloud.properties.service import open_authority
 from keyturn.cloud.webhooks.service import enqueue_device_events
 from keyturn.crypto.keys import VerifyKey
 from keyturn.crypto.sealed import unseal
@@ -64,7 +64,7 @@ def handle_uplink(
     found = session.execute(_LOCK_AT_DOOR, {"device": device_id}).first()
     if found is None or found.Device.retired_at is not None:
         raise UnknownDevice(f"no active lock {device_id}")
-    device, door, _property = found
+    device, door, prop = found
     sync_key = unseal(master_key, device.sync_key_sealed, sync_key_context(device.id))
     try:
         uplink = open_sealed(
@@ -97,7 +97,8 @@ def handle_uplink(
         access_list=update,
         purges=pending_purges(session, device),
     )
-    return seal(downlink, authority_of(session, master_key, door.property_id), sync_key, device.id)
+    authority = open_authority(master_key, prop.id, prop.authority_private_key_sealed)
+    return seal(downlink, authority, sync_key, device.id)
 
 
 def _check_batch(uplink: Uplink) -> None:
