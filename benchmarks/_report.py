@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+K = TypeVar("K")
 
 
 def per_call_seconds(fn: Callable[[], object], calls: int = 2000, rounds: int = 5) -> float:
@@ -33,12 +36,18 @@ def report(bench: str, value: float, unit: str, baseline: float, target: float) 
     print(json.dumps(line), flush=True)
 
 
+def best_of_each(timers: Mapping[K, Callable[[], float]], rounds: int) -> dict[K, float]:
+    """The best time of each timer, taking turns every round so all see the same machine."""
+    best = dict.fromkeys(timers, float("inf"))
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            best[name] = min(best[name], timer())
+    return best
+
+
 def best_of_interleaved(
     baseline: Callable[[], float], value: Callable[[], float], rounds: int
 ) -> tuple[float, float]:
     """The best per-call time of each, alternating rounds so both see the same machine."""
-    best_base = best_value = float("inf")
-    for _ in range(rounds):
-        best_base = min(best_base, baseline())
-        best_value = min(best_value, value())
-    return best_base, best_value
+    best = best_of_each({"baseline": baseline, "value": value}, rounds)
+    return best["baseline"], best["value"]

@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -44,7 +45,7 @@ from sqlalchemy.orm import Session
 from starlette.types import Message
 
 from _load import TOKEN_ENV
-from _report import best_of_interleaved, report
+from _report import best_of_each, best_of_interleaved, report
 from _seed import EVENTS, ScratchDatabases, load_events, scratch_databases
 from keyturn.cloud import db
 from keyturn.cloud.app import create_app
@@ -656,10 +657,8 @@ def bench_mobile_keys(backend: str, url: str, world: World, folder: Path) -> Non
         )
         assert answer.status_code == 200, answer.text
         assert len(answer.json()["keys"]) == world.grants_per_phone, answer.text
-        best = dict.fromkeys((BARE_PATH, BARE_ASYNC_PATH, path), float("inf"))
-        for _ in range(ROUNDS):  # interleaved, so that each sees the same machine
-            for route in best:
-                best[route] = min(best[route], load(port, route, token))
+        routes = (BARE_PATH, BARE_ASYNC_PATH, path)
+        best = best_of_each({route: partial(load, port, route, token) for route in routes}, ROUNDS)
     finally:
         server.terminate()
         server.wait(timeout=30)
