@@ -19,7 +19,7 @@ from keyturn.cloud.access.models import Doorcode, Grant, Key, Keycard, MobileKey
 from keyturn.cloud.devices.models import Device, DeviceModel
 from keyturn.cloud.history.models import Event, LogGap, Photo
 from keyturn.cloud.models import metadata
-from keyturn.cloud.people.models import Account, Person
+from keyturn.cloud.people.models import Account, Person, Profile
 from keyturn.cloud.privacy.models import AuditRecord
 from keyturn.cloud.properties.models import Door, Portfolio, Property
 from keyturn.crypto.sealed import encrypt_blob, new_data_key, seal
@@ -119,13 +119,13 @@ def add_site(
 
 
 def add_person(session: Session, name: str) -> str:
-    """A person with no role, who consented long ago (R5: an NYC site may hold their data)."""
+    """A person with no role, who consents long ago to each site that gets a grant or a
+    credential of theirs (R5: an NYC site may hold their data)."""
     session.add(
         Person(
             id=f"person-{name}",
             display_name=name,
             email=f"{name}@example.org",
-            nyc_consent_at=LONG_AGO,
             created_at=LONG_AGO,
         )
     )
@@ -145,6 +145,7 @@ def add_grant(
 ) -> str:
     """A grant that started long ago and ended (or was revoked) `ended` before NOW."""
     grant_id = f"g-{site.name}-{person_id}"
+    _consented(session, site, person_id)
     session.add(
         Grant(
             id=grant_id,
@@ -160,8 +161,29 @@ def add_grant(
     return grant_id
 
 
+def _consented(session: Session, site: Site, person_id: str) -> None:
+    portfolio_id = f"pf-{site.name}"
+    known = session.scalar(
+        select(Profile.id).where(
+            Profile.person_id == person_id, Profile.portfolio_id == portfolio_id
+        )
+    )
+    if known is None:
+        session.add(
+            Profile(
+                person_id=person_id,
+                portfolio_id=portfolio_id,
+                display_name=person_id,
+                nyc_consent_at=LONG_AGO,
+                created_at=LONG_AGO,
+            )
+        )
+        session.flush()
+
+
 def add_credentials(session: Session, site: Site, person_id: str) -> dict[str, str]:
     """A doorcode and a keycard at the site and a registered phone, all made long ago."""
+    _consented(session, site, person_id)
     ids = {
         "doorcode": f"dc-{site.name}-{person_id}",
         "keycard": f"kc-{site.name}-{person_id}",

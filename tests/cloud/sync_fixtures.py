@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.models import Grant, Key
 from keyturn.cloud.devices.service import create_provisioning_token, provision_device
-from keyturn.cloud.people import consent
-from keyturn.cloud.people.models import Account, Person
+from keyturn.cloud.people.models import Account, Person, Profile
 from keyturn.cloud.properties.models import Door, Portfolio, Property
 from keyturn.crypto.codes import door_secret
 from keyturn.crypto.keys import SigningKeyPair, VerifyKey
@@ -86,9 +85,6 @@ def make_building(session: Session) -> Building:
     session.add_all([resident, manager])
     session.flush()
     session.add_all([Account(person_id=resident.id), Account(person_id=manager.id)])
-    # Neither has a role here, so New York City treats both as tenants: they agreed in the app.
-    for person in (resident, manager):
-        consent.record_in_app(session, person, NOW)
     key = Key(
         property_id=prop.id,
         name="Building",
@@ -104,6 +100,17 @@ def make_building(session: Session) -> Building:
         created_by=manager.id,
     )
     session.add(grant)
+    session.flush()
+    # Neither has a role here, so New York City treats both as tenants: they agreed in the app.
+    session.add_all(
+        Profile(
+            person_id=person.id,
+            portfolio_id=prop.portfolio_id,
+            display_name=person.display_name,
+            nyc_consent_at=NOW,
+        )
+        for person in (resident, manager)
+    )
     session.flush()
     return Building(
         property_id=prop.id,

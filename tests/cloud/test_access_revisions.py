@@ -32,6 +32,7 @@ from keyturn.cloud.devices import service as devices_service
 from keyturn.cloud.devices.service import access_list_update, current_access_list
 from keyturn.cloud.devices.sync import handle_uplink
 from keyturn.cloud.people.models import Account, Person
+from keyturn.cloud.people.profiles import profile_at
 from keyturn.cloud.properties.models import Door, Property
 from keyturn.crypto.codes import code_mac, door_secret
 from keyturn.crypto.sealed import seal, unseal
@@ -147,10 +148,8 @@ def _revoke_phone(session: Session, building: Building) -> None:
 
 
 def _suspend(session: Session, building: Building) -> None:
-    account = session.scalars(
-        select(Account).where(Account.person_id == building.resident_id)
-    ).one()
-    account.suspended_at = NOW
+    resident = session.get_one(Person, building.resident_id)
+    profile_at(session, person=resident, property_id=building.property_id).suspended_at = NOW
 
 
 def _lock_down(session: Session, building: Building) -> None:

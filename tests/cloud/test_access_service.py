@@ -30,7 +30,8 @@ from keyturn.cloud.access.service import (
 )
 from keyturn.cloud.devices.models import AccessListVersion
 from keyturn.cloud.devices.service import access_list_update, current_access_list
-from keyturn.cloud.people.models import Account
+from keyturn.cloud.people.models import Person
+from keyturn.cloud.people.profiles import profile_at
 from keyturn.cloud.properties.models import Door, Property
 from keyturn.crypto.codes import card_mac, code_mac
 from keyturn.crypto.sealed import unseal
@@ -159,10 +160,8 @@ def test_revoked_grant_suspended_person_and_revoked_slot_reach_the_list(
     )
     session.flush()
     guest_grant.revoked_at = NOW
-    account = session.scalars(
-        select(Account).where(Account.person_id == building.resident_id)
-    ).one()
-    account.suspended_at = NOW
+    resident = session.get_one(Person, building.resident_id)
+    profile_at(session, person=resident, property_id=building.property_id).suspended_at = NOW
     session.flush()
 
     access = build_access_list(session, MASTER_KEY, building.entrance_id, NOW)

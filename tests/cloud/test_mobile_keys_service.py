@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sync_fixtures import MASTER_KEY, NOW, make_building
 
@@ -13,7 +12,8 @@ from keyturn.cloud.access.mobile_keys import MobileKeyRefused, issue_for_phone
 from keyturn.cloud.access.models import Grant, Key, MobileKeyRegistration
 from keyturn.cloud.access.service import subject_for
 from keyturn.cloud.db import new_id
-from keyturn.cloud.people.models import Account
+from keyturn.cloud.people.models import Person
+from keyturn.cloud.people.profiles import profile_at
 from keyturn.cloud.properties.models import Door, Portfolio, Property
 from keyturn.cloud.properties.service import give_authority, give_door_secret
 from keyturn.crypto.keys import SigningKeyPair
@@ -87,13 +87,8 @@ def test_rule_a6_a_suspended_person_or_revoked_phone_gets_nothing(
     with pytest.raises(MobileKeyRefused, match="revoked"):
         issue_for_phone(session, MASTER_KEY, registration, NOW)
     fresh = _register(session, building.resident_id, SigningKeyPair.generate())
-    account = session.scalars(
-        select(Account).where(Account.person_id == building.resident_id)
-    ).first()
-    if account is None:
-        account = Account(person_id=building.resident_id)
-        session.add(account)
-    account.suspended_at = NOW
+    resident = session.get_one(Person, building.resident_id)
+    profile_at(session, person=resident, property_id=building.property_id).suspended_at = NOW
     session.flush()
     with pytest.raises(MobileKeyRefused, match="suspended"):
         issue_for_phone(session, MASTER_KEY, fresh, NOW)

@@ -39,6 +39,7 @@ from keyturn.cloud.models import (
     Person,
     Photo,
     Portfolio,
+    Profile,
     Property,
     RequestKind,
     RequestState,
@@ -111,13 +112,19 @@ def building(session: Session) -> Building:
     session.flush()
     device = _make_device(session, prop, entrance)
 
-    resident = Person(display_name="Ada Resident", email="Ada@Example.org", nyc_consent_at=T0)
+    resident = Person(display_name="Ada Resident", email="Ada@Example.org")
     manager = Person(display_name="Max Manager", email="max@example.org")
     session.add_all([resident, manager])
     session.flush()
     session.add_all(
         [
             Account(person_id=resident.id, password_hash="$argon2id$..."),
+            Profile(
+                person_id=resident.id,
+                portfolio_id=prop.portfolio_id,
+                display_name=resident.display_name,
+                nyc_consent_at=T0,
+            ),
             RoleMembership(
                 person_id=resident.id, property_id=prop.id, role=Role.RESIDENT, unit_id=unit.id
             ),
@@ -278,14 +285,16 @@ def test_a_small_building_round_trips(engine: Engine, building: Building) -> Non
 def test_datetimes_read_back_aware_in_utc(engine: Engine, building: Building) -> None:
     with db.session_factory(engine)() as fresh:
         event = fresh.get_one(Event, building.event_id)
-        person = fresh.get_one(Person, building.resident_id)
+        profile = fresh.scalars(
+            select(Profile).where(Profile.person_id == building.resident_id)
+        ).one()
 
         assert event.occurred_at == T0
         assert event.occurred_at.tzinfo is UTC
         assert event.occurred_at.hour == 10  # 06:30 EDT
         assert event.received_at.tzinfo is UTC
-        assert person.nyc_consent_at == T0
-        assert person.guardian_consent_at is None
+        assert profile.nyc_consent_at == T0
+        assert profile.guardian_consent_at is None
 
 
 def test_a_naive_datetime_is_refused(session: Session, building: Building) -> None:

@@ -104,7 +104,7 @@ def test_rule_r7_no_table_column_carries_location_or_relationship(engine: Engine
     ]
 
     assert len(columns) > 100
-    assert "people.nyc_consent_at" in columns
+    assert "profiles.nyc_consent_at" in columns
     assert [name for name in columns if forbidden(name)] == []
 
 

@@ -35,7 +35,13 @@ from keyturn.cloud.devices.models import (
 )
 from keyturn.cloud.history.models import Event, LogGap, Photo
 from keyturn.cloud.mail.models import OutboxMessage
-from keyturn.cloud.people.models import Account, Person, RoleMembership, RolePermission
+from keyturn.cloud.people.models import (
+    Account,
+    Person,
+    Profile,
+    RoleMembership,
+    RolePermission,
+)
 from keyturn.cloud.privacy.models import (
     AuditRecord,
     DataSubjectRequest,
@@ -84,6 +90,7 @@ __all__ = [
     "Person",
     "Photo",
     "Portfolio",
+    "Profile",
     "Property",
     "ProvisioningToken",
     "RequestKind",

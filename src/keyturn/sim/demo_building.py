@@ -28,7 +28,8 @@ from keyturn.cloud.access.management import activate_keycard, enrol_phone, issue
 from keyturn.cloud.access.models import Grant, GrantKind, Key, Keycard, MobileKeyRegistration
 from keyturn.cloud.auth.passwords import hash_password
 from keyturn.cloud.db import new_id, session_factory
-from keyturn.cloud.people.models import Account, Person, RoleMembership, RolePermission
+from keyturn.cloud.people.models import Account, Person, Profile, RoleMembership, RolePermission
+from keyturn.cloud.people.profiles import profile_at
 from keyturn.cloud.properties.models import Door, Portfolio, Property, Unit
 from keyturn.cloud.properties.service import give_authority, give_door_secret
 from keyturn.crypto.keys import SigningKeyPair
@@ -160,6 +161,7 @@ def _create(session: Session, master_key: bytes, now: datetime) -> tuple[DemoLog
         local = name.lower().replace(" ", ".")
         person = Person(id=new_id(), display_name=name, email=f"{local}@{EMAIL_DOMAIN}")
         session.add(person)
+        session.add(Profile(person_id=person.id, portfolio_id=prop.portfolio_id, display_name=name))
         session.add(
             RoleMembership(
                 person=person,
@@ -211,7 +213,9 @@ def _create(session: Session, master_key: bytes, now: datetime) -> tuple[DemoLog
             if not any(login.role == Role.RESIDENT for login in logins):
                 add_login(resident, Role.RESIDENT)
         if label == MINOR[1]:
-            add_resident(MINOR[0], unit, unit_key).is_minor = True
+            minor = add_resident(MINOR[0], unit, unit_key)
+            session.flush()
+            profile_at(session, person=minor, property_id=prop.id).is_minor = True
 
     manager = add_person(MANAGER_NAME, Role.PROPERTY_MANAGER)
     for permission in (Permission.KEYS_FULL, Permission.DEVICE_MANAGEMENT):
@@ -252,10 +256,11 @@ def _issue_credentials(
     residents: list[DemoResident] = []
     for number, (person, unit) in enumerate(rows):
         # Agreed in the app at sign-up: a consent with no document reference.
-        person.nyc_consent_at = person.nyc_consent_at or now
-        if person.is_minor and person.guardian_consent_document is None:
-            person.guardian_consent_at = now
-            person.guardian_consent_document = GUARDIAN_CONSENT_DOCUMENT
+        profile = profile_at(session, person=person, property_id=prop.id)
+        profile.nyc_consent_at = profile.nyc_consent_at or now
+        if profile.is_minor and profile.guardian_consent_document is None:
+            profile.guardian_consent_at = now
+            profile.guardian_consent_document = GUARDIAN_CONSENT_DOCUMENT
         session.flush()
         home = home_of[unit.id]
         codes = {
@@ -291,7 +296,7 @@ def _issue_credentials(
                 card_uid=card_uid,
                 phone_key=phone.private_bytes().hex(),
                 phone_registration_id=registration.id,
-                minor=person.is_minor,
+                minor=profile.is_minor,
                 suspended=False,
             )
         )

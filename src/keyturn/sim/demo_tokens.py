@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.errors import Unauthenticated
@@ -21,7 +21,8 @@ from keyturn.cloud.auth.models import ApiToken
 from keyturn.cloud.auth.permissions import Scope
 from keyturn.cloud.auth.service import issue_token, principal_from_token
 from keyturn.cloud.db import session_factory
-from keyturn.cloud.people.models import Account, Person, RoleMembership
+from keyturn.cloud.people.models import Account, Person, Profile, RoleMembership
+from keyturn.cloud.properties.models import Property
 from keyturn.rules.types import Role
 
 TOKENS_FILE = "demo-tokens.json"
@@ -85,16 +86,21 @@ def ensure_demo_tokens(
 
 
 def _holder(session: Session, property_id: str, role: Role) -> tuple[Person, Account] | None:
-    """The first person with this role here who can sign in, and not suspended."""
+    """The first person with this role here who can sign in, and not suspended here."""
     found = session.execute(
         select(Person, Account)
         .join(Account, Account.person_id == Person.id)
         .join(RoleMembership, RoleMembership.person_id == Person.id)
+        .join(Property, Property.id == RoleMembership.property_id)
+        .outerjoin(
+            Profile,
+            and_(Profile.person_id == Person.id, Profile.portfolio_id == Property.portfolio_id),
+        )
         .where(
             RoleMembership.property_id == property_id,
             RoleMembership.role == role,
             Account.password_hash.is_not(None),
-            Account.suspended_at.is_(None),
+            Profile.suspended_at.is_(None),
             Account.disabled.is_(False),
         )
         .order_by(Person.created_at, Person.id)

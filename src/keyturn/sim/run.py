@@ -33,7 +33,8 @@ from keyturn.cloud.db import make_engine, session_factory, upgrade
 from keyturn.cloud.devices.service import retire_device
 from keyturn.cloud.devices.sync import handle_uplink
 from keyturn.cloud.history.models import Event, LogGap, Photo
-from keyturn.cloud.people.models import Account
+from keyturn.cloud.people.models import Person, Profile
+from keyturn.cloud.people.profiles import profile_at
 from keyturn.cloud.properties.models import Property
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge
@@ -452,6 +453,13 @@ class Simulation:
             hours=WALKER_HOURS if walker else None,
         )
 
+    def _profile(self, session: Session, person_id: str) -> Profile:
+        return profile_at(
+            session,
+            person=session.get_one(Person, person_id),
+            property_id=self.building.property_id,
+        )
+
     def _lose_phone(self) -> None:
         """A resident's phone is stolen; the manager suspends them half an hour later (A6)."""
         b = self.building
@@ -464,10 +472,7 @@ class Simulation:
 
         def suspend() -> None:
             with self.sessions.begin() as session:
-                account = session.scalars(
-                    select(Account).where(Account.person_id == victim.id)
-                ).one()
-                account.suspended_at = self.now
+                self._profile(session, victim.id).suspended_at = self.now
                 registration = session.get(MobileKeyRegistration, victim.registration_id)
                 assert registration is not None
                 registration.revoked_at = self.now
@@ -488,10 +493,7 @@ class Simulation:
         def restore() -> None:
             new_phone = SigningKeyPair.generate()
             with self.sessions.begin() as session:
-                account = session.scalars(
-                    select(Account).where(Account.person_id == victim.id)
-                ).one()
-                account.suspended_at = None
+                self._profile(session, victim.id).suspended_at = None
                 registration = MobileKeyRegistration(
                     person_id=victim.id,
                     phone_public_key=new_phone.public_bytes(),

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.models import Doorcode, Keycard, MobileKeyRegistration
 from keyturn.cloud.access.service import build_access_list, subject_for
-from keyturn.cloud.people.models import Person
+from keyturn.cloud.people.models import Profile
 from keyturn.cloud.privacy.models import AuditRecord
 from keyturn.cloud.properties.models import Property
 from keyturn.crypto.keys import SigningKeyPair
@@ -98,10 +98,10 @@ def test_rule_r5_consent_given_in_the_app_lets_the_credentials_be_collected(
     answers = _collect(client, site, "resident", "04A2")
 
     assert given.status_code == 200, given.text
-    assert given.json()["tenant_consent_via"] == "app"
+    assert [each["tenant_consent_via"] for each in given.json()["portfolios"]] == ["app"]
     assert given.json()["missing_at"] == []
     assert [answer.status_code for answer in answers] == [201, 201, 201]
-    assert db.get_one(Person, resident).nyc_consent_at == T0
+    assert _profile(db, resident).nyc_consent_at == T0
     [recorded] = _audit(db, "consent.recorded")
     assert (recorded.actor_person_id, recorded.object_id) == (resident, resident)
     assert recorded.detail == {"consent": "tenant", "via": "app"}
@@ -191,7 +191,7 @@ def test_rule_r7_marking_a_credential_holder_as_minor_needs_the_guardian_consent
 
     _refused(refused, "guardian_written_consent_missing")
     db.expire_all()
-    assert db.get_one(Person, resident).is_minor is False
+    assert _profile(db, resident).is_minor is False
     client.post(
         f"{site.url}/people/{resident}/consent",
         json={"kind": "guardian", "document": "Form G-2"},
@@ -255,10 +255,13 @@ def test_rule_r5_withdrawing_consent_revokes_what_it_allowed(
     assert db.scalars(live_codes).all() == []
     phone = db.scalars(
         select(MobileKeyRegistration).where(MobileKeyRegistration.person_id == resident)
-    )
-    assert phone.one().revoked_at == T0
-    listed = build_access_list(db, MASTER_KEY, site.home_id, T0).upserts
-    assert subject_for(resident) not in {entry.subject for entry in listed}
+    ).one()
+    # Barred in this portfolio (its locks list it as revoked); the registration itself stays.
+    assert phone.revoked_at is None
+    assert _profile(db, resident).phones_barred_before == T0
+    access = build_access_list(db, MASTER_KEY, site.home_id, T0)
+    assert phone.phone_key_id in access.revoked_credential_ids
+    assert subject_for(resident) not in {entry.subject for entry in access.upserts}
     [entry] = _audit(db, "consent.withdrawn")
     assert entry.detail["revoked_doorcodes"] == 1
     _refused(_collect(client, site, "resident", "04A9")[2], "tenant_consent_missing")
@@ -288,8 +291,8 @@ def test_rule_r5_a_manager_records_a_withdrawal_too(
     assert unknown.status_code == 422
     assert elsewhere.status_code == 404
     db.expire_all()
-    person = db.get_one(Person, resident)
-    assert (person.nyc_consent_at, person.nyc_consent_document) == (None, None)
+    profile = _profile(db, resident)
+    assert (profile.nyc_consent_at, profile.nyc_consent_document) == (None, None)
 
 
 def test_rule_r5_own_consent_must_be_an_explicit_true(
@@ -366,3 +369,7 @@ def test_rule_r5_only_what_the_locks_need_is_collected(
         },
     }
     assert [answer.status_code for answer in extra] == [422, 422]
+
+
+def _profile(db: Session, person_id: str) -> Profile:
+    return db.scalars(select(Profile).where(Profile.person_id == person_id)).one()

@@ -159,8 +159,9 @@ def token_for(
     *,
     totp_satisfied: bool = False,
     expires_at: datetime | None = None,
+    now: datetime = T0,
 ) -> str:
-    """A bearer token for the person, made by the service directly."""
+    """A bearer token for the person, made by the service directly at `now`."""
     _row, secret = service.issue_token(
         session,
         account_id(session, person_id),
@@ -168,7 +169,7 @@ def token_for(
         scopes,
         expires_at,
         totp_satisfied,
-        T0,
+        now,
     )
     session.flush()
     return secret

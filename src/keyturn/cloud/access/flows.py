@@ -34,18 +34,23 @@ from keyturn.cloud.access.models import (
     Grant,
     GrantKind,
     Key,
-    MobileKeyRegistration,
     OneTimeCode,
     SingleDayCode,
 )
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
 from keyturn.cloud.auth import links
-from keyturn.cloud.auth import service as auth_service
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.db import new_id
 from keyturn.cloud.mail.service import enqueue_mail
-from keyturn.cloud.people.models import Account, Person, RoleMembership
+from keyturn.cloud.people.models import Person, RoleMembership
+from keyturn.cloud.people.profiles import (
+    bar_phones,
+    barred_phones,
+    profile_at,
+    properties_in,
+    read_profile_at,
+)
 from keyturn.cloud.properties.models import Door, Property
 from keyturn.cloud.refusals import NotYours
 from keyturn.rules.errors import InvalidGrant, InvalidSchedule
@@ -66,13 +71,14 @@ SINGLE_DAY_REVOKED_NOTE = (
     "it has synced. `locks` shows which locks have applied the revocation."
 )
 SUSPENDED_NOTE = (
-    "Building access is suspended: every phone registration is revoked and every lock refuses "
-    "this person's credentials from its next sync (see `locks`). Restoring access requires "
-    "enrolling a new phone."
+    "Building access is suspended in this portfolio: the person's phones are barred here, "
+    "their earlier sign-ins can do nothing here, and every lock of the portfolio refuses their "
+    "credentials from its next sync (see `locks`). Restoring access requires enrolling a new "
+    "phone."
 )
 RESTORED_NOTE = (
     "Suspension lifted; doorcodes and keycards work again from each lock's next sync. The old "
-    "phone registrations stay revoked: enrol a new phone to receive mobile keys."
+    "phones stay barred here: enrol a new phone to receive mobile keys."
 )
 
 
@@ -404,22 +410,30 @@ class Suspension:
     locks: list[LockStatus] = field(default_factory=list)
 
 
-def _account(session: Session, person_id: str) -> Account:
-    account = session.scalars(select(Account).where(Account.person_id == person_id)).first()
-    if account is None:
-        account = Account(person_id=person_id)
-        session.add(account)
-        session.flush()
-    return account
-
-
-def _live_temporary_codes(session: Session, person_id: str) -> list[OneTimeCode]:
+def _live_temporary_codes(session: Session, person_id: str, portfolio_id: str) -> list[OneTimeCode]:
+    """The person's live temporary codes at the doors of this portfolio only."""
+    here = select(Door.id).where(
+        Door.property_id.in_(properties_in(session, portfolio_id=portfolio_id))
+    )
     return list(
         session.scalars(
             select(OneTimeCode).where(
-                OneTimeCode.issued_for == person_id, OneTimeCode.revoked_at.is_(None)
+                OneTimeCode.issued_for == person_id,
+                OneTimeCode.revoked_at.is_(None),
+                OneTimeCode.door_id.in_(here),
             )
         )
+    )
+
+
+def _portfolio_door_ids(session: Session, portfolio_id: str, person_id: str) -> list[str]:
+    """Every door of the portfolio where the person holds something a lock knows of."""
+    return sorted(
+        {
+            door
+            for place in properties_in(session, portfolio_id=portfolio_id)
+            for door in person_door_ids(session, place, person_id)
+        }
     )
 
 
@@ -432,29 +446,22 @@ def suspend(
     send_temporary_code: bool,
     now: datetime,
 ) -> Suspension:
-    """Suspend at once: account flagged, phones revoked, app sessions ended, locks told.
+    """Suspend at once, in this property's portfolio only: the profile flagged, the phones
+    barred and earlier sign-ins refused there, its locks told. The person's other portfolios,
+    their phones and sessions there, are untouched.
 
     The temporary doorcode is a one-time code per door of the person's live keys here, made
     for the person (issued_for) but with its own subject, so the suspension of the person's
     subject does not block it; it is emailed to the person and never shown to the manager.
     """
-    account = _account(session, person.id)
-    if account.suspended_at is None:
-        account.suspended_at = now
-    phones = list(
-        session.scalars(
-            select(MobileKeyRegistration).where(
-                MobileKeyRegistration.person_id == person.id,
-                MobileKeyRegistration.revoked_at.is_(None),
-            )
-        )
-    )
-    for phone in phones:
-        phone.revoked_at = now
-    auth_service.revoke_everything(session, account.id, now)
-    for old in _live_temporary_codes(session, person.id):
+    profile = profile_at(session, person=person, property_id=prop.id)
+    if profile.suspended_at is None:
+        profile.suspended_at = now
+    phones = bar_phones(session, person_id=person.id, portfolio_id=prop.portfolio_id, now=now)
+    profile.sign_ins_barred_before = now
+    for old in _live_temporary_codes(session, person.id, prop.portfolio_id):
         old.revoked_at = now
-    door_ids = person_door_ids(session, prop.id, person.id)
+    door_ids = _portfolio_door_ids(session, prop.portfolio_id, person.id)
     emailed, code_doors = False, []
     if send_temporary_code and person.email is not None:
         doors = _live_doors(session, prop.id, person.id, now)
@@ -467,8 +474,8 @@ def suspend(
     publish(session, master_key, door_ids, now)
     return Suspension(
         person.id,
-        account.suspended_at,
-        [phone.id for phone in phones],
+        profile.suspended_at,
+        phones,
         emailed,
         code_doors,
         lock_status(session, door_ids, now),
@@ -515,32 +522,27 @@ def _mail_temporary_code(
 def restore(
     session: Session, master_key: bytes, prop: Property, person: Person, now: datetime
 ) -> Suspension:
-    """Lift the suspension; temporary codes are revoked and old phones stay revoked."""
-    account = _account(session, person.id)
-    account.suspended_at = None
-    for code in _live_temporary_codes(session, person.id):
+    """Lift the suspension; temporary codes are revoked and old phones stay barred."""
+    profile = profile_at(session, person=person, property_id=prop.id)
+    profile.suspended_at = None
+    for code in _live_temporary_codes(session, person.id, prop.portfolio_id):
         code.revoked_at = now
-    door_ids = person_door_ids(session, prop.id, person.id)
+    door_ids = _portfolio_door_ids(session, prop.portfolio_id, person.id)
     publish(session, master_key, door_ids, now)
     return Suspension(person.id, None, locks=lock_status(session, door_ids, now))
 
 
 def suspension_state(session: Session, prop: Property, person: Person) -> Suspension:
-    since = session.scalar(select(Account.suspended_at).where(Account.person_id == person.id))
+    profile = read_profile_at(session, person=person, property_id=prop.id)
+    since = profile.suspended_at
     if since is None:
         return Suspension(person.id, None)
-    phones = session.scalars(
-        select(MobileKeyRegistration.id).where(
-            MobileKeyRegistration.person_id == person.id,
-            MobileKeyRegistration.revoked_at >= since,
-        )
-    )
-    temporary = _live_temporary_codes(session, person.id)
-    door_ids = person_door_ids(session, prop.id, person.id)
+    temporary = _live_temporary_codes(session, person.id, prop.portfolio_id)
+    door_ids = _portfolio_door_ids(session, prop.portfolio_id, person.id)
     return Suspension(
         person.id,
         since,
-        list(phones),
+        barred_phones(session, profile=profile),
         bool(temporary),
         sorted({code.door_id for code in temporary}),
         lock_status(session, door_ids, since),

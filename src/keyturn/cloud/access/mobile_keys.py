@@ -1,7 +1,8 @@
 """Issuing mobile keys: short-lived tokens bound to a registered phone, one per live grant.
 
 A token's key id is its grant's id and its credential id is the phone's key id, so revoking
-the grant or the phone reaches every lock through the access list's revocations.
+the grant or the phone reaches every lock through the access list's revocations. A portfolio
+where the holder is suspended, or that barred the phone, gets no key for its doors.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.models import Grant, Key, MobileKeyRegistration, key_doors
 from keyturn.cloud.access.service import grant_schedule, subject_for
-from keyturn.cloud.people.models import Account
+from keyturn.cloud.people.models import Profile
 from keyturn.cloud.properties.models import Property
 from keyturn.cloud.properties.service import open_authority
 from keyturn.crypto.keys import SigningKeyPair
@@ -42,6 +43,8 @@ class PhoneRegistration(Protocol):
     @property
     def phone_public_key(self) -> bytes: ...
     @property
+    def registered_at(self) -> datetime: ...
+    @property
     def revoked_at(self) -> datetime | None: ...
 
 
@@ -53,6 +56,7 @@ class Phone:
     person_id: str
     phone_key_id: str
     phone_public_key: bytes
+    registered_at: datetime
     revoked_at: datetime | None
 
 
@@ -61,6 +65,7 @@ _PHONE = select(
     MobileKeyRegistration.person_id,
     MobileKeyRegistration.phone_key_id,
     MobileKeyRegistration.phone_public_key,
+    MobileKeyRegistration.registered_at,
     MobileKeyRegistration.revoked_at,
 ).where(MobileKeyRegistration.id == bindparam("registration"))
 
@@ -81,15 +86,24 @@ class IssuedKey:
 
 
 # The statements of every issuance, built once: building a statement costs more than running it.
-_SUSPENDED_AT = (
-    select(Account.suspended_at).where(Account.person_id == bindparam("person")).limit(1)
-)
 # Each live grant once per door of its key (once with no door if the key has none), with its
-# property's sealed authority key, which signs the token: one statement for all of it.
+# property's sealed authority key, which signs the token, and the holder's suspension and
+# phone bar in the property's portfolio: one statement for all of it.
 _LIVE_GRANTS = (
-    select(Grant, Key, Property.authority_private_key_sealed, key_doors.c.door_id)
+    select(
+        Grant,
+        Key,
+        Property.authority_private_key_sealed,
+        key_doors.c.door_id,
+        Profile.suspended_at,
+        Profile.phones_barred_before,
+    )
     .join(Key, Key.id == Grant.key_id)
     .join(Property, Property.id == Key.property_id)
+    .outerjoin(
+        Profile,
+        and_(Profile.person_id == Grant.person_id, Profile.portfolio_id == Property.portfolio_id),
+    )
     .outerjoin(key_doors, key_doors.c.key_id == Key.id)
     .where(
         Grant.person_id == bindparam("person"),
@@ -113,13 +127,12 @@ def issue_for_phone(
 ) -> list[IssuedKey]:
     """Tokens for every grant of the phone's holder that is live within the next `ttl`.
 
-    With `property_id`, only for the grants of keys at that property.
+    With `property_id`, only for the grants of keys at that property. Grants in a portfolio
+    where the holder is suspended, or that barred this phone, get none; when that leaves
+    nothing at all, MobileKeyRefused says why.
     """
     if registration.revoked_at is not None:
         raise MobileKeyRefused("this phone's registration was revoked; enrol the phone again")
-    account = session.execute(_SUSPENDED_AT, {"person": registration.person_id}).first()
-    if account is not None and account.suspended_at is not None:
-        raise MobileKeyRefused("building access of this person is suspended")
     horizon = now + ttl
     params = {"person": registration.person_id, "horizon": horizon, "now": now}
     if property_id is None:
@@ -128,11 +141,20 @@ def issue_for_phone(
         rows = session.execute(_LIVE_GRANTS_AT, {**params, "property": property_id}).all()
     live: dict[str, tuple[Grant, Key, bytes]] = {}
     doors_of: dict[str, set[str]] = {}
-    for grant, key, sealed_authority, door_id in rows:
+    refusal = None
+    for grant, key, sealed_authority, door_id, suspended_at, barred_before in rows:
+        if suspended_at is not None:
+            refusal = "building access of this person is suspended"
+            continue
+        if barred_before is not None and registration.registered_at <= barred_before:
+            refusal = "this phone may no longer be used here; enrol a new phone"
+            continue
         live.setdefault(grant.id, (grant, key, sealed_authority))
         doors = doors_of.setdefault(key.id, set())
         if door_id is not None:
             doors.add(door_id)
+    if refusal is not None and not live:
+        raise MobileKeyRefused(refusal)
     authorities: dict[str, SigningKeyPair] = {}
     issued = []
     for grant, key, sealed_authority in live.values():

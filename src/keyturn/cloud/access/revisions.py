@@ -39,7 +39,7 @@ from keyturn.cloud.access.models import (
     SingleDayCode,
     key_doors,
 )
-from keyturn.cloud.people.models import Account, Person
+from keyturn.cloud.people.models import Person, Profile
 from keyturn.cloud.properties.models import Door, Property
 
 EVERYTHING = "all"
@@ -56,14 +56,14 @@ TRACKED: tuple[type[Any], ...] = (
     OneTimeCode,
     SingleDayCode,
     MobileKeyRegistration,
-    Account,
+    Profile,
     Person,
 )
 _TRACKED_TABLES = frozenset({*(model.__table__ for model in TRACKED), key_doors})
 # A changed row of these matters only through the named columns (new and deleted rows always
-# do): a person is known to a lock by id alone, and an account by its suspension.
+# do): a person is known to a lock by id alone, and a profile by its suspension and phone bar.
 _COLUMNS_THAT_MATTER: dict[type[Any], tuple[str, ...]] = {
-    Account: ("person_id", "suspended_at"),
+    Profile: ("person_id", "suspended_at", "phones_barred_before"),
     Person: (),
 }
 
@@ -144,7 +144,7 @@ def scopes_of(connection: Connection, objects: Iterable[Any]) -> set[str]:
             keys |= _values(obj, "key_id")
         elif isinstance(obj, (Doorcode, OneTimeCode, SingleDayCode)):
             scopes.update(door_scope(value) for value in _values(obj, "door_id"))
-        elif isinstance(obj, (MobileKeyRegistration, Account)):
+        elif isinstance(obj, (MobileKeyRegistration, Profile)):
             people |= _values(obj, "person_id")
         elif isinstance(obj, Person) and obj.id:
             people.add(obj.id)

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.models import (
@@ -26,7 +26,7 @@ from keyturn.cloud.access.models import (
     SingleDayCode,
     key_doors,
 )
-from keyturn.cloud.people.models import Account, Person
+from keyturn.cloud.people.models import Person, Profile
 from keyturn.cloud.properties.models import Door, Property
 from keyturn.cloud.properties.service import door_secret_of
 from keyturn.crypto.codes import card_mac
@@ -172,8 +172,9 @@ def build_access_list(
     Credentials: live personal doorcodes and active keycards of people holding an active
     grant on a key that opens the door (the grant's key, schedule and resident flag travel
     with the credential), and unexpired one-time codes. Revocations: revoked grants at the
-    door by key (grant) id, revoked phone registrations of their holders by credential id
-    (a mobile key's credential id is the phone's key id); suspended holders by subject;
+    door by key (grant) id, revoked phone registrations of their holders and the phones the
+    property's portfolio barred, by credential id (a mobile key's credential id is the
+    phone's key id); holders suspended in the property's portfolio by subject;
     revoked single-day slots; and the lockdown flag of the property or of the door.
     """
     door = session.get(Door, door_id)
@@ -206,9 +207,10 @@ def build_access_list(
             upserts=tuple(upserts),
             revoked_key_ids=tuple(revoked_grants),
             # A mobile key's credential id is its phone's key id (see access.mobile_keys).
-            revoked_credential_ids=tuple(_revoked_phone_keys(session, holders)),
+            revoked_credential_ids=tuple(_revoked_phone_keys(session, holders, prop.portfolio_id)),
             suspended_subjects=tuple(
-                subject_for(person_id) for person_id in _suspended(session, holders)
+                subject_for(person_id)
+                for person_id in _suspended(session, holders, prop.portfolio_id)
             ),
             single_day_revocations=_single_day_revocations(
                 session, door_id, local_today - SINGLE_DAY_LOOKBACK
@@ -447,27 +449,43 @@ def _one_time_entries(session: Session, door_id: str, now: datetime) -> list[Cre
     return entries
 
 
-def _revoked_phone_keys(session: Session, holders: set[str]) -> list[str]:
+def _revoked_phone_keys(session: Session, holders: set[str], portfolio_id: str) -> list[str]:
     if not holders:
         return []
     return list(
         session.scalars(
-            select(MobileKeyRegistration.phone_key_id).where(
-                MobileKeyRegistration.person_id.in_(sorted(holders)),
-                MobileKeyRegistration.revoked_at.is_not(None),
+            select(MobileKeyRegistration.phone_key_id)
+            .outerjoin(
+                Profile,
+                and_(
+                    Profile.person_id == MobileKeyRegistration.person_id,
+                    Profile.portfolio_id == portfolio_id,
+                ),
             )
+            .where(
+                MobileKeyRegistration.person_id.in_(sorted(holders)),
+                or_(
+                    MobileKeyRegistration.revoked_at.is_not(None),
+                    MobileKeyRegistration.registered_at <= Profile.phones_barred_before,
+                ),
+            )
+            .order_by(MobileKeyRegistration.phone_key_id)
         )
     )
 
 
-def _suspended(session: Session, holders: set[str]) -> list[str]:
+def _suspended(session: Session, holders: set[str], portfolio_id: str) -> list[str]:
     if not holders:
         return []
     return list(
         session.scalars(
-            select(Account.person_id).where(
-                Account.person_id.in_(sorted(holders)), Account.suspended_at.is_not(None)
+            select(Profile.person_id)
+            .where(
+                Profile.person_id.in_(sorted(holders)),
+                Profile.portfolio_id == portfolio_id,
+                Profile.suspended_at.is_not(None),
             )
+            .order_by(Profile.person_id)
         )
     )
 

@@ -36,6 +36,7 @@ PUBLIC_MARK = "keyturn_public"
 RESOLVER_MARK = "keyturn_property_from"
 PROPERTY_PARAM = "property_id"
 KEY_PARAM = "key_id"
+PERSON_PARAM = "person_id"
 STANDING_STATE = "keyturn_standing"
 T = TypeVar("T")
 
@@ -146,7 +147,8 @@ def _checked_principal(
     """Authenticate the caller and authorise `action`: the one check `requires` and `gated` run.
 
     The property is the `property_id` path parameter, or what `property_from` finds from the
-    other path parameters (None answers 404); the key, if any, is the `key_id` parameter.
+    other path parameters (None answers 404); the key, if any, is the `key_id` parameter,
+    and the person acted on, if any, the `person_id` parameter.
     """
     principal = current_principal(request, db, now)
     params = request.path_params
@@ -155,7 +157,14 @@ def _checked_principal(
         property_id = property_from(db, params)
         if property_id is None:
             raise NotFound()
-    standing = authorize(db, principal, action, property_id, key_id=params.get(KEY_PARAM))
+    standing = authorize(
+        db,
+        principal,
+        action,
+        property_id,
+        key_id=params.get(KEY_PARAM),
+        subject_id=params.get(PERSON_PARAM),
+    )
     if standing is not None:
         setattr(request.state, STANDING_STATE, standing)
     return principal

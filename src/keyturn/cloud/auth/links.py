@@ -18,6 +18,7 @@ from keyturn.cloud.auth.models import EmailLink, LinkPurpose
 from keyturn.cloud.auth.passwords import hash_password
 from keyturn.cloud.mail.service import enqueue_mail
 from keyturn.cloud.people.models import Account, Person, RoleMembership
+from keyturn.cloud.people.profiles import profile_in
 from keyturn.cloud.properties.models import Property, Unit
 from keyturn.rules.types import Role
 
@@ -83,6 +84,8 @@ def invite(
 ) -> RoleMembership:
     """Give a person (new or known by email) a role at the property, and email them.
 
+    The portfolio keeps its own profile of the person, named `display_name` when it has none
+    yet: a person already known elsewhere keeps the name and state other portfolios hold.
     Someone without a password gets a one-time link to set one; someone with an account
     gets a notice only. A resident's unit must belong to the property (else NotFound).
     """
@@ -98,6 +101,9 @@ def invite(
         person = Person(display_name=display_name, email=email, created_at=now)
         session.add(person)
         session.flush()
+    profile = profile_in(
+        session, person=person, portfolio_id=prop.portfolio_id, display_name=display_name, now=now
+    )
     existing = session.execute(
         select(RoleMembership.id).where(
             RoleMembership.person_id == person.id,
@@ -125,7 +131,7 @@ def invite(
     assert person.email is not None
     if account is not None and account.password_hash is not None:
         body = (
-            f"Hello {person.display_name},\n\n"
+            f"Hello {profile.display_name},\n\n"
             f"You now have a role at {prop.name} on Keyturn. Sign in as usual to see it.\n"
         )
         enqueue_mail(session, person.email, ACCESS_SUBJECT, body, person_id=person.id)
@@ -135,7 +141,7 @@ def invite(
     )
     days = config.invitation_lifetime_s // 86400
     body = (
-        f"Hello {person.display_name},\n\n"
+        f"Hello {profile.display_name},\n\n"
         f"You are invited to {prop.name} on Keyturn. Open this link within {days} days to\n"
         "choose your password; it works once:\n\n"
         f"{config.public_url}/invitation#token={secret}\n"

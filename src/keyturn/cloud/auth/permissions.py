@@ -18,21 +18,35 @@ How to read the table:
 - At a property with `require_manager_totp`, a caller whose credential was not obtained with
   a TOTP code is treated as holding no manager role there (403 totp-required).
 - Another property's objects, or a property the caller has no role at, answer 404.
+- A sign-in made before the caller was suspended in the property's portfolio (A6) may do
+  nothing at its properties (401): the suspension ends it there, and only there.
+- Acting on a person (`subject_id`: a route's `person_id`, or the person a membership
+  names) is allowed only on someone with a role here, 404 otherwise; anything but a read
+  also needs the caller to rank at least as high as that person, and acting on a manager
+  needs `managers.manage` (see `rules.ranks`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from keyturn.cloud.access.models import Key, ManagedKey
-from keyturn.cloud.auth.errors import Forbidden, InsufficientScope, NotFound, TotpRequired
-from keyturn.cloud.people.models import RoleMembership, RolePermission
+from keyturn.cloud.auth.errors import (
+    Forbidden,
+    InsufficientScope,
+    NotFound,
+    TotpRequired,
+    Unauthenticated,
+)
+from keyturn.cloud.people.models import Profile, RoleMembership, RolePermission
 from keyturn.cloud.properties.models import Property
+from keyturn.rules.ranks import may_act_on, rank_of
 from keyturn.rules.types import Permission, Role
 
 
@@ -192,6 +206,8 @@ class Principal:
     credential_id: str
     scopes: frozenset[Scope]
     totp_satisfied: bool
+    # When the credential was obtained; None (unknown) counts as before any bar.
+    issued_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +220,14 @@ class Standing:
     permissions: frozenset[Permission]
     managed_key_ids: frozenset[str]
     manager_totp_required: bool
+    sign_ins_barred_before: datetime | None = None
+
+    def admits(self, principal: Principal) -> bool:
+        """Whether the caller's sign-in outlived no suspension in this portfolio."""
+        barred = self.sign_ins_barred_before
+        if barred is None:
+            return True
+        return principal.issued_at is not None and principal.issued_at > barred
 
     def effective_for(self, principal: Principal) -> Standing:
         """The standing with manager roles dropped when the property demands a TOTP login."""
@@ -233,6 +257,13 @@ _STANDING_AT = (
                 _MEMBER_PROPERTY.portfolio_id == Property.portfolio_id,
             )
         ).label("portfolio_manager"),
+        select(Profile.sign_ins_barred_before)
+        .where(
+            Profile.person_id == bindparam("person"),
+            Profile.portfolio_id == Property.portfolio_id,
+        )
+        .scalar_subquery()
+        .label("sign_ins_barred_before"),
     )
     .select_from(Property)
     .outerjoin(
@@ -284,6 +315,7 @@ def standing_at(session: Session, person_id: str, property_id: str) -> Standing 
         permissions=permissions,
         managed_key_ids=managed,
         manager_totp_required=bool(rows[0].require_manager_totp),
+        sign_ins_barred_before=rows[0].sign_ins_barred_before,
     )
 
 
@@ -322,16 +354,18 @@ def authorize(
     property_id: str | None,
     *,
     key_id: str | None = None,
+    subject_id: str | None = None,
 ) -> Standing | None:
     """Return if the principal may perform the action at the property, else raise.
 
     What it returns is the standing it checked (None for an account action), which the
     request may reuse rather than read the same roles again.
 
-    NotFound when the property (or the key within it) is not visible to the caller,
-    Forbidden when it is but the role does not allow the action, TotpRequired when only a
-    manager role allows it and the property demands TOTP, InsufficientScope for a token
-    whose scopes are too small.
+    NotFound when the property (or the key, or the person `subject_id`, within it) is not
+    visible to the caller, Unauthenticated when the caller's sign-in predates their
+    suspension in this portfolio, Forbidden when the role does not allow the action or the
+    person acted on outranks the caller, TotpRequired when only a manager role allows it and
+    the property demands TOTP, InsufficientScope for a token whose scopes are too small.
     """
     policy = POLICIES[action]
     standing = None
@@ -341,17 +375,41 @@ def authorize(
         standing = standing_at(session, principal.person_id, property_id)
         if standing is None:
             raise NotFound()
+        if not standing.admits(principal):
+            raise Unauthenticated(
+                "your building access here was suspended after this sign-in; sign in again"
+            )
         if key_id is not None and not _key_in_property(session, key_id, property_id):
             raise NotFound()
         if not allows(policy, standing, key_id):
             raise Forbidden(f"your role at this property does not allow {action}")
-        if not allows(policy, standing.effective_for(principal), key_id):
+        effective = standing.effective_for(principal)
+        if not allows(policy, effective, key_id):
             raise TotpRequired(
                 "enrol a TOTP second factor at /api/v1/auth/totp, then sign in with a code"
             )
+        if subject_id is not None:
+            _check_subject(session, principal, policy, effective, subject_id)
     if policy.scope not in principal.scopes:
         raise InsufficientScope(policy.scope)
     return standing
+
+
+def _check_subject(
+    session: Session, principal: Principal, policy: Policy, actor: Standing, subject_id: str
+) -> None:
+    """The person acted on must have a role at the property; a change needs rank (see above)."""
+    subject = standing_at(session, subject_id, actor.property_id)
+    if subject is None:
+        raise NotFound()
+    if policy.scope is Scope.READ or subject_id == actor.person_id:
+        return
+    managers = POLICIES[Action.MANAGERS_MANAGE]
+    manages_managers = allows(managers, actor) and managers.scope in principal.scopes
+    actor_rank = rank_of(actor.roles, manages_managers=manages_managers)
+    subject_rank = rank_of(subject.roles, manages_managers=allows(managers, subject))
+    if not may_act_on(actor_rank, subject_rank, manages_managers=manages_managers):
+        raise Forbidden("this person outranks you here, or is a manager you may not act on")
 
 
 def _key_in_property(session: Session, key_id: str, property_id: str) -> bool:

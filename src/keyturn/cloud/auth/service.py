@@ -194,6 +194,7 @@ _LIVE_TOKEN = (
         ApiToken.scopes,
         ApiToken.totp_satisfied,
         ApiToken.expires_at,
+        ApiToken.created_at,
         Account.person_id,
     )
     .join(Account, Account.id == ApiToken.account_id)
@@ -217,6 +218,7 @@ def principal_from_token(session: Session, secret: str, now: datetime) -> Princi
         credential_id=found.id,
         scopes=expand_scopes(found.scopes),
         totp_satisfied=found.totp_satisfied,
+        issued_at=found.created_at,
     )
 
 
@@ -251,6 +253,7 @@ def principal_from_cookie(
         credential_id=row.id,
         scopes=ALL_SCOPES,
         totp_satisfied=row.totp_satisfied,
+        issued_at=row.created_at,
     )
     return principal, row.csrf_digest
 

@@ -1,7 +1,10 @@
 """Recording, withdrawing and reading the consent to collect a person's reference data (R5, R7).
 
-Every recording and withdrawal goes to the audit record. A withdrawal revokes the credentials
-the rule no longer allows in the same transaction, so the flush check always holds.
+Consent is kept per portfolio, in the person's Profile there: a manager records or withdraws
+it for their own portfolio only; the person's own consent in the app applies to every
+portfolio that knows them. Every recording and withdrawal goes to the audit record. A
+withdrawal revokes the credentials the rule no longer allows in the same transaction (in the
+portfolios it concerns), so the flush check always holds.
 """
 
 from __future__ import annotations
@@ -14,17 +17,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.management import person_door_ids
-from keyturn.cloud.access.models import Doorcode, Keycard, MobileKeyRegistration, OneTimeCode
+from keyturn.cloud.access.models import Doorcode, Grant, Key, Keycard, OneTimeCode
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
 from keyturn.cloud.people.consent_check import (
     PersonConsent,
     Refused,
     consent_of,
+    consents_of,
     holdings,
     refusals,
     standings,
 )
-from keyturn.cloud.people.models import Person, RoleMembership
+from keyturn.cloud.people.models import Person, Profile, RoleMembership
+from keyturn.cloud.people.profiles import (
+    bar_phones,
+    portfolio_of,
+    profile_at,
+    profile_in,
+    read_profile_at,
+)
 from keyturn.cloud.privacy import audit
 from keyturn.cloud.properties.models import Door, Property
 from keyturn.rules.consent import (
@@ -35,9 +46,10 @@ from keyturn.rules.consent import (
 )
 
 WITHDRAWN_NOTE = (
-    "Consent withdrawn. Credentials the rules no longer allow are revoked (keycards removed); "
-    "each lock drops them at its next sync, see `locks`. Revoked codes and phones are deleted "
-    "by the retention job within the property's retention period."
+    "Consent withdrawn. Credentials the rules no longer allow in this portfolio are revoked "
+    "(keycards removed, phones barred here); each lock drops them at its next sync, see "
+    "`locks`. Revoked codes are deleted by the retention job within the property's retention "
+    "period."
 )
 
 
@@ -77,53 +89,90 @@ def consent_at(session: Session, person: Person, property_id: str) -> ConsentAt:
     roles, resident = standings(session.connection(), [person.id], [property_id])[
         (person.id, property_id)
     ]
-    on_file = consent_of(person)
+    on_file = consent_of(read_profile_at(session, person=person, property_id=property_id))
     required = consent_required_in(jurisdiction) and (on_file.minor or is_tenant(roles, resident))
     missing = collection_refusal(on_file.facts(jurisdiction, roles, resident))
     return ConsentAt(on_file, required, missing)
 
 
+def _places(session: Session, person_id: str) -> set[str]:
+    return set(
+        session.execute(
+            select(RoleMembership.property_id).where(RoleMembership.person_id == person_id)
+        ).scalars()
+    )
+
+
+def own_profiles(session: Session, person: Person) -> list[Profile]:
+    """The person's profile with every portfolio where they have a role, a grant or a
+    credential (made if missing): the portfolios that know them."""
+    granted = set(
+        session.execute(
+            select(Key.property_id)
+            .join(Grant, Grant.key_id == Key.id)
+            .where(Grant.person_id == person.id)
+        ).scalars()
+    )
+    held = holdings(session.connection(), [person.id]).get(person.id, set())
+    places = _places(session, person.id) | granted | held
+    portfolios = sorted({portfolio_of(session, place) for place in places})
+    return [profile_in(session, person=person, portfolio_id=found) for found in portfolios]
+
+
 def missing_anywhere(session: Session, person: Person) -> list[Refused]:
     """Every property where the person has a role and collection would be refused now."""
     connection = session.connection()
-    places = set(
-        connection.execute(
-            select(RoleMembership.property_id).where(RoleMembership.person_id == person.id)
-        ).scalars()
+    return refusals(
+        connection, consents_of(connection, [person.id]), {person.id: _places(session, person.id)}
     )
-    return refusals(connection, {person.id: consent_of(person)}, {person.id: places})
 
 
 def record_in_app(session: Session, person: Person, now: datetime) -> bool:
-    """The person's own express consent, given in the app; False if one is already on file."""
-    if person.nyc_consent_at is not None:
-        return False
-    person.nyc_consent_at = now
-    person.nyc_consent_document = None
-    _audit(session, person, "consent.recorded", person.id, None, now, ConsentKind.TENANT, "app")
-    return True
+    """The person's own express consent, given in the app, with every portfolio that knows
+    them and has none on file; False if there was none to give."""
+    given = False
+    for profile in own_profiles(session, person):
+        if profile.nyc_consent_at is not None:
+            continue
+        profile.nyc_consent_at = now
+        profile.nyc_consent_document = None
+        given = True
+    if given:
+        _audit(
+            session, person.id, "consent.recorded", person.id, None, now, ConsentKind.TENANT, "app"
+        )
+    return given
 
 
 def record_written(
     session: Session,
-    person: Person,
+    profile: Profile,
     kind: ConsentKind,
     document: str,
     actor_id: str,
     property_id: str,
     now: datetime,
 ) -> None:
-    """A written consent a manager holds: the tenant's own, or a guardian's for a minor.
+    """A written consent a manager holds, kept with the person's profile at the manager's
+    portfolio: the tenant's own, or a guardian's for a minor.
 
     `document` says where the signed paper or file is; nothing else about the signer (their
     name, their relation to the minor) is collected (R7).
     """
     if kind is ConsentKind.TENANT:
-        person.nyc_consent_at, person.nyc_consent_document = now, document
+        profile.nyc_consent_at, profile.nyc_consent_document = now, document
     else:
-        person.guardian_consent_at, person.guardian_consent_document = now, document
+        profile.guardian_consent_at, profile.guardian_consent_document = now, document
     _audit(
-        session, person, "consent.recorded", actor_id, property_id, now, kind, "written", document
+        session,
+        profile.person_id,
+        "consent.recorded",
+        actor_id,
+        property_id,
+        now,
+        kind,
+        "written",
+        document,
     )
 
 
@@ -138,26 +187,39 @@ def withdraw(
 ) -> Withdrawal:
     """Clear one consent and revoke every credential the rule no longer allows.
 
-    Where a property now refuses collection, the person's doorcodes and temporary codes
-    there are revoked and their keycards there deleted; a phone serves every property, so
-    any refusal revokes the person's phones. Each lock drops them at its next sync.
+    A manager (`property_id` given) withdraws it with that property's portfolio only; the
+    person themself (no `property_id`) with every portfolio. Where a property of those
+    portfolios now refuses collection, the person's doorcodes and temporary codes there are
+    revoked, their keycards there deleted, and their phones barred in that portfolio (a phone
+    serves every property of a portfolio). Each lock drops them at its next sync.
     Withdrawing a consent that is not on file changes nothing and is not audited.
     """
     outcome = Withdrawal(person.id, kind, now)
-    on_file = person.nyc_consent_at if kind is ConsentKind.TENANT else person.guardian_consent_at
-    if on_file is None:
+    if property_id is None:
+        concerned = own_profiles(session, person)
+    else:
+        concerned = [profile_at(session, person=person, property_id=property_id)]
+    concerned = [profile for profile in concerned if _on_file(profile, kind) is not None]
+    if not concerned:
         return outcome
+    portfolios = {profile.portfolio_id for profile in concerned}
     # Nothing may flush before the revocations: the check would refuse the half-done state.
     with session.no_autoflush:
-        if kind is ConsentKind.TENANT:
-            person.nyc_consent_at, person.nyc_consent_document = None, None
-        else:
-            person.guardian_consent_at, person.guardian_consent_document = None, None
+        for profile in concerned:
+            if kind is ConsentKind.TENANT:
+                profile.nyc_consent_at, profile.nyc_consent_document = None, None
+            else:
+                profile.guardian_consent_at, profile.guardian_consent_document = None, None
         connection = session.connection()
+        consents = {
+            **consents_of(connection, [person.id]),
+            **{(person.id, profile.portfolio_id): consent_of(profile) for profile in concerned},
+        }
         held = holdings(connection, [person.id])
         refused = {
             found.property_id
-            for found in refusals(connection, {person.id: consent_of(person)}, held)
+            for found in refusals(connection, consents, held)
+            if portfolio_of(session, found.property_id) in portfolios
         }
         if refused:
             _revoke(session, person.id, refused, outcome, now)
@@ -167,9 +229,13 @@ def withdraw(
         "revoked_phones": outcome.revoked_phones,
         "revoked_temporary_codes": outcome.revoked_temporary_codes,
     }
-    _audit(session, person, "consent.withdrawn", actor_id, property_id, now, kind, extra=detail)
+    _audit(session, person.id, "consent.withdrawn", actor_id, property_id, now, kind, extra=detail)
     if refused:
-        places = held.get(person.id, set())
+        places = {
+            place
+            for place in held.get(person.id, set()) | _places(session, person.id)
+            if portfolio_of(session, place) in portfolios
+        }
         doors = sorted(
             {door for place in places for door in person_door_ids(session, place, person.id)}
         )
@@ -177,6 +243,10 @@ def withdraw(
         outcome.locks = lock_status(session, doors, now)
     session.flush()
     return outcome
+
+
+def _on_file(profile: Profile, kind: ConsentKind) -> datetime | None:
+    return profile.nyc_consent_at if kind is ConsentKind.TENANT else profile.guardian_consent_at
 
 
 def _revoke(
@@ -209,19 +279,15 @@ def _revoke(
     ):
         temporary.revoked_at = now
         outcome.revoked_temporary_codes += 1
-    for phone in session.scalars(
-        select(MobileKeyRegistration).where(
-            MobileKeyRegistration.person_id == person_id,
-            MobileKeyRegistration.revoked_at.is_(None),
+    for portfolio_id in sorted({portfolio_of(session, place) for place in places}):
+        outcome.revoked_phones += len(
+            bar_phones(session, person_id=person_id, portfolio_id=portfolio_id, now=now)
         )
-    ):
-        phone.revoked_at = now
-        outcome.revoked_phones += 1
 
 
 def _audit(
     session: Session,
-    person: Person,
+    person_id: str,
     action: str,
     actor_id: str | None,
     property_id: str | None,
@@ -243,7 +309,7 @@ def _audit(
         actor_person_id=actor_id,
         action=action,
         object_type="person",
-        object_id=person.id,
+        object_id=person_id,
         property_id=property_id,
         detail=detail,
     )

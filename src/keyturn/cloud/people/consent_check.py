@@ -5,8 +5,10 @@ A flush that collects a credential (a new or re-activated doorcode, keycard, pho
 registration or temporary code) or changes a person's consent or minor flag has every live
 credential of the people concerned checked against `rules.consent.collection_refusal`; a
 refusal raises ConsentRequired, the transaction is rolled back and the API answers 409
-`consent-required`. Writes that bypass the Session (Core statements on a Connection, bulk
-ORM statements) are NOT seen: every writer of credentials must go through the unit of work.
+`consent-required`. Consent and minor status are per portfolio (the person's Profile there):
+a person with no profile with a portfolio has no consent on file there. Writes that bypass
+the Session (Core statements on a Connection, bulk ORM statements) are NOT seen: every
+writer of credentials must go through the unit of work.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection, event, inspect, select
+from sqlalchemy import Connection, Select, and_, event, inspect, or_, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from keyturn.cloud.access.models import (
@@ -28,7 +30,7 @@ from keyturn.cloud.access.models import (
     MobileKeyRegistration,
     OneTimeCode,
 )
-from keyturn.cloud.people.models import Person, RoleMembership
+from keyturn.cloud.people.models import Profile, RoleMembership
 from keyturn.cloud.problems import ProblemError, problem
 from keyturn.cloud.properties.models import Door, Property
 from keyturn.rules.consent import (
@@ -59,7 +61,7 @@ _WATCHED: dict[type[Any], tuple[str, ...]] = {
     Keycard: ("person_id", "property_id", "active"),
     MobileKeyRegistration: ("person_id", "revoked_at"),
     OneTimeCode: ("issued_for", "revoked_at"),
-    Person: (
+    Profile: (
         "is_minor",
         "nyc_consent_at",
         "nyc_consent_document",
@@ -67,14 +69,17 @@ _WATCHED: dict[type[Any], tuple[str, ...]] = {
         "guardian_consent_document",
     ),
 }
-_PERSON_CONSENT_COLUMNS = (
-    Person.id,
-    Person.is_minor,
-    Person.nyc_consent_at,
-    Person.nyc_consent_document,
-    Person.guardian_consent_at,
-    Person.guardian_consent_document,
+_PROFILE_CONSENT_COLUMNS = (
+    Profile.person_id,
+    Profile.portfolio_id,
+    Profile.is_minor,
+    Profile.nyc_consent_at,
+    Profile.nyc_consent_document,
+    Profile.guardian_consent_at,
+    Profile.guardian_consent_document,
 )
+# Consents on file, by (person, portfolio); a pair that is missing has none.
+Consents = Mapping[tuple[str, str], "PersonConsent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +126,12 @@ class PersonConsent:
             jurisdiction, roles, resident, self.minor, self.tenant_consent, self.guardian_consent
         )
 
-    def never_refused(self) -> bool:
-        """True when even a tenant in a consent jurisdiction would be let through."""
-        return all(collection_refusal(self.facts(place)) is None for place in CONSENT_JURISDICTIONS)
+
+NOTHING_ON_FILE = PersonConsent(minor=False, tenant_consent=None, guardian_consent=None)
 
 
 def consent_of(person: Any) -> PersonConsent:
-    """The consent on file for a Person (or a row with its consent columns).
+    """The consent on file in a Profile (or a row with its consent columns).
 
     A consent with a document reference was given in writing, one without in the app; a
     guardian's consent is only ever written, so one without a document does not count.
@@ -178,17 +182,48 @@ def holdings(connection: Connection, person_ids: Iterable[str]) -> dict[str, set
     )
     if phones:
         places = (
-            select(RoleMembership.person_id, RoleMembership.property_id).where(
-                RoleMembership.person_id.in_(phones)
+            _phone_usable(
+                select(RoleMembership.person_id, RoleMembership.property_id)
+                .join(Property, Property.id == RoleMembership.property_id)
+                .where(RoleMembership.person_id.in_(phones)),
+                RoleMembership.person_id,
             ),
-            select(Grant.person_id, Key.property_id)
-            .join(Key, Key.id == Grant.key_id)
-            .where(Grant.person_id.in_(phones), Grant.revoked_at.is_(None)),
+            _phone_usable(
+                select(Grant.person_id, Key.property_id)
+                .join(Key, Key.id == Grant.key_id)
+                .join(Property, Property.id == Key.property_id)
+                .where(Grant.person_id.in_(phones), Grant.revoked_at.is_(None)),
+                Grant.person_id,
+            ),
         )
-        for query in places:
-            for person_id, property_id in connection.execute(query):
+        for usable in places:
+            for person_id, property_id in connection.execute(usable):
                 held[person_id].add(property_id)
     return dict(held)
+
+
+def _phone_usable(query: Select[str, str], person_id: Any) -> Select[str, str]:
+    """QUERY (joined to Property) kept where the person has a live phone that the property's
+    portfolio has not barred (see Profile.phones_barred_before)."""
+    return (
+        query.join(
+            MobileKeyRegistration,
+            and_(
+                MobileKeyRegistration.person_id == person_id,
+                MobileKeyRegistration.revoked_at.is_(None),
+            ),
+        )
+        .outerjoin(
+            Profile,
+            and_(Profile.person_id == person_id, Profile.portfolio_id == Property.portfolio_id),
+        )
+        .where(
+            or_(
+                Profile.phones_barred_before.is_(None),
+                MobileKeyRegistration.registered_at > Profile.phones_barred_before,
+            )
+        )
+    )
 
 
 def standings(
@@ -226,25 +261,39 @@ def standings(
     }
 
 
-def consent_jurisdictions(connection: Connection, property_ids: Iterable[str]) -> dict[str, str]:
-    """The properties among these whose jurisdiction asks for consent, with that jurisdiction."""
+def consent_jurisdictions(
+    connection: Connection, property_ids: Iterable[str]
+) -> dict[str, tuple[str, str]]:
+    """The properties among these whose jurisdiction asks for consent: their jurisdiction and
+    portfolio."""
     wanted = sorted(set(property_ids))
     if not wanted:
         return {}
     rows = connection.execute(
-        select(Property.id, Property.jurisdiction).where(
+        select(Property.id, Property.jurisdiction, Property.portfolio_id).where(
             Property.id.in_(wanted), Property.jurisdiction.in_(sorted(CONSENT_JURISDICTIONS))
         )
     )
-    return {property_id: jurisdiction for property_id, jurisdiction in rows}
+    return {property_id: (jurisdiction, portfolio) for property_id, jurisdiction, portfolio in rows}
+
+
+def consents_of(
+    connection: Connection, person_ids: Iterable[str]
+) -> dict[tuple[str, str], PersonConsent]:
+    """Every consent on file for these people, by (person, portfolio)."""
+    rows = connection.execute(
+        select(*_PROFILE_CONSENT_COLUMNS).where(Profile.person_id.in_(sorted(set(person_ids))))
+    )
+    return {(row.person_id, row.portfolio_id): consent_of(row) for row in rows}
 
 
 def refusals(
     connection: Connection,
-    consents: Mapping[str, PersonConsent],
+    consents: Consents,
     held: Mapping[str, set[str]],
 ) -> list[Refused]:
-    """Every (person, property) where held reference data lacks the consent the rule asks for."""
+    """Every (person, property) where held reference data lacks the consent the rule asks for,
+    judged by the person's consent with that property's portfolio."""
     places = consent_jurisdictions(connection, set().union(*held.values()) if held else ())
     if not places:
         return []
@@ -252,17 +301,16 @@ def refusals(
     found = []
     for person_id in sorted(held):
         for property_id in sorted(held[person_id] & places.keys()):
+            jurisdiction, portfolio_id = places[property_id]
             roles, resident = standing[(person_id, property_id)]
-            facts = consents[person_id].facts(places[property_id], roles, resident)
-            refusal = collection_refusal(facts)
+            on_file = consents.get((person_id, portfolio_id), NOTHING_ON_FILE)
+            refusal = collection_refusal(on_file.facts(jurisdiction, roles, resident))
             if refusal is not None:
                 found.append(Refused(person_id, property_id, refusal))
     return found
 
 
 def _owner(obj: Any) -> str | None:
-    if isinstance(obj, Person):
-        return obj.id
     if isinstance(obj, OneTimeCode):
         return obj.issued_for
     person_id: str | None = obj.person_id
@@ -286,12 +334,6 @@ def _check(session: Session, _context: UOWTransaction) -> None:
     if not people:
         return
     connection = session.connection()
-    rows = connection.execute(select(*_PERSON_CONSENT_COLUMNS).where(Person.id.in_(sorted(people))))
-    consents = {row.id: consent_of(row) for row in rows}
-    # Most flushes concern people with consent on file: no query beyond this one.
-    at_risk = [person_id for person_id, on_file in consents.items() if not on_file.never_refused()]
-    if not at_risk:
-        return
-    found = refusals(connection, consents, holdings(connection, at_risk))
+    found = refusals(connection, consents_of(connection, people), holdings(connection, people))
     if found:
         raise ConsentRequired(found[0])

@@ -17,6 +17,7 @@ from keyturn.rules.consent import ConsentChannel, ConsentRefusal
 DocumentRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 EXAMPLE_PERSON_ID = "6f1c0a4e-0000-4000-8000-000000000002"
 EXAMPLE_PROPERTY_ID = "6f1c0a4e-0000-4000-8000-000000000005"
+EXAMPLE_PORTFOLIO_ID = "6f1c0a4e-0000-4000-8000-0000000000f0"
 EXAMPLE_ON_FILE: dict[str, Any] = {
     "tenant_consent_at": "2026-03-02T09:00:00Z",
     "tenant_consent_via": "app",
@@ -94,12 +95,31 @@ class MissingConsentOut(BaseModel):
     missing: ConsentRefusal
 
 
-class OwnConsentOut(ConsentOut):
-    """The caller's consents, and the properties where a credential would be refused now."""
+class PortfolioConsentOut(ConsentOut):
+    """The consents one portfolio holds for the caller, and whether it knows them as a minor."""
 
-    model_config = _example({**EXAMPLE_ON_FILE, "is_minor": False, "missing_at": []})
+    model_config = _example(
+        {**EXAMPLE_ON_FILE, "portfolio_id": EXAMPLE_PORTFOLIO_ID, "is_minor": False}
+    )
 
+    portfolio_id: str
     is_minor: bool
+
+
+class OwnConsentOut(BaseModel):
+    """The caller's consents with each portfolio, and the properties where a credential would
+    be refused now."""
+
+    model_config = _example(
+        {
+            "portfolios": [
+                {**EXAMPLE_ON_FILE, "portfolio_id": EXAMPLE_PORTFOLIO_ID, "is_minor": False}
+            ],
+            "missing_at": [],
+        }
+    )
+
+    portfolios: list[PortfolioConsentOut]
     missing_at: list[MissingConsentOut]
 
 

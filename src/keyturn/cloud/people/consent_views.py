@@ -23,28 +23,30 @@ from keyturn.cloud.people.consent_schemas import (
     MissingConsentOut,
     OwnConsentIn,
     OwnConsentOut,
+    PortfolioConsentOut,
     WithdrawalOut,
     WrittenConsentIn,
 )
-from keyturn.cloud.people.models import Person
+from keyturn.cloud.people.models import Person, Profile
+from keyturn.cloud.people.profiles import profile_at, profiles_of
 
 router = APIRouter(tags=["consent"])
 
 
-def _on_file(person: Person, on_file: PersonConsent) -> dict[str, Any]:
+def _on_file(profile: Profile, on_file: PersonConsent) -> dict[str, Any]:
     return ConsentOut(
-        tenant_consent_at=person.nyc_consent_at,
+        tenant_consent_at=profile.nyc_consent_at,
         tenant_consent_via=on_file.tenant_consent,
-        tenant_consent_document=person.nyc_consent_document,
-        guardian_consent_at=person.guardian_consent_at,
-        guardian_consent_document=person.guardian_consent_document,
+        tenant_consent_document=profile.nyc_consent_document,
+        guardian_consent_at=profile.guardian_consent_at,
+        guardian_consent_document=profile.guardian_consent_document,
     ).model_dump()
 
 
-def consent_at_out(person: Person, state: ConsentAt) -> ConsentAtPropertyOut:
+def consent_at_out(profile: Profile, state: ConsentAt) -> ConsentAtPropertyOut:
     """The consent part of a person as one property sees it."""
     return ConsentAtPropertyOut(
-        **_on_file(person, state.on_file),
+        **_on_file(profile, state.on_file),
         required=state.required,
         collection_allowed=state.missing is None,
         missing=state.missing,
@@ -53,8 +55,14 @@ def consent_at_out(person: Person, state: ConsentAt) -> ConsentAtPropertyOut:
 
 def _own_out(db: Session, person: Person) -> OwnConsentOut:
     return OwnConsentOut(
-        **_on_file(person, consent_of(person)),
-        is_minor=person.is_minor,
+        portfolios=[
+            PortfolioConsentOut(
+                **_on_file(profile, consent_of(profile)),
+                portfolio_id=profile.portfolio_id,
+                is_minor=profile.is_minor,
+            )
+            for profile in profiles_of(db, person_id=person.id)
+        ],
         missing_at=[
             MissingConsentOut(property_id=found.property_id, missing=found.refusal)
             for found in consent.missing_anywhere(db, person)
@@ -80,7 +88,8 @@ def _withdrawal_out(done: Withdrawal) -> WithdrawalOut:
 def read_own_consent(
     principal: Annotated[Principal, requires(Action.ACCOUNT_READ)], db: Db
 ) -> OwnConsentOut:
-    """The caller's consents on file, and where a credential would be refused for lack of one."""
+    """The caller's consents on file with each portfolio that knows them, and where a
+    credential would be refused for lack of one."""
     return _own_out(db, db.get_one(Person, principal.person_id))
 
 
@@ -94,8 +103,9 @@ def give_own_consent(
     """Give express consent in the app to the collection of one's credentials (R5).
 
     Needed before a New York City building collects a tenant's doorcodes, keycards or phone
-    keys. A minor's own consent is recorded but does not count: a manager records a parent's
-    or guardian's written consent instead (R7).
+    keys; it is given to every portfolio where the caller has a role. A minor's own consent
+    is recorded but does not count: a manager records a parent's or guardian's written
+    consent instead (R7).
     """
     person = db.get_one(Person, principal.person_id)
     consent.record_in_app(db, person, now)
@@ -135,11 +145,12 @@ def record_written_consent(
     New York City). `document` says where the signed paper is; nothing about the signer is kept.
     """
     person = service.person_at(db, property_id, person_id)
+    profile = profile_at(db, person=person, property_id=property_id)
     consent.record_written(
-        db, person, ConsentKind(body.kind), body.document, principal.person_id, property_id, now
+        db, profile, ConsentKind(body.kind), body.document, principal.person_id, property_id, now
     )
     db.commit()
-    return consent_at_out(person, consent.consent_at(db, person, property_id))
+    return consent_at_out(profile, consent.consent_at(db, person, property_id))
 
 
 @router.delete(

@@ -1,7 +1,10 @@
-"""Tables for people, accounts, role memberships and manager permissions.
+"""Tables for people, accounts, portfolio profiles, role memberships and manager permissions.
 
-Deleting a person's data blanks their contact details rather than dropping the row, so
-history that must be kept for a while can still be anonymised consistently.
+One login account serves a human everywhere, but everything a portfolio can change about that
+human (the name it knows them by, minor status, consent, suspension) lives in their profile
+with that portfolio, so no portfolio's act reaches another's. Deleting a person's data blanks
+their contact details rather than dropping the row, so history that must be kept for a while
+can still be anonymised consistently.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ from keyturn.rules.types import Permission, Role
 
 
 class Person(Base):
-    """A human known to Keyturn; email is unique (case-folded) while it is kept."""
+    """A human known to Keyturn; email is unique (case-folded) while it is kept.
+
+    `display_name` is the name the person was first known by; each portfolio keeps its own
+    in the person's Profile there.
+    """
 
     __tablename__ = "people"
 
@@ -31,12 +38,6 @@ class Person(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     phone: Mapped[str | None] = mapped_column(String(32))
-    is_minor: Mapped[bool] = flag()
-    # Consent to collect reference data (R5, R7): when, and the document for a written one.
-    guardian_consent_at: Mapped[datetime | None]
-    guardian_consent_document: Mapped[str | None] = mapped_column(String(200))
-    nyc_consent_at: Mapped[datetime | None]
-    nyc_consent_document: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_at_column()
 
     account: Mapped[Account | None] = relationship(back_populates="person", passive_deletes=True)
@@ -59,10 +60,36 @@ class Account(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     totp_secret_sealed: Mapped[bytes | None]
     disabled: Mapped[bool] = flag()
-    suspended_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
 
     person: Mapped[Person] = relationship(back_populates="account")
+
+
+class Profile(Base):
+    """A person as one portfolio knows them: everything that portfolio may change about them.
+
+    Suspension (A6) and the bars act in this portfolio only: phones registered before
+    `phones_barred_before` get no mobile key here and its locks refuse them; sign-ins made
+    before `sign_ins_barred_before` may do nothing at its properties.
+    """
+
+    __tablename__ = "profiles"
+    __table_args__ = (UniqueConstraint("person_id", "portfolio_id"),)
+
+    id: Mapped[str] = id_column()
+    person_id: Mapped[str] = foreign_id("people.id", ondelete="CASCADE", index=False)
+    portfolio_id: Mapped[str] = foreign_id("portfolios.id", ondelete="CASCADE")
+    display_name: Mapped[str] = mapped_column(String(200))
+    is_minor: Mapped[bool] = flag()
+    # Consent to collect reference data (R5, R7): when, and the document for a written one.
+    guardian_consent_at: Mapped[datetime | None]
+    guardian_consent_document: Mapped[str | None] = mapped_column(String(200))
+    nyc_consent_at: Mapped[datetime | None]
+    nyc_consent_document: Mapped[str | None] = mapped_column(String(200))
+    suspended_at: Mapped[datetime | None]
+    phones_barred_before: Mapped[datetime | None]
+    sign_ins_barred_before: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
 
 
 class RoleMembership(Base):

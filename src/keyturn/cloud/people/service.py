@@ -18,7 +18,7 @@ from keyturn.cloud.auth import links
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import Conflict, NotFound
 from keyturn.cloud.mail.addresses import check_address
-from keyturn.cloud.people.models import Account, Person, RoleMembership
+from keyturn.cloud.people.models import Person, RoleMembership
 from keyturn.cloud.properties.models import Unit
 from keyturn.cloud.refusals import InvalidReference, Rejected
 from keyturn.rules.types import Role
@@ -57,10 +57,6 @@ def memberships(session: Session, property_id: str, person_id: str) -> list[Role
             .order_by(RoleMembership.role, RoleMembership.id)
         )
     )
-
-
-def suspended_at(session: Session, person_id: str) -> datetime | None:
-    return session.scalar(select(Account.suspended_at).where(Account.person_id == person_id))
 
 
 def add_role(

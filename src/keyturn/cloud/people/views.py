@@ -26,6 +26,7 @@ from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
 from keyturn.cloud.people import consent, consent_views, service
 from keyturn.cloud.people.consent_views import consent_at_out
 from keyturn.cloud.people.models import Person, RoleMembership
+from keyturn.cloud.people.profiles import profile_at, read_profile_at
 from keyturn.cloud.people.schemas import (
     ImportReport,
     ImportRowOut,
@@ -49,14 +50,15 @@ def _membership_out(row: RoleMembership) -> MembershipOut:
 
 
 def _person_out(db: Session, property_id: str, person: Person) -> PersonOut:
+    profile = read_profile_at(db, person=person, property_id=property_id)
     return PersonOut(
         id=person.id,
-        display_name=person.display_name,
+        display_name=profile.display_name,
         email=person.email,
-        is_minor=person.is_minor,
+        is_minor=profile.is_minor,
         roles=[_membership_out(m) for m in service.memberships(db, property_id, person.id)],
-        suspended_at=service.suspended_at(db, person.id),
-        consent=consent_at_out(person, consent.consent_at(db, person, property_id)),
+        suspended_at=profile.suspended_at,
+        consent=consent_at_out(profile, consent.consent_at(db, person, property_id)),
         created_at=person.created_at,
     )
 
@@ -126,7 +128,7 @@ def create_person(
     )
     person = db.get_one(Person, membership.person_id)
     if body.is_minor:
-        person.is_minor = True
+        profile_at(db, person=person, property_id=property_id).is_minor = True
     db.commit()
     return _person_out(db, property_id, person)
 
@@ -182,16 +184,18 @@ def update_person(
     _principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
     db: Db,
 ) -> PersonOut:
-    """Change a person's name or minor flag; fields left out (or null) stay as they are.
+    """Change the name this portfolio knows the person by, or their minor flag here; fields
+    left out (or null) stay as they are. Other portfolios' records of the person never change.
 
     Marking someone a minor who holds credentials at a New York City property answers 409
     `consent-required` unless a guardian's written consent is on file (R7).
     """
     person = service.person_at(db, property_id, person_id)
+    profile = profile_at(db, person=person, property_id=property_id)
     if body.display_name is not None:
-        person.display_name = body.display_name
+        profile.display_name = body.display_name
     if body.is_minor is not None:
-        person.is_minor = body.is_minor
+        profile.is_minor = body.is_minor
     db.commit()
     return _person_out(db, property_id, person)
 
@@ -230,6 +234,7 @@ def remove_role(
 ) -> Response:
     """Remove one role membership; removing a manager role needs managers.manage."""
     membership = service.membership_at(db, property_id, membership_id)
+    authorize(db, principal, Action.PEOPLE_MANAGE, property_id, subject_id=membership.person_id)
     _check_manager_role(db, principal, property_id, Role(membership.role))
     db.delete(membership)
     db.commit()

@@ -31,6 +31,7 @@ from keyturn.cloud.history.models import Event, Photo
 from keyturn.cloud.mail.models import OutboxMessage
 from keyturn.cloud.mail.suppression import suppress
 from keyturn.cloud.people.models import Account, Person, RoleMembership, RolePermission
+from keyturn.cloud.people.profiles import profiles_of
 from keyturn.cloud.privacy import audit
 from keyturn.cloud.privacy.lock_purges import deleted_people, linked_events, queue_purges
 from keyturn.cloud.privacy.models import DataSubjectRequest, RecordHold, RequestKind
@@ -199,6 +200,9 @@ def execute_deletion(
             report.kept_for_security += 1
     report.outbox_removed = _stop_mail(session, master_key, person)
     _drop_access_records(session, person.id)
+    # What each portfolio kept of the person (its name for them, consent, minor status).
+    for profile in profiles_of(session, person_id=person.id):
+        session.delete(profile)
     person.display_name = ""
     person.email = None
     person.phone = None

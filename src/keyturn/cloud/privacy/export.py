@@ -30,6 +30,7 @@ from keyturn.cloud.access.models import (
 from keyturn.cloud.history.models import Event, Photo
 from keyturn.cloud.history.visibility import viewer_for, visible_events
 from keyturn.cloud.people.models import Person, RoleMembership
+from keyturn.cloud.people.profiles import profiles_of
 from keyturn.cloud.privacy.errors import WrongState
 from keyturn.cloud.privacy.models import DataSubjectRequest, RequestKind, RequestState
 from keyturn.crypto.errors import SealError
@@ -98,6 +99,19 @@ def build_copy(
         "email": person.email,
         "phone": person.phone,
         "created_at": _iso(person.created_at),
+        "as_known_by_each_portfolio": [
+            {
+                "portfolio_id": profile.portfolio_id,
+                "display_name": profile.display_name,
+                "is_minor": profile.is_minor,
+                "tenant_consent_at": _iso(profile.nyc_consent_at),
+                "tenant_consent_document": profile.nyc_consent_document,
+                "guardian_consent_at": _iso(profile.guardian_consent_at),
+                "guardian_consent_document": profile.guardian_consent_document,
+                "suspended_at": _iso(profile.suspended_at),
+            }
+            for profile in profiles_of(session, person_id=person_id)
+        ],
     }
     permissions = _permissions(session, person_id)
     sharing = _sharing(session, person_id)

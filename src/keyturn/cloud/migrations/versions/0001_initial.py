@@ -43,11 +43,6 @@ def upgrade() -> None:
         sa.Column("display_name", sa.String(length=200), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("phone", sa.String(length=32), nullable=True),
-        sa.Column("is_minor", sa.Boolean(), server_default=sa.text("false"), nullable=False),
-        sa.Column("guardian_consent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("guardian_consent_document", sa.String(length=200), nullable=True),
-        sa.Column("nyc_consent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("nyc_consent_document", sa.String(length=200), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_people")),
         sa.UniqueConstraint("email", name=op.f("uq_people_email")),
@@ -66,7 +61,6 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.Text(), nullable=True),
         sa.Column("totp_secret_sealed", sa.LargeBinary(), nullable=True),
         sa.Column("disabled", sa.Boolean(), server_default=sa.text("false"), nullable=False),
-        sa.Column("suspended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["person_id"],
@@ -373,6 +367,39 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_keys")),
         sa.UniqueConstraint("property_id", "name", name=op.f("uq_keys_property_id_name")),
     )
+    op.create_table(
+        "profiles",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("person_id", sa.String(length=36), nullable=False),
+        sa.Column("portfolio_id", sa.String(length=36), nullable=False),
+        sa.Column("display_name", sa.String(length=200), nullable=False),
+        sa.Column("is_minor", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("guardian_consent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("guardian_consent_document", sa.String(length=200), nullable=True),
+        sa.Column("nyc_consent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("nyc_consent_document", sa.String(length=200), nullable=True),
+        sa.Column("suspended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("phones_barred_before", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sign_ins_barred_before", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_profiles_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["portfolio_id"],
+            ["portfolios.id"],
+            name=op.f("fk_profiles_portfolio_id_portfolios"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_profiles")),
+        sa.UniqueConstraint(
+            "person_id", "portfolio_id", name=op.f("uq_profiles_person_id_portfolio_id")
+        ),
+    )
+    op.create_index(op.f("ix_profiles_portfolio_id"), "profiles", ["portfolio_id"], unique=False)
     op.create_table(
         "role_permissions",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -1348,6 +1375,8 @@ def downgrade() -> None:
     op.drop_table("devices")
     op.drop_table("access_list_versions")
     op.drop_table("role_memberships")
+    op.drop_index(op.f("ix_profiles_portfolio_id"), table_name="profiles")
+    op.drop_table("profiles")
     op.drop_table("managed_keys")
     op.drop_table("grants")
     op.drop_table("doors")
