@@ -69,7 +69,7 @@ _PUSH_SEQ = "push_seq"
 class ClockState(msgspec.Struct, frozen=True):
     offset_ms: int = 0
     uncertain: bool = False
-    last_signed_ms: int = 0
+    last_signed_ms: int = 0  # the newest signed time taken: older signed time is refused
 
 
 @dataclass(frozen=True, slots=True)
