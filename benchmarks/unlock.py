@@ -107,7 +107,9 @@ class BenchDoor:
             upserts=self.specs(),
             single_day_slots=slots,
         )
-        downlink = Downlink(DEVICE, int(NOW.timestamp()), 0, access_list=access_list)
+        downlink = Downlink(
+            DEVICE, int(NOW.timestamp()), 0, push_seq=version, access_list=access_list
+        )
         return seal(downlink, self.authority, self.sync_key, DEVICE)
 
     def token(self, phone: SigningKeyPair) -> bytes:

@@ -7,6 +7,7 @@ exercise the same bytes a lock sends, without the lock package.
 from __future__ import annotations
 
 import base64
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ from keyturn.crypto.codes import door_secret
 from keyturn.crypto.keys import SigningKeyPair, VerifyKey
 from keyturn.crypto.sealed import seal as seal_secret
 from keyturn.protocol.messages import (
+    UPLINK_NONCE_BYTES,
     DeviceStatus,
     DoorConfig,
     Downlink,
@@ -150,6 +152,7 @@ class FakeLock:
         photos: tuple[PhotoUpload, ...] = (),
         journal_floor: int = 0,
         signer: SigningKeyPair | None = None,
+        nonce: bytes | None = None,
     ) -> bytes:
         """A sealed uplink carrying `events`; each call's clock reading is later."""
         self.clock_ms += 1000
@@ -169,6 +172,7 @@ class FakeLock:
             photos=photos,
             status=status,
             sent_at=self.clock_ms,
+            nonce=secrets.token_bytes(UPLINK_NONCE_BYTES) if nonce is None else nonce,
         )
         return seal(message, signer or self.key, self.config.sync_key, self.device_id)
 

@@ -30,7 +30,7 @@ from keyturn.cloud.devices.models import Device
 from keyturn.cloud.history.models import Event
 from keyturn.cloud.people.models import Account, RoleMembership
 from keyturn.crypto.keys import SigningKeyPair
-from keyturn.protocol.messages import DoorConfig
+from keyturn.protocol.messages import PROTOCOL_VERSION, DoorConfig
 from keyturn.rules.types import Role
 from keyturn.settings import Settings
 
@@ -137,7 +137,7 @@ def test_bad_frames_and_unknown_locks_are_problems(client: TestClient, building:
     garbage = client.post("/api/v1/sync", content=b"garbage")
     unknown = client.post(
         "/api/v1/sync",
-        content=msgspec.msgpack.encode([1, "no-such-lock", "up", b"x"]),
+        content=msgspec.msgpack.encode([PROTOCOL_VERSION, "no-such-lock", "up", b"x"]),
     )
     missing = client.get("/api/v1/devices/no-such-lock/health")
 

@@ -220,11 +220,30 @@ def test_tampered_or_foreign_frames_are_refused_and_store_nothing(
 def test_inconsistent_batches_are_refused(
     session: Session, building: Building, lock: FakeLock, tmp_path: Path
 ) -> None:
-    no_reason = attempt(2, building, reason=None)
-    with pytest.raises(InvalidBatch):
-        handle_uplink(session, MASTER_KEY, tmp_path, lock.uplink([no_reason]), NOW)
-    session.rollback()
+    no_reason = lock.uplink([attempt(2, building, reason=None)])
+    short_nonce = lock.uplink([attempt(1, building)], nonce=b"\x01" * 15)
+    for frame in (no_reason, short_nonce):
+        with pytest.raises(InvalidBatch):
+            handle_uplink(session, MASTER_KEY, tmp_path, frame, NOW)
+        session.rollback()
     assert _stored_counts(session) == (0, 0, 0)
+
+
+def test_each_downlink_answers_the_uplink_that_asked_for_it(
+    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+) -> None:
+    authority = building.authority.public_bytes()
+    first = lock.uplink([attempt(1, building)], nonce=b"\x01" * 16)
+    second = lock.uplink([attempt(2, building)], nonce=b"\x02" * 16)
+
+    # Delivered out of order, even twice: each answer names its own uplink.
+    answers = [
+        lock.open(_sync(session, tmp_path, frame, minutes=n), authority)
+        for n, frame in enumerate((second, first, second))
+    ]
+
+    assert [down.answers for down in answers] == [b"\x02" * 16, b"\x01" * 16, b"\x02" * 16]
+    assert {down.push_seq for down in answers} == {None}
 
 
 def test_unknown_and_retired_locks_cannot_sync(

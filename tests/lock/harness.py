@@ -79,6 +79,7 @@ class Harness:
         self.cloud_status: DeviceStatus | None = None
         self.purges: list[PurgeCommand] = []
         self.firmware: bytes | None = None
+        self.pushes = 0
 
     # -- lock lifecycle ------------------------------------------------------------------
 
@@ -156,20 +157,32 @@ class Harness:
         stored_through: int | None = None,
         purges: tuple[PurgeCommand, ...] = (),
         firmware: bytes | None = None,
+        answers: bytes | None = None,
+        push_seq: int | None = None,
     ) -> bytes:
+        """A sealed downlink: the answer to the uplink with nonce `answers`, else the next push
+        (or push number `push_seq`)."""
+        if answers is None and push_seq is None:
+            self.pushes += 1
+            push_seq = self.pushes
         message = Downlink(
             device_id=self.device_id,
             issued_at=int((issued_at or self.now()).timestamp()),
             stored_through_seq=self.stored_through() if stored_through is None else stored_through,
+            answers=answers,
+            push_seq=push_seq,
             access_list=access_list,
             purges=purges,
             firmware=firmware,
         )
         return seal(message, signer or self.authority, self.sync_key, self.device_id)
 
-    def push(self, *specs: CredentialSpec, **fields: Any) -> DownlinkResult:
-        """Apply a full list with these credentials, straight from the cloud."""
-        result = self.lock.apply_downlink(self.downlink(self.access_list(*specs, **fields)))
+    def push(
+        self, *specs: CredentialSpec, issued_at: datetime | None = None, **fields: Any
+    ) -> DownlinkResult:
+        """Apply a full list with these credentials, pushed by the cloud."""
+        frame = self.downlink(self.access_list(*specs, **fields), issued_at=issued_at)
+        result = self.lock.apply_downlink(frame)
         assert result.access_list is not None, result
         assert result.access_list.applied, result
         return result
@@ -191,9 +204,13 @@ class Harness:
         self.cloud_status = uplink.status
         return uplink
 
+    def answer(self, frame: bytes, **fields: Any) -> bytes:
+        """Store an uplink and return the downlink that answers it (see `downlink`)."""
+        uplink = self.receive(frame)
+        return self.downlink(answers=uplink.nonce, **fields)
+
     def exchange(self, frame: bytes) -> bytes:
-        self.receive(frame)
-        return self.downlink(purges=tuple(self.purges), firmware=self.firmware)
+        return self.answer(frame, purges=tuple(self.purges), firmware=self.firmware)
 
     def sync(self, max_events: int = 500) -> DownlinkResult:
         return self.lock.apply_downlink(self.exchange(self.lock.build_uplink(max_events)))

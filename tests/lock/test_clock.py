@@ -38,7 +38,7 @@ def test_rule_a9_events_after_power_loss_are_clock_uncertain_until_signed_time(
     attempt = harness.lock.enter_code(CODE)
     harness.reopen()  # a plain restart keeps the flag
     later = harness.lock.enter_code(CODE)
-    # A replay of the last downlink proves nothing about the time now.
+    # A push proves nothing about how long it travelled, so the clock stays uncertain.
     harness.lock.apply_downlink(harness.downlink())
     assert harness.lock.clock.uncertain
     harness.clock.advance(60)
@@ -54,33 +54,35 @@ def test_rule_a9_events_after_power_loss_are_clock_uncertain_until_signed_time(
     assert "power_restored" in kinds
 
 
-def test_old_signed_time_never_turns_the_clock_back() -> None:
-    hardware = ManualClock(START)
-    clock = LockClock(hardware)
-    now = clock.millis()
-    assert clock.learn(now + 600_000, direct=True) is not None
-    assert clock.learn(now - 600_000, direct=True) is None
-    assert clock.millis() == now + 600_000
-
-
-def test_relayed_time_only_moves_a_certain_clock_forward() -> None:
+def test_a_push_proves_only_that_now_is_at_least_its_signed_time() -> None:
     clock = LockClock(ManualClock(START))
     now = clock.millis()
-    behind = clock.learn(now - 3_600_000, direct=False)
-    assert behind is not None
+    behind = clock.learn(now - 3_600_000, None)
     assert not behind.applied
     assert clock.millis() == now
-    ahead = clock.learn(now + 120_000, direct=False)
-    assert ahead is not None
+    ahead = clock.learn(now + 120_000, None)
     assert ahead.applied
+    assert ahead.drift_ms == 120_000
     assert clock.millis() == now + 120_000
 
 
-def test_relayed_time_resets_an_uncertain_clock_both_ways() -> None:
+def test_an_answer_brings_a_fast_clock_back_only_to_its_latest_end() -> None:
+    clock = LockClock(ManualClock(START))
+    now = clock.millis()
+    result = clock.learn(now - 3_600_000, now - 3_000_000)
+    assert result.applied
+    assert result.drift_ms == -3_000_000
+    assert clock.millis() == now - 3_000_000
+    assert clock.last_signed_ms == now - 3_600_000
+
+
+def test_only_an_answer_ends_the_uncertainty_of_a_power_loss() -> None:
     clock = LockClock(ManualClock(START), uncertain=True)
     now = clock.millis()
-    result = clock.learn(now - 3_600_000, direct=False)
-    assert result is not None
+    clock.learn(now + 60_000, None)
+    assert clock.uncertain
+    result = clock.learn(now - 3_600_000, now - 3_590_000)
     assert result.applied
+    assert result.was_uncertain
     assert not clock.uncertain
-    assert clock.millis() == now - 3_600_000
+    assert clock.millis() == now - 3_590_000

@@ -180,7 +180,8 @@ def _run(
     drift_min: int,
 ) -> None:
     # The lock learns signed time that differs from its hardware clock by drift_min.
-    harness.lock.apply_downlink(harness.downlink(issued_at=START + timedelta(minutes=drift_min)))
+    signed = START + timedelta(minutes=drift_min)
+    harness.lock.apply_downlink(harness.answer(harness.lock.build_uplink(), issued_at=signed))
     # Codes and cards are listed for this door only, like the cloud builds its lists.
     specs = []
     phones: dict[int, tuple[SigningKeyPair, bytes]] = {}
@@ -211,11 +212,13 @@ def _run(
                 schedule=schedule,
             )
             phones[i] = (phone, token)
-    harness.push(*specs)
+    # The cloud pushes both lists at the time it signed above: its clock is the truth.
+    harness.push(*specs, issued_at=signed)
     for cred_index, minutes in before:
         _present(harness, creds, phones, cred_index, minutes, None, drift_min)
     harness.push(
         *specs,
+        issued_at=signed,
         revoked_credential_ids=tuple(f"cred-{i}" for i in revoked.credentials),
         revoked_key_ids=tuple(revoked.keys),
         suspended_subjects=tuple(revoked.subjects),

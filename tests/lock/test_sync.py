@@ -60,15 +60,19 @@ def test_empty_uplink_names_an_empty_range(harness: Harness) -> None:
     assert (uplink.from_seq, uplink.to_seq, uplink.events) == (1, 0, ())
 
 
-def test_replayed_downlink_changes_nothing(harness: Harness) -> None:
-    frame = harness.downlink(harness.access_list(harness.code(CODE, "c1")))
+@pytest.mark.parametrize("answer", [True, False], ids=["answer", "push"])
+def test_replayed_downlink_is_refused_and_changes_nothing(harness: Harness, answer: bool) -> None:
+    access_list = harness.access_list(harness.code(CODE, "c1"))
+    if answer:
+        frame = harness.answer(harness.lock.build_uplink(), access_list=access_list)
+    else:
+        frame = harness.downlink(access_list)
     harness.lock.apply_downlink(frame)
-    before = harness.lock.journal.last_seq
-    again = harness.lock.apply_downlink(frame)
-    assert again.access_list is not None
-    assert not again.access_list.applied
-    assert again.time is None
-    assert harness.lock.journal.last_seq == before
+    before = harness.lock.journal.last_seq, harness.lock.index.version, harness.lock.clock.millis()
+    with pytest.raises(SyncRefused):
+        harness.lock.apply_downlink(frame)
+    after = harness.lock.journal.last_seq, harness.lock.index.version, harness.lock.clock.millis()
+    assert after == before
 
 
 def test_phone_relay_carries_frames_it_cannot_read(harness: Harness) -> None:
@@ -96,7 +100,7 @@ def test_frame_tampered_by_the_relaying_phone_is_refused(harness: Harness, posit
     down = bytearray(phone.inbox[0])
     down[position] ^= 0x01
     with pytest.raises(SyncRefused):
-        harness.lock.apply_downlink(bytes(down), direct=False)
+        harness.lock.apply_downlink(bytes(down))
     up = bytearray(harness.lock.build_uplink())
     up[position] ^= 0x01
     with pytest.raises(ProtocolError):

@@ -24,6 +24,7 @@ from keyturn.lock.camera import Camera, PhotoVault, SimulatedCamera
 from keyturn.lock.clock import HardwareClock, LockClock, SystemClock, TimeCorrection
 from keyturn.lock.config import PHOTOS_DIR, STORE_FILE, DoorSettings, load_or_create_storage_key
 from keyturn.lock.errors import MissingCapability, SyncRefused
+from keyturn.lock.freshness import DownlinkGate
 from keyturn.lock.journal import Journal
 from keyturn.lock.keypad import KeypadBuffer, SingleDayCodes
 from keyturn.lock.mobile import ChallengeBook, MalformedClaims, TokenCache, entry_from_claims
@@ -62,12 +63,13 @@ _FIRMWARE = "firmware_version"
 _BATTERY = "battery_pct"
 _LOCKOUT = "keypad_lockout"
 _PURGES = "purges_done"
+_PUSH_SEQ = "push_seq"
 
 
 class ClockState(msgspec.Struct, frozen=True):
     offset_ms: int = 0
     uncertain: bool = False
-    last_signed_ms: int = 0
+    last_signed_ms: int = 0  # the newest signed time taken: older signed time is refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,7 @@ class DownlinkResult:
     access_list: ApplyResult | None
     purged_requests: tuple[str, ...]
     firmware: str | None
-    time: TimeCorrection | None
+    time: TimeCorrection
     journal_floor: int
 
 
@@ -126,6 +128,7 @@ class Lock:
         self.clock = LockClock(
             hardware, clock_state.offset_ms, clock_state.uncertain, clock_state.last_signed_ms
         )
+        self.downlinks = DownlinkGate(store.get(_PUSH_SEQ, int, 0))
         self.journal = Journal(store, storage_key, config.device_id)
         self.photos = PhotoVault(store.conn, storage_key, data_dir / PHOTOS_DIR)
         self.photos.remove_orphans()
@@ -503,14 +506,16 @@ class Lock:
             photos=self.photos.uploads(from_seq, to_seq),
             status=self.device_status(),
             sent_at=self.clock.millis(),
+            nonce=self.downlinks.await_answer(self.clock.hardware.millis()),
         )
         return seal(uplink, self.device_key, self.settings.config.sync_key, self.device_id)
 
-    def apply_downlink(self, frame: bytes, direct: bool = True) -> DownlinkResult:
+    def apply_downlink(self, frame: bytes) -> DownlinkResult:
         """Open, verify and apply a Downlink in one transaction; SyncRefused if it fails checks.
 
-        `direct` is False when a phone relayed the frame: its signed time may be old, so it
-        only moves the clock forward (see LockClock.learn).
+        Whatever carried the frame, it is taken only as the answer to the uplink the lock
+        awaits or as the next push, and moves the clock only as far as it proves
+        (keyturn.lock.freshness); a refused frame changes nothing.
         """
         config = self.settings.config
         try:
@@ -519,13 +524,18 @@ class Lock:
             )
         except ProtocolError as exc:
             raise SyncRefused(str(exc)) from None
+        admitted = self.downlinks.admit(
+            down, trusted_ms=self.clock.last_signed_ms, hardware_ms=self.clock.hardware.millis()
+        )
         gone_photos: list[str] = []
         with self.store.transaction():
             self.store.on_rollback(self._reload)
-            correction = self.clock.learn(down.issued_at * 1000, direct)
+            correction = self.clock.learn(admitted.earliest_ms, admitted.latest_ms)
             self._save_clock()
+            if admitted.push_seq is not None:
+                self.store.put(_PUSH_SEQ, admitted.push_seq)
             now_ms = self.clock.millis()
-            if correction is not None and correction.reportable:
+            if correction.reportable:
                 self._log(CLOCK_CORRECTED, now_ms, f"drift_ms={correction.drift_ms}")
             applied = None
             if down.access_list is not None:
@@ -539,6 +549,7 @@ class Lock:
             uploaded = self.photos.ids_through(floor)
             self.photos.forget(uploaded)
             gone_photos.extend(uploaded)
+        self.downlinks.taken(admitted)
         self.photos.remove_files(gone_photos)
         if applied is not None and applied.applied:
             self.single_day.set_slots(self.index.meta.single_day_slots)

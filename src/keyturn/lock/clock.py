@@ -62,10 +62,9 @@ class TimeCorrection:
 class LockClock:
     """Lock time = hardware reading + offset; `uncertain` after a power loss.
 
-    Signed time (a Downlink's `issued_at`) is only taken when it is newer than the last one
-    taken, so a replayed frame never turns the clock back. A frame that came straight from
-    the cloud sets the clock both ways; a frame relayed by a phone may have been carried for
-    hours, so it only moves a certain clock forward (signed time is then a lower bound).
+    Signed time reaches the clock only through `keyturn.lock.freshness`, which refuses any
+    older than `last_signed_ms` (the newest trusted, kept across restarts) and says how long
+    the downlink may have travelled; the clock then moves only as far as that proves.
     """
 
     def __init__(
@@ -89,17 +88,26 @@ class LockClock:
     def power_lost(self) -> None:
         self.uncertain = True
 
-    def learn(self, signed_ms: int, direct: bool) -> TimeCorrection | None:
-        """Take a signed time; None when it is not newer than the last one taken."""
-        if signed_ms <= self.last_signed_ms:
-            return None
-        self.last_signed_ms = signed_ms
-        drift = signed_ms - self.millis()
+    def learn(self, earliest_ms: int, latest_ms: int | None) -> TimeCorrection:
+        """Bring the clock into what a taken downlink proves: now >= earliest_ms (its signed
+        time) and, for an answer to an uplink, now <= latest_ms.
+
+        The clock moves to the nearer end of that range and no further, so it is never set
+        behind a time that has certainly passed; only a range closed on both sides ends the
+        uncertainty of a power loss.
+        """
+        self.last_signed_ms = max(self.last_signed_ms, earliest_ms)
+        now = self.millis()
+        target = max(now, earliest_ms)
+        if latest_ms is not None:
+            target = min(target, latest_ms)
+        drift = target - now
         was_uncertain = self.uncertain
-        apply = abs(drift) > TOLERANCE_MS and (direct or was_uncertain or drift > 0)
+        apply = abs(drift) > TOLERANCE_MS
         if apply:
             self.offset_ms += drift
-        self.uncertain = False
+        if latest_ms is not None:
+            self.uncertain = False
         return TimeCorrection(drift, apply, was_uncertain)
 
 

@@ -30,7 +30,8 @@ class JournalCorrupt(LockError):
 
 
 class SyncRefused(LockError):
-    """A downlink frame failed its checks (signature, encryption, device) and was ignored."""
+    """A downlink frame failed its checks (signature, encryption, device, or freshness: see
+    keyturn.lock.freshness) and changed nothing."""
 
 
 class TransportError(LockError):

@@ -1,7 +1,8 @@
 """Carriers for sealed sync frames: HTTP to the cloud, and a resident's phone as a relay.
 
 A carrier moves opaque bytes; it holds no key, so it can neither read a frame nor change
-one without the receiver refusing it.
+one without the receiver refusing it. The lock trusts no carrier's account of itself: every
+downlink, however it came, passes the same check (keyturn.lock.freshness).
 """
 
 from __future__ import annotations
@@ -20,18 +21,11 @@ FRAME_CONTENT_TYPE = "application/octet-stream"
 class Transport(Protocol):
     """Delivers an uplink frame to the cloud and returns the cloud's downlink frame."""
 
-    @property
-    def direct(self) -> bool:
-        """True when the reply comes straight from the cloud (fresh signed time)."""
-        ...
-
     def exchange(self, frame: bytes) -> bytes: ...
 
 
 class HttpTransport:
     """POST {cloud_url}/api/v1/sync with the frame as application/octet-stream."""
-
-    direct = True
 
     def __init__(self, cloud_url: str, timeout_s: float = 30.0) -> None:
         import httpx
@@ -61,7 +55,7 @@ def sync_once(
 ) -> DownlinkResult:
     """One round trip: the lock's uplink out, the cloud's downlink applied."""
     reply = transport.exchange(lock.build_uplink(max_events))
-    return lock.apply_downlink(reply, direct=transport.direct)
+    return lock.apply_downlink(reply)
 
 
 @dataclass
@@ -85,5 +79,5 @@ class Phone:
     def drop_off(self, lock: Lock) -> list[DownlinkResult]:
         results = []
         while self.inbox:
-            results.append(lock.apply_downlink(self.inbox.pop(0), direct=False))
+            results.append(lock.apply_downlink(self.inbox.pop(0)))
         return results

@@ -10,7 +10,10 @@ from msgspec import Struct
 
 from keyturn.rules.types import Capability, CredentialType, DoorKind, Reason
 
-PROTOCOL_VERSION = 1
+# 2: uplinks carry a nonce; a downlink answers one uplink or carries a push sequence.
+PROTOCOL_VERSION = 2
+# An uplink's nonce: random, so nobody can sign an answer to it before the lock sent it.
+UPLINK_NONCE_BYTES = 16
 
 
 class Message(Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
@@ -95,11 +98,18 @@ class FirmwareManifest(Message, frozen=True):
 
 
 class Downlink(Message, frozen=True):
-    """What the cloud sends a lock at a sync; `issued_at` is the signed time (epoch seconds)."""
+    """What the cloud sends a lock; `issued_at` is the signed time (epoch seconds).
+
+    A downlink is bound to exactly one of: `answers`, the nonce of the uplink it answers, or
+    `push_seq`, its place in the cloud's numbering of what it pushed to this lock unasked
+    (from 1, strictly increasing). The lock takes nothing that is bound to neither.
+    """
 
     device_id: str
     issued_at: int
     stored_through_seq: int  # every event up to here is safely in the cloud
+    answers: bytes | None = None
+    push_seq: int | None = None
     access_list: AccessList | None = None
     purges: tuple[PurgeCommand, ...] = ()
     firmware: bytes | None = None  # a FirmwareManifest sealed on its own by the authority
@@ -157,6 +167,7 @@ class Uplink(Message, frozen=True):
     photos: tuple[PhotoUpload, ...]
     status: DeviceStatus
     sent_at: int  # epoch milliseconds on the lock's clock
+    nonce: bytes  # UPLINK_NONCE_BYTES random bytes; the downlink that answers carries them
 
 
 class DoorConfig(Message, frozen=True):

@@ -527,7 +527,7 @@ class Simulation:
                 with self.sessions.begin() as session:
                     handle_uplink(session, self.master_key, self.photo_dir, frame, self.now)
                 self.tally.duplicate_uploads_sent += 1
-            result = lock.apply_downlink(reply, direct=direct)
+            result = lock.apply_downlink(reply)
             door.synced_at = self.now
             self.tally.syncs += 1
             if not direct:

@@ -36,7 +36,7 @@ from keyturn.cloud.properties.service import open_authority
 from keyturn.cloud.webhooks.service import enqueue_device_events
 from keyturn.crypto.keys import VerifyKey
 from keyturn.crypto.sealed import unseal
-from keyturn.protocol.messages import Downlink, Uplink
+from keyturn.protocol.messages import UPLINK_NONCE_BYTES, Downlink, Uplink
 from keyturn.protocol.sealing import ProtocolError, open_sealed, peek_device, seal
 
 MAX_BATTERY_PCT = 100
@@ -94,6 +94,7 @@ def handle_uplink(
         device_id=device.id,
         issued_at=int(now.timestamp()),
         stored_through_seq=stored_through,
+        answers=uplink.nonce,
         access_list=update,
         purges=pending_purges(session, device),
     )
@@ -127,6 +128,8 @@ def _check_batch(uplink: Uplink) -> None:
             raise InvalidBatch(f"photo of entry {photo.seq} has an unusable id")
     if uplink.status.journal_floor < 0:
         raise InvalidBatch("the journal floor is negative")
+    if len(uplink.nonce) != UPLINK_NONCE_BYTES:
+        raise InvalidBatch(f"the uplink's nonce is not {UPLINK_NONCE_BYTES} bytes")
 
 
 def _apply_status(device: Device, uplink: Uplink, now: datetime) -> None:
