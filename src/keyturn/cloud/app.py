@@ -18,6 +18,7 @@ from keyturn.cloud.access import flow_views as access_flow_views
 from keyturn.cloud.access import views as access_views
 from keyturn.cloud.auth.deps import public_route
 from keyturn.cloud.auth.http import install_auth
+from keyturn.cloud.body_limits import BodyLimit
 from keyturn.cloud.db import make_engine
 from keyturn.cloud.devices import views as devices_views
 from keyturn.cloud.history import views as history_views
@@ -67,6 +68,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         app.include_router(resource_views.router)
     install_auth(app)
     install_refusals(app)
+    app.add_middleware(BodyLimit)
     complete_openapi(app)
 
     @app.get(

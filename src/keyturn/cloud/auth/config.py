@@ -29,7 +29,5 @@ class AuthConfig(BaseSettings):
     reset_link_lifetime_s: int = Field(default=3600, gt=0)
     invitation_lifetime_s: int = Field(default=7 * 24 * 3600, gt=0)
     max_reset_links_per_hour: int = Field(default=3, gt=0)
-    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
-    max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     public_url: str = "http://127.0.0.1:8000"
     totp_issuer: str = "Keyturn"
