@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
 from keyturn.cloud.access import flow_views as access_flow_views
@@ -78,13 +77,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         responses=problem_responses(503),
         dependencies=[public_route("liveness only; reveals nothing private")],
     )
-    def health() -> Health | JSONResponse:
-        """Liveness and database reachability; needs no login and reveals nothing private."""
-        try:
-            with db.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            return problem(503, "database-unavailable", "The database cannot be reached")
+    def health() -> Health:
+        """Liveness and database reachability; needs no login and reveals nothing private.
+
+        An unreachable database raises, and the app-wide handler answers 503 (refusals.py).
+        """
+        with db.connect() as conn:
+            conn.execute(text("SELECT 1"))
         return Health(status="ok", version=__version__, database=db.dialect.name)
 
     @app.exception_handler(404)
