@@ -6,6 +6,7 @@ Each test drives the real app as a client would; nothing is mocked.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
@@ -106,10 +107,8 @@ class Cuttable:
 
     def cut(self) -> None:
         for sock in [self.listener, *self.sockets]:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         for thread in self.threads:
             thread.join(timeout=10)
