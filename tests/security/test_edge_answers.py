@@ -7,6 +7,7 @@ Each test drives the real app as a client would; nothing is mocked.
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import sys
 import threading
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from starlette.routing import compile_path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "cloud" / d) for d in ("api", "auth")]
 
@@ -184,3 +186,31 @@ def test_a_database_lost_mid_use_answers_503(engine: Engine, db_url: str, tmp_pa
     for answer in answers:
         _assert_unavailable(answer)
         assert not any(leak in answer.text for leak in LEAKS)
+
+
+# -- 10d: a 405 names every method the path takes ----------------------------------------------
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def test_every_405_lists_exactly_the_methods_of_its_path(app: FastAPI, client: TestClient) -> None:
+    paths = app.openapi()["paths"]
+    templates = {
+        compile_path(path)[0]: {method.upper() for method in operations}
+        for path, operations in paths.items()
+    }
+    checked = 0
+    for path in paths:
+        url = re.sub(r"\{(\w+)\}", r"\1", path)
+        # Several templates may serve one URL (/doorcodes/mine and /doorcodes/{doorcode_id}).
+        allowed = set().union(*(m for regex, m in templates.items() if regex.match(url)))
+        for method in sorted(set(METHODS) - allowed):
+            answer = client.request(method, url)
+
+            assert answer.status_code == 405, (method, url)
+            listed = {part.strip() for part in answer.headers["allow"].split(",")}
+            assert listed == allowed, (method, url)
+            if method != "HEAD":
+                assert answer.json()["type"].endswith("/method-not-allowed")
+            checked += 1
+    assert checked > 100

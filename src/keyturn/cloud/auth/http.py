@@ -6,6 +6,7 @@ errors into RFC 9457 problems, so every 4xx the API gives has the same shape.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from http import HTTPStatus
@@ -14,8 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path, get_route_path
 
 from keyturn.cloud.auth.config import AuthConfig
+from keyturn.cloud.auth.deps import app_routes
 from keyturn.cloud.auth.views import router
 from keyturn.cloud.db import session_factory, utcnow
 from keyturn.cloud.problems import ProblemError, problem
@@ -59,9 +62,28 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
     )
 
 
-async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     status = exc.status_code
     kind = _KINDS.get(status, "http-error")
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
-    return problem(status, kind, title, detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if status == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem(status, kind, title, detail, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes at this request's path.
+
+    Starlette names only the methods of the first route that matched the path, though a path
+    is often served by several routes (its GET and its POST declared apart).
+    """
+    table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(
+        request.app.state, "methods_by_path", None
+    )
+    if table is None:
+        table = [(compile_path(info.path)[0], info.methods) for info in app_routes(request.app)]
+        request.app.state.methods_by_path = table
+    path = get_route_path(request.scope)
+    return sorted({method for regex, methods in table if regex.match(path) for method in methods})
