@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path, get_route_path
+from starlette.routing import compile_path
 
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.deps import app_routes
@@ -85,5 +85,5 @@ def allowed_methods(request: Request) -> list[str]:
     if table is None:
         table = [(compile_path(info.path)[0], info.methods) for info in app_routes(request.app)]
         request.app.state.methods_by_path = table
-    path = get_route_path(request.scope)
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
     return sorted({method for regex, methods in table if regex.match(path) for method in methods})
