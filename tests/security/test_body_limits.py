@@ -9,10 +9,8 @@ body is walked, and the identity-document routes must take a full 5 MiB document
 from __future__ import annotations
 
 import base64
-import os
 import select
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -31,6 +29,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "cloud" / d) for d in 
 
 from api_fixtures import Site, make_site  # noqa: E402
 from auth_fixtures import MASTER_KEY_TEXT, row_counts  # noqa: E402
+from edge_server import Server, serving  # noqa: E402
 
 from keyturn.cloud.app import create_app  # noqa: E402
 from keyturn.cloud.body_limits import JSON_BODY_LIMIT, LIMIT_EXTENSION  # noqa: E402
@@ -52,53 +51,11 @@ TIMEOUT_S = 60.0
 # -- a real server ---------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-
-    def peak_rss_kb(self) -> int:
-        """The server's peak resident memory (VmHWM) so far, in KiB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        raise AssertionError("no VmHWM in /proc")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`keyturn serve` on SQLite on a free loopback port; stopped after the module."""
-    port = _free_port()
-    data_dir = tmp_path_factory.mktemp("served")
-    env = {**os.environ, "KEYTURN_DATA_DIR": str(data_dir), "KEYTURN_MASTER_KEY": MASTER_KEY_TEXT}
-    env.pop("KEYTURN_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "keyturn", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + TIMEOUT_S
-    try:
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)  # polling the health route, not waiting for an outcome
-        yield Server(process, port)
-    finally:
-        process.terminate()
-        process.wait(timeout=TIMEOUT_S)
+    with serving(tmp_path_factory.mktemp("served"), MASTER_KEY_TEXT) as running:
+        yield running
 
 
 @dataclass

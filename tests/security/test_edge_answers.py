@@ -14,10 +14,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from starlette.routing import compile_path
@@ -26,10 +27,11 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "cloud" / d) for d in 
 
 from api_fixtures import Site, make_site  # noqa: E402
 from auth_fixtures import MASTER_KEY_TEXT, bearer  # noqa: E402
+from edge_server import serving  # noqa: E402
 
 from keyturn.cloud.app import create_app  # noqa: E402
 from keyturn.cloud.db import make_engine, session_factory  # noqa: E402
-from keyturn.settings import Settings  # noqa: E402
+from keyturn.settings import Settings, SettingsError, load_settings  # noqa: E402
 
 PROBLEM = "application/problem+json"
 LEAKS = ("Traceback", "sqlalchemy", "psycopg", "sqlite3", "OperationalError", 'File "')
@@ -214,3 +216,40 @@ def test_every_405_lists_exactly_the_methods_of_its_path(app: FastAPI, client: T
                 assert answer.json()["type"].endswith("/method-not-allowed")
             checked += 1
     assert checked > 100
+
+
+# -- 10c: X-Forwarded-For counts only from a configured proxy --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("trusted", "recorded"),
+    [
+        (None, "127.0.0.1"),  # the default: no proxy is trusted, loopback included
+        ("10.0.0.7, 192.168.0.0/16", "127.0.0.1"),  # proxies configured, the peer is not one
+        ("10.0.0.7,127.0.0.0/8", "203.0.113.9"),  # the peer is a configured proxy
+    ],
+)
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(
+    tmp_path: Path, trusted: str | None, recorded: str
+) -> None:
+    env = {"KEYTURN_TRUSTED_PROXIES": trusted} if trusted is not None else {}
+    with serving(tmp_path, MASTER_KEY_TEXT, env) as server:
+        answer = httpx.post(
+            f"{server.url}/api/v1/auth/login",
+            json={"email": "nobody@example.org", "password": "not it"},
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        )
+    assert answer.status_code == 401
+    engine = make_engine(f"sqlite:///{tmp_path / 'keyturn.db'}")
+    try:
+        with engine.connect() as conn:
+            addresses = conn.execute(text("SELECT client_address FROM login_failures")).scalars()
+            assert list(addresses) == [recorded]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("bad", ["*", "proxy.example.org", "10.0.0.1,nonsense", "300.1.1.1"])
+def test_trusted_proxies_must_be_addresses_or_networks(bad: str) -> None:
+    with pytest.raises(SettingsError, match="KEYTURN_TRUSTED_PROXIES"):
+        load_settings(trusted_proxies=bad)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from keyturn import __version__
 from keyturn.cloud.access import flow_views as access_flow_views
@@ -68,6 +69,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     install_auth(app)
     install_refusals(app)
     app.add_middleware(BodyLimit)
+    if settings.trusted_proxy_list:
+        # The client's address (throttling, audit) comes from X-Forwarded-For only when the
+        # direct peer is a configured proxy; servers are started with their own handling off.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     complete_openapi(app)
 
     @app.get(

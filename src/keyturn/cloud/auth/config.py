@@ -21,7 +21,8 @@ class AuthConfig(BaseSettings):
     # A cookie session unused for this long ends, whatever its lifetime left.
     session_idle_s: int = Field(default=30 * 60, gt=0)
     login_token_lifetime_s: int = Field(default=12 * 3600, gt=0)
-    # "auto": Secure cookies when the request arrived over https (set proxy headers right).
+    # "auto": Secure cookies when the request arrived over https (behind a proxy: set
+    # KEYTURN_TRUSTED_PROXIES so its X-Forwarded-Proto is believed).
     secure_cookies: Literal["auto", "always", "never"] = "auto"
     max_failures_per_account: int = Field(default=5, gt=0)
     max_failures_per_address: int = Field(default=20, gt=0)
