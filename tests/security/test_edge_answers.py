@@ -12,12 +12,16 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -31,6 +35,7 @@ from edge_server import serving  # noqa: E402
 
 from keyturn.cloud.app import create_app  # noqa: E402
 from keyturn.cloud.db import make_engine, session_factory  # noqa: E402
+from keyturn.cloud.fields import Agreed, AwareInstant, Day, Flag, Instant, QueryFlag  # noqa: E402
 from keyturn.settings import Settings, SettingsError, load_settings  # noqa: E402
 
 PROBLEM = "application/problem+json"
@@ -253,3 +258,146 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(
 def test_trusted_proxies_must_be_addresses_or_networks(bad: str) -> None:
     with pytest.raises(SettingsError, match="KEYTURN_TRUSTED_PROXIES"):
         load_settings(trusted_proxies=bad)
+
+
+# -- 10e: booleans are booleans, times are ISO 8601 text -------------------------------------
+
+LOOSE = {
+    "boolean": [0, 1, 0.0, "true", "false", "yes"],
+    "date-time": [0, 0.5, 1_700_000_000, "0.5", "1700000000", "2026-03-02", True],
+    "date": [0, 20260302, 1_700_000_000, "1700000000", "2026-03-02T00:00:00Z", True],
+}
+LOOSE_QUERY = {
+    "boolean": ["0", "1", "yes", "no", "on", "off", "t", "True"],
+    "date-time": ["0.5", "0", "1700000000", "2026-03-02", "1e9"],
+}
+
+
+def _kind(schema: dict[str, object]) -> str | None:
+    options = [schema, *schema.get("anyOf", [])]  # type: ignore[misc]
+    for option in options:
+        if option.get("type") == "boolean" or option.get("const") is True:  # type: ignore[union-attr]
+            return "boolean"
+        if option.get("format") in ("date-time", "date"):  # type: ignore[union-attr]
+            return str(option["format"])  # type: ignore[index]
+    return None
+
+
+def _typed_inputs(app: FastAPI) -> list[tuple[str, str, str, tuple[str, ...], str]]:
+    """(method, path, where, field path, kind) of every boolean, date and date-time input."""
+    document = app.openapi()
+    components = document["components"]["schemas"]
+    found = []
+
+    def walk(schema: dict, where: tuple[str, ...], seen: frozenset[str]) -> Iterator[tuple]:
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[1]
+            if name not in seen:
+                yield from walk(components[name], where, seen | {name})
+            return
+        if where and (kind := _kind(schema)):
+            yield where, kind
+        for name, sub in schema.get("properties", {}).items():
+            yield from walk(sub, (*where, name), seen)
+        for sub in schema.get("anyOf", []):
+            if "$ref" in sub:
+                yield from walk(sub, where, seen)
+
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and (kind := _kind(parameter["schema"])):
+                    found.append((method.upper(), path, "query", (parameter["name"],), kind))
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                for field, kind in walk(body["schema"], (), frozenset()):
+                    found.append((method.upper(), path, "body", field, kind))
+    return found
+
+
+def _nest(field: tuple[str, ...], value: object) -> dict[str, object]:
+    body: object = value
+    for name in reversed(field):
+        body = {name: body}
+    return body  # type: ignore[return-value]
+
+
+def test_every_boolean_and_time_input_refuses_loose_values(
+    app: FastAPI, client: TestClient, site: Site
+) -> None:
+    ids = {
+        "property_id": site.property_id,
+        "portfolio_id": site.building.portfolio_id,
+        "person_id": site.person("resident"),
+        "key_id": site.resident_key_id,
+    }
+    inputs = _typed_inputs(app)
+    assert len(inputs) >= 20  # the walk finds the fields it is meant to find
+    for method, path, where, field, kind in inputs:
+        url = re.sub(r"\{(\w+)\}", lambda m: ids.get(m.group(1), m.group(1)), path)
+        for value in (LOOSE if where == "body" else LOOSE_QUERY)[kind]:
+            if where == "body":
+                answer = client.request(
+                    method, url, json=_nest(field, value), headers=site.auth("portfolio_manager")
+                )
+            else:
+                answer = client.request(
+                    method,
+                    url,
+                    params={field[0]: value},
+                    headers=site.auth("portfolio_manager"),
+                )
+
+            assert answer.status_code == 422, (method, path, field, value, answer.text[:200])
+            refused = [tuple(error["loc"]) for error in answer.json()["errors"]]
+            assert any(loc[: len(field) + 1] == (where, *field) for loc in refused), (
+                method,
+                path,
+                field,
+                value,
+                refused,
+            )
+
+
+STRICT = {
+    "Flag": TypeAdapter(Flag),
+    "QueryFlag": TypeAdapter(QueryFlag),
+    "Agreed": TypeAdapter(Agreed),
+    "Instant": TypeAdapter(Instant),
+    "AwareInstant": TypeAdapter(AwareInstant),
+    "Day": TypeAdapter(Day),
+}
+
+
+@given(
+    name=st.sampled_from(sorted(STRICT)),
+    value=st.one_of(
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.integers().map(str),
+        st.floats(allow_nan=False, allow_infinity=False).map(str),
+    ),
+)
+def test_numbers_are_never_booleans_or_times(name: str, value: object) -> None:
+    with pytest.raises(ValidationError):
+        STRICT[name].validate_python(value)
+
+
+# ISO 8601 offsets are whole minutes (zoneinfo's historic local mean times are not).
+OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+
+
+@given(moment=st.datetimes(timezones=OFFSETS), separator=st.sampled_from(["T", " "]))
+def test_iso_8601_times_and_dates_are_read_as_written(moment: datetime, separator: str) -> None:
+    text = moment.isoformat(sep=separator)
+
+    assert STRICT["AwareInstant"].validate_python(text) == moment
+    assert STRICT["Instant"].validate_python(text) == moment
+    assert STRICT["Day"].validate_python(moment.date().isoformat()) == moment.date()
+
+
+def test_well_formed_booleans_still_pass() -> None:
+    assert STRICT["Flag"].validate_python(True) is True
+    assert STRICT["Agreed"].validate_python(True) is True
+    assert STRICT["QueryFlag"].validate_python("false") is False
+    assert STRICT["QueryFlag"].validate_python("true") is True

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.body_limits import body_limit
+from keyturn.cloud.fields import QueryFlag
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, page_list
 from keyturn.cloud.privacy import audit, requests
 from keyturn.cloud.privacy.errors import RequestNotFound
@@ -323,7 +324,7 @@ def list_property_requests(
     _principal: Annotated[Principal, requires(Action.DSAR_REVIEW)],
     db: Db,
     now: Now,
-    overdue: bool = False,
+    overdue: QueryFlag = False,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[RequestOut]:
