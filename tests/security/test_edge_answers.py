@@ -401,3 +401,73 @@ def test_well_formed_booleans_still_pass() -> None:
     assert STRICT["Agreed"].validate_python(True) is True
     assert STRICT["QueryFlag"].validate_python("false") is False
     assert STRICT["QueryFlag"].validate_python("true") is True
+
+
+# -- 10b: an agent's request answers the same whether the address has an account -----------
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR42mP4DwABAQEAHLCMmQAAAABJRU5ErkJggg=="
+VARYING = ("id", "received_at", "acknowledged_at", "acknowledge_by", "due_at", "answer_by")
+
+
+def _agent_request(subject_email: str) -> dict[str, object]:
+    document = {"content_type": "image/png", "data_base64": PNG}
+    return {
+        "kind": "deletion",
+        "subject_email": subject_email,
+        "letter": document,
+        "identity": document,
+    }
+
+
+def _shape(body: dict[str, object]) -> dict[str, object]:
+    """The answer without what differs between any two requests (ids, instants)."""
+    kept = {k: v for k, v in body.items() if k not in VARYING}
+    kept["documents"] = [d["kind"] for d in body["documents"]]  # type: ignore[attr-defined]
+    return kept
+
+
+def test_an_agent_cannot_tell_whether_an_address_has_an_account(
+    client: TestClient, site: Site
+) -> None:
+    agent = site.auth("outsider")
+    url = "/api/v1/account/data-requests/agent"
+
+    known = client.post(url, json=_agent_request("resident@example.org"), headers=agent)
+    unknown = client.post(url, json=_agent_request("nobody-here@example.org"), headers=agent)
+
+    assert (known.status_code, unknown.status_code) == (201, 201)
+    assert _shape(known.json()) == _shape(unknown.json())
+    assert set(known.headers) == set(unknown.headers)
+    listed = client.get("/api/v1/account/data-requests", headers=agent).json()["items"]
+    assert sorted(_shape(item) == _shape(known.json()) for item in listed) == [True, True]
+    for filed in (known, unknown):
+        again = client.get(f"/api/v1/account/data-requests/{filed.json()['id']}", headers=agent)
+        assert _shape(again.json()) == _shape(known.json())
+
+
+def test_a_reviewer_refuses_an_agent_request_for_an_unknown_address(
+    client: TestClient, db: Session, site: Site
+) -> None:
+    reviewer = site.auth("portfolio_manager")
+    filed = client.post(
+        "/api/v1/account/data-requests/agent",
+        json=_agent_request("nobody-here@example.org"),
+        headers=site.auth("resident"),  # the agent has a home; its reviewers take the request
+    )
+    request_id = filed.json()["id"]
+    listed = client.get(f"{site.url}/data-requests", headers=reviewer).json()["items"]
+    assert [item["id"] for item in listed] == [request_id]
+
+    approve = client.post(f"/api/v1/data-requests/{request_id}/approve", headers=reviewer)
+    assert approve.status_code == 409
+    assert "no account" in approve.json()["detail"]
+    refused = client.post(
+        f"/api/v1/data-requests/{request_id}/refuse",
+        json={"reason": "No account uses the address given"},
+        headers=reviewer,
+    )
+    assert refused.status_code == 200
+    assert refused.json()["state"] == "refused"
+    assert refused.json()["documents"] == []
+    seen = client.get(f"/api/v1/account/data-requests/{request_id}", headers=site.auth("resident"))
+    assert seen.json()["refusal_reason"] == "No account uses the address given"
