@@ -7,6 +7,7 @@ CLI can print a single clear line instead of a traceback.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 import sys
@@ -53,6 +54,9 @@ class Settings(BaseSettings):
     outbound_interval_s: float = Field(default=30, ge=0)
     # Whether webhooks may post to private, loopback or link-local addresses (a local bridge).
     webhook_private_targets: bool = False
+    # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or
+    # networks, comma-separated. Empty: the direct peer is the client, whatever it sends.
+    trusted_proxies: str = ""
 
     @field_validator("database_url")
     @classmethod
@@ -73,6 +77,21 @@ class Settings(BaseSettings):
         ):
             return value.replace("postgresql://", "postgresql+psycopg://", 1)
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        for item in _split(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The trusted proxies, one address or network each."""
+        return _split(self.trusted_proxies)
 
     @field_validator("master_key")
     @classmethod
@@ -132,6 +151,10 @@ class Settings(BaseSettings):
             file=sys.stderr,
         )
         return key
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def _decode_master_key(text: str) -> bytes:

@@ -172,7 +172,13 @@ def _serve(
     Returns the traceback of an unexpected failure of the simulated locks, if any.
     """
     server = uvicorn.Server(
-        uvicorn.Config(create_app(config, engine), host=host, port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(config, engine),
+            host=host,
+            port=port,
+            log_level="warning",
+            proxy_headers=False,  # the app judges forwarded headers (KEYTURN_TRUSTED_PROXIES)
+        )
     )
     thread = threading.Thread(target=server.run, name="keyturn-demo-server", daemon=True)
     base = f"http://{host}:{port}"

@@ -27,4 +27,5 @@ def serve(
         config.resolved_database_url, "recreate it, or migrate it by hand to match"
     )
     console.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    # Forwarded headers are the app's to judge (KEYTURN_TRUSTED_PROXIES), not uvicorn's.
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", proxy_headers=False)

@@ -11,13 +11,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from keyturn import __version__
 from keyturn.cloud.access import flow_views as access_flow_views
 from keyturn.cloud.access import views as access_views
 from keyturn.cloud.auth.deps import public_route
 from keyturn.cloud.auth.http import install_auth
+from keyturn.cloud.body_limits import BodyLimit
 from keyturn.cloud.db import make_engine
 from keyturn.cloud.devices import views as devices_views
 from keyturn.cloud.history import views as history_views
@@ -67,6 +68,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         app.include_router(resource_views.router)
     install_auth(app)
     install_refusals(app)
+    app.add_middleware(BodyLimit)
+    if settings.trusted_proxy_list:
+        # The client's address (throttling, audit) comes from X-Forwarded-For only when the
+        # direct peer is a configured proxy; servers are started with their own handling off.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     complete_openapi(app)
 
     @app.get(
@@ -76,13 +82,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         responses=problem_responses(503),
         dependencies=[public_route("liveness only; reveals nothing private")],
     )
-    def health() -> Health | JSONResponse:
-        """Liveness and database reachability; needs no login and reveals nothing private."""
-        try:
-            with db.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            return problem(503, "database-unavailable", "The database cannot be reached")
+    def health() -> Health:
+        """Liveness and database reachability; needs no login and reveals nothing private.
+
+        An unreachable database raises, and the app-wide handler answers 503 (refusals.py).
+        """
+        with db.connect() as conn:
+            conn.execute(text("SELECT 1"))
         return Health(status="ok", version=__version__, database=db.dialect.name)
 
     @app.exception_handler(404)

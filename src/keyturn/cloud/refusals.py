@@ -1,7 +1,8 @@
 """Domain refusals turned into RFC 9457 problems, so resource views stay free of try/except.
 
 Each error class the services raise maps to one stable problem type; a unique-constraint
-violation (a name or identifier already in use) is a 409 without database detail.
+violation (a name or identifier already in use) is a 409 without database detail, and a
+database that cannot be reached is a 503 with Retry-After on every route, /health included.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from keyturn.cloud.access.codes import CodeRefused
 from keyturn.cloud.access.mobile_keys import MobileKeyRefused
+from keyturn.cloud.db import DatabaseUnavailable
 from keyturn.cloud.devices.errors import DeviceError
 from keyturn.cloud.mail.errors import InvalidMail
 from keyturn.cloud.problems import ProblemError, problem
@@ -40,6 +43,28 @@ _MAPPED: Sequence[tuple[type[Exception], int, str, str]] = (
     (MobileKeyRefused, 409, "mobile-key-refused", "No mobile key can be issued to this phone"),
     (InvalidMail, 422, "invalid-email", "The email address cannot receive mail"),
 )
+
+
+# Connection refused or lost, a pool out of connections, a database busy or shut down.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeout,
+)
+RETRY_AFTER_S = 5
+
+
+class DatabaseUnreachable(ProblemError):
+    """The database cannot be reached now; the problem never carries the driver's message."""
+
+    status = 503
+    kind = "database-unavailable"
+    title = "The database cannot be reached"
+
+    def __init__(self) -> None:
+        super().__init__("try again shortly", headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 class InvalidReference(ProblemError):
@@ -93,8 +118,14 @@ async def _integrity(_request: Request, _exc: IntegrityError) -> JSONResponse:
     )
 
 
+async def _database_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+    return DatabaseUnreachable().response()
+
+
 def install_refusals(app: FastAPI) -> None:
     """Register the problem handlers of the resource routes on the app."""
+    for cls in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(cls, _database_unavailable)
     for cls, *_ in _MAPPED:
         app.add_exception_handler(cls, _mapped)
     app.add_exception_handler(DeviceError, _device_error)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from keyturn.cloud.access.models import GrantKind
+from keyturn.cloud.fields import Day, Flag, Instant
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -22,7 +23,6 @@ Email = Annotated[
     ),
 ]
 HourMinute = Annotated[str, StringConstraints(pattern=r"^\d\d:\d\d$")]
-Flag = Annotated[bool, Field(strict=True)]
 DoorIds = Annotated[list[Id], Field(min_length=1, max_length=50)]
 EXAMPLE_ID = "6f1c0a4e-0000-4000-8000-000000000001"
 EXAMPLE_PERSON_ID = "6f1c0a4e-0000-4000-8000-000000000002"
@@ -144,8 +144,8 @@ class GrantCreate(BaseModel):
     )
 
     person_id: Id
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     resident: Flag = False
 
 
@@ -334,8 +334,8 @@ class GuestInvite(BaseModel):
     email: Email
     display_name: Name
     key_id: Id
-    starts_at: datetime
-    ends_at: datetime | None = None
+    starts_at: Instant
+    ends_at: Instant | None = None
     windows: Windows = Field(
         default=[], description="Weekly windows for the guest; empty: the key's own schedule"
     )
@@ -372,7 +372,7 @@ class SingleDayCreate(BaseModel):
         {"local_date": "2026-03-07", "door_ids": [EXAMPLE_ID], "guest_label": "Aunt May"}
     )
 
-    local_date: date
+    local_date: Day
     door_ids: Annotated[list[Id], Field(min_length=1, max_length=5)]
     guest_label: Name | None = None
 
@@ -458,8 +458,8 @@ class VisitorCreate(BaseModel):
     display_name: Name
     door_ids: DoorIds
     windows: Windows = []
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
 
 
 class VisitorOut(BaseModel):

@@ -21,7 +21,8 @@ class AuthConfig(BaseSettings):
     # A cookie session unused for this long ends, whatever its lifetime left.
     session_idle_s: int = Field(default=30 * 60, gt=0)
     login_token_lifetime_s: int = Field(default=12 * 3600, gt=0)
-    # "auto": Secure cookies when the request arrived over https (set proxy headers right).
+    # "auto": Secure cookies when the request arrived over https (behind a proxy: set
+    # KEYTURN_TRUSTED_PROXIES so its X-Forwarded-Proto is believed).
     secure_cookies: Literal["auto", "always", "never"] = "auto"
     max_failures_per_account: int = Field(default=5, gt=0)
     max_failures_per_address: int = Field(default=20, gt=0)
@@ -29,7 +30,5 @@ class AuthConfig(BaseSettings):
     reset_link_lifetime_s: int = Field(default=3600, gt=0)
     invitation_lifetime_s: int = Field(default=7 * 24 * 3600, gt=0)
     max_reset_links_per_hour: int = Field(default=3, gt=0)
-    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
-    max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     public_url: str = "http://127.0.0.1:8000"
     totp_issuer: str = "Keyturn"

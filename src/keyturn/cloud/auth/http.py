@@ -1,4 +1,4 @@
-"""Wiring authentication into an app: its router, problem handlers, body limit and state.
+"""Wiring authentication into an app: its router, problem handlers and state.
 
 `install_auth` is called once by `create_app`; it also turns validation errors and HTTP
 errors into RFC 9457 problems, so every 4xx the API gives has the same shape.
@@ -6,6 +6,7 @@ errors into RFC 9457 problems, so every 4xx the API gives has the same shape.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from http import HTTPStatus
@@ -14,14 +15,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import compile_path
 
 from keyturn.cloud.auth.config import AuthConfig
+from keyturn.cloud.auth.deps import app_routes
 from keyturn.cloud.auth.views import router
 from keyturn.cloud.db import session_factory, utcnow
 from keyturn.cloud.problems import ProblemError, problem
 
-_BINARY_TYPES = (b"application/msgpack", b"application/octet-stream", b"image/")
 _KINDS = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}
 
 
@@ -30,7 +31,7 @@ def install_auth(
     config: AuthConfig | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> None:
-    """Add the auth routes, the problem handlers and the body-size limit to the app."""
+    """Add the auth routes and the problem handlers to the app."""
     auth_config = config if config is not None else AuthConfig()
     app.state.auth_config = auth_config
     app.state.clock = clock
@@ -40,11 +41,6 @@ def install_auth(
     app.add_exception_handler(ProblemError, _problem_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_middleware(
-        BodySizeLimit,
-        max_bytes=auth_config.max_body_bytes,
-        max_upload_bytes=auth_config.max_upload_bytes,
-    )
 
 
 async def _problem_error(_request: Request, exc: ProblemError) -> JSONResponse:
@@ -66,53 +62,28 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
     )
 
 
-async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     status = exc.status_code
     kind = _KINDS.get(status, "http-error")
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
-    return problem(status, kind, title, detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if status == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem(status, kind, title, detail, headers=headers)
 
 
-class BodyTooLarge(StarletteHTTPException):
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"request bodies are limited to {max_bytes} bytes")
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes at this request's path.
 
-
-class BodySizeLimit:
-    """Refuse request bodies over the limit with 413, by header or while they stream in.
-
-    JSON and form bodies get `max_bytes`; binary uploads (lock sync batches with photos)
-    get the larger `max_upload_bytes`.
+    Starlette names only the methods of the first route that matched the path, though a path
+    is often served by several routes (its GET and its POST declared apart).
     """
-
-    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int) -> None:
-        self.app = app
-        self.max_json_bytes = max_bytes
-        self.max_upload_bytes = max_upload_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        binary = headers.get(b"content-type", b"").startswith(_BINARY_TYPES)
-        limit = self.max_upload_bytes if binary else self.max_json_bytes
-        declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            error = BodyTooLarge(limit)
-            response = problem(413, "body-too-large", "Payload Too Large", error.detail)
-            await response(scope, receive, send)
-            return
-        received = 0
-
-        async def limited() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        await self.app(scope, limited, send)
+    table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(
+        request.app.state, "methods_by_path", None
+    )
+    if table is None:
+        table = [(compile_path(info.path)[0], info.methods) for info in app_routes(request.app)]
+        request.app.state.methods_by_path = table
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+    return sorted({method for regex, methods in table if regex.match(path) for method in methods})

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from keyturn.cloud.auth.deps import MasterKey, public_route, requires
 from keyturn.cloud.auth.permissions import Action
+from keyturn.cloud.body_limits import body_limit
 from keyturn.cloud.db import session_factory
 from keyturn.cloud.devices import service
 from keyturn.cloud.devices.errors import DeviceError
@@ -30,6 +31,8 @@ from keyturn.settings import Settings
 MSGPACK = "application/msgpack"
 OCTET_STREAM = "application/octet-stream"
 BYTES = {"schema": {"type": "string", "format": "binary"}}
+# A lock's uplink batch may carry its photos; the only route that takes more than JSON.
+SYNC_BODY_LIMIT = 64 * 1024 * 1024
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 T = TypeVar("T")
@@ -103,6 +106,7 @@ def provision(body: ProvisionRequest, request: Request, master_key: MasterKey) -
     response_class=Response,
     openapi_extra={
         "requestBody": {"content": {OCTET_STREAM: BYTES}, "required": True},
+        **body_limit(SYNC_BODY_LIMIT),
     },
     responses={
         200: {"content": {OCTET_STREAM: BYTES}, "description": "A sealed Downlink frame"},

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import AwareDatetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyturn.cloud.auth.deps import (
@@ -37,6 +36,7 @@ from keyturn.cloud.auth.permissions import (
     authorize,
     standing_at,
 )
+from keyturn.cloud.fields import AwareInstant
 from keyturn.cloud.history.models import Event, Photo
 from keyturn.cloud.history.queries import MAX_PAGE, BadCursor, EventFilter, export_csv, list_events
 from keyturn.cloud.history.schemas import EventPage, Outcome, event_facts, event_page_json
@@ -127,10 +127,10 @@ async def event_filters(
         str | None, Query(max_length=ID_MAX, description="Only attempts by this person")
     ] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="RFC 3339 with offset; inclusive")
+        AwareInstant | None, Query(description="RFC 3339 with offset; inclusive")
     ] = None,
     until: Annotated[
-        AwareDatetime | None, Query(description="RFC 3339 with offset; exclusive")
+        AwareInstant | None, Query(description="RFC 3339 with offset; exclusive")
     ] = None,
     outcome: Outcome | None = None,
     credential_type: CredentialType | None = None,

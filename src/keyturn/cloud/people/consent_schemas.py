@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from keyturn.cloud.access.schemas import LockStatusOut
+from keyturn.cloud.fields import Agreed
 from keyturn.rules.consent import ConsentChannel, ConsentRefusal
 
 DocumentRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -42,7 +43,7 @@ class OwnConsentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"consent": True}]})
 
-    consent: Literal[True] = Field(
+    consent: Agreed = Field(
         description="True: I agree that the building collects the credentials its locks check "
         "me against (doorcodes, keycards, phone keys), and nothing more"
     )

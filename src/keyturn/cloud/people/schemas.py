@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from keyturn.cloud.fields import Flag
 from keyturn.cloud.people.consent_schemas import (
     EXAMPLE_AT_PROPERTY,
     EXAMPLE_PERSON_ID,
@@ -73,7 +74,7 @@ class PersonCreate(RoleIn):
         ),
     ]
     display_name: DisplayName
-    is_minor: bool = Field(
+    is_minor: Flag = Field(
         default=False,
         description="A minor's credentials in New York City need a guardian's written consent",
     )
@@ -87,7 +88,7 @@ class PersonUpdate(BaseModel):
     )
 
     display_name: DisplayName | None = None
-    is_minor: bool | None = None
+    is_minor: Flag | None = None
 
 
 EXAMPLE_MEMBERSHIP: dict[str, Any] = {

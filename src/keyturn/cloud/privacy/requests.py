@@ -185,22 +185,53 @@ def file_agent_request(
     now: datetime,
 ) -> Filed:
     """An authorised agent's request for a person (D3): the letter and the agent's proof of
-    identity are sealed with it, and a reviewer must approve before anything happens."""
+    identity are sealed with it, and a reviewer must approve before anything happens.
+
+    An address with no account is filed all the same, with no subject: the agent gets the same
+    answer either way, so filing tells no one whether an address has an account. Its reviewer
+    (the agent's property, else the operator) cannot approve it and refuses it with a reason.
+    """
     kinds = {kind_ for kind_, _, _ in documents}
     missing = {DocumentKind.AGENT_LETTER, DocumentKind.AGENT_IDENTITY} - kinds
     if missing:
         raise RequestError(f"an agent must send {', '.join(sorted(missing))}")
-    person = session.scalar(select(Person).where(Person.email == subject_email.strip().lower()))
-    has_account = person is not None and session.scalar(
-        select(Account.id).where(Account.person_id == person.id)
+    person = session.scalar(
+        select(Person)
+        .join(Account, Account.person_id == Person.id)
+        .where(Person.email == subject_email.strip().lower())
     )
-    if person is None or not has_account or person.id == agent_person_id:
-        raise RequestNotFound("no account with that address")
-    request = _new_request(session, person, kind, CHANNEL_AGENT, now, agent_person_id)
+    if person is not None and person.id == agent_person_id:
+        raise RequestError("that is your own address: file your own request instead")
+    if person is None:
+        request = _unmatched_agent_request(session, agent_person_id, kind, now)
+    else:
+        request = _new_request(session, person, kind, CHANNEL_AGENT, now, agent_person_id)
     for doc_kind, content_type, data in documents:
         store_document(session, master_key, request, doc_kind, content_type, data, now)
     _move(session, request, RequestState.VERIFYING, now, agent_person_id)
     return Filed(request, None)
+
+
+def _unmatched_agent_request(
+    session: Session, agent_person_id: str, kind: RequestKind, now: datetime
+) -> DataSubjectRequest:
+    """An agent's request for an address with no account: the same row, with no subject and
+    nobody mailed (the address is not ours to write to)."""
+    request = DataSubjectRequest(
+        person_id=None,
+        kind=kind,
+        channel=CHANNEL_AGENT,
+        state=RequestState.RECEIVED,
+        received_at=now,
+        acknowledged_at=now,
+        due_at=now + ANSWER_WITHIN,
+        agent_person_id=agent_person_id,
+        property_id=reviewing_property(session, agent_person_id),
+    )
+    session.add(request)
+    session.flush()
+    _audit(session, request, "received", now, agent_person_id, channel=CHANNEL_AGENT)
+    return request
 
 
 def _move(
@@ -280,6 +311,10 @@ def approve(
 ) -> DataSubjectRequest:
     """A reviewer accepts the documents on file: an agent's (D3), or a government ID (D2)."""
     _require(request, RequestState.VERIFYING)
+    if request.person_id is None:
+        raise RequestError(
+            "no account has the address this request names: refuse it, giving that reason"
+        )
     needed = []
     if request.agent_person_id is not None:
         needed += [DocumentKind.AGENT_LETTER, DocumentKind.AGENT_IDENTITY]

@@ -11,10 +11,24 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from keyturn.cloud.privacy.models import RequestKind, RequestState
-from keyturn.cloud.privacy.verification import DocumentKind
+from keyturn.cloud.privacy.verification import MAX_DOCUMENT_BASE64, DocumentKind
 
 EXAMPLE_REQUEST_ID = "6f1c0a4e-0000-4000-8000-00000000000b"
-EXAMPLE_DOCUMENT = {"content_type": "application/pdf", "data_base64": "JVBERi0xLjcKJcOkw7zDtsOf"}
+# A one-page blank PDF and a 1x1 PNG: small, but whole documents a reviewer could open.
+EXAMPLE_PDF = (
+    "JVBERi0xLjQKMSAwIG9iago8PC9UeXBlL0NhdGFsb2cvUGFnZXMgMiAwIFI+PgplbmRvYmoKMiAwIG9iago8PC9UeX"
+    "BlL1BhZ2VzL0tpZHNbMyAwIFJdL0NvdW50IDE+PgplbmRvYmoKMyAwIG9iago8PC9UeXBlL1BhZ2UvUGFyZW50IDIg"
+    "MCBSL01lZGlhQm94WzAgMCA3MiA3Ml0+PgplbmRvYmoKeHJlZgowIDQKMDAwMDAwMDAwMCA2NTUzNSBmIAowMDAwMD"
+    "AwMDA5IDAwMDAwIG4gCjAwMDAwMDAwNTQgMDAwMDAgbiAKMDAwMDAwMDEwNSAwMDAwMCBuIAp0cmFpbGVyCjw8L1Np"
+    "emUgNC9Sb290IDEgMCBSPj4Kc3RhcnR4cmVmCjE2OAolJUVPRgo="
+)
+EXAMPLE_PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR42mP4DwABAQEAHLCMmQAAAABJRU5ErkJggg=="
+)
+EXAMPLE_DOCUMENT = {"content_type": "application/pdf", "data_base64": EXAMPLE_PDF}
+EXAMPLE_IMAGE = {"content_type": "image/png", "data_base64": EXAMPLE_PNG}
+# Room for the rest of a body around its documents (kind, content types, an address).
+BODY_ENVELOPE = 64 * 1024
 
 
 def _strict(example: dict[str, Any]) -> ConfigDict:
@@ -33,7 +47,7 @@ class RequestCreate(BaseModel):
 class DocumentIn(BaseModel):
     model_config = _strict(EXAMPLE_DOCUMENT)
     content_type: str = Field(max_length=100, examples=["application/pdf"])
-    data_base64: str = Field(max_length=7_000_000)
+    data_base64: str = Field(max_length=MAX_DOCUMENT_BASE64)
 
 
 class AgentRequestCreate(BaseModel):
@@ -44,7 +58,7 @@ class AgentRequestCreate(BaseModel):
             "kind": "deletion",
             "subject_email": "bo@example.org",
             "letter": EXAMPLE_DOCUMENT,
-            "identity": {"content_type": "image/jpeg", "data_base64": "/9j/4AAQSkZJRgABAQ"},
+            "identity": EXAMPLE_IMAGE,
         }
     )
     kind: RequestKind
@@ -53,10 +67,13 @@ class AgentRequestCreate(BaseModel):
     identity: DocumentIn
 
 
+# The body limits of the routes that take one document or two.
+GOVERNMENT_ID_BODY_LIMIT = MAX_DOCUMENT_BASE64 + BODY_ENVELOPE
+AGENT_REQUEST_BODY_LIMIT = 2 * MAX_DOCUMENT_BASE64 + BODY_ENVELOPE
+
+
 class GovernmentIdIn(DocumentIn):
-    model_config = _strict(
-        {"content_type": "image/jpeg", "data_base64": "/9j/4AAQSkZJRgABAQ", "kind": "government_id"}
-    )
+    model_config = _strict({**EXAMPLE_IMAGE, "kind": "government_id"})
 
     kind: DocumentKind = DocumentKind.GOVERNMENT_ID
 

@@ -35,6 +35,8 @@ CODE_LIFETIME = timedelta(minutes=15)
 MAX_ATTEMPTS_PER_CODE = 5
 MAX_CODES_PER_DAY = 3
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+# Documents travel as base64 in JSON: the length of the largest document's base64 text.
+MAX_DOCUMENT_BASE64 = 4 * -(-MAX_DOCUMENT_BYTES // 3)
 DOCUMENT_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png"})
 _CODE_KEY_LABEL = b"keyturn/dsar-code/v1"
 

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
+from keyturn.cloud.body_limits import body_limit
+from keyturn.cloud.fields import QueryFlag
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, page_list
 from keyturn.cloud.privacy import audit, requests
 from keyturn.cloud.privacy.errors import RequestNotFound
@@ -24,6 +26,8 @@ from keyturn.cloud.privacy.export import deliver_copy
 from keyturn.cloud.privacy.lock_purges import purge_status
 from keyturn.cloud.privacy.models import DataSubjectRequest, RequestDocument, RequestState
 from keyturn.cloud.privacy.schemas import (
+    AGENT_REQUEST_BODY_LIMIT,
+    GOVERNMENT_ID_BODY_LIMIT,
     AgentRequestCreate,
     DocumentOut,
     ExemptIn,
@@ -147,6 +151,7 @@ def file_own_request(
     response_model=RequestOut,
     status_code=201,
     responses=THROTTLED_STEP,
+    openapi_extra=body_limit(AGENT_REQUEST_BODY_LIMIT),
 )
 def file_agent_request(
     body: AgentRequestCreate, principal: Submitter, db: Db, now: Now, master_key: MasterKey
@@ -233,7 +238,10 @@ def resend_code(
 
 
 @router.post(
-    "/account/data-requests/{request_id}/documents", response_model=RequestOut, responses=STEP
+    "/account/data-requests/{request_id}/documents",
+    response_model=RequestOut,
+    responses=STEP,
+    openapi_extra=body_limit(GOVERNMENT_ID_BODY_LIMIT),
 )
 def upload_government_id(
     request_id: str,
@@ -316,7 +324,7 @@ def list_property_requests(
     _principal: Annotated[Principal, requires(Action.DSAR_REVIEW)],
     db: Db,
     now: Now,
-    overdue: bool = False,
+    overdue: QueryFlag = False,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[RequestOut]:

@@ -19,6 +19,7 @@ from keyturn.cloud.access.schemas import (
     LockStatusOut,
 )
 from keyturn.cloud.devices.schemas import EXAMPLE_HEALTH, DeviceHealthOut
+from keyturn.cloud.fields import Flag
 from keyturn.cloud.properties.models import MAX_DOORCODE_LENGTH, MIN_DOORCODE_LENGTH
 from keyturn.rules.types import Capability, DoorKind
 
@@ -91,7 +92,7 @@ class PropertyCreate(BaseModel):
     jurisdiction: Jurisdiction = "default"
     doorcode_length: CodeLength = 7
     lockout: LockoutPolicyIn | None = None
-    require_manager_totp: Annotated[bool, Field(strict=True)] = False
+    require_manager_totp: Flag = False
 
 
 class PropertyUpdate(BaseModel):
@@ -104,7 +105,7 @@ class PropertyUpdate(BaseModel):
     jurisdiction: Jurisdiction | None = None
     doorcode_length: CodeLength | None = None
     lockout: LockoutPolicyIn | None = None
-    require_manager_totp: Annotated[bool, Field(strict=True)] | None = None
+    require_manager_totp: Flag | None = None
 
     def columns(self) -> dict[str, Any]:
         changes = self.model_dump(exclude_unset=True, exclude_none=True, exclude={"lockout"})
