@@ -171,7 +171,8 @@ def create_grant(
             giver_id=created_by, holder_id=person_id, starts_at=starts_at, now=now
         )
     if ends_at is not None and ends_at <= starts_at:
-        raise InvalidGrant("a grant must end after it starts")
+        since = " (resident status starts now at the earliest)" if resident else ""
+        raise InvalidGrant(f"a grant must end after it starts{since}")
     grant = Grant(
         person_id=person_id,
         key_id=key.id,

@@ -67,8 +67,7 @@ def compile_rule(expr: Expr, shape: Shape = Shape()) -> ColumnElement[bool]:
             count = dict(shape.periods).get(periods.name, 0)
             if count == 0:
                 return false()
-            at: ColumnElement[datetime] = getattr(Event, moment.name)
-            where: ColumnElement[str] = getattr(Event, door.name)
+            where, at = _operand(door), _operand(moment)
             return or_(
                 *(
                     and_(
@@ -115,7 +114,8 @@ def visibility_clause(shape: Shape) -> ColumnElement[bool]:
 
 def viewer_shape(viewer: Viewer) -> Shape:
     """The viewer's Shape: its empty sets, and the size of each of its sets of periods."""
-    empty, periods = set(), set()
+    empty: set[str] = set()
+    periods: set[tuple[str, int]] = set()
     for field in fields(viewer):
         value = getattr(viewer, field.name)
         if isinstance(value, frozenset) and not value:
@@ -219,7 +219,7 @@ def resident_periods(session: Session, person_id: str, now: datetime) -> frozens
         for door_id, _, ends_at, revoked_at in rows
         if all(end is None or end > now for end in (ends_at, revoked_at))
     }
-    periods = set()
+    periods: set[ResidentPeriod] = set()
     for door_id, starts_at, ends_at, revoked_at in rows:
         ends = min((end for end in (ends_at, revoked_at) if end is not None), default=None)
         if door_id in home and (ends is None or ends > starts_at):
