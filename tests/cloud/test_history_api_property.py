@@ -100,8 +100,9 @@ def client(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[TestClient]:
         yield test_client
 
 
-# A grant with resident status: residence door, start (minutes from T0, when the events
-# happen too), minutes until its end (None: open-ended), revoked a minute after its start.
+# A grant with resident status: residence door, start (minutes from T0, the app's now; the
+# events happen before it), minutes until its end (None: open-ended), revoked a minute after
+# its start (which may be after now: not yet revoked then).
 ResidentGrant = tuple[int, int, int | None, bool]
 resident_grants = st.lists(
     st.tuples(st.integers(0, 1), st.integers(-7, 0), st.none() | st.integers(1, 5), st.booleans()),
@@ -161,7 +162,7 @@ def _arrange(
             )
             until = min((t for t in (ends_at, revoked_at) if t is not None), default=None)
             periods.add(ResidentPeriod(building.doors[door].id, starts_at, until))
-            if not revoked and (ends_at is None or ends_at > T0):
+            if all(t is None or t > T0 for t in (ends_at, revoked_at)):
                 homes.add(building.doors[door].id)
         manages = role in (Role.PROPERTY_MANAGER, Role.PORTFOLIO_MANAGER)
         viewers.append(
