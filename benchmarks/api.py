@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 from starlette.types import Message
 
@@ -48,6 +48,7 @@ from _load import TOKEN_ENV
 from _report import best_of_each, best_of_interleaved, report
 from _seed import EVENTS, ScratchDatabases, load_events, scratch_databases
 from keyturn.cloud import db
+from keyturn.cloud.access.models import Grant
 from keyturn.cloud.app import create_app
 from keyturn.cloud.auth import service as auth_service
 from keyturn.cloud.auth.deps import public_route
@@ -235,6 +236,13 @@ def make_world(url: str, folder: Path) -> World:
         with db.session_factory(engine)() as session:
             building = build(
                 session, MASTER_KEY, random.Random(7), DOORS, RESIDENTS, NOW, folder, clock, []
+            )
+            # The residents moved in before the history starts: a resident sees only the
+            # entries made while they held resident status (V2).
+            session.execute(
+                update(Grant)
+                .where(Grant.resident.is_(True))
+                .values(starts_at=NOW - timedelta(days=HISTORY_DAYS + 1))
             )
             session.commit()
             for door in building.doors:

@@ -1,7 +1,8 @@
 """/events returns to each viewer exactly what the pure visibility predicate allows (V1-V5).
 
-Hypothesis draws who holds which role and which resident doors, who invited whom, and a set
-of events; every person then pages through /events over HTTP, on SQLite and PostgreSQL.
+Hypothesis draws who holds which role and which periods of resident status at which doors
+(grants that start, end and are revoked around the events), who invited whom, and a set of
+events; every person then pages through /events over HTTP, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from keyturn.cloud.people.models import RoleMembership, RolePermission
 from keyturn.cloud.privacy.models import AuditRecord
 from keyturn.cloud.properties.models import Door, Portfolio, Unit
 from keyturn.rules.types import DoorKind, Permission, Reason, Role
-from keyturn.rules.visibility import EventFacts, Viewer, can_view_event
+from keyturn.rules.visibility import EventFacts, ResidentPeriod, Viewer, can_view_event
 
 PEOPLE = 5
 # Doors 0-3 are at the building under test; door 4 is at another property.
@@ -99,11 +100,19 @@ def client(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[TestClient]:
         yield test_client
 
 
+# A grant with resident status: residence door, start (minutes from T0, the app's now; the
+# events happen before it), minutes until its end (None: open-ended), revoked a minute after
+# its start (which may be after now: not yet revoked then).
+ResidentGrant = tuple[int, int, int | None, bool]
+resident_grants = st.lists(
+    st.tuples(st.integers(0, 1), st.integers(-7, 0), st.none() | st.integers(1, 5), st.booleans()),
+    max_size=2,
+)
 standings = st.lists(
     st.tuples(
         st.sampled_from(ROLES),
         st.booleans(),  # security viewer (for managers)
-        st.frozensets(st.integers(0, 1)),  # residence doors held with resident status
+        resident_grants,
     ),
     min_size=PEOPLE,
     max_size=PEOPLE,
@@ -123,33 +132,44 @@ events = st.lists(
 def _arrange(
     session: Session,
     building: Building,
-    people: list[tuple[Role, bool, frozenset[int]]],
+    people: list[tuple[Role, bool, list[ResidentGrant]]],
     rows: list[tuple[int, int | None, int | None, bool, bool]],
 ) -> tuple[list[Viewer], list[Event]]:
     """Store the drawn roles, grants and events; return each person's expected Viewer."""
     viewers = []
-    for index, (role, security, homes) in enumerate(people):
+    for index, (role, security, grants) in enumerate(people):
         person = building.people[index]
-        first_home = min(homes) if homes else 0
+        first_home = min((door for door, *_ in grants), default=0)
         unit = building.units[first_home] if role == Role.RESIDENT else None
         permission = (
             Permission.SECURITY_VIEWER if security and role == Role.PROPERTY_MANAGER else None
         )
         give_role(session, person, building.property_id, role, unit_id=unit, permission=permission)
-        for door in homes:
+        periods, homes = set(), set()
+        for door, start, held, revoked in grants:
+            starts_at = T0 + timedelta(minutes=start)
+            ends_at = None if held is None else starts_at + timedelta(minutes=held)
+            revoked_at = starts_at + timedelta(minutes=1) if revoked else None
             session.add(
                 Grant(
                     person_id=person,
                     key_id=building.keys[door],
-                    starts_at=T0 - timedelta(days=1),
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    revoked_at=revoked_at,
                     resident=True,
                 )
             )
+            until = min((t for t in (ends_at, revoked_at) if t is not None), default=None)
+            periods.add(ResidentPeriod(building.doors[door].id, starts_at, until))
+            if all(t is None or t > T0 for t in (ends_at, revoked_at)):
+                homes.add(building.doors[door].id)
         manages = role in (Role.PROPERTY_MANAGER, Role.PORTFOLIO_MANAGER)
         viewers.append(
             Viewer(
                 person_id=person,
-                resident_door_ids=frozenset(building.doors[d].id for d in homes),
+                # Periods count only at doors where the person still holds resident status.
+                resident_periods=frozenset(p for p in periods if p.door_id in homes),
                 managed_property_ids=frozenset({building.property_id} if manages else ()),
             )
         )
@@ -190,7 +210,7 @@ def test_rule_v1_to_v5_events_api_equals_the_predicate_for_every_viewer(
     engine: Engine,
     client: TestClient,
     building: Building,
-    people: list[tuple[Role, bool, frozenset[int]]],
+    people: list[tuple[Role, bool, list[ResidentGrant]]],
     rows: list[tuple[int, int | None, int | None, bool, bool]],
     limit: int,
 ) -> None:
@@ -211,6 +231,7 @@ def test_rule_v1_to_v5_events_api_equals_the_predicate_for_every_viewer(
                             event.subject_id,
                             event.granted_by,
                             event.by_resident,
+                            event.occurred_at,
                         ),
                     )
                 }

@@ -3,11 +3,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from keyturn.rules.errors import InvalidGrant, NaiveDatetime
+from keyturn.rules.errors import InvalidGrant, NaiveDatetime, ResidentKeyDoor, SelfResidentStatus
 from keyturn.rules.grants import (
     courier_doors_allowed,
+    resident_status_start,
     validate_courier_doors,
+    validate_doors_added,
     validate_guest_window,
 )
 from keyturn.rules.types import DoorKind
@@ -44,3 +48,24 @@ def test_rule_a8_courier_key_with_residence_doors_is_refused_naming_them() -> No
         validate_courier_doors(
             {"lobby": DoorKind.ENTRANCE, "unit-7": DoorKind.RESIDENCE, "unit-4": DoorKind.RESIDENCE}
         )
+
+
+def test_rule_v2_nobody_gives_themself_resident_status() -> None:
+    with pytest.raises(SelfResidentStatus, match="themself"):
+        resident_status_start(giver_id="m", holder_id="m", starts_at=NOW, now=NOW)
+    assert resident_status_start(giver_id="m", holder_id="r", starts_at=NOW, now=NOW) == NOW
+
+
+@given(offset=st.integers(-(10**6), 10**6))
+def test_rule_v2_resident_status_begins_no_earlier_than_it_is_given(offset: int) -> None:
+    asked = NOW + timedelta(minutes=offset)
+    start = resident_status_start(giver_id="m", holder_id="r", starts_at=asked, now=NOW)
+    assert start == max(asked, NOW)
+
+
+def test_rule_v2_a_key_with_resident_status_gains_no_residence_door() -> None:
+    added = {"unit-9": DoorKind.RESIDENCE, "gym": DoorKind.COMMON}
+    with pytest.raises(ResidentKeyDoor, match="unit-9"):
+        validate_doors_added(added, carries_resident_status=True)
+    validate_doors_added({"gym": DoorKind.COMMON}, carries_resident_status=True)
+    validate_doors_added(added, carries_resident_status=False)

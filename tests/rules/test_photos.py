@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from keyturn.rules.photos import can_view_photo, should_take_photo
 from keyturn.rules.types import CredentialType, DoorKind
-from keyturn.rules.visibility import EventFacts, Viewer
+from keyturn.rules.visibility import EventFacts, ResidentPeriod, Viewer
 
 DOORCODES = [kind for kind in CredentialType if kind.is_doorcode]
 OTHER_DOORS = [DoorKind.ENTRANCE, DoorKind.COMMON, DoorKind.SERVICE]
@@ -66,7 +67,12 @@ def test_rule_p3_never_on_mechanical_key_or_keycard() -> None:
             assert not should_take_photo(door_kind, True, CredentialType.KEYCARD, granted)
 
 
-def event(door_kind: DoorKind, door_id: str, subject_id: str | None = "guest") -> EventFacts:
+T = datetime(2026, 5, 1, 12, tzinfo=UTC)
+
+
+def event(
+    door_kind: DoorKind, door_id: str, subject_id: str | None = "guest", at: datetime = T
+) -> EventFacts:
     return EventFacts(
         property_id="prop-1",
         door_id=door_id,
@@ -74,11 +80,18 @@ def event(door_kind: DoorKind, door_id: str, subject_id: str | None = "guest") -
         subject_id=subject_id,
         granted_by="resident-a",
         by_resident=False,
+        occurred_at=at,
     )
 
 
-RESIDENT = Viewer("resident-a", resident_door_ids=frozenset({"unit-1"}))
-NEIGHBOUR = Viewer("resident-b", resident_door_ids=frozenset({"unit-2"}))
+def living_at(
+    person_id: str, door_id: str, since: datetime, until: datetime | None = None
+) -> Viewer:
+    return Viewer(person_id, resident_periods=frozenset({ResidentPeriod(door_id, since, until)}))
+
+
+RESIDENT = living_at("resident-a", "unit-1", T - timedelta(days=30))
+NEIGHBOUR = living_at("resident-b", "unit-2", T - timedelta(days=30))
 SECURITY = Viewer("mgr-s", security_viewer_property_ids=frozenset({"prop-1"}))
 MANAGER = Viewer("mgr-m", managed_property_ids=frozenset({"prop-1"}))
 GUEST = Viewer("guest")
@@ -91,6 +104,17 @@ def test_rule_p4_residence_photo_for_its_residents_and_security_viewers_only() -
     assert not can_view_photo(NEIGHBOUR, photo, for_data_request=False)
     assert not can_view_photo(MANAGER, photo, for_data_request=False)
     assert not can_view_photo(GUEST, photo, for_data_request=True)
+
+
+def test_rule_p4_residence_photo_only_for_who_held_resident_status_when_it_was_taken() -> None:
+    photo = event(DoorKind.RESIDENCE, "unit-1")
+    later = living_at("tenant-new", "unit-1", T + timedelta(seconds=1))
+    moved_out = living_at("tenant-old", "unit-1", T - timedelta(days=90), T)
+    then = living_at("tenant-then", "unit-1", T - timedelta(days=90), T + timedelta(seconds=1))
+    assert not can_view_photo(later, photo, for_data_request=False)
+    assert not can_view_photo(moved_out, photo, for_data_request=True)
+    assert can_view_photo(then, photo, for_data_request=False)
+    assert can_view_photo(later, event(DoorKind.RESIDENCE, "unit-1", at=T + timedelta(1)), False)
 
 
 def test_rule_p4_shared_door_photo_for_security_viewers_and_its_subject_on_request() -> None:

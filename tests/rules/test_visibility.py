@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from keyturn.rules.visibility import (
     VISIBILITY_RULE,
     And,
     Const,
+    During,
     Eq,
     EventFacts,
     EventField,
@@ -22,6 +24,7 @@ from keyturn.rules.visibility import (
     Ne,
     Operand,
     Or,
+    ResidentPeriod,
     Viewer,
     ViewerField,
     can_view_event,
@@ -30,10 +33,17 @@ from keyturn.rules.visibility import (
 PROPERTY = "prop-1"
 UNIT = "unit-1"
 LOBBY = "lobby"
+T0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
+MOVED_IN = T0 - timedelta(days=365)
 
-RESIDENT = Viewer("resident-a", resident_door_ids=frozenset({UNIT, LOBBY}))
-CO_RESIDENT = Viewer("resident-b", resident_door_ids=frozenset({UNIT}))
-NEIGHBOUR = Viewer("resident-c", resident_door_ids=frozenset({"unit-2", LOBBY}))
+
+def resident(person_id: str, *periods: tuple[str, datetime, datetime | None]) -> Viewer:
+    return Viewer(person_id, resident_periods=frozenset(ResidentPeriod(*p) for p in periods))
+
+
+RESIDENT = resident("resident-a", (UNIT, MOVED_IN, None), (LOBBY, MOVED_IN, None))
+CO_RESIDENT = resident("resident-b", (UNIT, MOVED_IN, None))
+NEIGHBOUR = resident("resident-c", ("unit-2", MOVED_IN, None), (LOBBY, MOVED_IN, None))
 MANAGER = Viewer("manager", managed_property_ids=frozenset({PROPERTY}))
 OTHER_MANAGER = Viewer("manager-2", managed_property_ids=frozenset({"prop-2"}))
 STAFF = Viewer("staff")
@@ -46,10 +56,11 @@ def event(
     by_resident: bool,
     granted_by: str | None = None,
     door_id: str | None = None,
+    at: datetime = T0,
 ) -> EventFacts:
     if door_id is None:
         door_id = UNIT if door_kind == DoorKind.RESIDENCE else LOBBY
-    return EventFacts(PROPERTY, door_id, door_kind, subject_id, granted_by, by_resident)
+    return EventFacts(PROPERTY, door_id, door_kind, subject_id, granted_by, by_resident, at)
 
 
 def viewers_of(facts: EventFacts) -> set[str]:
@@ -72,6 +83,32 @@ def test_rule_v2_residents_see_every_entry_at_their_own_residence_door() -> None
         facts = event(DoorKind.RESIDENCE, subject, by_resident=subject == "resident-b")
         assert can_view_event(RESIDENT, facts)
         assert not can_view_event(NEIGHBOUR, facts)
+
+
+def test_rule_v2_a_new_tenant_never_sees_the_previous_tenants_entries() -> None:
+    moved_out = T0 - timedelta(days=2)
+    previous = resident("tenant-old", (UNIT, MOVED_IN, moved_out))
+    new = resident("tenant-new", (UNIT, moved_out, None))
+    before = event(DoorKind.RESIDENCE, "tenant-old", by_resident=True, at=moved_out - timedelta(1))
+    assert can_view_event(previous, before)
+    assert not can_view_event(new, before)
+    for subject in ("guest", "manager", "staff", "tenant-new", None):
+        after = event(DoorKind.RESIDENCE, subject, by_resident=subject == "tenant-new")
+        assert can_view_event(new, after)
+        assert not can_view_event(previous, after)
+
+
+def test_rule_v2_resident_status_given_later_opens_no_earlier_history() -> None:
+    given = T0 + timedelta(hours=1)
+    late = resident("manager", (UNIT, given, None))
+    for at in (MOVED_IN, T0, given - timedelta(microseconds=1)):
+        assert not can_view_event(late, event(DoorKind.RESIDENCE, "resident-b", True, at=at))
+    assert can_view_event(late, event(DoorKind.RESIDENCE, "resident-b", True, at=given))
+
+
+def test_rule_v2_a_period_counts_at_its_own_door_only() -> None:
+    elsewhere = resident("resident-z", ("unit-2", MOVED_IN, None))
+    assert not can_view_event(elsewhere, event(DoorKind.RESIDENCE, "guest", False))
 
 
 def test_rule_v2_resident_status_at_a_shared_door_shows_only_ones_own_entries() -> None:
@@ -127,7 +164,12 @@ def naive_can_view(viewer: Viewer, e: EventFacts) -> bool:
     """The V rules written out by hand, independently of the expression tree."""
     if e.subject_id is not None and e.subject_id == viewer.person_id:
         return True
-    if e.door_kind == DoorKind.RESIDENCE and e.door_id in viewer.resident_door_ids:
+    if e.door_kind == DoorKind.RESIDENCE and any(
+        p.door_id == e.door_id
+        and p.starts_at <= e.occurred_at
+        and (p.ends_at is None or e.occurred_at < p.ends_at)
+        for p in viewer.resident_periods
+    ):
         return True
     if e.door_kind == DoorKind.RESIDENCE and e.by_resident:
         return False
@@ -139,6 +181,8 @@ def naive_can_view(viewer: Viewer, e: EventFacts) -> bool:
 people = st.sampled_from(["p1", "p2", "p3"])
 doors = st.sampled_from(["d1", "d2", "d3"])
 properties = st.sampled_from(["prop-1", "prop-2"])
+# A few distinct instants, so that events fall before, at, inside and after periods.
+moments = st.integers(0, 4).map(lambda minutes: T0 + timedelta(minutes=minutes))
 facts = st.builds(
     EventFacts,
     property_id=properties,
@@ -147,11 +191,13 @@ facts = st.builds(
     subject_id=st.none() | people,
     granted_by=st.none() | people,
     by_resident=st.booleans(),
+    occurred_at=moments,
 )
+periods = st.builds(ResidentPeriod, door_id=doors, starts_at=moments, ends_at=st.none() | moments)
 viewers = st.builds(
     Viewer,
     person_id=people,
-    resident_door_ids=st.frozensets(doors),
+    resident_periods=st.frozensets(periods, max_size=4),
     managed_property_ids=st.frozensets(properties),
     security_viewer_property_ids=st.frozensets(properties),
 )
@@ -169,6 +215,8 @@ def walk(expr: Expr) -> list[Operand]:
             return [left, right]
         case In(item, collection):
             return [item, collection]
+        case During(door, moment, held):
+            return [door, moment, held]
         case And(terms) | Or(terms):
             return [operand for term in terms for operand in walk(term)]
     raise AssertionError(expr)
@@ -217,6 +265,16 @@ def to_sql(expr: Expr, viewer: Viewer, params: list[object]) -> str:
             sql = operand(item)
             params.extend(values)
             return f"({sql} IN ({', '.join('?' * len(values))}))"
+        case During(EventField(door), EventField(moment), ViewerField(held)):
+            within = []
+            for period in getattr(viewer, held):
+                params.extend([period.door_id, period.starts_at.isoformat()])
+                until = ""
+                if period.ends_at is not None:
+                    params.append(period.ends_at.isoformat())
+                    until = f" AND {moment} < ?"
+                within.append(f"({door} = ? AND {moment} >= ?{until})")
+            return "(" + (" OR ".join(within) or "0") + ")"
         case And(terms):
             return "(" + " AND ".join(to_sql(t, viewer, params) for t in terms) + ")"
         case Or(terms):
@@ -232,10 +290,10 @@ def test_visibility_rule_compiled_to_sql_selects_the_same_events(
     db = sqlite3.connect(":memory:")
     db.execute(
         "CREATE TABLE events (id INTEGER, property_id TEXT, door_id TEXT, door_kind TEXT,"
-        " subject_id TEXT, granted_by TEXT, by_resident BOOLEAN)"
+        " subject_id TEXT, granted_by TEXT, by_resident BOOLEAN, occurred_at TEXT)"
     )
     db.executemany(
-        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 i,
@@ -245,6 +303,7 @@ def test_visibility_rule_compiled_to_sql_selects_the_same_events(
                 f.subject_id,
                 f.granted_by,
                 f.by_resident,
+                f.occurred_at.isoformat(),
             )
             for i, f in enumerate(found)
         ],

@@ -27,13 +27,22 @@ from keyturn.rules.errors import (
     InvalidDoorcode,
     InvalidGrant,
     InvalidSchedule,
+    ResidentKeyDoor,
     RuleError,
+    SelfResidentStatus,
 )
 
 # Most specific first: the first matching class decides the problem.
 _MAPPED: Sequence[tuple[type[Exception], int, str, str]] = (
     (DoorKindLocked, 409, "door-kind-locked", "A door's kind is fixed while a lock is bound"),
     (InvalidPropertySetting, 422, "invalid-setting", "A property setting is not valid"),
+    (SelfResidentStatus, 403, "self-resident-status", "Nobody may give themself resident status"),
+    (
+        ResidentKeyDoor,
+        409,
+        "resident-key-door",
+        "A key with resident status gains no residence door",
+    ),
     (InvalidGrant, 422, "invalid-grant", "The access rules do not allow this grant"),
     (InvalidSchedule, 422, "invalid-schedule", "The schedule is not valid"),
     (CodeSpaceExhausted, 409, "code-space-exhausted", "No free doorcode is left at a door"),

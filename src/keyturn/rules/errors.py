@@ -20,7 +20,15 @@ class InvalidSchedule(RuleError):
 
 
 class InvalidGrant(RuleError):
-    """A guest invitation or courier key that the access rules do not allow."""
+    """A guest invitation, courier key or resident status that the access rules do not allow."""
+
+
+class SelfResidentStatus(InvalidGrant):
+    """Someone tried to give themself resident status (V2)."""
+
+
+class ResidentKeyDoor(InvalidGrant):
+    """A residence door added to a key that carries resident status (V2)."""
 
 
 class InvalidDoorcode(RuleError):

@@ -1,5 +1,5 @@
-"""What a grant may contain: the start of a guest invitation (A5) and the doors of a courier
-key (A8).
+"""What a grant may contain: the start of a guest invitation (A5), the doors of a courier
+key (A8), and who may give resident status from when (V2).
 
 The cloud calls these before it stores a grant, so a grant that breaks the rules never
 reaches a lock.
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from keyturn.rules.errors import InvalidGrant
+from keyturn.rules.errors import InvalidGrant, ResidentKeyDoor, SelfResidentStatus
 from keyturn.rules.schedule import require_aware
 from keyturn.rules.types import DoorKind
 
@@ -44,3 +44,31 @@ def validate_courier_doors(doors: Mapping[str, DoorKind]) -> None:
     private = sorted(door_id for door_id, kind in doors.items() if kind == DoorKind.RESIDENCE)
     if private:
         raise InvalidGrant(f"a courier key may never open residence doors: {', '.join(private)}")
+
+
+def resident_status_start(
+    *, giver_id: str | None, holder_id: str, starts_at: datetime, now: datetime
+) -> datetime:
+    """When a grant with resident status given at `now` begins (V2).
+
+    Nobody gives themself resident status (a manager would open a unit's history to
+    themself). The status shows a door's history from when it begins, so it never begins
+    before it was given: an earlier start becomes `now`.
+    """
+    require_aware(starts_at, "start")
+    require_aware(now, "now")
+    if giver_id == holder_id:
+        raise SelfResidentStatus("nobody may give themself resident status: ask another manager")
+    return max(starts_at, now)
+
+
+def validate_doors_added(added: Mapping[str, DoorKind], carries_resident_status: bool) -> None:
+    """Refuse residence doors added to a key that carries resident status (V2): its holders'
+    periods would reach back over the new door's earlier history. A new key for the door,
+    granted from now, gives the same access."""
+    private = sorted(door_id for door_id, kind in added.items() if kind == DoorKind.RESIDENCE)
+    if carries_resident_status and private:
+        raise ResidentKeyDoor(
+            "this key carries resident status, so it gains no residence door "
+            f"({', '.join(private)}): grant a new key for it instead"
+        )

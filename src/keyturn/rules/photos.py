@@ -11,6 +11,7 @@ from keyturn.rules.visibility import (
     EVENT,
     RESIDENCE,
     VIEWER,
+    WHILE_RESIDENT_THERE,
     And,
     Eq,
     EventFacts,
@@ -45,16 +46,16 @@ def should_take_photo(
 
 
 _PERSONNEL = In(EVENT.property_id, VIEWER.security_viewer_property_ids)
-_DOOR_RESIDENTS = And((Eq(EVENT.door_kind, RESIDENCE), In(EVENT.door_id, VIEWER.resident_door_ids)))
 
-# P4: security viewers of the property anywhere; residents of the door at a residence door.
-PHOTO_RULE: Expr = Or((_PERSONNEL, _DOOR_RESIDENTS))
+# P4: security viewers of the property anywhere; at a residence door, those who held resident
+# status there when the photo was taken (the same periods as its history, V2).
+PHOTO_RULE: Expr = Or((_PERSONNEL, WHILE_RESIDENT_THERE))
 
 # P4: answering a data request also shows people their own photos at non-residence doors.
 PHOTO_RULE_FOR_DATA_REQUEST: Expr = Or(
     (
         _PERSONNEL,
-        _DOOR_RESIDENTS,
+        WHILE_RESIDENT_THERE,
         And((Ne(EVENT.door_kind, RESIDENCE), Eq(EVENT.subject_id, VIEWER.person_id))),
     )
 )

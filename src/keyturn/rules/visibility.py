@@ -7,6 +7,7 @@ same tree to a SQL filter, so the two can never disagree about who sees what.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeAlias
 
 from keyturn.rules.types import DoorKind
@@ -20,7 +21,7 @@ class EventFacts:
     or a mechanical key), `granted_by` the person who created the grant or code used, and
     `by_resident` whether the subject had resident status at that door at the time; ingest
     also sets it for mechanical-key events at a residence door, as only residents hold
-    those keys.
+    those keys. `occurred_at` is when the attempt happened (the lock's time).
     """
 
     property_id: str
@@ -29,16 +30,34 @@ class EventFacts:
     subject_id: str | None
     granted_by: str | None
     by_resident: bool
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentPeriod:
+    """A time during which a person held resident status at one door: from `starts_at`
+    (included) to `ends_at` (excluded; None while it lasts)."""
+
+    door_id: str
+    starts_at: datetime
+    ends_at: datetime | None = None
+
+    def covers(self, door_id: str, moment: datetime) -> bool:
+        return (
+            door_id == self.door_id
+            and self.starts_at <= moment
+            and (self.ends_at is None or moment < self.ends_at)
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """The person asking, with the doors and properties where the cloud has found they hold
-    resident status, manage the property (and may read its history), or hold the
-    security-viewer permission."""
+    """The person asking, with their periods of resident status at the residence doors where
+    the cloud has found they hold it now, and the properties they manage (and may read the
+    history of) or hold the security-viewer permission at."""
 
     person_id: str
-    resident_door_ids: frozenset[str] = frozenset()
+    resident_periods: frozenset[ResidentPeriod] = frozenset()
     managed_property_ids: frozenset[str] = frozenset()
     security_viewer_property_ids: frozenset[str] = frozenset()
 
@@ -90,6 +109,16 @@ class In:
 
 
 @dataclass(frozen=True, slots=True)
+class During:
+    """The event's door and time fall within one of the periods (a set of ResidentPeriod) of
+    a Viewer attribute; false when either event value is None."""
+
+    door: EventField
+    moment: EventField
+    periods: ViewerField
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     terms: tuple[Expr, ...]
 
@@ -99,7 +128,7 @@ class Or:
     terms: tuple[Expr, ...]
 
 
-Expr: TypeAlias = Eq | Ne | In | And | Or
+Expr: TypeAlias = Eq | Ne | In | During | And | Or
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +139,13 @@ class _EventColumns:
     subject_id: EventField = EventField("subject_id")
     granted_by: EventField = EventField("granted_by")
     by_resident: EventField = EventField("by_resident")
+    occurred_at: EventField = EventField("occurred_at")
 
 
 @dataclass(frozen=True, slots=True)
 class _ViewerAttributes:
     person_id: ViewerField = ViewerField("person_id")
-    resident_door_ids: ViewerField = ViewerField("resident_door_ids")
+    resident_periods: ViewerField = ViewerField("resident_periods")
     managed_property_ids: ViewerField = ViewerField("managed_property_ids")
     security_viewer_property_ids: ViewerField = ViewerField("security_viewer_property_ids")
 
@@ -128,14 +158,23 @@ RESIDENCE = Const(DoorKind.RESIDENCE.value)
 # V1: an entry by someone with resident status at a residence door is private to that door.
 NOT_PRIVATE_TO_RESIDENTS = Or((Ne(EVENT.door_kind, RESIDENCE), Eq(EVENT.by_resident, Const(False))))
 
+# V2: a residence door's entry made while the viewer held resident status at that door; a
+# later status opens nothing earlier, and a new tenant sees none of the previous ones' entries.
+WHILE_RESIDENT_THERE = And(
+    (
+        Eq(EVENT.door_kind, RESIDENCE),
+        During(EVENT.door_id, EVENT.occurred_at, VIEWER.resident_periods),
+    )
+)
+
 VISIBILITY_RULE: Expr = Or(
     (
         # V5: your own entries, everywhere.
         Eq(EVENT.subject_id, VIEWER.person_id),
         # V5: entries made with a grant you created, bounded by V1.
         And((Eq(EVENT.granted_by, VIEWER.person_id), NOT_PRIVATE_TO_RESIDENTS)),
-        # V1, V2: residents see everything at their own residence door.
-        And((Eq(EVENT.door_kind, RESIDENCE), In(EVENT.door_id, VIEWER.resident_door_ids))),
+        # V1, V2: residents see everything at their residence door while they live there.
+        WHILE_RESIDENT_THERE,
         # V3, V4: managers see their properties, except residents' own residence entries.
         And((In(EVENT.property_id, VIEWER.managed_property_ids), NOT_PRIVATE_TO_RESIDENTS)),
     )
@@ -155,6 +194,12 @@ def evaluate(expr: Expr, event: object, viewer: Viewer) -> bool:
             member = _value(item, event, viewer)
             values = getattr(viewer, collection.name)
             return member is not None and member in values
+        case During(door, moment, periods):
+            door_id, at = _value(door, event, viewer), _value(moment, event, viewer)
+            if not isinstance(door_id, str) or not isinstance(at, datetime):
+                return False
+            held: frozenset[ResidentPeriod] = getattr(viewer, periods.name)
+            return any(period.covers(door_id, at) for period in held)
         case And(terms):
             return all(evaluate(term, event, viewer) for term in terms)
         case Or(terms):

@@ -87,6 +87,36 @@ CASES = [
         422,
         "validation",
     ),
+    (
+        "portfolio_manager",
+        "post",
+        "/keys/KEY/grants",
+        {"person_id": "PORTFOLIO_MANAGER", "resident": True},
+        403,
+        "self-resident-status",
+    ),
+    (
+        "portfolio_manager",
+        "post",
+        "/keys/KEY/grants",
+        # Resident status starts when given (V2): one that ended before then opens nothing.
+        {
+            "person_id": "RESIDENT",
+            "resident": True,
+            "starts_at": "2026-01-01T00:00:00Z",
+            "ends_at": "2026-02-01T00:00:00Z",
+        },
+        422,
+        "invalid-grant",
+    ),
+    (
+        "portfolio_manager",
+        "patch",
+        "/keys/KEY",
+        {"door_ids": ["ENTRANCE", "HOME", "NEIGHBOUR"]},
+        409,
+        "resident-key-door",
+    ),
     ("resident", "post", "/phones", {"public_key": "@" * 43}, 422, "invalid-phone-key"),
     ("resident", "post", "/phones", {"public_key": "A" * 43, "model": "x"}, 422, "validation"),
     ("resident", "post", "/doorcodes/mine", {"door_id": "ENTRANCE"}, 403, "not-yours"),
@@ -229,6 +259,8 @@ def _fill(text: str, site: Site) -> str:
         "HOME": site.home_id,
         "KEY": site.resident_key_id,
         "RESIDENT": site.person("resident"),
+        "PORTFOLIO_MANAGER": site.person("portfolio_manager"),
+        "NEIGHBOUR": site.neighbour_id,
     }
     for name, value in names.items():
         text = text.replace(name, value)

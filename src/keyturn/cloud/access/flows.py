@@ -120,6 +120,7 @@ def invite_guest(
         resident=False,
         created_by=inviter.id,
         kind=GrantKind.GUEST,
+        now=now,
     )
     _mail_access(session, guest, inviter, prop, guest_key, grant, "has shared a key with you")
     return grant
@@ -390,6 +391,7 @@ def add_visitor(
         resident=False,
         created_by=creator.id,
         kind=kind,
+        now=now,
     )
     _mail_access(session, person, creator, prop, key, grant, "has given you access")
     return grant

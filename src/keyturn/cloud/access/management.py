@@ -29,12 +29,17 @@ from keyturn.cloud.access.models import (
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
 from keyturn.cloud.access.service import schedule_from_json
 from keyturn.cloud.auth.errors import Conflict, NotFound
+from keyturn.cloud.privacy import audit
 from keyturn.cloud.problems import ProblemError
 from keyturn.cloud.properties.models import Door
 from keyturn.cloud.refusals import InvalidReference, NotYours
 from keyturn.crypto.keys import VerifyKey
 from keyturn.rules.errors import InvalidGrant
-from keyturn.rules.grants import validate_courier_doors
+from keyturn.rules.grants import (
+    resident_status_start,
+    validate_courier_doors,
+    validate_doors_added,
+)
 from keyturn.rules.types import DoorKind
 
 
@@ -95,11 +100,17 @@ def create_key(
 
 
 def update_key(session: Session, key: Key, changes: dict[str, Any]) -> Key:
-    """Change a key; a key held by couriers still may never open a residence door (A8)."""
+    """Change a key; a key held by couriers still may never open a residence door (A8), and
+    a key that carries resident status gains none (V2)."""
     if "door_ids" in changes:
         doors = doors_at(session, key.property_id, changes.pop("door_ids"))
         if _has_kind(session, key.id, GrantKind.COURIER):
             validate_courier_doors({door.id: door.kind for door in doors})
+        before = set(key_door_ids(key))
+        validate_doors_added(
+            {door.id: door.kind for door in doors if door.id not in before},
+            _carries_resident_status(session, key.id),
+        )
         key.doors = doors
     if "windows" in changes:
         key.schedule_json = schedule_json(changes.pop("windows"))
@@ -112,6 +123,14 @@ def update_key(session: Session, key: Key, changes: dict[str, Any]) -> Key:
 def _has_kind(session: Session, key_id: str, kind: GrantKind) -> bool:
     found = session.scalar(
         select(Grant.id).where(Grant.key_id == key_id, Grant.kind == kind).limit(1)
+    )
+    return found is not None
+
+
+def _carries_resident_status(session: Session, key_id: str) -> bool:
+    """Whether the key was ever granted with resident status, revoked or ended grants too."""
+    found = session.scalar(
+        select(Grant.id).where(Grant.key_id == key_id, Grant.resident.is_(True)).limit(1)
     )
     return found is not None
 
@@ -139,9 +158,21 @@ def create_grant(
     resident: bool,
     created_by: str,
     kind: GrantKind = GrantKind.STANDARD,
+    *,
+    now: datetime,
 ) -> Grant:
+    """Grant the key to a person from `starts_at` to an optional `ends_at`.
+
+    Resident status (V2) is never given to oneself and begins no earlier than `now`, when it
+    is given; each grant of it is audited: who gave it, to whom, for which key and doors.
+    """
+    if resident:
+        starts_at = resident_status_start(
+            giver_id=created_by, holder_id=person_id, starts_at=starts_at, now=now
+        )
     if ends_at is not None and ends_at <= starts_at:
-        raise InvalidGrant("a grant must end after it starts")
+        since = " (resident status starts now at the earliest)" if resident else ""
+        raise InvalidGrant(f"a grant must end after it starts{since}")
     grant = Grant(
         person_id=person_id,
         key_id=key.id,
@@ -153,6 +184,23 @@ def create_grant(
     )
     session.add(grant)
     session.flush()
+    if resident:
+        audit.record(
+            session,
+            now=now,
+            actor_person_id=created_by,
+            action="grant.resident_status",
+            object_type="grant",
+            object_id=grant.id,
+            property_id=key.property_id,
+            detail={
+                "person_id": person_id,
+                "key_id": key.id,
+                "door_ids": key_door_ids(key),
+                "starts_at": starts_at.isoformat(),
+                "ends_at": ends_at.isoformat() if ends_at is not None else None,
+            },
+        )
     return grant
 
 

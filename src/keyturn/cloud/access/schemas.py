@@ -137,7 +137,11 @@ class KeyOut(BaseModel):
 
 
 class GrantCreate(BaseModel):
-    """A key given to a person from `starts_at` (default now) to an optional `ends_at`."""
+    """A key given to a person from `starts_at` (default now) to an optional `ends_at`.
+
+    `resident` gives resident status at the key's residence doors: their history from the
+    start on (V2). It is never given to oneself, and an earlier start becomes now.
+    """
 
     model_config = _strict(
         {"person_id": EXAMPLE_ID, "starts_at": "2026-03-02T09:00:00Z", "resident": True}

@@ -142,7 +142,15 @@ def read_key(
 
 
 @router.patch(
-    "/properties/{property_id}/keys/{key_id}", response_model=KeyOut, responses=NAME_IN_USE
+    "/properties/{property_id}/keys/{key_id}",
+    response_model=KeyOut,
+    responses=problem_responses(
+        409,
+        meaning={
+            409: "The name is in use here, or a residence door was added to a key that "
+            "carries resident status"
+        },
+    ),
 )
 def update_key(
     property_id: str,
@@ -151,7 +159,11 @@ def update_key(
     _principal: Annotated[Principal, requires(Action.KEYS_MANAGE)],
     db: Db,
 ) -> KeyOut:
-    """Change a key's doors, schedule, name or flags; locks get it at their next sync."""
+    """Change a key's doors, schedule, name or flags; locks get it at their next sync.
+
+    A key ever granted with resident status gains no residence door (409 resident-key-door):
+    its holders would see that door's earlier history (V2); grant a new key for it instead.
+    """
     key = in_property(db, Key, key_id, property_id)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     key = management.update_key(db, key, changes)
@@ -182,7 +194,14 @@ def list_grants(
     "/properties/{property_id}/keys/{key_id}/grants",
     response_model=GrantOut,
     status_code=201,
-    responses=problem_responses(409, meaning={409: "The person already holds this key"}),
+    responses=problem_responses(
+        403,
+        409,
+        meaning={
+            403: "The caller may not grant keys here, or gave themself resident status",
+            409: "The person already holds this key",
+        },
+    ),
 )
 def create_grant(
     property_id: str,
@@ -192,7 +211,12 @@ def create_grant(
     db: Db,
     now: Now,
 ) -> GrantOut:
-    """Grant the key to a person of this property, from a start to an optional end."""
+    """Grant the key to a person of this property, from a start to an optional end.
+
+    Resident status (V2) shows the door's history from the grant's start: nobody may give it
+    to themself (403 self-resident-status), a start before now becomes now, and every grant
+    of it is audited.
+    """
     key = in_property(db, Key, key_id, property_id)
     person = referenced_person(db, property_id, body.person_id)
     grant = management.create_grant(
@@ -203,6 +227,7 @@ def create_grant(
         body.ends_at,
         body.resident,
         principal.person_id,
+        now=now,
     )
     db.commit()
     return grant_out(grant)

@@ -23,8 +23,9 @@ from keyturn.cloud.history.models import Event
 from keyturn.cloud.history.schemas import StoredEvent, StoredRow
 from keyturn.cloud.history.visibility import (
     NEWEST_FIRST,
-    empty_sets,
+    Shape,
     viewer_params,
+    viewer_shape,
     visibility_clause,
 )
 from keyturn.cloud.privacy.policies import hidden_before, shown_events
@@ -121,7 +122,7 @@ def list_events(
     params.update((name, value) for name, value in optional.items() if value is not None)
     if cursor is not None:
         params["cursor_at"], params["cursor_id"] = decode_cursor(cursor)
-    statement = _page_statement(empty_sets(viewer), frozenset(params), filters.granted)
+    statement = _page_statement(viewer_shape(viewer), frozenset(params), filters.granted)
     if shown is not None:
         statement = statement.where(shown)
     # Core rows: the ORM's result handling would only cost time for plain column tuples.
@@ -133,14 +134,15 @@ def list_events(
 
 @functools.lru_cache(maxsize=512)
 def _page_statement(
-    empty: frozenset[str], bound: frozenset[str], granted: bool | None
+    shape: Shape, bound: frozenset[str], granted: bool | None
 ) -> Select[tuple[object, ...]]:
     """The page query for one combination of filters, built once and run with parameters.
 
-    `empty` names the viewer's empty sets and `bound` the parameters the read binds; it reads
-    plain rows of the StoredEvent columns, which cost less than ORM objects.
+    `shape` is the viewer's (see `visibility_clause`) and `bound` names the parameters the
+    read binds; it reads plain rows of the StoredEvent columns, which cost less than ORM
+    objects.
     """
-    conditions = [visibility_clause(empty)]
+    conditions = [visibility_clause(shape)]
     if "shown_since" in bound:
         conditions.append(Event.occurred_at >= bindparam("shown_since"))
     if "property" in bound:

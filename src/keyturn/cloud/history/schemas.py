@@ -129,6 +129,7 @@ def event_facts(event: StoredEvent) -> EventFacts:
         subject_id=event.subject_id,
         granted_by=event.granted_by,
         by_resident=event.by_resident,
+        occurred_at=event.occurred_at,
     )
 
 

@@ -40,7 +40,7 @@ from keyturn.cloud.fields import AwareInstant
 from keyturn.cloud.history.models import Event, Photo
 from keyturn.cloud.history.queries import MAX_PAGE, BadCursor, EventFilter, export_csv, list_events
 from keyturn.cloud.history.schemas import EventPage, Outcome, event_facts, event_page_json
-from keyturn.cloud.history.visibility import resident_door_ids
+from keyturn.cloud.history.visibility import resident_periods
 from keyturn.cloud.privacy import audit
 from keyturn.cloud.problems import GUARDED, ProblemError, problem, problem_responses
 from keyturn.crypto.errors import SealError
@@ -114,7 +114,7 @@ def viewer_at(
     here = frozenset({property_id})
     return Viewer(
         person_id=principal.person_id,
-        resident_door_ids=resident_door_ids(db, principal.person_id, now),
+        resident_periods=resident_periods(db, principal.person_id, now),
         managed_property_ids=here if manages else frozenset(),
         security_viewer_property_ids=here if secures else frozenset(),
     )

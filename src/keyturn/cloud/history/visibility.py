@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import fields
-from datetime import datetime
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, false, literal, or_, select
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from keyturn.rules.visibility import (
     VISIBILITY_RULE,
     And,
     Const,
+    During,
     Eq,
     EventField,
     Expr,
@@ -30,17 +31,28 @@ from keyturn.rules.visibility import (
     Ne,
     Operand,
     Or,
+    ResidentPeriod,
     Viewer,
     ViewerField,
 )
 
 
-def compile_rule(expr: Expr, empty: frozenset[str] = frozenset()) -> ColumnElement[bool]:
-    """Translate a rule tree into a WHERE clause over `events` whose viewer values are bound
-    parameters (`viewer_params` gives them), so one clause serves every viewer.
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What a viewer's clause depends on besides its bound values: the names of its empty
+    sets, and how many periods each set of periods holds (one condition per period)."""
 
-    Membership of a Viewer set named in `empty` compiles to false, as the database plans a
-    constant better than an empty list.
+    empty: frozenset[str] = frozenset()
+    periods: frozenset[tuple[str, int]] = frozenset()
+
+
+def compile_rule(expr: Expr, shape: Shape = Shape()) -> ColumnElement[bool]:
+    """Translate a rule tree into a WHERE clause over `events` whose viewer values are bound
+    parameters (`viewer_params` gives them), so one clause serves every viewer of a shape.
+
+    Membership of a Viewer set named in `shape.empty` compiles to false, as the database
+    plans a constant better than an empty list; a set of periods compiles to one condition
+    per period, on the door and the time.
     """
     match expr:
         case Eq(left, right):
@@ -48,13 +60,28 @@ def compile_rule(expr: Expr, empty: frozenset[str] = frozenset()) -> ColumnEleme
         case Ne(left, right):
             return _operand(left) != _operand(right)
         case In(item, collection):
-            if collection.name in empty:
+            if collection.name in shape.empty:
                 return false()
             return _operand(item).in_(bindparam(VIEWER_PARAM + collection.name, expanding=True))
+        case During(door, moment, periods):
+            count = dict(shape.periods).get(periods.name, 0)
+            if count == 0:
+                return false()
+            where, at = _operand(door), _operand(moment)
+            return or_(
+                *(
+                    and_(
+                        where == bindparam(_period_param(periods.name, n, "door")),
+                        at >= bindparam(_period_param(periods.name, n, "start")),
+                        at < bindparam(_period_param(periods.name, n, "end")),
+                    )
+                    for n in range(count)
+                )
+            )
         case And(terms):
-            return and_(*(compile_rule(term, empty) for term in terms))
+            return and_(*(compile_rule(term, shape) for term in terms))
         case Or(terms):
-            return or_(*(compile_rule(term, empty) for term in terms))
+            return or_(*(compile_rule(term, shape) for term in terms))
     raise TypeError(f"not a rule expression: {expr!r}")
 
 
@@ -72,24 +99,30 @@ def _operand(operand: Operand) -> ColumnElement[object]:
 
 
 VIEWER_PARAM = "viewer_"
+# The end bound of a period that has not ended: later than any event a lock can record.
+OPEN_END = datetime(9999, 12, 31, tzinfo=UTC)
 # The order of every history read, newest first, the id breaking ties (the cursor's order).
 NEWEST_FIRST = (Event.occurred_at.desc(), Event.id.desc())
 
 
-@functools.cache
-def visibility_clause(empty: frozenset[str]) -> ColumnElement[bool]:
-    """The visibility rule as SQL for viewers whose sets named in `empty` are empty, compiled
-    once per such combination; bind a viewer with `viewer_params`."""
-    return compile_rule(VISIBILITY_RULE, empty)
+@functools.lru_cache(maxsize=256)
+def visibility_clause(shape: Shape) -> ColumnElement[bool]:
+    """The visibility rule as SQL for viewers of one `Shape`, compiled once per shape; bind a
+    viewer with `viewer_params`."""
+    return compile_rule(VISIBILITY_RULE, shape)
 
 
-def empty_sets(viewer: Viewer) -> frozenset[str]:
-    """The names of the viewer's set-valued facts that are empty."""
-    return frozenset(
-        field.name
-        for field in fields(viewer)
-        if isinstance(getattr(viewer, field.name), frozenset) and not getattr(viewer, field.name)
-    )
+def viewer_shape(viewer: Viewer) -> Shape:
+    """The viewer's Shape: its empty sets, and the size of each of its sets of periods."""
+    empty: set[str] = set()
+    periods: set[tuple[str, int]] = set()
+    for field in fields(viewer):
+        value = getattr(viewer, field.name)
+        if isinstance(value, frozenset) and not value:
+            empty.add(field.name)
+        elif _is_periods(value):
+            periods.add((field.name, len(value)))
+    return Shape(frozenset(empty), frozenset(periods))
 
 
 def viewer_params(viewer: Viewer) -> dict[str, object]:
@@ -97,28 +130,46 @@ def viewer_params(viewer: Viewer) -> dict[str, object]:
     params: dict[str, object] = {}
     for field in fields(viewer):
         value = getattr(viewer, field.name)
-        params[VIEWER_PARAM + field.name] = sorted(value) if isinstance(value, frozenset) else value
+        if _is_periods(value):
+            for n, period in enumerate(sorted(value, key=_period_order)):
+                params[_period_param(field.name, n, "door")] = period.door_id
+                params[_period_param(field.name, n, "start")] = period.starts_at
+                params[_period_param(field.name, n, "end")] = period.ends_at or OPEN_END
+        elif isinstance(value, frozenset):
+            params[VIEWER_PARAM + field.name] = sorted(value)
+        else:
+            params[VIEWER_PARAM + field.name] = value
     return params
+
+
+def _is_periods(value: object) -> bool:
+    return isinstance(value, frozenset) and any(isinstance(v, ResidentPeriod) for v in value)
+
+
+def _period_order(period: ResidentPeriod) -> tuple[str, datetime, datetime]:
+    return period.door_id, period.starts_at, period.ends_at or OPEN_END
+
+
+def _period_param(name: str, n: int, part: str) -> str:
+    return f"{VIEWER_PARAM}{name}_{n}_{part}"
 
 
 def visible_events(viewer: Viewer) -> Select[Event]:
     """Events this viewer may see, newest first; callers add their own filters and limits."""
-    clause = visibility_clause(empty_sets(viewer))
+    clause = visibility_clause(viewer_shape(viewer))
     return select(Event).where(clause).order_by(*NEWEST_FIRST).params(viewer_params(viewer))
 
 
 # Every history read looks this up, so it is built once: building costs more than running it.
-_RESIDENT_DOORS = (
-    select(Door.id)
+_RESIDENT_GRANTS = (
+    select(Door.id, Grant.starts_at, Grant.ends_at, Grant.revoked_at)
     .join(key_doors, key_doors.c.door_id == Door.id)
     .join(Key, Key.id == key_doors.c.key_id)
     .join(Grant, Grant.key_id == Key.id)
     .where(
         Grant.person_id == bindparam("person"),
         Grant.resident.is_(True),
-        Grant.revoked_at.is_(None),
         Grant.starts_at <= bindparam("now"),
-        or_(Grant.ends_at.is_(None), Grant.ends_at > bindparam("now")),
         Door.kind == DoorKind.RESIDENCE,
     )
 )
@@ -147,12 +198,30 @@ def viewer_for(session: Session, person_id: str, now: datetime) -> Viewer:
     )
     return Viewer(
         person_id=person_id,
-        resident_door_ids=resident_door_ids(session, person_id, now),
+        resident_periods=resident_periods(session, person_id, now),
         managed_property_ids=frozenset(managed),
         security_viewer_property_ids=frozenset(security & managed),
     )
 
 
-def resident_door_ids(session: Session, person_id: str, now: datetime) -> frozenset[str]:
-    """The residence doors where the person holds a live grant with resident status."""
-    return frozenset(session.scalars(_RESIDENT_DOORS, {"person": person_id, "now": now}))
+def resident_periods(session: Session, person_id: str, now: datetime) -> frozenset[ResidentPeriod]:
+    """The periods in which the person held resident status at the residence doors where they
+    still hold it at `now` (V2): each grant with resident status there, from its start to its
+    end or revocation. Someone who has moved out keeps no period at that door.
+
+    A grant's start is when the status was given or later (access.management moves an
+    earlier one), and a key carrying resident status gains no residence door, so a period
+    never reaches back before the person was given resident status at that door.
+    """
+    rows = session.execute(_RESIDENT_GRANTS, {"person": person_id, "now": now}).all()
+    home = {
+        door_id
+        for door_id, _, ends_at, revoked_at in rows
+        if all(end is None or end > now for end in (ends_at, revoked_at))
+    }
+    periods: set[ResidentPeriod] = set()
+    for door_id, starts_at, ends_at, revoked_at in rows:
+        ends = min((end for end in (ends_at, revoked_at) if end is not None), default=None)
+        if door_id in home and (ends is None or ends > starts_at):
+            periods.add(ResidentPeriod(door_id, starts_at, ends))
+    return frozenset(periods)

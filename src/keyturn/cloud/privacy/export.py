@@ -80,6 +80,7 @@ def _facts(event: Event) -> EventFacts:
         subject_id=event.subject_id,
         granted_by=event.granted_by,
         by_resident=event.by_resident,
+        occurred_at=event.occurred_at,
     )
 
 
