@@ -18,6 +18,7 @@ from keyturn.cloud.access import flow_views as access_flow_views
 from keyturn.cloud.access import views as access_views
 from keyturn.cloud.auth.deps import public_route
 from keyturn.cloud.auth.http import install_auth
+from keyturn.cloud.capacity import ConnectionBudget
 from keyturn.cloud.db import make_engine
 from keyturn.cloud.devices import views as devices_views
 from keyturn.cloud.history import views as history_views
@@ -30,6 +31,7 @@ from keyturn.cloud.privacy import views as privacy_views
 from keyturn.cloud.problems import problem, problem_responses
 from keyturn.cloud.properties import views as properties_views
 from keyturn.cloud.refusals import install_refusals
+from keyturn.cloud.retries import install_retries
 from keyturn.cloud.webhooks import views as webhooks_views
 from keyturn.settings import Settings
 
@@ -67,6 +69,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         app.include_router(resource_views.router)
     install_auth(app)
     install_refusals(app)
+    # Outermost last: a request waits for a connection budget, and gives it back between retries.
+    app.add_middleware(ConnectionBudget, engine=db)
+    install_retries(app)
     complete_openapi(app)
 
     @app.get(
