@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.codes import issue_personal_code
-from keyturn.cloud.access.models import Grant, Key
+from keyturn.cloud.access.models import Grant, Key, Keycard
 from keyturn.cloud.auth import service, totp
 from keyturn.cloud.auth.models import TotpFactor
 from keyturn.cloud.auth.passwords import hash_password
@@ -162,6 +162,7 @@ class World:
     residents: list[str] = field(default_factory=list)
     grant_ids: dict[str, str] = field(default_factory=dict)  # resident → their grant
     doorcode_ids: dict[str, str] = field(default_factory=dict)  # resident → code at door 0
+    keycard_ids: dict[str, str] = field(default_factory=dict)  # resident → active card
     totp_secret: bytes | None = None
 
     @property
@@ -186,7 +187,7 @@ def _person(session: Session, email: str, password: str | None = None) -> Person
 def build_world(
     session: Session, *, doors: int = 4, residents: int = 0, with_totp: bool = False
 ) -> World:
-    """The building; each resident holds one grant of key 0 and a code at door 0."""
+    """The building; each resident holds one grant of key 0, a code at door 0 and a card."""
     now = utcnow()
     prop = Property(portfolio=Portfolio(name="Elm Holdings"), name="12 Elm St", time_zone="UTC")
     give_authority(prop, MASTER_KEY)
@@ -240,6 +241,10 @@ def build_world(
         world.grant_ids[person.id] = grant.id
         code = issue_personal_code(session, MASTER_KEY, person.id, door_ids[0], now)
         world.doorcode_ids[person.id] = code.record_id
+        card = Keycard(person_id=person.id, property_id=prop.id, card_uid=f"04{n:06X}")
+        session.add(card)
+        session.flush()
+        world.keycard_ids[person.id] = card.id
     for door_id in door_ids:
         current_access_list(session, MASTER_KEY, door_id, now)
     session.commit()

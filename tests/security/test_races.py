@@ -17,7 +17,7 @@ import httpx
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Doorcode, Grant, Key
+from keyturn.cloud.access.models import Doorcode, Grant, Key, Keycard
 from keyturn.cloud.auth import opaque, totp
 from keyturn.cloud.auth.models import LoginFailure
 from keyturn.cloud.db import session_factory, utcnow
@@ -140,12 +140,13 @@ def _exists(query: Select[tuple[str]]) -> Happened:
 
 
 def _mixed_writes(world: World) -> list[Write]:
-    """New keys, grants and doorcodes, and revocations of grants and codes, interleaved.
-
-    Each resident is named by one write only, so each write's effect can be read back alone.
+    """New keys, grants, doorcodes and cards, and revocations of grants, codes and cards,
+    interleaved. Each resident is named by one kind of write only, so that each write's
+    effect can be read back alone.
     """
     people, doors, url, auth = world.residents, world.door_ids, world.url, world.auth
-    revoke_grants, new_grants, revoke_codes = people[:35], people[35:75], people[75:110]
+    revoke_grants, new_grants, revoke_codes = people[:30], people[30:60], people[60:85]
+    new_cards, revoke_cards = people[85:105], people[105:125]
     groups: list[list[Write]] = [
         [
             Write(
@@ -157,7 +158,7 @@ def _mixed_writes(world: World) -> list[Write]:
                 ),
                 _exists(select(Key.id).where(Key.name == f"Race key {n}")),
             )
-            for n in range(30)
+            for n in range(25)
         ],
         [
             Write(
@@ -185,6 +186,14 @@ def _mixed_writes(world: World) -> list[Write]:
         ],
         [
             Write(
+                "card",
+                _post(f"{url}/people/{person}/keycards", {"card_uid": f"05{n:06X}"}, auth),
+                _exists(select(Keycard.id).where(Keycard.card_uid == f"05{n:06X}")),
+            )
+            for n, person in enumerate(new_cards)
+        ],
+        [
+            Write(
                 "grant revocation",
                 _delete(f"{url}/keys/{world.key_ids[0]}/grants/{world.grant_ids[person]}", auth),
                 _exists(
@@ -208,6 +217,19 @@ def _mixed_writes(world: World) -> list[Write]:
                 world.doorcode_ids[person],
             )
             for person in revoke_codes
+        ],
+        [
+            Write(
+                "card revocation",
+                _delete(f"{url}/keycards/{world.keycard_ids[person]}", auth),
+                _exists(
+                    select(Keycard.id).where(
+                        Keycard.id == world.keycard_ids[person], Keycard.active.is_(False)
+                    )
+                ),
+                world.keycard_ids[person],
+            )
+            for person in revoke_cards
         ],
     ]
     longest = max(len(group) for group in groups)
@@ -238,15 +260,19 @@ def _check_versions(session: Session, world: World, revoked: dict[str, list[Revo
 def test_concurrent_writes_at_one_building_happen_or_change_nothing(
     live_server: Callable[..., LiveServer], make_world: Callable[..., World], engine: Engine
 ) -> None:
-    world = make_world(residents=110)
+    world = make_world(residents=125)
     server = live_server()
     writes = _mixed_writes(world)
     assert len(writes) == 180
 
     answers = fire(server, [write.send for write in writes])
 
-    outcome = Counter((write.kind, answer.status_code) for write, answer in zip(writes, answers))
+    counts = Counter(f"{write.kind} {answer.status_code}" for write, answer in zip(writes, answers))
+    outcome = ", ".join(f"{count} x {what}" for what, count in sorted(counts.items()))
     assert all(answer.status_code < 500 for answer in answers), outcome
+    with session_factory(engine)() as session:
+        for write, answer in zip(writes, answers, strict=True):
+            assert write.happened(session) == answer.is_success, (write.kind, answer.text)
     assert all(answer.is_success for answer in answers), outcome
     revoked: dict[str, list[Revoked]] = {}
     for write, answer in zip(writes, answers, strict=True):
@@ -258,6 +284,4 @@ def test_concurrent_writes_at_one_building_happen_or_change_nothing(
                 revocation = Revoked(write.kind, write.revokes, lock["required_version"])
                 revoked.setdefault(lock["door_id"], []).append(revocation)
     with session_factory(engine)() as session:
-        for write, answer in zip(writes, answers, strict=True):
-            assert write.happened(session) == answer.is_success, (write.kind, answer.text)
         _check_versions(session, world, revoked)
