@@ -43,12 +43,14 @@ def _examples_by_component() -> dict[str, list[Any]]:
 
 
 def _add_app_wide_refusals(document: dict[str, Any]) -> None:
-    """422 for any input holding NUL (inputs.py); for a body, 400 when it cannot be decoded at
-    all and 413 when it is over the size limit."""
+    """422 for any input holding NUL (inputs.py); 503 when the database stayed busy
+    (retries.py); for a body, 400 when it cannot be decoded at all and 413 when it is over the
+    size limit."""
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             responses = operation["responses"]
             responses.setdefault("422", problem_responses(422)[422])
+            responses.setdefault("503", problem_responses(503)[503])
             if "requestBody" in operation:
                 responses.setdefault("400", problem_responses(400)[400])
                 responses.setdefault("413", problem_responses(413)[413])

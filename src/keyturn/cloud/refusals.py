@@ -1,7 +1,9 @@
 """Domain refusals turned into RFC 9457 problems, so resource views stay free of try/except.
 
 Each error class the services raise maps to one stable problem type; a unique-constraint
-violation (a name or identifier already in use) is a 409 without database detail.
+violation (a name or identifier already in use) is a 409 without database detail. A counter
+taken by a concurrent writer is no such conflict: the engine raises it as TransientConflict,
+which `retries.py` runs again.
 """
 
 from __future__ import annotations
