@@ -203,7 +203,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for SQLite (WAL, foreign keys on, busy timeout) or PostgreSQL (pre-ping).
 
-    Either raises TransientConflict for an error a concurrent transaction caused. Creating an
+    Both raise TransientConflict for an error a concurrent transaction caused. Creating an
     engine does not connect; `connect(engine)` turns a failed first connection into
     DatabaseUnavailable.
     """
