@@ -19,6 +19,7 @@ from keyturn.cloud.access import views as access_views
 from keyturn.cloud.auth.deps import public_route
 from keyturn.cloud.auth.http import install_auth
 from keyturn.cloud.body_limits import BodyLimit
+from keyturn.cloud.capacity import ConnectionBudget
 from keyturn.cloud.db import make_engine
 from keyturn.cloud.devices import views as devices_views
 from keyturn.cloud.history import views as history_views
@@ -31,6 +32,7 @@ from keyturn.cloud.privacy import views as privacy_views
 from keyturn.cloud.problems import problem, problem_responses
 from keyturn.cloud.properties import views as properties_views
 from keyturn.cloud.refusals import install_refusals
+from keyturn.cloud.retries import install_retries
 from keyturn.cloud.webhooks import views as webhooks_views
 from keyturn.settings import Settings
 
@@ -73,6 +75,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         # The client's address (throttling, audit) comes from X-Forwarded-For only when the
         # direct peer is a configured proxy; servers are started with their own handling off.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
+    # Outermost last: a request waits for a connection budget, and gives it back between retries.
+    app.add_middleware(ConnectionBudget, engine=db)
+    install_retries(app)
     complete_openapi(app)
 
     @app.get(

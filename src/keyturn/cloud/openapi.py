@@ -43,9 +43,9 @@ def _examples_by_component() -> dict[str, list[Any]]:
 
 
 def _add_app_wide_refusals(document: dict[str, Any]) -> None:
-    """422 for any input holding NUL (inputs.py) and 503 when the database cannot be reached
-    (refusals.py); for a body, 400 when it cannot be decoded at all and 413 when it is over
-    the route's size limit (body_limits.py)."""
+    """422 for any input holding NUL (inputs.py); 503 when the database cannot be reached
+    (refusals.py) or stayed busy (retries.py); for a body, 400 when it cannot be decoded at
+    all and 413 when it is over the route's size limit (body_limits.py)."""
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             responses = operation["responses"]

@@ -30,7 +30,8 @@ _MEANINGS = {
     413: "The request body is over the size limit",
     422: "The input is not valid, or names something that does not exist here",
     429: "Too many attempts; `Retry-After` says when to try again",
-    503: "A service this needs (the database) cannot be reached",
+    503: "The database cannot be reached, or stayed busy: nothing was changed; send the request"
+    " again (after `Retry-After` when given)",
 }
 
 

@@ -3,6 +3,8 @@
 Each error class the services raise maps to one stable problem type; a unique-constraint
 violation (a name or identifier already in use) is a 409 without database detail, and a
 database that cannot be reached is a 503 with Retry-After on every route, /health included.
+A counter taken by a concurrent writer is no such conflict: the engine raises it as
+TransientConflict, which `retries.py` runs again.
 """
 
 from __future__ import annotations

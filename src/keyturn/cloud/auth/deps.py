@@ -25,6 +25,7 @@ from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import CsrfFailed, NotFound, Unauthenticated
 from keyturn.cloud.auth.opaque import digest
 from keyturn.cloud.auth.permissions import POLICIES, Action, Principal, Standing, authorize
+from keyturn.cloud.properties.write_locks import lock_property
 from keyturn.settings import Settings
 
 SESSION_COOKIE = "keyturn_session"
@@ -143,12 +144,15 @@ def _checked_principal(
     now: datetime,
     action: Action,
     property_from: PropertyResolver | None,
+    writes: bool,
 ) -> Principal:
     """Authenticate the caller and authorise `action`: the one check `requires` and `gated` run.
 
     The property is the `property_id` path parameter, or what `property_from` finds from the
     other path parameters (None answers 404); the key, if any, is the `key_id` parameter,
-    and the person acted on, if any, the `person_id` parameter.
+    and the person acted on, if any, the `person_id` parameter. A request that `writes` at a
+    property then holds the property's row lock until it ends, so writers at one building go
+    one at a time (see `properties.write_locks`).
     """
     principal = current_principal(request, db, now)
     params = request.path_params
@@ -167,6 +171,8 @@ def _checked_principal(
     )
     if standing is not None:
         setattr(request.state, STANDING_STATE, standing)
+    if writes and property_id is not None:
+        lock_property(db, property_id)
     return principal
 
 
@@ -182,7 +188,8 @@ def requires(action: Action, *, property_from: PropertyResolver | None = None) -
         db: Annotated[Session, Depends(get_db)],
         now: Annotated[datetime, Depends(get_now)],
     ) -> Principal:
-        return _checked_principal(request, db, now, action, property_from)
+        writes = request.method not in SAFE_METHODS
+        return _checked_principal(request, db, now, action, property_from, writes)
 
     setattr(check, ACTION_MARK, action)
     setattr(check, RESOLVER_MARK, property_from is not None)
@@ -215,8 +222,10 @@ class Gate:
         def checked() -> T:
             if self.autocommit and not on_loop:
                 self.db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            # In autocommit mode a row lock would end with its own statement: nothing to hold.
+            writes = self.request.method not in SAFE_METHODS and not self.autocommit
             principal = _checked_principal(
-                self.request, self.db, self.now, self.action, self.property_from
+                self.request, self.db, self.now, self.action, self.property_from, writes
             )
             return work(principal)
 

@@ -1,7 +1,8 @@
 """Logging in and out, cookie sessions, API tokens and the TOTP factor, as functions of a session.
 
 Views stay thin: they pass the clock's `now`, the master key and the config in, and commit.
-Failed logins are committed here before raising, because the throttle must remember them.
+A login attempt is committed here as a failure before its password is checked (the throttle
+must count it even if the request dies), and cleared or taken back once it turns out not to be.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth import opaque, throttle, totp
@@ -68,42 +69,37 @@ def log_in(
     """The account whose email and password (and TOTP code, if enrolled) these are.
 
     Unknown email, wrong password and disabled account give the same InvalidCredentials
-    after the same argon2 work; throttling is checked first and counts every failure.
+    after the same argon2 work; throttling comes first and counts every attempt.
     """
     key = opaque.email_digest(email)
-    throttle.check(session, config, key, address, now)
+    attempt = throttle.reserve(session, config, key, address, now)
     account = session.execute(
         select(Account).join(Person).where(Person.email == email.strip().lower())
     ).scalar_one_or_none()
     stored = account.password_hash if account is not None else None
     matches = verify_password(stored or _dummy_hash(), password)
     if account is None or stored is None or not matches or account.disabled:
-        _fail(session, config, key, address, now, InvalidCredentials())
+        _fail(session, InvalidCredentials())
     assert account is not None
     assert stored is not None
     if account.totp_secret_sealed is not None:
         if not totp_code:
+            # The password was right: asking for the code is no failure.
+            throttle.forgive(session, attempt)
+            session.commit()
             raise TotpCodeRequired("send the current code from your authenticator as totp_code")
         sealed = account.totp_secret_sealed
         if not _accept_code(session, master_key, account, sealed, totp_code, now):
-            _fail(session, config, key, address, now, TotpCodeRequired("the code is not correct"))
+            _fail(session, TotpCodeRequired("the code is not correct"))
     throttle.clear(session, key)
     if needs_rehash(stored):
         account.password_hash = hash_password(password)
     return account
 
 
-def _fail(
-    session: Session,
-    config: AuthConfig,
-    key: str,
-    address: str,
-    now: datetime,
-    error: Exception,
-) -> None:
+def _fail(session: Session, error: Exception) -> None:
+    """Refuse the login; its attempt, committed by the throttle, stays as the failure."""
     session.rollback()
-    throttle.record_failure(session, config, key, address, now)
-    session.commit()
     raise error
 
 
@@ -359,13 +355,23 @@ def remove_totp(
 def _accept_code(
     session: Session, master_key: bytes, account: Account, sealed: bytes, code: str, now: datetime
 ) -> bool:
+    """Whether the code is right and its step is used here first: a code works once only."""
     factor = _factor(session, account.id, now)
     secret = totp.unseal_secret(master_key, account.id, sealed)
     step = totp.matching_step(secret, code, now, factor.last_used_step)
     if step is None:
         return False
-    factor.last_used_step = step
-    return True
+    session.flush()
+    # Conditional, so of concurrent requests with one code exactly one updates the row.
+    used = session.execute(
+        update(TotpFactor)
+        .where(
+            TotpFactor.id == factor.id,
+            or_(TotpFactor.last_used_step.is_(None), TotpFactor.last_used_step < step),
+        )
+        .values(last_used_step=step)
+    )
+    return bool(used.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _factor(session: Session, account_id: str, now: datetime) -> TotpFactor:

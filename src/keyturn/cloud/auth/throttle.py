@@ -1,7 +1,9 @@
 """Login throttling per account and per client address, kept in the database.
 
-Failures are rows, so every API process sees the same counts; a success clears the account's
-failures, and rows older than the window are deleted as new ones arrive.
+Failures are rows, so every API process sees the same counts. Each attempt is counted and
+recorded as a failure before its password is checked, one attempt per account and address
+at a time, so concurrent attempts cannot all pass the check together; a success clears the
+account's failures, and rows older than the window are deleted as new ones arrive.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -18,11 +20,24 @@ from keyturn.cloud.auth.errors import Throttled
 from keyturn.cloud.auth.models import LoginFailure
 
 
-def check(
+def reserve(
     session: Session, config: AuthConfig, email_digest: str, address: str, now: datetime
-) -> None:
-    """Raise Throttled (with the seconds to wait) when either limit is reached."""
+) -> str:
+    """Count one attempt against both limits and commit it as a failure; its id is returned.
+
+    Raises Throttled (with the seconds to wait) when either limit is already reached. Attempts
+    for the same account or address take turns here, so at most the limit of them get past.
+    The caller `forgive`s the attempt if it turns out not to count, or `clear`s on success.
+    """
+    _take_turn(session, [f"login-account:{email_digest}", f"login-address:{address}"])
     window = timedelta(seconds=config.failure_window_s)
+    # On SQLite this first write waits for the database's single writer: the turn there.
+    session.execute(
+        delete(LoginFailure).where(
+            or_(LoginFailure.email_digest == email_digest, LoginFailure.client_address == address),
+            LoginFailure.at < now - window,
+        )
+    )
     by_account = LoginFailure.email_digest == email_digest
     by_address = LoginFailure.client_address == address
     waits = (
@@ -32,20 +47,23 @@ def check(
     longest = max(waits)
     if longest > 0:
         raise Throttled(longest)
+    attempt = LoginFailure(email_digest=email_digest, client_address=address, at=now)
+    session.add(attempt)
+    session.commit()
+    return attempt.id
 
 
-def record_failure(
-    session: Session, config: AuthConfig, email_digest: str, address: str, now: datetime
-) -> None:
-    """Store one failure and forget this key's failures that fell out of the window."""
-    cutoff = now - timedelta(seconds=config.failure_window_s)
-    session.execute(
-        delete(LoginFailure).where(
-            or_(LoginFailure.email_digest == email_digest, LoginFailure.client_address == address),
-            LoginFailure.at < cutoff,
-        )
-    )
-    session.add(LoginFailure(email_digest=email_digest, client_address=address, at=now))
+def forgive(session: Session, attempt_id: str) -> None:
+    """Take back an attempt that does not count as a failure."""
+    session.execute(delete(LoginFailure).where(LoginFailure.id == attempt_id))
+
+
+def _take_turn(session: Session, names: list[str]) -> None:
+    """Wait until no other transaction holds these names, and hold them until this one ends."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for name in sorted(names):
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(name))))
 
 
 def clear(session: Session, email_digest: str) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import BigInteger, CheckConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from keyturn.cloud.db import Base, created_at_column, foreign_id, id_column
+from keyturn.cloud.db import COUNTER, Base, created_at_column, foreign_id, id_column
 from keyturn.rules.types import Capability
 
 if TYPE_CHECKING:
@@ -101,7 +101,8 @@ class AccessListVersion(Base):
     """
 
     __tablename__ = "access_list_versions"
-    __table_args__ = (UniqueConstraint("door_id", "version"),)
+    # The next version is the newest plus one, so two publishers racing would take the same.
+    __table_args__ = (UniqueConstraint("door_id", "version", info={COUNTER: True}),)
 
     id: Mapped[str] = id_column()
     door_id: Mapped[str] = foreign_id("doors.id", ondelete="CASCADE", index=False)

@@ -35,6 +35,7 @@ from keyturn.cloud.devices.models import AccessListVersion, Device, DeviceModel,
 from keyturn.cloud.history.service import record_open_ended_gap
 from keyturn.cloud.properties.models import Door, Property
 from keyturn.cloud.properties.service import door_secret_of
+from keyturn.cloud.properties.write_locks import lock_doors
 from keyturn.crypto.keys import VerifyKey
 from keyturn.crypto.sealed import seal
 from keyturn.protocol.access_lists import content_bytes, content_from_bytes, make_delta
@@ -244,10 +245,16 @@ def _current_version(
     door = session.get(Door, door_id)
     if door is None:
         raise LookupError(f"no door {door_id}")
+    params = {"door": door_id, "scopes": door_scopes(door_id, door.property_id)}
     # Read before the list's inputs, so a write committed meanwhile shows as a newer revision.
+    newest = session.execute(_NEWEST_WITH_REVISION, params).first()
+    if newest is not None and newest[2] and _still_current(newest[0], int(newest[1]), now):
+        return newest[0], None
+    # Publishers of this door go one at a time, each reading what the one before committed:
+    # versions stay unique, and each one holds every change published before it.
+    lock_doors(session, [door_id])
     newest = session.execute(
-        _NEWEST_WITH_REVISION,
-        {"door": door_id, "scopes": door_scopes(door_id, door.property_id)},
+        _NEWEST_WITH_REVISION, params, execution_options={"populate_existing": True}
     ).first()
     if newest is None:
         latest, revision = None, door_revision(session, door_id, door.property_id)
