@@ -1,4 +1,5 @@
-"""Fixtures of the security regressions: a real `keyturn serve` process and a building in it.
+"""Fixtures of the security regressions: a real `keyturn serve` process and a building in it,
+and the API in process with the resource tests' building (`app`, `client`, `db`, `site`).
 
 `live_server` starts `python -m keyturn serve` on a free 127.0.0.1 port against this test's
 migrated database (`engine`, so SQLite and PostgreSQL in turn) and always stops it;
@@ -20,26 +21,34 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.codes import issue_personal_code
-from keyturn.cloud.access.models import Grant, Key, Keycard
-from keyturn.cloud.auth import service, totp
-from keyturn.cloud.auth.models import TotpFactor
-from keyturn.cloud.auth.passwords import hash_password
-from keyturn.cloud.auth.permissions import ALL_SCOPES
-from keyturn.cloud.db import session_factory, utcnow
-from keyturn.cloud.devices.service import (
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "cloud" / d) for d in ("api", "auth")]
+
+from api_fixtures import Site, make_site  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from keyturn.cloud.access.codes import issue_personal_code  # noqa: E402
+from keyturn.cloud.access.models import Grant, Key, Keycard  # noqa: E402
+from keyturn.cloud.app import create_app  # noqa: E402
+from keyturn.cloud.auth import service, totp  # noqa: E402
+from keyturn.cloud.auth.models import TotpFactor  # noqa: E402
+from keyturn.cloud.auth.passwords import hash_password  # noqa: E402
+from keyturn.cloud.auth.permissions import ALL_SCOPES  # noqa: E402
+from keyturn.cloud.db import session_factory, utcnow  # noqa: E402
+from keyturn.cloud.devices.service import (  # noqa: E402
     create_provisioning_token,
     current_access_list,
     provision_device,
 )
-from keyturn.cloud.people.models import Account, Person, RoleMembership
-from keyturn.cloud.properties.models import Door, Portfolio, Property, Unit
-from keyturn.cloud.properties.service import create_door, give_authority
-from keyturn.crypto.keys import SigningKeyPair
-from keyturn.rules.types import DoorKind, Role
+from keyturn.cloud.people.models import Account, Person, RoleMembership  # noqa: E402
+from keyturn.cloud.properties.models import Door, Portfolio, Property, Unit  # noqa: E402
+from keyturn.cloud.properties.service import create_door, give_authority  # noqa: E402
+from keyturn.crypto.keys import SigningKeyPair  # noqa: E402
+from keyturn.rules.types import DoorKind, Role  # noqa: E402
+from keyturn.settings import Settings  # noqa: E402
 
 MASTER_KEY = bytes(range(32))
 MASTER_KEY_TEXT = base64.urlsafe_b64encode(MASTER_KEY).decode()
@@ -260,3 +269,28 @@ def make_world(engine: Engine) -> Callable[..., World]:
             return build_world(session, **options)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture
+def app(engine: Engine, db_url: str, tmp_path: Path) -> FastAPI:
+    settings = Settings(data_dir=tmp_path, database_url=db_url, master_key=MASTER_KEY_TEXT)
+    return create_app(settings, engine)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="https://testserver") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    with session_factory(engine)() as opened:
+        yield opened
+
+
+@pytest.fixture
+def site(db: Session) -> Site:
+    built = make_site(db)
+    db.commit()
+    return built

@@ -22,20 +22,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "cloud" / d) for d in ("api", "auth")]
 
-from api_fixtures import Site, make_site  # noqa: E402
+from api_fixtures import Site  # noqa: E402
 from auth_fixtures import MASTER_KEY_TEXT, row_counts  # noqa: E402
 from edge_server import Server, serving  # noqa: E402
 
-from keyturn.cloud.app import create_app  # noqa: E402
 from keyturn.cloud.body_limits import JSON_BODY_LIMIT, LIMIT_EXTENSION  # noqa: E402
-from keyturn.cloud.db import session_factory  # noqa: E402
 from keyturn.cloud.privacy.verification import MAX_DOCUMENT_BYTES  # noqa: E402
-from keyturn.settings import Settings  # noqa: E402
 
 MB = 1_000_000
 ATTACK_BYTES = 60 * MB
@@ -142,31 +138,6 @@ def test_eight_concurrent_60_mb_posts_barely_move_the_servers_memory(server: Ser
 
 
 # -- every route, in process -----------------------------------------------------------------
-
-
-@pytest.fixture
-def app(engine: Engine, db_url: str, tmp_path: Path) -> FastAPI:
-    settings = Settings(data_dir=tmp_path, database_url=db_url, master_key=MASTER_KEY_TEXT)
-    return create_app(settings, engine)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, base_url="https://testserver") as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
-    with session_factory(engine)() as opened:
-        yield opened
-
-
-@pytest.fixture
-def site(db: Session) -> Site:
-    built = make_site(db)
-    db.commit()
-    return built
 
 
 def _body_operations(app: FastAPI) -> list[tuple[str, str, int]]:

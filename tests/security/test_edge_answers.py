@@ -42,31 +42,6 @@ PROBLEM = "application/problem+json"
 LEAKS = ("Traceback", "sqlalchemy", "psycopg", "sqlite3", "OperationalError", 'File "')
 
 
-@pytest.fixture
-def app(engine: Engine, db_url: str, tmp_path: Path) -> FastAPI:
-    settings = Settings(data_dir=tmp_path, database_url=db_url, master_key=MASTER_KEY_TEXT)
-    return create_app(settings, engine)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, base_url="https://testserver") as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
-    with session_factory(engine)() as opened:
-        yield opened
-
-
-@pytest.fixture
-def site(db: Session) -> Site:
-    built = make_site(db)
-    db.commit()
-    return built
-
-
 def _operations(app: FastAPI) -> list[tuple[str, str]]:
     return [
         (method.upper(), path)

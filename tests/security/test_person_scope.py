@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,9 @@ import pytest
 _TESTS = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(_TESTS / "cloud" / "api"), str(_TESTS / "cloud" / "auth")]
 
-from api_fixtures import Site, make_site  # noqa: E402
+from api_fixtures import Site  # noqa: E402
 from auth_fixtures import (  # noqa: E402
     MASTER_KEY,
-    MASTER_KEY_TEXT,
     T0,
     Clock,
     bearer,
@@ -34,49 +32,25 @@ from auth_fixtures import (  # noqa: E402
 )
 from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import Engine, select  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from keyturn.cloud.access.models import Doorcode, Keycard, MobileKeyRegistration  # noqa: E402
 from keyturn.cloud.access.service import build_access_list, subject_for  # noqa: E402
-from keyturn.cloud.app import create_app  # noqa: E402
 from keyturn.cloud.auth.deps import app_routes  # noqa: E402
-from keyturn.cloud.db import session_factory  # noqa: E402
 from keyturn.cloud.properties.models import Property  # noqa: E402
 from keyturn.cloud.properties.service import give_authority  # noqa: E402
 from keyturn.crypto.keys import SigningKeyPair  # noqa: E402
 from keyturn.rules.types import Role  # noqa: E402
-from keyturn.settings import Settings  # noqa: E402
 
 NYC = "US-NY-NYC"
 RESIDENT_EMAIL = "resident@example.org"
 
 
-@pytest.fixture
-def app(engine: Engine, db_url: str, tmp_path: Path) -> FastAPI:
-    settings = Settings(data_dir=tmp_path, database_url=db_url, master_key=MASTER_KEY_TEXT)
-    application = create_app(settings, engine)
-    application.state.clock = Clock()
-    return application
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, base_url="https://testserver") as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
-    with session_factory(engine)() as opened:
-        yield opened
-
-
-@pytest.fixture
-def site(db: Session) -> Site:
-    built = make_site(db)
-    db.commit()
-    return built
+@pytest.fixture(autouse=True)
+def _frozen_clock(app: FastAPI) -> None:
+    """The API's clock stands at the fixtures' T0, when their tokens and grants were made."""
+    app.state.clock = Clock()
 
 
 def _ok(response: Any, *expected: int) -> Any:
