@@ -34,6 +34,7 @@ from keyturn.cloud.people.profiles import (
     portfolio_of,
     profile_at,
     profile_in,
+    profiles_of,
     read_profile_at,
 )
 from keyturn.cloud.privacy import audit
@@ -196,7 +197,7 @@ def withdraw(
     """
     outcome = Withdrawal(person.id, kind, now)
     if property_id is None:
-        concerned = own_profiles(session, person)
+        concerned = profiles_of(session, person_id=person.id)
     else:
         concerned = [profile_at(session, person=person, property_id=property_id)]
     concerned = [profile for profile in concerned if _on_file(profile, kind) is not None]

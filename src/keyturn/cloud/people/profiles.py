@@ -23,6 +23,22 @@ def portfolio_of(session: Session, property_id: str) -> str:
     ).scalar_one()
 
 
+def _blank(person: Person, portfolio_id: str, display_name: str | None = None) -> Profile:
+    """A profile with nothing on file, named as given or as the person was first known."""
+    return Profile(
+        person_id=person.id,
+        portfolio_id=portfolio_id,
+        display_name=display_name or person.display_name,
+        is_minor=False,
+    )
+
+
+def _found(session: Session, person_id: str, portfolio_id: str) -> Profile | None:
+    return session.scalars(
+        select(Profile).where(Profile.person_id == person_id, Profile.portfolio_id == portfolio_id)
+    ).first()
+
+
 def profile_in(
     session: Session,
     *,
@@ -32,16 +48,10 @@ def profile_in(
     now: datetime | None = None,
 ) -> Profile:
     """The person's profile with the portfolio, made (named `display_name`) if they have none."""
-    found = session.scalars(
-        select(Profile).where(Profile.person_id == person.id, Profile.portfolio_id == portfolio_id)
-    ).first()
+    found = _found(session, person.id, portfolio_id)
     if found is not None:
         return found
-    profile = Profile(
-        person_id=person.id,
-        portfolio_id=portfolio_id,
-        display_name=display_name or person.display_name,
-    )
+    profile = _blank(person, portfolio_id, display_name)
     if now is not None:
         profile.created_at = now
     session.add(profile)
@@ -53,17 +63,7 @@ def read_profile_at(session: Session, *, person: Person, property_id: str) -> Pr
     """The person's profile with this property's portfolio, for reading: one with nothing on
     file (never saved) if the portfolio has none yet."""
     portfolio_id = portfolio_of(session, property_id)
-    found = session.scalars(
-        select(Profile).where(Profile.person_id == person.id, Profile.portfolio_id == portfolio_id)
-    ).first()
-    if found is not None:
-        return found
-    return Profile(
-        person_id=person.id,
-        portfolio_id=portfolio_id,
-        display_name=person.display_name,
-        is_minor=False,
-    )
+    return _found(session, person.id, portfolio_id) or _blank(person, portfolio_id)
 
 
 def profile_at(session: Session, *, person: Person, property_id: str) -> Profile:
