@@ -33,7 +33,7 @@ from keyturn.cloud.app import create_app
 from keyturn.cloud.history.models import Event, Photo
 from keyturn.cloud.properties.models import Door, Portfolio, Unit
 from keyturn.crypto.sealed import encrypt_blob, new_data_key, seal
-from keyturn.lock.camera import photo_context
+from keyturn.protocol.photos import photo_context
 from keyturn.rules.types import CredentialType, DoorKind, Permission, Reason, Role
 from keyturn.settings import Settings
 

@@ -23,7 +23,7 @@ from keyturn.cloud.people.models import Account, Person, Profile
 from keyturn.cloud.privacy.models import AuditRecord
 from keyturn.cloud.properties.models import Door, Portfolio, Property
 from keyturn.crypto.sealed import encrypt_blob, new_data_key, seal
-from keyturn.lock.camera import photo_context
+from keyturn.protocol.photos import photo_context
 from keyturn.rules.types import CredentialType, DoorKind, Reason
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

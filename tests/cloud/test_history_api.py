@@ -42,8 +42,8 @@ from keyturn.cloud.history.service import ingest_photos
 from keyturn.cloud.privacy.models import AuditRecord
 from keyturn.cloud.properties.models import Property
 from keyturn.crypto.sealed import encrypt_blob, new_data_key
-from keyturn.lock.camera import photo_context
 from keyturn.protocol.messages import PhotoUpload
+from keyturn.protocol.photos import photo_context
 from keyturn.rules.types import CredentialType, Reason, Role
 
 

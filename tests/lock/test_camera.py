@@ -11,7 +11,7 @@ from keyturn.crypto.codes import single_day_code
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.sealed import decrypt_blob
 from keyturn.lock.agent import Attempt
-from keyturn.lock.camera import photo_context
+from keyturn.protocol.photos import photo_context
 from keyturn.rules.types import DoorKind
 from lock.harness import NO_CAMERA, Harness
 

@@ -15,15 +15,10 @@ from typing import Any, Protocol
 
 from keyturn.crypto.sealed import decrypt_blob, encrypt_blob, new_data_key, seal, unseal
 from keyturn.protocol.messages import PhotoUpload
+from keyturn.protocol.photos import photo_context
 
 JPEG = "image/jpeg"
-PHOTO_CONTEXT = b"keyturn/photo/"
 PHOTO_SIZE = (160, 120)
-
-
-def photo_context(photo_id: str) -> bytes:
-    """The associated data a photo's ciphertext is bound to, on the lock and in the cloud."""
-    return PHOTO_CONTEXT + photo_id.encode()
 
 
 class Camera(Protocol):

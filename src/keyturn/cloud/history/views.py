@@ -45,7 +45,7 @@ from keyturn.cloud.privacy import audit
 from keyturn.cloud.problems import GUARDED, ProblemError, problem, problem_responses
 from keyturn.crypto.errors import SealError
 from keyturn.crypto.sealed import decrypt_blob, unseal
-from keyturn.lock.camera import photo_context
+from keyturn.protocol.photos import photo_context
 from keyturn.rules.photos import can_view_photo
 from keyturn.rules.types import CredentialType, Permission
 from keyturn.rules.visibility import Viewer

@@ -35,7 +35,7 @@ from keyturn.cloud.privacy.errors import WrongState
 from keyturn.cloud.privacy.models import DataSubjectRequest, RequestKind, RequestState
 from keyturn.crypto.errors import SealError
 from keyturn.crypto.sealed import decrypt_blob, unseal
-from keyturn.lock.camera import photo_context
+from keyturn.protocol.photos import photo_context
 from keyturn.rules.photos import can_view_photo
 from keyturn.rules.visibility import EventFacts
 
