@@ -47,17 +47,15 @@ from starlette.types import Message
 from _load import TOKEN_ENV
 from _report import best_of_each, best_of_interleaved, report
 from _seed import EVENTS, ScratchDatabases, load_events, scratch_databases
-from keyturn.cloud import db
-from keyturn.cloud.access.models import Grant
+from keyturn.cloud import db, sessions
 from keyturn.cloud.app import create_app
 from keyturn.cloud.auth import service as auth_service
 from keyturn.cloud.auth.deps import public_route
 from keyturn.cloud.auth.permissions import ALL_SCOPES
 from keyturn.cloud.devices.sync import handle_uplink
-from keyturn.cloud.history.models import Event
 from keyturn.cloud.history.views import viewer_at
 from keyturn.cloud.history.visibility import visible_events
-from keyturn.cloud.people.models import Account
+from keyturn.cloud.models import Account, Event, Grant
 from keyturn.cloud.privacy.policies import shown_events
 from keyturn.lock.agent import DEFAULT_UPLINK_EVENTS, Lock
 from keyturn.lock.clock import ManualClock
@@ -233,7 +231,7 @@ def make_world(url: str, folder: Path) -> World:
     engine = db.make_engine(url)
     clock = ManualClock(NOW)
     try:
-        with db.session_factory(engine)() as session:
+        with sessions.session_factory(engine)() as session:
             building = build(
                 session, MASTER_KEY, random.Random(7), DOORS, RESIDENTS, NOW, folder, clock, []
             )
@@ -486,7 +484,7 @@ def raw_page(engine: Engine, viewer: Viewer, property_id: str) -> Callable[[], l
     The SQL is what the service builds: the compiled visibility filter, the retention
     condition and the property, newest first, one more row than the page.
     """
-    with db.session_factory(engine)() as session:
+    with sessions.session_factory(engine)() as session:
         shown = shown_events(session, NOW, property_id)
     statement = (
         visible_events(viewer)
@@ -539,7 +537,7 @@ def bench_events(backend: str, url: str, world: World, folder: Path) -> None:
         client = AsgiClient(create_app(settings_for(url, folder), engine))
         path = f"/api/v1/properties/{world.property_id}/events"
         for who, token in (("manager", world.manager_token), ("resident", world.resident_token)):
-            with db.session_factory(engine)() as session:
+            with sessions.session_factory(engine)() as session:
                 principal = auth_service.principal_from_token(session, token, NOW)
                 viewer = viewer_at(session, principal, world.property_id, NOW)
             raw = raw_page(engine, viewer, world.property_id)

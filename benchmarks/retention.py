@@ -26,8 +26,8 @@ from sqlalchemy import Engine, delete, select, update
 
 from _report import best_of_interleaved, report
 from _seed import EVENTS, ScratchDatabases, load_events, scratch_databases
-from keyturn.cloud import db
-from keyturn.cloud.history.models import Event
+from keyturn.cloud import db, sessions
+from keyturn.cloud.models import Event
 from keyturn.cloud.privacy.policies import retention_for
 from keyturn.cloud.privacy.retention import CHUNK_SIZE, run_retention
 
@@ -207,7 +207,7 @@ def measure(backend: str, fresh: Callable[[], Engine]) -> None:
 
     def job(engine: Engine) -> tuple[int, float]:
         with tempfile.TemporaryDirectory() as photos:
-            result = run_retention(db.session_factory(engine), NOW, photo_dir=Path(photos))
+            result = run_retention(sessions.session_factory(engine), NOW, photo_dir=Path(photos))
         changed = result.total("events_deleted") + result.total("events_anonymised")
         return changed, result.longest_transaction_s
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from keyturn.cloud import db
+from keyturn.cloud import db, sessions
 from keyturn.cloud.models import metadata
 
 PG_URL_ENV = "KEYTURN_TEST_PG_URL"
@@ -202,5 +202,5 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
     """A session on the migrated database; whatever is left uncommitted is rolled back."""
-    with db.session_factory(engine)() as opened:
+    with sessions.session_factory(engine)() as opened:
         yield opened

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from keyturn.cli.demo import parse_duration
 from keyturn.cloud import db
-from keyturn.cloud.devices.models import Device
+from keyturn.cloud.models import Device
 from keyturn.errors import UserError
 
 T = TypeVar("T")

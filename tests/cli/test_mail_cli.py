@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from keyturn.cli import context
 from keyturn.cli.main import cli
-from keyturn.cloud import db
+from keyturn.cloud import db, sessions
 from keyturn.cloud.mail.service import enqueue_mail
 
 MASTER_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
@@ -73,7 +73,7 @@ def data_dir(tmp_path: Path) -> Path:
 def queue(data_dir: Path, address: str, subject: str, body: str) -> str:
     engine = db.make_engine(f"sqlite:///{data_dir / 'keyturn.db'}")
     try:
-        with db.session_factory(engine)() as session:
+        with sessions.session_factory(engine)() as session:
             message = enqueue_mail(session, address, subject, body)
             session.commit()
     finally:

@@ -18,9 +18,8 @@ from typer.testing import CliRunner
 
 from keyturn.cli import context
 from keyturn.cli.main import cli
-from keyturn.cloud import db
-from keyturn.cloud.history.models import Event
-from keyturn.cloud.properties.models import Door, Portfolio, Property
+from keyturn.cloud import db, sessions
+from keyturn.cloud.models import Door, Event, Portfolio, Property
 from keyturn.rules.types import CredentialType, DoorKind, Reason
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -55,7 +54,7 @@ def building(data_dir: Path, jurisdiction: str, ages: list[int]) -> None:
     """One property with one door and an attempt `age` days before NOW per entry of AGES."""
     engine = db.make_engine(f"sqlite:///{data_dir / 'keyturn.db'}")
     try:
-        with db.session_factory(engine)() as session:
+        with sessions.session_factory(engine)() as session:
             prop = Property(
                 portfolio=Portfolio(name="Holdings"),
                 name=f"{jurisdiction} house",

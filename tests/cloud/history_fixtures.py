@@ -28,10 +28,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant, Key
 from keyturn.cloud.app import create_app
-from keyturn.cloud.history.models import Event, Photo
-from keyturn.cloud.properties.models import Door, Portfolio, Unit
+from keyturn.cloud.models import Door, Event, Grant, Key, Photo, Portfolio, Unit
 from keyturn.crypto.sealed import encrypt_blob, new_data_key, seal
 from keyturn.protocol.photos import photo_context
 from keyturn.rules.types import CredentialType, DoorKind, Permission, Reason, Role

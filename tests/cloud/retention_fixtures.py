@@ -15,13 +15,26 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Doorcode, Grant, Key, Keycard, MobileKeyRegistration
-from keyturn.cloud.devices.models import Device, DeviceModel
-from keyturn.cloud.history.models import Event, LogGap, Photo
-from keyturn.cloud.models import metadata
-from keyturn.cloud.people.models import Account, Person, Profile
-from keyturn.cloud.privacy.models import AuditRecord
-from keyturn.cloud.properties.models import Door, Portfolio, Property
+from keyturn.cloud.models import (
+    Account,
+    AuditRecord,
+    Device,
+    DeviceModel,
+    Door,
+    Doorcode,
+    Event,
+    Grant,
+    Key,
+    Keycard,
+    LogGap,
+    MobileKeyRegistration,
+    Person,
+    Photo,
+    Portfolio,
+    Profile,
+    Property,
+    metadata,
+)
 from keyturn.crypto.sealed import encrypt_blob, new_data_key, seal
 from keyturn.protocol.photos import photo_context
 from keyturn.rules.types import CredentialType, DoorKind, Reason

@@ -13,10 +13,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant, Key
 from keyturn.cloud.devices.service import create_provisioning_token, provision_device
-from keyturn.cloud.people.models import Account, Person, Profile
-from keyturn.cloud.properties.models import Door, Portfolio, Property
+from keyturn.cloud.models import Account, Door, Grant, Key, Person, Portfolio, Profile, Property
 from keyturn.crypto.codes import door_secret
 from keyturn.crypto.keys import SigningKeyPair, VerifyKey
 from keyturn.crypto.sealed import seal as seal_secret

@@ -17,9 +17,8 @@ from keyturn.cloud.access.codes import (
     issue_personal_code,
     revoke_single_day_code,
 )
-from keyturn.cloud.access.models import Doorcode
 from keyturn.cloud.access.service import SINGLE_DAY_STANDING_SLOTS, build_access_list
-from keyturn.cloud.properties.models import Door
+from keyturn.cloud.models import Door, Doorcode
 from keyturn.cloud.properties.service import door_secret_of
 from keyturn.crypto.codes import code_mac, single_day_code
 from keyturn.rules.doorcodes import is_weak

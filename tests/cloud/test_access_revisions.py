@@ -17,23 +17,25 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 from sync_fixtures import MASTER_KEY, NOW, Building, make_building, provision_lock
 
-from keyturn.cloud import db
+from keyturn.cloud import sessions
 from keyturn.cloud.access import revisions
-from keyturn.cloud.access.models import (
+from keyturn.cloud.devices import service as devices_service
+from keyturn.cloud.devices.service import access_list_update, current_access_list
+from keyturn.cloud.devices.sync import handle_uplink
+from keyturn.cloud.models import (
+    Account,
+    Door,
     Doorcode,
     Grant,
     Key,
     Keycard,
     MobileKeyRegistration,
     OneTimeCode,
+    Person,
+    Property,
     SingleDayCode,
 )
-from keyturn.cloud.devices import service as devices_service
-from keyturn.cloud.devices.service import access_list_update, current_access_list
-from keyturn.cloud.devices.sync import handle_uplink
-from keyturn.cloud.people.models import Account, Person
 from keyturn.cloud.people.profiles import profile_at
-from keyturn.cloud.properties.models import Door, Property
 from keyturn.crypto.codes import code_mac, door_secret
 from keyturn.crypto.sealed import seal, unseal
 
@@ -355,7 +357,7 @@ def test_going_back_in_time_rebuilds_rather_than_trusting_the_newer_check(
 
 @pytest.fixture
 def two_sessions(engine: Engine) -> Iterator[tuple[Session, Session]]:
-    factory = db.session_factory(engine)
+    factory = sessions.session_factory(engine)
     with factory() as first, factory() as second:
         yield first, second
 

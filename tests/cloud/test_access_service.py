@@ -13,26 +13,27 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sync_fixtures import MASTER_KEY, NOW, Building, make_building
 
-from keyturn.cloud.access.models import (
-    Doorcode,
-    Grant,
-    Key,
-    Keycard,
-    MobileKeyRegistration,
-    OneTimeCode,
-    SingleDayCode,
-)
 from keyturn.cloud.access.service import (
     SINGLE_DAY_STANDING_SLOTS,
     build_access_list,
     schedule_from_json,
     subject_for,
 )
-from keyturn.cloud.devices.models import AccessListVersion
 from keyturn.cloud.devices.service import access_list_update, current_access_list
-from keyturn.cloud.people.models import Person
+from keyturn.cloud.models import (
+    AccessListVersion,
+    Door,
+    Doorcode,
+    Grant,
+    Key,
+    Keycard,
+    MobileKeyRegistration,
+    OneTimeCode,
+    Person,
+    Property,
+    SingleDayCode,
+)
 from keyturn.cloud.people.profiles import profile_at
-from keyturn.cloud.properties.models import Door, Property
 from keyturn.crypto.codes import card_mac, code_mac
 from keyturn.crypto.sealed import unseal
 from keyturn.protocol.access_lists import apply_delta

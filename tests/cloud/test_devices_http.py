@@ -16,7 +16,6 @@ import msgspec
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
 from sync_fixtures import MASTER_KEY, Building, FakeLock, attempt, make_building, public_key_text
 from typer.testing import CliRunner
 
@@ -24,11 +23,9 @@ from keyturn.cli.main import cli
 from keyturn.cloud.app import create_app
 from keyturn.cloud.auth.permissions import Scope
 from keyturn.cloud.auth.service import issue_token
-from keyturn.cloud.db import session_factory
 from keyturn.cloud.devices.errors import UnknownDeviceModel
-from keyturn.cloud.devices.models import Device
-from keyturn.cloud.history.models import Event
-from keyturn.cloud.people.models import Account, RoleMembership
+from keyturn.cloud.models import Account, Device, Event, RoleMembership
+from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.protocol.messages import PROTOCOL_VERSION, DoorConfig
 from keyturn.rules.types import Role
@@ -161,5 +158,5 @@ def test_enroll_for_an_unknown_model_fails_in_one_line(
     assert result.exit_code != 0
     assert isinstance(result.exception, UnknownDeviceModel)
     assert "acme" in str(result.exception)
-    with Session(engine) as session:
+    with session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(Device)) == 0

@@ -23,7 +23,6 @@ from keyturn.cloud.devices.errors import (
     UnknownDevice,
     UnknownDeviceModel,
 )
-from keyturn.cloud.devices.models import Device, DeviceModel, ProvisioningToken
 from keyturn.cloud.devices.service import (
     create_provisioning_token,
     decode_public_key,
@@ -33,8 +32,7 @@ from keyturn.cloud.devices.service import (
     retire_device,
 )
 from keyturn.cloud.devices.sync import handle_uplink
-from keyturn.cloud.history.models import LogGap
-from keyturn.cloud.properties.models import Door
+from keyturn.cloud.models import Device, DeviceModel, Door, LogGap, ProvisioningToken
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.sealed import unseal
 from keyturn.rules.types import Capability, DoorKind

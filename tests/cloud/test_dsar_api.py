@@ -20,8 +20,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.permissions import Scope
-from keyturn.cloud.mail.models import OutboxMessage
-from keyturn.cloud.privacy.models import AuditRecord
+from keyturn.cloud.models import AuditRecord, OutboxMessage
 
 
 @pytest.fixture

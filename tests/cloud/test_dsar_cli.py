@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from keyturn.cli import context
 from keyturn.cli.main import cli
 from keyturn.cloud.db import utcnow
+from keyturn.cloud.models import RequestKind, RequestState
 from keyturn.cloud.privacy import requests
-from keyturn.cloud.privacy.models import RequestKind, RequestState
 
 
 @pytest.fixture

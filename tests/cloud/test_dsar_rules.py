@@ -16,13 +16,22 @@ from history_fixtures import MASTER_KEY, T0, World, add_event, add_photo, make_w
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant
-from keyturn.cloud.devices.models import Device
 from keyturn.cloud.devices.service import ensure_device_models
-from keyturn.cloud.history.models import Event, Photo
-from keyturn.cloud.mail.models import OutboxMessage
 from keyturn.cloud.mail.suppression import is_suppressed
-from keyturn.cloud.people.models import Person, RoleMembership
+from keyturn.cloud.models import (
+    AuditRecord,
+    DataSubjectRequest,
+    Device,
+    Event,
+    Grant,
+    OutboxMessage,
+    Person,
+    Photo,
+    RequestDocument,
+    RequestKind,
+    RequestState,
+    RoleMembership,
+)
 from keyturn.cloud.privacy import requests
 from keyturn.cloud.privacy.deletion import anonymise_due
 from keyturn.cloud.privacy.errors import (
@@ -33,13 +42,6 @@ from keyturn.cloud.privacy.errors import (
 )
 from keyturn.cloud.privacy.export import deliver_copy
 from keyturn.cloud.privacy.lock_purges import pending_purges, purge_status, record_purges_done
-from keyturn.cloud.privacy.models import (
-    AuditRecord,
-    DataSubjectRequest,
-    RequestDocument,
-    RequestKind,
-    RequestState,
-)
 from keyturn.cloud.privacy.verification import DocumentKind, send_code
 from keyturn.rules.types import CredentialType, Reason
 

@@ -35,12 +35,9 @@ from history_fixtures import (
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant
-from keyturn.cloud.db import session_factory
-from keyturn.cloud.history.models import Event, Photo
 from keyturn.cloud.history.service import ingest_photos
-from keyturn.cloud.privacy.models import AuditRecord
-from keyturn.cloud.properties.models import Property
+from keyturn.cloud.models import AuditRecord, Event, Grant, Photo, Property
+from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.sealed import encrypt_blob, new_data_key
 from keyturn.protocol.messages import PhotoUpload
 from keyturn.protocol.photos import photo_context

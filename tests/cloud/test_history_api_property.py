@@ -29,12 +29,18 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant, Key
-from keyturn.cloud.db import session_factory
-from keyturn.cloud.history.models import Event
-from keyturn.cloud.people.models import RoleMembership, RolePermission
-from keyturn.cloud.privacy.models import AuditRecord
-from keyturn.cloud.properties.models import Door, Portfolio, Unit
+from keyturn.cloud.models import (
+    AuditRecord,
+    Door,
+    Event,
+    Grant,
+    Key,
+    Portfolio,
+    RoleMembership,
+    RolePermission,
+    Unit,
+)
+from keyturn.cloud.sessions import session_factory
 from keyturn.rules.types import DoorKind, Permission, Reason, Role
 from keyturn.rules.visibility import EventFacts, ResidentPeriod, Viewer, can_view_event
 

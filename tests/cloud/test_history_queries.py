@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.history.models import Event
 from keyturn.cloud.history.queries import (
     BadCursor,
     EventFilter,
@@ -16,8 +15,7 @@ from keyturn.cloud.history.queries import (
     export_csv,
     list_events,
 )
-from keyturn.cloud.people.models import Person
-from keyturn.cloud.properties.models import Door, Portfolio, Property
+from keyturn.cloud.models import Door, Event, Person, Portfolio, Property
 from keyturn.rules.types import CredentialType, DoorKind, Reason
 from keyturn.rules.visibility import Viewer
 

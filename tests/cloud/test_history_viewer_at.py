@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.auth.permissions import MANAGERS, CredentialKind, Principal, standing_at
 from keyturn.cloud.history.views import viewer_at
 from keyturn.cloud.history.visibility import viewer_for
-from keyturn.cloud.people.models import Person, RoleMembership, RolePermission
-from keyturn.cloud.properties.models import Portfolio, Property
+from keyturn.cloud.models import Person, Portfolio, Property, RoleMembership, RolePermission
 from keyturn.rules.types import Permission, Role
 from keyturn.rules.visibility import Viewer
 

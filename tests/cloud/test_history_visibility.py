@@ -16,11 +16,19 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant, GrantKind, Key
-from keyturn.cloud.history.models import Event
 from keyturn.cloud.history.visibility import viewer_for, visible_events
-from keyturn.cloud.people.models import Person, RoleMembership
-from keyturn.cloud.properties.models import Door, Portfolio, Property, Unit
+from keyturn.cloud.models import (
+    Door,
+    Event,
+    Grant,
+    GrantKind,
+    Key,
+    Person,
+    Portfolio,
+    Property,
+    RoleMembership,
+    Unit,
+)
 from keyturn.rules.types import DoorKind, Reason, Role
 from keyturn.rules.visibility import EventFacts, ResidentPeriod, Viewer, can_view_event
 

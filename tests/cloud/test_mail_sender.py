@@ -32,8 +32,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from keyturn.cloud import db
-from keyturn.cloud.mail.models import MailState, OutboxMessage
+from keyturn.cloud import db, sessions
 from keyturn.cloud.mail.sender import (
     CLAIM_DURATION,
     MAX_ATTEMPTS,
@@ -43,6 +42,7 @@ from keyturn.cloud.mail.sender import (
 )
 from keyturn.cloud.mail.service import enqueue_mail
 from keyturn.cloud.mail.suppression import suppress
+from keyturn.cloud.models import MailState, OutboxMessage
 from keyturn.settings import Settings, SettingsError
 
 MASTER_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
@@ -123,7 +123,7 @@ def _no_keyturn_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def factory(engine: Engine) -> sessionmaker[Session]:
-    return db.session_factory(engine)
+    return sessions.session_factory(engine)
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from keyturn.cloud import db
+from keyturn.cloud import sessions
 from keyturn.cloud.mail.errors import InvalidAddress, UnsafeHeader
-from keyturn.cloud.mail.models import MailState, MailSuppression, OutboxMessage
 from keyturn.cloud.mail.service import MessageNotFound, enqueue_mail, find_message, list_messages
 from keyturn.cloud.mail.suppression import (
     address_hash,
@@ -19,7 +18,7 @@ from keyturn.cloud.mail.suppression import (
     suppression_key,
     use_suppression_key,
 )
-from keyturn.cloud.people.models import Person
+from keyturn.cloud.models import MailState, MailSuppression, OutboxMessage, Person
 
 MASTER_KEY = os.urandom(32)
 
@@ -99,7 +98,7 @@ def test_rule_d5_suppress_deletes_what_was_queued_for_the_address(session: Sessi
 def test_rule_d5_enqueue_with_the_key_bound_settles_suppressed_mail_at_once(
     engine: Engine,
 ) -> None:
-    factory = db.session_factory(engine)
+    factory = sessions.session_factory(engine)
     use_suppression_key(factory, MASTER_KEY)
     with factory() as session:
         suppress(session, MASTER_KEY, "alice@example.org")

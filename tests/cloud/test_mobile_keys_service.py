@@ -9,12 +9,18 @@ from sqlalchemy.orm import Session
 from sync_fixtures import MASTER_KEY, NOW, make_building
 
 from keyturn.cloud.access.mobile_keys import MobileKeyRefused, issue_for_phone
-from keyturn.cloud.access.models import Grant, Key, MobileKeyRegistration
 from keyturn.cloud.access.service import subject_for
 from keyturn.cloud.db import new_id
-from keyturn.cloud.people.models import Person
+from keyturn.cloud.models import (
+    Door,
+    Grant,
+    Key,
+    MobileKeyRegistration,
+    Person,
+    Portfolio,
+    Property,
+)
 from keyturn.cloud.people.profiles import profile_at
-from keyturn.cloud.properties.models import Door, Portfolio, Property
 from keyturn.cloud.properties.service import give_authority, give_door_secret
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge, verify_challenge, verify_mobile_key

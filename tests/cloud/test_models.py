@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from keyturn.cloud import db
+from keyturn.cloud import db, sessions
 from keyturn.cloud.models import (
     Account,
     AuditRecord,
@@ -233,7 +233,7 @@ def building(session: Session) -> Building:
 
 
 def test_a_small_building_round_trips(engine: Engine, building: Building) -> None:
-    with db.session_factory(engine)() as fresh:
+    with sessions.session_factory(engine)() as fresh:
         prop = fresh.get_one(Property, building.property_id)
         assert prop.doorcode_length == 7
         assert (prop.lockout_max_failures, prop.lockout_window_s) == (5, 600)
@@ -283,7 +283,7 @@ def test_a_small_building_round_trips(engine: Engine, building: Building) -> Non
 
 
 def test_datetimes_read_back_aware_in_utc(engine: Engine, building: Building) -> None:
-    with db.session_factory(engine)() as fresh:
+    with sessions.session_factory(engine)() as fresh:
         event = fresh.get_one(Event, building.event_id)
         profile = fresh.scalars(
             select(Profile).where(Profile.person_id == building.resident_id)
@@ -443,7 +443,7 @@ def test_deleting_a_property_cascades_to_its_doors_and_history(
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM properties WHERE id = :id"), {"id": building.property_id})
 
-    with db.session_factory(engine)() as fresh:
+    with sessions.session_factory(engine)() as fresh:
         assert fresh.scalars(select(Door)).all() == []
         assert fresh.scalars(select(Event)).all() == []
         assert fresh.get_one(Person, building.resident_id).display_name == "Ada Resident"

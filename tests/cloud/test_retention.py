@@ -25,11 +25,17 @@ from retention_fixtures import (
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from keyturn.cloud.access.models import Doorcode, Grant, Keycard, MobileKeyRegistration
-from keyturn.cloud.db import session_factory
-from keyturn.cloud.history.models import Event, Photo
 from keyturn.cloud.history.queries import EventFilter, list_events
-from keyturn.cloud.privacy.models import AuditRecord
+from keyturn.cloud.models import (
+    AuditRecord,
+    Doorcode,
+    Event,
+    Grant,
+    Keycard,
+    MobileKeyRegistration,
+    Photo,
+    Property,
+)
 from keyturn.cloud.privacy.policies import retention_of, set_retention_override
 from keyturn.cloud.privacy.retention import (
     CREDENTIALS_DELETED,
@@ -41,7 +47,7 @@ from keyturn.cloud.privacy.retention import (
     RetentionReport,
     run_retention,
 )
-from keyturn.cloud.properties.models import Property
+from keyturn.cloud.sessions import session_factory
 from keyturn.rules.errors import RetentionTooLong
 from keyturn.rules.types import CredentialType, DoorKind, Reason
 from keyturn.rules.visibility import Viewer

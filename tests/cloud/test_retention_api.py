@@ -26,9 +26,9 @@ from retention_fixtures import (
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.db import session_factory
-from keyturn.cloud.history.models import Event, LogGap
+from keyturn.cloud.models import Event, LogGap
 from keyturn.cloud.privacy.retention import run_retention
+from keyturn.cloud.sessions import session_factory
 from keyturn.rules.types import Role
 
 

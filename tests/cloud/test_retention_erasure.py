@@ -15,12 +15,11 @@ from history_fixtures import MASTER_KEY, T0, add_event, add_photo, make_world
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant
-from keyturn.cloud.db import session_factory, utcnow
-from keyturn.cloud.history.models import Event, Photo
+from keyturn.cloud.db import utcnow
+from keyturn.cloud.models import DataSubjectRequest, Event, Grant, Photo, RequestKind
 from keyturn.cloud.privacy import requests
-from keyturn.cloud.privacy.models import DataSubjectRequest, RequestKind
 from keyturn.cloud.privacy.retention import ERASED_PEOPLE_ANONYMISED, run_retention
+from keyturn.cloud.sessions import session_factory
 from keyturn.rules.types import CredentialType
 
 DUE = T0 + timedelta(days=90)

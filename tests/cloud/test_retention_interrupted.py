@@ -28,8 +28,8 @@ from retention_fixtures import (
 )
 from sqlalchemy import Engine
 
-from keyturn.cloud.db import session_factory
 from keyturn.cloud.privacy.retention import PROPERTY_COUNTS, Checkpoint, run_retention
+from keyturn.cloud.sessions import session_factory
 
 CHUNK = 2
 

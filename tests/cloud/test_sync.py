@@ -25,7 +25,6 @@ from sync_fixtures import (
 )
 
 from keyturn.cloud.access.codes import issue_one_time_code
-from keyturn.cloud.access.models import Doorcode, OneTimeCode
 from keyturn.cloud.access.service import build_access_list
 from keyturn.cloud.devices.errors import (
     InvalidBatch,
@@ -33,11 +32,10 @@ from keyturn.cloud.devices.errors import (
     UnknownDevice,
     UplinkRejected,
 )
-from keyturn.cloud.devices.models import Device
 from keyturn.cloud.devices.service import retire_device
 from keyturn.cloud.devices.sync import handle_uplink
-from keyturn.cloud.history.models import Event, LogGap, Photo
 from keyturn.cloud.history.service import event_id
+from keyturn.cloud.models import Device, Doorcode, Event, LogGap, OneTimeCode, Photo
 from keyturn.crypto.codes import code_mac
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.sealed import new_data_key, unseal

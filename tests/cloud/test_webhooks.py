@@ -37,11 +37,16 @@ from history_fixtures import (
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.db import session_factory
-from keyturn.cloud.devices.models import Device, DeviceModel
-from keyturn.cloud.history.models import Event
-from keyturn.cloud.people.models import RoleMembership
-from keyturn.cloud.privacy.models import AuditRecord
+from keyturn.cloud.models import (
+    AuditRecord,
+    Device,
+    DeviceModel,
+    Event,
+    RoleMembership,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from keyturn.cloud.sessions import session_factory
 from keyturn.cloud.webhooks.delivery import (
     CLAIM_DURATION,
     MAX_ATTEMPTS,
@@ -49,7 +54,6 @@ from keyturn.cloud.webhooks.delivery import (
     retry_delay,
 )
 from keyturn.cloud.webhooks.egress import is_public, webhook_client
-from keyturn.cloud.webhooks.models import WebhookDelivery, WebhookSubscription
 from keyturn.cloud.webhooks.service import (
     InvalidWebhookUrl,
     check_url,

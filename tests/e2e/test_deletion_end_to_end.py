@@ -16,9 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.codes import issue_personal_code
-from keyturn.cloud.access.models import Doorcode, Grant, GrantKind, Key, Keycard
 from keyturn.cloud.db import new_id
-from keyturn.cloud.devices.models import Device
 from keyturn.cloud.devices.service import (
     create_provisioning_token,
     ensure_device_models,
@@ -26,16 +24,32 @@ from keyturn.cloud.devices.service import (
     sync_key_context,
 )
 from keyturn.cloud.devices.sync import handle_uplink
-from keyturn.cloud.history.models import Event, Photo
-from keyturn.cloud.mail.models import MailState, OutboxMessage
 from keyturn.cloud.mail.service import enqueue_mail
 from keyturn.cloud.mail.suppression import is_suppressed, use_suppression_key
-from keyturn.cloud.people.models import Account, Person, RoleMembership
+from keyturn.cloud.models import (
+    Account,
+    Device,
+    Door,
+    Doorcode,
+    Event,
+    Grant,
+    GrantKind,
+    Key,
+    Keycard,
+    MailState,
+    OutboxMessage,
+    Person,
+    Photo,
+    Portfolio,
+    Property,
+    RequestKind,
+    RequestState,
+    RoleMembership,
+    Unit,
+)
 from keyturn.cloud.privacy import requests
 from keyturn.cloud.privacy.deletion import anonymise_due
 from keyturn.cloud.privacy.lock_purges import pending_purges, purge_status, record_purges_done
-from keyturn.cloud.privacy.models import RequestKind, RequestState
-from keyturn.cloud.properties.models import Door, Portfolio, Property, Unit
 from keyturn.cloud.properties.service import authority_of, give_authority, give_door_secret
 from keyturn.crypto.keys import VerifyKey
 from keyturn.crypto.sealed import unseal

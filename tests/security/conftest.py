@@ -31,21 +31,31 @@ from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from keyturn.cloud.access.codes import issue_personal_code  # noqa: E402
-from keyturn.cloud.access.models import Grant, Key, Keycard  # noqa: E402
 from keyturn.cloud.app import create_app  # noqa: E402
 from keyturn.cloud.auth import service, totp  # noqa: E402
-from keyturn.cloud.auth.models import TotpFactor  # noqa: E402
 from keyturn.cloud.auth.passwords import hash_password  # noqa: E402
 from keyturn.cloud.auth.permissions import ALL_SCOPES  # noqa: E402
-from keyturn.cloud.db import session_factory, utcnow  # noqa: E402
+from keyturn.cloud.db import utcnow  # noqa: E402
 from keyturn.cloud.devices.service import (  # noqa: E402
     create_provisioning_token,
     current_access_list,
     provision_device,
 )
-from keyturn.cloud.people.models import Account, Person, RoleMembership  # noqa: E402
-from keyturn.cloud.properties.models import Door, Portfolio, Property, Unit  # noqa: E402
+from keyturn.cloud.models import (  # noqa: E402  # noqa: E402  # noqa: E402
+    Account,
+    Door,
+    Grant,
+    Key,
+    Keycard,
+    Person,
+    Portfolio,
+    Property,
+    RoleMembership,
+    TotpFactor,
+    Unit,
+)
 from keyturn.cloud.properties.service import create_door, give_authority  # noqa: E402
+from keyturn.cloud.sessions import session_factory  # noqa: E402
 from keyturn.crypto.keys import SigningKeyPair  # noqa: E402
 from keyturn.rules.types import DoorKind, Role  # noqa: E402
 from keyturn.settings import Settings  # noqa: E402

@@ -30,17 +30,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.mobile_keys import issue_for_phone
-from keyturn.cloud.access.models import MobileKeyRegistration
 from keyturn.cloud.app import create_app
-from keyturn.cloud.db import session_factory
-from keyturn.cloud.devices.models import Device
 from keyturn.cloud.devices.service import (
     create_provisioning_token,
     provision_device,
     retire_device,
 )
 from keyturn.cloud.devices.sync import handle_uplink
-from keyturn.cloud.properties.models import Door
+from keyturn.cloud.models import Device, Door, MobileKeyRegistration
+from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge
 from keyturn.lock.agent import Attempt, Lock

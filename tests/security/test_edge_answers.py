@@ -34,8 +34,9 @@ from auth_fixtures import MASTER_KEY_TEXT, bearer  # noqa: E402
 from edge_server import serving  # noqa: E402
 
 from keyturn.cloud.app import create_app  # noqa: E402
-from keyturn.cloud.db import make_engine, session_factory  # noqa: E402
+from keyturn.cloud.db import make_engine  # noqa: E402
 from keyturn.cloud.fields import Agreed, AwareInstant, Day, Flag, Instant, QueryFlag  # noqa: E402
+from keyturn.cloud.sessions import session_factory  # noqa: E402
 from keyturn.settings import Settings, SettingsError, load_settings  # noqa: E402
 
 PROBLEM = "application/problem+json"

@@ -42,10 +42,13 @@ from history_fixtures import (  # noqa: E402
 from sqlalchemy import Engine, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from keyturn.cloud.access.models import Grant, Key  # noqa: E402
-from keyturn.cloud.db import session_factory  # noqa: E402
+from keyturn.cloud.models import (  # noqa: E402
+    AuditRecord,
+    Grant,
+    Key,
+)
 from keyturn.cloud.privacy.export import build_copy  # noqa: E402
-from keyturn.cloud.privacy.models import AuditRecord  # noqa: E402
+from keyturn.cloud.sessions import session_factory  # noqa: E402
 from keyturn.rules.types import CredentialType, Permission, Role  # noqa: E402
 
 # add_event's minutes count from an hour before T0; the app's clock starts at T0.

@@ -35,10 +35,14 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from keyturn.cloud.access.models import Doorcode, Keycard, MobileKeyRegistration  # noqa: E402
 from keyturn.cloud.access.service import build_access_list, subject_for  # noqa: E402
 from keyturn.cloud.auth.deps import app_routes  # noqa: E402
-from keyturn.cloud.properties.models import Property  # noqa: E402
+from keyturn.cloud.models import (  # noqa: E402
+    Doorcode,
+    Keycard,
+    MobileKeyRegistration,
+    Property,
+)
 from keyturn.cloud.properties.service import give_authority  # noqa: E402
 from keyturn.crypto.keys import SigningKeyPair  # noqa: E402
 from keyturn.rules.types import Role  # noqa: E402

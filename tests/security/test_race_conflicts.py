@@ -14,11 +14,11 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from keyturn.cloud.access import management
-from keyturn.cloud.access.models import Grant, Key
 from keyturn.cloud.app import create_app
-from keyturn.cloud.db import TransientConflict, session_factory
-from keyturn.cloud.devices.models import AccessListVersion
+from keyturn.cloud.db import TransientConflict
+from keyturn.cloud.models import AccessListVersion, Grant, Key
 from keyturn.cloud.retries import ATTEMPTS, install_retries
+from keyturn.cloud.sessions import session_factory
 from keyturn.settings import Settings
 
 if TYPE_CHECKING:

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyturn.cloud.auth import opaque, service, totp
 from keyturn.cloud.auth.config import AuthConfig
-from keyturn.cloud.auth.models import LoginFailure
-from keyturn.cloud.db import session_factory, utcnow
+from keyturn.cloud.db import utcnow
+from keyturn.cloud.models import LoginFailure
 from keyturn.cloud.problems import ProblemError
+from keyturn.cloud.sessions import session_factory
 
 if TYPE_CHECKING:
     from conftest import World

@@ -17,11 +17,10 @@ import httpx
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Doorcode, Grant, Key, Keycard
 from keyturn.cloud.auth import opaque, totp
-from keyturn.cloud.auth.models import LoginFailure
-from keyturn.cloud.db import session_factory, utcnow
-from keyturn.cloud.devices.models import AccessListVersion
+from keyturn.cloud.db import utcnow
+from keyturn.cloud.models import AccessListVersion, Doorcode, Grant, Key, Keycard, LoginFailure
+from keyturn.cloud.sessions import session_factory
 from keyturn.protocol.access_lists import content_from_bytes
 from keyturn.protocol.messages import CredentialSpec
 

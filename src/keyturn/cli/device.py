@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 
 from keyturn.cli.context import console, settings
-from keyturn.cloud.db import make_engine, session_factory
+from keyturn.cloud.db import make_engine
 from keyturn.cloud.devices import service
+from keyturn.cloud.sessions import session_factory
 
 app = typer.Typer(help="Enrol, retire and inspect locks.", no_args_is_help=True)
 

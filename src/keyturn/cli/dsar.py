@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
+from keyturn.cloud import sessions
+from keyturn.cloud.models import DataSubjectRequest, RequestState
 from keyturn.cloud.privacy import requests
 from keyturn.cloud.privacy.export import deliver_copy
 from keyturn.cloud.privacy.lock_purges import purge_status
-from keyturn.cloud.privacy.models import DataSubjectRequest, RequestState
 from keyturn.errors import UserError
 
 SHORT_ID = 8
@@ -35,7 +36,7 @@ def _session() -> Iterator[Session]:
         raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
     engine = database.make_engine(url)
     try:
-        with database.session_factory(engine)() as session:
+        with sessions.session_factory(engine)() as session:
             yield session
     finally:
         engine.dispose()

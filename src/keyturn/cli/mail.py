@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
-from keyturn.cloud.mail.models import MailState, OutboxMessage
+from keyturn.cloud import sessions
 from keyturn.cloud.mail.sender import deliver_pending
 from keyturn.cloud.mail.service import MessageNotFound, find_message, list_messages
 from keyturn.cloud.mail.transports import MAIL_DIR, eml_path
+from keyturn.cloud.models import MailState, OutboxMessage
 from keyturn.errors import UserError
 
 SHORT_ID = 8
@@ -34,7 +35,7 @@ def _sessions() -> Iterator[sessionmaker[Session]]:
         raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
     engine = database.make_engine(url)
     try:
-        yield database.session_factory(engine)
+        yield sessions.session_factory(engine)
     finally:
         engine.dispose()
 

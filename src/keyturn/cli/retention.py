@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
+from keyturn.cloud import sessions
+from keyturn.cloud.models import Property
 from keyturn.cloud.privacy.retention import (
     PROPERTY_COUNTS,
     SERVICE_COUNTS,
@@ -28,7 +30,6 @@ from keyturn.cloud.privacy.retention import (
     run_retention,
 )
 from keyturn.cloud.privacy.retention_status import RetentionStatus, status_of
-from keyturn.cloud.properties.models import Property
 from keyturn.errors import UserError
 
 app = typer.Typer(help="Apply or show the retention of access history.", no_args_is_help=True)
@@ -52,7 +53,7 @@ def _sessions() -> Iterator[sessionmaker[Session]]:
         raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
     engine = database.make_engine(url)
     try:
-        yield database.session_factory(engine)
+        yield sessions.session_factory(engine)
     finally:
         engine.dispose()
 

@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import URL, Connection, ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
@@ -266,11 +266,6 @@ def connect(engine: Engine) -> Iterator[Connection]:
         raise DatabaseUnavailable(f"cannot connect to {masked(engine.url)}: {reason}") from None
     with conn:
         yield conn
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions bound to the engine; objects stay readable after commit (no expiry)."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

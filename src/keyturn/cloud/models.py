@@ -1,12 +1,16 @@
-"""Every table of the cloud service, imported in one place.
+"""Every table of the cloud service, imported in one place: the model layer.
 
-Import this module before using `Base.metadata` (Alembic, create_all) so that no domain's
-tables are missing.
+Code outside the per-domain models modules imports ORM classes from here, never from a
+domain's models module, so that whatever imports a model has every mapper registered (a
+relationship to another domain's class resolves, and `Base.metadata` has every table).
+Importing a model registers no session listener and imports no web framework; the flush
+checks are installed on the cloud's session class in keyturn.cloud.sessions.
 """
 
 from __future__ import annotations
 
 from keyturn.cloud.access.models import (
+    AccessRevision,
     Doorcode,
     Grant,
     GrantKind,
@@ -33,8 +37,21 @@ from keyturn.cloud.devices.models import (
     DeviceModel,
     ProvisioningToken,
 )
-from keyturn.cloud.history.models import Event, LogGap, Photo
-from keyturn.cloud.mail.models import OutboxMessage
+from keyturn.cloud.history.models import (
+    CREDENTIAL_ID_LENGTH,
+    EVENT_DETAIL_LENGTH,
+    EVENT_KIND_ATTEMPT,
+    EVENT_KIND_LENGTH,
+    LOCK_PHOTO_ID_LENGTH,
+    Event,
+    LogGap,
+    Photo,
+)
+from keyturn.cloud.mail.models import (
+    MailState,
+    MailSuppression,
+    OutboxMessage,
+)
 from keyturn.cloud.people.models import (
     Account,
     Person,
@@ -45,10 +62,16 @@ from keyturn.cloud.people.models import (
 from keyturn.cloud.privacy.models import (
     AuditRecord,
     DataSubjectRequest,
+    LockPurge,
+    RecordHold,
+    RequestDocument,
     RequestKind,
     RequestState,
+    VerificationCode,
 )
 from keyturn.cloud.properties.models import (
+    MAX_DOORCODE_LENGTH,
+    MIN_DOORCODE_LENGTH,
     Door,
     DoorKindLocked,
     InvalidPropertySetting,
@@ -56,12 +79,29 @@ from keyturn.cloud.properties.models import (
     Property,
     Unit,
 )
-from keyturn.cloud.webhooks.models import WebhookDelivery, WebhookSubscription
+from keyturn.cloud.webhooks.models import (
+    DESCRIPTION_LENGTH,
+    ERROR_LENGTH,
+    URL_LENGTH,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 
 metadata = Base.metadata
 
 __all__ = [
+    "CREDENTIAL_ID_LENGTH",
+    "DESCRIPTION_LENGTH",
+    "ERROR_LENGTH",
+    "EVENT_DETAIL_LENGTH",
+    "EVENT_KIND_ATTEMPT",
+    "EVENT_KIND_LENGTH",
+    "LOCK_PHOTO_ID_LENGTH",
+    "MAX_DOORCODE_LENGTH",
+    "MIN_DOORCODE_LENGTH",
+    "URL_LENGTH",
     "AccessListVersion",
+    "AccessRevision",
     "Account",
     "ApiToken",
     "AuditRecord",
@@ -81,8 +121,11 @@ __all__ = [
     "Key",
     "Keycard",
     "LinkPurpose",
+    "LockPurge",
     "LogGap",
     "LoginFailure",
+    "MailState",
+    "MailSuppression",
     "ManagedKey",
     "MobileKeyRegistration",
     "OneTimeCode",
@@ -93,6 +136,8 @@ __all__ = [
     "Profile",
     "Property",
     "ProvisioningToken",
+    "RecordHold",
+    "RequestDocument",
     "RequestKind",
     "RequestState",
     "RoleMembership",
@@ -100,6 +145,7 @@ __all__ = [
     "SingleDayCode",
     "TotpFactor",
     "Unit",
+    "VerificationCode",
     "WebhookDelivery",
     "WebhookSubscription",
     "key_doors",

@@ -22,8 +22,8 @@ from keyturn.cloud.access.mobile_keys import MobileKeyRefused
 from keyturn.cloud.db import DatabaseUnavailable
 from keyturn.cloud.devices.errors import DeviceError
 from keyturn.cloud.mail.errors import InvalidMail
+from keyturn.cloud.models import DoorKindLocked, InvalidPropertySetting
 from keyturn.cloud.problems import ProblemError, problem
-from keyturn.cloud.properties.models import DoorKindLocked, InvalidPropertySetting
 from keyturn.rules.errors import (
     CodeSpaceExhausted,
     InvalidDoorcode,

@@ -15,16 +15,27 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.codes import issue_personal_code
-from keyturn.cloud.access.models import Grant, GrantKind, Key, Keycard, MobileKeyRegistration
 from keyturn.cloud.db import new_id
 from keyturn.cloud.devices.service import (
     create_provisioning_token,
     ensure_device_models,
     provision_device,
 )
+from keyturn.cloud.models import (
+    Account,
+    Door,
+    Grant,
+    GrantKind,
+    Key,
+    Keycard,
+    MobileKeyRegistration,
+    Person,
+    Portfolio,
+    Property,
+    RoleMembership,
+    Unit,
+)
 from keyturn.cloud.people import consent
-from keyturn.cloud.people.models import Account, Person, RoleMembership
-from keyturn.cloud.properties.models import Door, Portfolio, Property, Unit
 from keyturn.cloud.properties.service import give_authority, give_door_secret
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.lock.agent import Lock

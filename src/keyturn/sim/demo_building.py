@@ -25,13 +25,27 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.access import flows
 from keyturn.cloud.access.management import activate_keycard, enrol_phone, issue_doorcode
-from keyturn.cloud.access.models import Grant, GrantKind, Key, Keycard, MobileKeyRegistration
 from keyturn.cloud.auth.passwords import hash_password
-from keyturn.cloud.db import new_id, session_factory
-from keyturn.cloud.people.models import Account, Person, Profile, RoleMembership, RolePermission
+from keyturn.cloud.db import new_id
+from keyturn.cloud.models import (
+    Account,
+    Door,
+    Grant,
+    GrantKind,
+    Key,
+    Keycard,
+    MobileKeyRegistration,
+    Person,
+    Portfolio,
+    Profile,
+    Property,
+    RoleMembership,
+    RolePermission,
+    Unit,
+)
 from keyturn.cloud.people.profiles import profile_at
-from keyturn.cloud.properties.models import Door, Portfolio, Property, Unit
 from keyturn.cloud.properties.service import give_authority, give_door_secret
+from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.rules.types import DoorKind, Permission, Role
 

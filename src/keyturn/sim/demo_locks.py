@@ -22,11 +22,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.mobile_keys import MobileKeyRefused, issue_for_phone
-from keyturn.cloud.access.models import MobileKeyRegistration
-from keyturn.cloud.db import session_factory
-from keyturn.cloud.devices.models import Device
 from keyturn.cloud.devices.service import create_provisioning_token, retire_device
-from keyturn.cloud.history.models import Event
+from keyturn.cloud.models import Device, Event, MobileKeyRegistration
+from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge
 from keyturn.lock.agent import Attempt, Lock

@@ -17,12 +17,10 @@ from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.errors import Unauthenticated
-from keyturn.cloud.auth.models import ApiToken
 from keyturn.cloud.auth.permissions import Scope
 from keyturn.cloud.auth.service import issue_token, principal_from_token
-from keyturn.cloud.db import session_factory
-from keyturn.cloud.people.models import Account, Person, Profile, RoleMembership
-from keyturn.cloud.properties.models import Property
+from keyturn.cloud.models import Account, ApiToken, Person, Profile, Property, RoleMembership
+from keyturn.cloud.sessions import session_factory
 from keyturn.rules.types import Role
 
 TOKENS_FILE = "demo-tokens.json"

@@ -28,14 +28,22 @@ from keyturn.cloud.access.codes import (
     revoke_single_day_code,
 )
 from keyturn.cloud.access.mobile_keys import IssuedKey, MobileKeyRefused, issue_for_phone
-from keyturn.cloud.access.models import Key, MobileKeyRegistration, SingleDayCode
-from keyturn.cloud.db import make_engine, session_factory, upgrade
+from keyturn.cloud.db import make_engine, upgrade
 from keyturn.cloud.devices.service import retire_device
 from keyturn.cloud.devices.sync import handle_uplink
-from keyturn.cloud.history.models import Event, LogGap, Photo
-from keyturn.cloud.people.models import Person, Profile
+from keyturn.cloud.models import (
+    Event,
+    Key,
+    LogGap,
+    MobileKeyRegistration,
+    Person,
+    Photo,
+    Profile,
+    Property,
+    SingleDayCode,
+)
 from keyturn.cloud.people.profiles import profile_at
-from keyturn.cloud.properties.models import Property
+from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge
 from keyturn.lock.agent import Attempt, Lock

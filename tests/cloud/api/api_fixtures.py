@@ -22,15 +22,12 @@ from auth_fixtures import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant, Key
-from keyturn.cloud.devices.models import Device
 from keyturn.cloud.devices.service import (
     create_provisioning_token,
     current_access_list,
     provision_device,
 )
-from keyturn.cloud.mail.models import OutboxMessage
-from keyturn.cloud.properties.models import Door, Property, Unit
+from keyturn.cloud.models import Device, Door, Grant, Key, OutboxMessage, Property, Unit
 from keyturn.cloud.properties.service import create_door, give_authority
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.protocol.messages import AccessList

@@ -22,7 +22,7 @@ from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from keyturn.cloud.app import create_app  # noqa: E402
-from keyturn.cloud.db import session_factory  # noqa: E402
+from keyturn.cloud.sessions import session_factory  # noqa: E402
 from keyturn.settings import Settings  # noqa: E402
 
 

@@ -17,11 +17,15 @@ from httpx import Response
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Doorcode, Keycard, MobileKeyRegistration
 from keyturn.cloud.access.service import build_access_list, subject_for
-from keyturn.cloud.people.models import Profile
-from keyturn.cloud.privacy.models import AuditRecord
-from keyturn.cloud.properties.models import Property
+from keyturn.cloud.models import (
+    AuditRecord,
+    Doorcode,
+    Keycard,
+    MobileKeyRegistration,
+    Profile,
+    Property,
+)
 from keyturn.crypto.keys import SigningKeyPair
 
 NYC = "US-NY-NYC"

@@ -12,9 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Keycard
-from keyturn.cloud.people.models import RoleMembership
-from keyturn.cloud.properties.models import Property
+from keyturn.cloud.models import Keycard, Property, RoleMembership
 from keyturn.rules.types import Role
 
 

@@ -15,16 +15,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import (
+from keyturn.cloud.access.service import build_access_list, subject_for
+from keyturn.cloud.models import (
+    Door,
     Doorcode,
     Grant,
     GrantKind,
     MobileKeyRegistration,
     OneTimeCode,
+    Person,
+    Profile,
+    Property,
 )
-from keyturn.cloud.access.service import build_access_list, subject_for
-from keyturn.cloud.people.models import Person, Profile
-from keyturn.cloud.properties.models import Door, Property
 from keyturn.cloud.properties.service import door_secret_of
 from keyturn.crypto.codes import code_mac, single_day_code
 from keyturn.crypto.keys import SigningKeyPair, VerifyKey

@@ -13,13 +13,21 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Key, ManagedKey
 from keyturn.cloud.auth import service
 from keyturn.cloud.auth.passwords import hash_password
 from keyturn.cloud.auth.permissions import ALL_SCOPES, Scope
 from keyturn.cloud.db import Base
-from keyturn.cloud.people.models import Account, Person, RoleMembership, RolePermission
-from keyturn.cloud.properties.models import Portfolio, Property, Unit
+from keyturn.cloud.models import (
+    Account,
+    Key,
+    ManagedKey,
+    Person,
+    Portfolio,
+    Property,
+    RoleMembership,
+    RolePermission,
+    Unit,
+)
 from keyturn.rules.types import Permission, Role
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.app import create_app
 from keyturn.cloud.auth.config import AuthConfig
-from keyturn.cloud.db import session_factory
+from keyturn.cloud.sessions import session_factory
 from keyturn.settings import Settings
 
 

@@ -12,10 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.auth.models import ApiToken, EmailLink
 from keyturn.cloud.auth.opaque import digest
-from keyturn.cloud.mail.models import OutboxMessage
-from keyturn.cloud.people.models import Account, Person, RoleMembership
+from keyturn.cloud.models import Account, ApiToken, EmailLink, OutboxMessage, Person, RoleMembership
 
 RESET = "/api/v1/auth/password-reset"
 NEW_PASSWORD = "a brand new passphrase"
@@ -223,7 +221,7 @@ def test_a_property_manager_cannot_appoint_managers(
 def test_an_invitation_to_a_unit_of_another_property_is_404(
     client: TestClient, db: Session, building: Building
 ) -> None:
-    from keyturn.cloud.properties.models import Unit
+    from keyturn.cloud.models import Unit
 
     foreign = Unit(property_id=building.other_property_id, label="1A")
     db.add(foreign)

@@ -12,9 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.deps import CSRF_COOKIE, SESSION_COOKIE
-from keyturn.cloud.auth.models import ApiToken, AuthSession, LoginFailure
 from keyturn.cloud.auth.opaque import digest
-from keyturn.cloud.people.models import Account
+from keyturn.cloud.models import Account, ApiToken, AuthSession, LoginFailure
 
 LOGIN = "/api/v1/auth/login"
 EMAIL = "ana@example.org"

@@ -33,7 +33,7 @@ from keyturn.cloud.auth.permissions import (
     Scope,
     authorize,
 )
-from keyturn.cloud.properties.models import Portfolio
+from keyturn.cloud.models import Portfolio
 from keyturn.rules.types import Role
 
 ANY_PM = {

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Key
 from keyturn.cloud.auth.deps import Gate, gated, public_route, requires, unmarked_routes
 from keyturn.cloud.auth.permissions import Action, Principal
+from keyturn.cloud.models import Key
 
 
 def _key_property(session: Session, params: Mapping[str, str]) -> str | None:

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth import service
 from keyturn.cloud.auth.errors import InsufficientScope
-from keyturn.cloud.auth.models import ApiToken
 from keyturn.cloud.auth.opaque import digest
 from keyturn.cloud.auth.permissions import CredentialKind, Principal, Scope, expand_scopes
+from keyturn.cloud.models import ApiToken
 
 TOKENS = "/api/v1/auth/tokens"
 

@@ -24,8 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth import totp
-from keyturn.cloud.people.models import Account
-from keyturn.cloud.properties.models import Property
+from keyturn.cloud.models import Account, Property
 from keyturn.crypto.sealed import unseal
 from keyturn.rules.types import Role
 

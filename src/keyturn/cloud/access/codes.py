@@ -14,8 +14,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Doorcode, OneTimeCode, SingleDayCode
-from keyturn.cloud.properties.models import Door, Property
+from keyturn.cloud.models import Door, Doorcode, OneTimeCode, Property, SingleDayCode
 from keyturn.cloud.properties.service import door_secret_of
 from keyturn.crypto.codes import code_mac, single_day_code
 from keyturn.errors import UserError

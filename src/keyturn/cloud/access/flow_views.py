@@ -20,7 +20,6 @@ from keyturn.cloud.access.management import (
     key_door_ids,
     revoke_grant,
 )
-from keyturn.cloud.access.models import Grant, GrantKind, Key, OneTimeCode, SingleDayCode
 from keyturn.cloud.access.schemas import (
     CodeIssued,
     CodesIssued,
@@ -46,10 +45,18 @@ from keyturn.cloud.auth.deps import (
 )
 from keyturn.cloud.auth.errors import Forbidden, NotFound
 from keyturn.cloud.auth.permissions import Action, Principal, authorize
+from keyturn.cloud.models import (
+    Door,
+    Grant,
+    GrantKind,
+    Key,
+    OneTimeCode,
+    Person,
+    Property,
+    SingleDayCode,
+)
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
-from keyturn.cloud.people.models import Person
 from keyturn.cloud.problems import GUARDED, problem_responses
-from keyturn.cloud.properties.models import Door, Property
 
 router = APIRouter(prefix="/api/v1", tags=["guests and codes"], responses=GUARDED)
 NO_FREE_CODE = problem_responses(409, meaning={409: "No free code is left at a door"})

@@ -30,20 +30,23 @@ from keyturn.cloud.access.management import (
     person_door_ids,
     schedule_json,
 )
-from keyturn.cloud.access.models import (
-    Grant,
-    GrantKind,
-    Key,
-    OneTimeCode,
-    SingleDayCode,
-)
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
 from keyturn.cloud.auth import links
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.db import new_id
 from keyturn.cloud.mail.service import enqueue_mail
-from keyturn.cloud.people.models import Person, RoleMembership
+from keyturn.cloud.models import (
+    Door,
+    Grant,
+    GrantKind,
+    Key,
+    OneTimeCode,
+    Person,
+    Property,
+    RoleMembership,
+    SingleDayCode,
+)
 from keyturn.cloud.people.profiles import (
     bar_phones,
     barred_phones,
@@ -51,7 +54,6 @@ from keyturn.cloud.people.profiles import (
     properties_in,
     read_profile_at,
 )
-from keyturn.cloud.properties.models import Door, Property
 from keyturn.cloud.refusals import NotYours
 from keyturn.rules.errors import InvalidGrant, InvalidSchedule
 from keyturn.rules.grants import GUEST_MAX_LEAD, validate_courier_doors, validate_guest_window

@@ -17,7 +17,11 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.codes import IssuedCode, issue_personal_code
 from keyturn.cloud.access.mobile_keys import IssuedKey, issue_for_phone, phone_of
-from keyturn.cloud.access.models import (
+from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
+from keyturn.cloud.access.service import schedule_from_json
+from keyturn.cloud.auth.errors import Conflict, NotFound
+from keyturn.cloud.models import (
+    Door,
     Doorcode,
     Grant,
     GrantKind,
@@ -26,12 +30,8 @@ from keyturn.cloud.access.models import (
     MobileKeyRegistration,
     key_doors,
 )
-from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
-from keyturn.cloud.access.service import schedule_from_json
-from keyturn.cloud.auth.errors import Conflict, NotFound
 from keyturn.cloud.privacy import audit
 from keyturn.cloud.problems import ProblemError
-from keyturn.cloud.properties.models import Door
 from keyturn.cloud.refusals import InvalidReference, NotYours
 from keyturn.crypto.keys import VerifyKey
 from keyturn.rules.errors import InvalidGrant

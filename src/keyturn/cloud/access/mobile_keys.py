@@ -14,10 +14,8 @@ from typing import Protocol
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant, Key, MobileKeyRegistration, key_doors
 from keyturn.cloud.access.service import grant_schedule, subject_for
-from keyturn.cloud.people.models import Profile
-from keyturn.cloud.properties.models import Property
+from keyturn.cloud.models import Grant, Key, MobileKeyRegistration, Profile, Property, key_doors
 from keyturn.cloud.properties.service import open_authority
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import issue_mobile_key

@@ -222,7 +222,3 @@ class AccessRevision(Base):
 
     scope: Mapped[str] = mapped_column(String(64), primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger)
-
-
-# Imported last: it registers the session listeners that move the counters above.
-from keyturn.cloud.access import revisions as _revisions  # noqa: E402, F401

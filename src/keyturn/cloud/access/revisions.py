@@ -1,8 +1,9 @@
 """Access revisions: counters in the database that move whenever a row a door's access list
 is built from changes, so a published list can be reused until one of them moves.
 
-Every Session flush that adds, changes or deletes such a row bumps, in the same transaction,
-the counters of the scopes it can affect: the door ("door:<id>"), the property
+Every flush of a cloud session (the listeners below, installed by keyturn.cloud.sessions)
+that adds, changes or deletes such a row bumps, in the same transaction, the counters of the
+scopes it can affect: the door ("door:<id>"), the property
 ("property:<id>"), or everything ("all"); a door's revision is the sum of its three counters.
 ORM-enabled UPDATE, DELETE and INSERT statements run through `Session.execute` bump "all".
 Writes that bypass the Session (Core statements on a Connection, raw SQL text) are NOT seen:
@@ -20,7 +21,6 @@ from sqlalchemy import (
     ScalarSelect,
     Table,
     bindparam,
-    event,
     func,
     inspect,
     select,
@@ -28,19 +28,21 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
-from keyturn.cloud.access.models import (
+from keyturn.cloud.models import (
     AccessRevision,
+    Door,
     Doorcode,
     Grant,
     Key,
     Keycard,
     MobileKeyRegistration,
     OneTimeCode,
+    Person,
+    Profile,
+    Property,
     SingleDayCode,
     key_doors,
 )
-from keyturn.cloud.people.models import Person, Profile
-from keyturn.cloud.properties.models import Door, Property
 
 EVERYTHING = "all"
 _PENDING = "keyturn.access_revision_scopes"
@@ -179,8 +181,7 @@ def _changed(session: Session, obj: Any) -> bool:
     return any(attributes[name].history.has_changes() for name in only)
 
 
-@event.listens_for(Session, "before_flush")
-def _before_flush(session: Session, _context: UOWTransaction, _instances: object) -> None:
+def before_flush(session: Session, _context: UOWTransaction, _instances: object) -> None:
     """Resolve deleted rows now, while they and what they point at still exist."""
     deleted = _tracked(session.deleted)
     if deleted:
@@ -188,8 +189,7 @@ def _before_flush(session: Session, _context: UOWTransaction, _instances: object
         pending |= scopes_of(session.connection(), deleted)
 
 
-@event.listens_for(Session, "after_flush")
-def _after_flush(session: Session, _context: UOWTransaction) -> None:
+def after_flush(session: Session, _context: UOWTransaction) -> None:
     """Bump every scope the flush touched; new rows have their foreign keys by now."""
     scopes: set[str] = session.info.pop(_PENDING, set())
     changed = _tracked(session.new) + [
@@ -200,8 +200,7 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
     bump(session.connection(), scopes)
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _statement(state: ORMExecuteState) -> None:
+def bulk_statement(state: ORMExecuteState) -> None:
     """A bulk INSERT, UPDATE or DELETE through the Session names no rows: bump everything."""
     if not (state.is_insert or state.is_update or state.is_delete):
         return

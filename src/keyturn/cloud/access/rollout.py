@@ -14,9 +14,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.devices.models import AccessListVersion, Device
 from keyturn.cloud.devices.service import current_access_list
-from keyturn.cloud.properties.models import Door
+from keyturn.cloud.models import AccessListVersion, Device, Door
 
 PENDING_NOTE = (
     "Locks work offline: a lock keeps honouring what it knew until it next syncs. `locks` "

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from keyturn.cloud.access.models import GrantKind
 from keyturn.cloud.fields import Day, Flag, Instant
+from keyturn.cloud.models import GrantKind
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -16,18 +16,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import (
+from keyturn.cloud.models import (
+    Door,
     Doorcode,
     Grant,
     Key,
     Keycard,
     MobileKeyRegistration,
     OneTimeCode,
+    Person,
+    Profile,
+    Property,
     SingleDayCode,
     key_doors,
 )
-from keyturn.cloud.people.models import Person, Profile
-from keyturn.cloud.properties.models import Door, Property
 from keyturn.cloud.properties.service import door_secret_of
 from keyturn.crypto.codes import card_mac
 from keyturn.protocol.access_lists import canonical

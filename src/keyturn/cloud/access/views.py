@@ -15,7 +15,6 @@ from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from keyturn.cloud.access import management
-from keyturn.cloud.access.models import Doorcode, Grant, Key, Keycard, MobileKeyRegistration
 from keyturn.cloud.access.rollout import PENDING_NOTE, LockStatus, lock_status, publish
 from keyturn.cloud.access.schemas import (
     CodeIssued,
@@ -44,10 +43,10 @@ from keyturn.cloud.auth.permissions import (
     allows,
     standing_at,
 )
+from keyturn.cloud.models import Door, Doorcode, Grant, Key, Keycard, MobileKeyRegistration
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
 from keyturn.cloud.people.service import person_at, referenced_person
 from keyturn.cloud.problems import GUARDED, problem_responses
-from keyturn.cloud.properties.models import Door
 from keyturn.cloud.properties.service import in_property
 
 router = APIRouter(prefix="/api/v1", tags=["keys and credentials"], responses=GUARDED)

@@ -20,8 +20,9 @@ from starlette.routing import compile_path
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.deps import app_routes
 from keyturn.cloud.auth.views import router
-from keyturn.cloud.db import session_factory, utcnow
+from keyturn.cloud.db import utcnow
 from keyturn.cloud.problems import ProblemError, problem
+from keyturn.cloud.sessions import session_factory
 
 _KINDS = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}
 

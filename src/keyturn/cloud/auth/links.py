@@ -14,12 +14,18 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.auth import opaque, service, throttle
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import Conflict, InvalidLink, NotFound
-from keyturn.cloud.auth.models import EmailLink, LinkPurpose
 from keyturn.cloud.auth.passwords import hash_password
 from keyturn.cloud.mail.service import enqueue_mail
-from keyturn.cloud.people.models import Account, Person, RoleMembership
+from keyturn.cloud.models import (
+    Account,
+    EmailLink,
+    LinkPurpose,
+    Person,
+    Property,
+    RoleMembership,
+    Unit,
+)
 from keyturn.cloud.people.profiles import profile_in
-from keyturn.cloud.properties.models import Property, Unit
 from keyturn.rules.types import Role
 
 RESET_SUBJECT = "Reset your Keyturn password"

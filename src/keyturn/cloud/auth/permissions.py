@@ -36,7 +36,6 @@ from enum import StrEnum
 from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session, aliased
 
-from keyturn.cloud.access.models import Key, ManagedKey
 from keyturn.cloud.auth.errors import (
     Forbidden,
     InsufficientScope,
@@ -44,8 +43,7 @@ from keyturn.cloud.auth.errors import (
     TotpRequired,
     Unauthenticated,
 )
-from keyturn.cloud.people.models import Profile, RoleMembership, RolePermission
-from keyturn.cloud.properties.models import Property
+from keyturn.cloud.models import Key, ManagedKey, Profile, Property, RoleMembership, RolePermission
 from keyturn.rules.ranks import may_act_on, rank_of
 from keyturn.rules.types import Permission, Role
 

@@ -25,7 +25,6 @@ from keyturn.cloud.auth.errors import (
     TotpCodeRequired,
     Unauthenticated,
 )
-from keyturn.cloud.auth.models import ApiToken, AuthSession, TotpFactor
 from keyturn.cloud.auth.passwords import hash_password, needs_rehash, verify_password
 from keyturn.cloud.auth.permissions import (
     ALL_SCOPES,
@@ -34,7 +33,7 @@ from keyturn.cloud.auth.permissions import (
     Scope,
     expand_scopes,
 )
-from keyturn.cloud.people.models import Account, Person
+from keyturn.cloud.models import Account, ApiToken, AuthSession, Person, TotpFactor
 
 LOGIN_TOKEN_NAME = "login"  # noqa: S105 - a label
 # A session's last use is written at most this often, so busy pages cost no write each.

@@ -17,7 +17,7 @@ from sqlalchemy.sql import ColumnElement
 
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import Throttled
-from keyturn.cloud.auth.models import LoginFailure
+from keyturn.cloud.models import LoginFailure
 
 
 def reserve(

@@ -52,8 +52,8 @@ from keyturn.cloud.auth.schemas import (
     TotpEnrolmentOut,
 )
 from keyturn.cloud.auth.totp import base32
+from keyturn.cloud.models import Account, Person, RoleMembership
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page
-from keyturn.cloud.people.models import Account, Person, RoleMembership
 from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.rules.types import Role
 

@@ -31,9 +31,15 @@ from keyturn.cloud.devices.errors import (
     UnknownDeviceModel,
     UnknownDoor,
 )
-from keyturn.cloud.devices.models import AccessListVersion, Device, DeviceModel, ProvisioningToken
 from keyturn.cloud.history.service import record_open_ended_gap
-from keyturn.cloud.properties.models import Door, Property
+from keyturn.cloud.models import (
+    AccessListVersion,
+    Device,
+    DeviceModel,
+    Door,
+    Property,
+    ProvisioningToken,
+)
 from keyturn.cloud.properties.service import door_secret_of
 from keyturn.cloud.properties.write_locks import lock_doors
 from keyturn.crypto.keys import VerifyKey

@@ -15,14 +15,7 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.codes import record_one_time_uses
 from keyturn.cloud.devices.errors import InvalidBatch, MalformedFrame, UnknownDevice, UplinkRejected
-from keyturn.cloud.devices.models import Device
 from keyturn.cloud.devices.service import access_list_update, sync_key_context
-from keyturn.cloud.history.models import (
-    CREDENTIAL_ID_LENGTH,
-    EVENT_KIND_ATTEMPT,
-    EVENT_KIND_LENGTH,
-    LOCK_PHOTO_ID_LENGTH,
-)
 from keyturn.cloud.history.service import (
     advance_stored_through,
     from_epoch_ms,
@@ -30,8 +23,16 @@ from keyturn.cloud.history.service import (
     ingest_photos,
     record_lost_entries,
 )
+from keyturn.cloud.models import (
+    CREDENTIAL_ID_LENGTH,
+    EVENT_KIND_ATTEMPT,
+    EVENT_KIND_LENGTH,
+    LOCK_PHOTO_ID_LENGTH,
+    Device,
+    Door,
+    Property,
+)
 from keyturn.cloud.privacy.lock_purges import pending_purges, record_purges_done
-from keyturn.cloud.properties.models import Door, Property
 from keyturn.cloud.properties.service import open_authority
 from keyturn.cloud.webhooks.service import enqueue_device_events
 from keyturn.crypto.keys import VerifyKey

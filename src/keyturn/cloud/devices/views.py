@@ -19,13 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from keyturn.cloud.auth.deps import MasterKey, public_route, requires
 from keyturn.cloud.auth.permissions import Action
 from keyturn.cloud.body_limits import body_limit
-from keyturn.cloud.db import session_factory
 from keyturn.cloud.devices import service
 from keyturn.cloud.devices.errors import DeviceError
-from keyturn.cloud.devices.models import Device
 from keyturn.cloud.devices.schemas import DeviceHealthOut, ProvisionRequest
 from keyturn.cloud.devices.sync import handle_uplink
+from keyturn.cloud.models import Device
 from keyturn.cloud.problems import GUARDED, problem, problem_responses
+from keyturn.cloud.sessions import session_factory
 from keyturn.settings import Settings
 
 MSGPACK = "application/msgpack"

@@ -19,7 +19,6 @@ from sqlalchemy import BindParameter, ColumnElement, Integer, Select, and_, bind
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.db import utcnow
-from keyturn.cloud.history.models import Event
 from keyturn.cloud.history.schemas import StoredEvent, StoredRow
 from keyturn.cloud.history.visibility import (
     NEWEST_FIRST,
@@ -28,6 +27,7 @@ from keyturn.cloud.history.visibility import (
     viewer_shape,
     visibility_clause,
 )
+from keyturn.cloud.models import Event
 from keyturn.cloud.privacy.policies import hidden_before, shown_events
 from keyturn.errors import UserError
 from keyturn.rules.types import CredentialType

@@ -19,16 +19,16 @@ from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant
 from keyturn.cloud.access.service import known_people
-from keyturn.cloud.devices.models import Device
-from keyturn.cloud.history.models import (
+from keyturn.cloud.models import (
     EVENT_DETAIL_LENGTH,
+    Device,
+    Door,
     Event,
+    Grant,
     LogGap,
     Photo,
 )
-from keyturn.cloud.properties.models import Door
 from keyturn.crypto.sealed import seal
 from keyturn.protocol.messages import EventRecord, PhotoUpload
 

@@ -37,10 +37,10 @@ from keyturn.cloud.auth.permissions import (
     standing_at,
 )
 from keyturn.cloud.fields import AwareInstant
-from keyturn.cloud.history.models import Event, Photo
 from keyturn.cloud.history.queries import MAX_PAGE, BadCursor, EventFilter, export_csv, list_events
 from keyturn.cloud.history.schemas import EventPage, Outcome, event_facts, event_page_json
 from keyturn.cloud.history.visibility import resident_periods
+from keyturn.cloud.models import Event, Photo
 from keyturn.cloud.privacy import audit
 from keyturn.cloud.problems import GUARDED, ProblemError, problem, problem_responses
 from keyturn.crypto.errors import SealError

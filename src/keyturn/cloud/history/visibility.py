@@ -14,10 +14,16 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, Select, and_, bindparam, false, literal, or_, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant, Key, key_doors
-from keyturn.cloud.history.models import Event
-from keyturn.cloud.people.models import RoleMembership, RolePermission
-from keyturn.cloud.properties.models import Door, Property
+from keyturn.cloud.models import (
+    Door,
+    Event,
+    Grant,
+    Key,
+    Property,
+    RoleMembership,
+    RolePermission,
+    key_doors,
+)
 from keyturn.rules.types import DoorKind, Permission, Role
 from keyturn.rules.visibility import (
     VISIBILITY_RULE,

@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyturn.cloud.db import new_id
-from keyturn.cloud.mail.models import MailState, OutboxMessage
 from keyturn.cloud.mail.service import mark_suppressed
 from keyturn.cloud.mail.suppression import address_hash, suppressed_hashes, suppression_key
 from keyturn.cloud.mail.transports import (
@@ -23,6 +22,7 @@ from keyturn.cloud.mail.transports import (
     open_transport,
     sender_address,
 )
+from keyturn.cloud.models import MailState, OutboxMessage
 from keyturn.settings import Settings
 
 MAX_ATTEMPTS = 10

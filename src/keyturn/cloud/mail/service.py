@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.db import new_id, utcnow
 from keyturn.cloud.mail.addresses import check_address, check_body, check_subject
-from keyturn.cloud.mail.models import MailState, OutboxMessage
 from keyturn.cloud.mail.suppression import SUPPRESSION_KEY_INFO, suppressed_hashes
+from keyturn.cloud.models import MailState, OutboxMessage
 
 MIN_ID_PREFIX = 4
 

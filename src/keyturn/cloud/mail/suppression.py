@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyturn.cloud.db import utcnow
 from keyturn.cloud.mail.addresses import normalise_address
-from keyturn.cloud.mail.models import MailSuppression, OutboxMessage
+from keyturn.cloud.models import MailSuppression, OutboxMessage
 
 SUPPRESSION_KEY_LABEL = b"keyturn/mail-suppression/v1"
 SUPPRESSION_KEY_BYTES = 32

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from keyturn.cloud.mail.addresses import check_address
 from keyturn.cloud.mail.errors import InvalidMail
-from keyturn.cloud.mail.models import OutboxMessage
+from keyturn.cloud.models import OutboxMessage
 from keyturn.settings import Settings, SettingsError
 
 SMTP_TIMEOUT_S = 30.0

@@ -17,8 +17,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.management import person_door_ids
-from keyturn.cloud.access.models import Doorcode, Grant, Key, Keycard, OneTimeCode
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
+from keyturn.cloud.models import (
+    Door,
+    Doorcode,
+    Grant,
+    Key,
+    Keycard,
+    OneTimeCode,
+    Person,
+    Profile,
+    Property,
+    RoleMembership,
+)
 from keyturn.cloud.people.consent_check import (
     PersonConsent,
     Refused,
@@ -28,7 +39,6 @@ from keyturn.cloud.people.consent_check import (
     refusals,
     standings,
 )
-from keyturn.cloud.people.models import Person, Profile, RoleMembership
 from keyturn.cloud.people.profiles import (
     bar_phones,
     portfolio_of,
@@ -38,7 +48,6 @@ from keyturn.cloud.people.profiles import (
     read_profile_at,
 )
 from keyturn.cloud.privacy import audit
-from keyturn.cloud.properties.models import Door, Property
 from keyturn.rules.consent import (
     ConsentRefusal,
     collection_refusal,

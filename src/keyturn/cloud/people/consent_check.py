@@ -1,5 +1,6 @@
 """The one place that stops a credential from being collected without the consent the law asks
-for (R5, R7): a check run after every flush of a Session, on every path that writes.
+for (R5, R7): a check run after every flush of a cloud session (installed by
+keyturn.cloud.sessions), on every path that writes.
 
 A flush that collects a credential (a new or re-activated doorcode, keycard, phone
 registration or temporary code) or changes a person's consent or minor flag has every live
@@ -19,20 +20,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection, Select, and_, event, inspect, or_, select
+from sqlalchemy import Connection, Select, and_, inspect, or_, select
 from sqlalchemy.orm import Session, UOWTransaction
 
-from keyturn.cloud.access.models import (
+from keyturn.cloud.models import (
+    Door,
     Doorcode,
     Grant,
     Key,
     Keycard,
     MobileKeyRegistration,
     OneTimeCode,
+    Profile,
+    Property,
+    RoleMembership,
 )
-from keyturn.cloud.people.models import Profile, RoleMembership
 from keyturn.cloud.problems import ProblemError, problem
-from keyturn.cloud.properties.models import Door, Property
 from keyturn.rules.consent import (
     CONSENT_JURISDICTIONS,
     ConsentChannel,
@@ -327,8 +330,7 @@ def _concerned(session: Session) -> set[str]:
     return {person_id for person_id in people if person_id is not None}
 
 
-@event.listens_for(Session, "after_flush")
-def _check(session: Session, _context: UOWTransaction) -> None:
+def check_consent(session: Session, _context: UOWTransaction) -> None:
     """Refuse the flush if it leaves any concerned person's credentials without consent."""
     people = _concerned(session)
     if not people:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.access.schemas import LockStatusOut
 from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
+from keyturn.cloud.models import Person, Profile
 from keyturn.cloud.people import consent, service
 from keyturn.cloud.people.consent import ConsentAt, ConsentKind, Withdrawal
 from keyturn.cloud.people.consent_check import PersonConsent, consent_of
@@ -27,7 +28,6 @@ from keyturn.cloud.people.consent_schemas import (
     WithdrawalOut,
     WrittenConsentIn,
 )
-from keyturn.cloud.people.models import Person, Profile
 from keyturn.cloud.people.profiles import profile_at, profiles_of
 
 router = APIRouter(tags=["consent"])

@@ -124,7 +124,3 @@ class RolePermission(Base):
     permission: Mapped[Permission] = mapped_column(str_enum(Permission, "permission"))
     granted_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)
     created_at: Mapped[datetime] = created_at_column()
-
-
-# Imported last: it registers the flush check that no credential is collected without consent.
-from keyturn.cloud.people import consent_check as _consent_check  # noqa: E402, F401

@@ -11,9 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import MobileKeyRegistration
-from keyturn.cloud.people.models import Person, Profile
-from keyturn.cloud.properties.models import Property
+from keyturn.cloud.models import MobileKeyRegistration, Person, Profile, Property
 
 
 def portfolio_of(session: Session, property_id: str) -> str:

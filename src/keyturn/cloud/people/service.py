@@ -18,8 +18,7 @@ from keyturn.cloud.auth import links
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import Conflict, NotFound
 from keyturn.cloud.mail.addresses import check_address
-from keyturn.cloud.people.models import Person, RoleMembership
-from keyturn.cloud.properties.models import Unit
+from keyturn.cloud.models import Person, RoleMembership, Unit
 from keyturn.cloud.refusals import InvalidReference, Rejected
 from keyturn.rules.types import Role
 

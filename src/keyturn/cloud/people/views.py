@@ -22,10 +22,10 @@ from keyturn.cloud.auth.deps import (
     requires,
 )
 from keyturn.cloud.auth.permissions import Action, Principal, authorize
+from keyturn.cloud.models import Person, Property, RoleMembership
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
 from keyturn.cloud.people import consent, consent_views, service
 from keyturn.cloud.people.consent_views import consent_at_out
-from keyturn.cloud.people.models import Person, RoleMembership
 from keyturn.cloud.people.profiles import profile_at, read_profile_at
 from keyturn.cloud.people.schemas import (
     ImportReport,
@@ -38,7 +38,6 @@ from keyturn.cloud.people.schemas import (
     RoleIn,
 )
 from keyturn.cloud.problems import GUARDED, problem_responses
-from keyturn.cloud.properties.models import Property
 from keyturn.rules.types import Role
 
 router = APIRouter(prefix="/api/v1", tags=["people"], responses=GUARDED)

@@ -13,7 +13,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.db import new_id
-from keyturn.cloud.privacy.models import AuditRecord
+from keyturn.cloud.models import AuditRecord
 
 AUDIT_RETENTION = timedelta(days=730)
 # Reads that disclose history write a record each; a prebuilt INSERT skips the ORM's flush.

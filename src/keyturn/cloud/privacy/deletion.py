@@ -15,28 +15,34 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from keyturn.cloud.access.models import (
+from keyturn.cloud.mail.suppression import suppress
+from keyturn.cloud.models import (
+    Account,
+    DataSubjectRequest,
+    Device,
     Doorcode,
+    EmailLink,
+    Event,
     Grant,
     Key,
     Keycard,
     ManagedKey,
     MobileKeyRegistration,
     OneTimeCode,
+    OutboxMessage,
+    Person,
+    Photo,
+    Property,
+    RecordHold,
+    RequestKind,
+    RoleMembership,
+    RolePermission,
     SingleDayCode,
+    WebhookSubscription,
 )
-from keyturn.cloud.auth.models import EmailLink
-from keyturn.cloud.devices.models import Device
-from keyturn.cloud.history.models import Event, Photo
-from keyturn.cloud.mail.models import OutboxMessage
-from keyturn.cloud.mail.suppression import suppress
-from keyturn.cloud.people.models import Account, Person, RoleMembership, RolePermission
 from keyturn.cloud.people.profiles import profiles_of
 from keyturn.cloud.privacy import audit
 from keyturn.cloud.privacy.lock_purges import deleted_people, linked_events, queue_purges
-from keyturn.cloud.privacy.models import DataSubjectRequest, RecordHold, RequestKind
-from keyturn.cloud.properties.models import Property
-from keyturn.cloud.webhooks.models import WebhookSubscription
 from keyturn.rules.retention import EventRecord, anonymise
 from keyturn.rules.types import CredentialType, DoorKind, Reason, Role
 

@@ -18,21 +18,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import (
+from keyturn.cloud.history.visibility import viewer_for, visible_events
+from keyturn.cloud.models import (
+    DataSubjectRequest,
     Doorcode,
+    Event,
     Grant,
     Key,
     Keycard,
     MobileKeyRegistration,
     OneTimeCode,
+    Person,
+    Photo,
+    RequestKind,
+    RequestState,
+    RoleMembership,
     SingleDayCode,
 )
-from keyturn.cloud.history.models import Event, Photo
-from keyturn.cloud.history.visibility import viewer_for, visible_events
-from keyturn.cloud.people.models import Person, RoleMembership
 from keyturn.cloud.people.profiles import profiles_of
 from keyturn.cloud.privacy.errors import WrongState
-from keyturn.cloud.privacy.models import DataSubjectRequest, RequestKind, RequestState
 from keyturn.crypto.errors import SealError
 from keyturn.crypto.sealed import decrypt_blob, unseal
 from keyturn.protocol.photos import photo_context

@@ -16,16 +16,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.service import subject_for
-from keyturn.cloud.devices.models import Device
-from keyturn.cloud.history.models import Event
-from keyturn.cloud.privacy import audit
-from keyturn.cloud.privacy.models import (
+from keyturn.cloud.models import (
     DataSubjectRequest,
+    Device,
+    Door,
+    Event,
     LockPurge,
     RequestKind,
     RequestState,
 )
-from keyturn.cloud.properties.models import Door
+from keyturn.cloud.privacy import audit
 from keyturn.protocol.messages import PurgeCommand
 
 

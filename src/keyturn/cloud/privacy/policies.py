@@ -15,8 +15,7 @@ from types import MappingProxyType
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.history.models import Event
-from keyturn.cloud.properties.models import Property
+from keyturn.cloud.models import Event, Property
 from keyturn.rules.errors import RetentionTooLong
 from keyturn.rules.retention import (
     DEFAULT_JURISDICTION,

@@ -15,20 +15,23 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.models import Grant, Key
-from keyturn.cloud.history.models import Event
 from keyturn.cloud.mail.service import enqueue_mail
-from keyturn.cloud.people.models import Account, Person, RoleMembership
+from keyturn.cloud.models import (
+    Account,
+    DataSubjectRequest,
+    Event,
+    Grant,
+    Key,
+    Person,
+    RecordHold,
+    RequestKind,
+    RequestState,
+    RoleMembership,
+)
 from keyturn.cloud.privacy import audit
 from keyturn.cloud.privacy.deletion import EVENT_HOLD, blockers, execute_deletion
 from keyturn.cloud.privacy.errors import RequestError, RequestNotFound, WrongState
 from keyturn.cloud.privacy.lock_purges import complete_if_purged
-from keyturn.cloud.privacy.models import (
-    DataSubjectRequest,
-    RecordHold,
-    RequestKind,
-    RequestState,
-)
 from keyturn.cloud.privacy.verification import (
     DocumentKind,
     check_code,

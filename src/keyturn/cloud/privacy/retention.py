@@ -35,22 +35,25 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from keyturn.cloud.access.models import (
+from keyturn.cloud.models import (
+    AuditRecord,
+    Device,
+    Door,
     Doorcode,
+    Event,
     Grant,
     Key,
     Keycard,
+    MailState,
     MobileKeyRegistration,
     OneTimeCode,
+    OutboxMessage,
+    Photo,
+    Property,
     SingleDayCode,
 )
-from keyturn.cloud.devices.models import Device
-from keyturn.cloud.history.models import Event, Photo
-from keyturn.cloud.mail.models import MailState, OutboxMessage
 from keyturn.cloud.privacy.deletion import anonymise_due
-from keyturn.cloud.privacy.models import AuditRecord
 from keyturn.cloud.privacy.policies import SHORTEST_LIMIT_DAYS, PropertyRetention, retention_for
-from keyturn.cloud.properties.models import Door, Property
 
 CHUNK_SIZE = 1000
 FINISHED_MAIL_KEEP = timedelta(days=90)

@@ -12,10 +12,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.devices.models import Device
-from keyturn.cloud.history.models import Event, LogGap
+from keyturn.cloud.models import Device, Event, LogGap, Property
 from keyturn.cloud.privacy.policies import PropertyRetention, retention_of
-from keyturn.cloud.properties.models import Property
 
 
 @dataclass(frozen=True, slots=True)

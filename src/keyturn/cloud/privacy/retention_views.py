@@ -14,11 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from keyturn.cloud.auth.deps import Db, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
-from keyturn.cloud.history.models import LogGap
+from keyturn.cloud.models import LogGap, Property
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
 from keyturn.cloud.privacy.retention_status import gaps_of, status_of
 from keyturn.cloud.problems import GUARDED
-from keyturn.cloud.properties.models import Property
 
 router = APIRouter(prefix="/api/v1", tags=["privacy"], responses=GUARDED)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from keyturn.cloud.privacy.models import RequestKind, RequestState
+from keyturn.cloud.models import RequestKind, RequestState
 from keyturn.cloud.privacy.verification import MAX_DOCUMENT_BASE64, DocumentKind
 
 EXAMPLE_REQUEST_ID = "6f1c0a4e-0000-4000-8000-00000000000b"

@@ -21,13 +21,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.mail.service import enqueue_mail
-from keyturn.cloud.people.models import Person
+from keyturn.cloud.models import DataSubjectRequest, Person, RequestDocument, VerificationCode
 from keyturn.cloud.privacy.errors import (
     InvalidDocument,
     VerificationFailed,
     VerificationThrottled,
 )
-from keyturn.cloud.privacy.models import DataSubjectRequest, RequestDocument, VerificationCode
 from keyturn.crypto.sealed import seal, unseal
 
 CODE_DIGITS = 8

@@ -19,12 +19,12 @@ from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.body_limits import body_limit
 from keyturn.cloud.fields import QueryFlag
+from keyturn.cloud.models import DataSubjectRequest, RequestDocument, RequestState
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, page_list
 from keyturn.cloud.privacy import audit, requests
 from keyturn.cloud.privacy.errors import RequestNotFound
 from keyturn.cloud.privacy.export import deliver_copy
 from keyturn.cloud.privacy.lock_purges import purge_status
-from keyturn.cloud.privacy.models import DataSubjectRequest, RequestDocument, RequestState
 from keyturn.cloud.privacy.schemas import (
     AGENT_REQUEST_BODY_LIMIT,
     GOVERNMENT_ID_BODY_LIMIT,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
-from keyturn.cloud.properties.models import Door, Property
+from keyturn.cloud.models import Door, Property
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,18 @@
-"""Tables for portfolios, properties, units and doors, and the rule that fixes a door's kind.
+"""Tables for portfolios, properties, units and doors.
 
-A door's kind may change only while no lock is bound to it; that check lives here, in one
-flush hook, so every writer (API, CLI, jobs) gets the same DoorKindLocked error.
+A door's kind may change only while no lock is bound to it; that flush check is in
+properties.door_kind, installed on every cloud session by keyturn.cloud.sessions.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import CheckConstraint, String, UniqueConstraint, event, inspect, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
+from sqlalchemy import CheckConstraint, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from keyturn.cloud.db import (
     Base,
@@ -153,46 +153,3 @@ class Door(Base):
     property: Mapped[Property] = relationship(back_populates="doors")
     unit: Mapped[Unit | None] = relationship(back_populates="doors")
     device: Mapped[Device | None] = relationship(back_populates="door")
-
-
-def _bound_device_id(session: Session, door: Door) -> str | None:
-    """The id of the lock bound to DOOR, counting changes not yet flushed."""
-    from keyturn.cloud.devices.models import Device
-
-    for obj in (*session.new, *session.dirty):
-        if isinstance(obj, Device) and (
-            (door.id is not None and obj.door_id == door.id)
-            or door in inspect(obj).attrs.door.history.added
-        ):
-            return obj.id or "(new lock)"
-    bound = session.execute(select(Device.id).where(Device.door_id == door.id)).scalars()
-    for device_id in bound:
-        device = session.get(Device, device_id)
-        if device is not None and device.door_id == door.id:
-            return device_id
-    return None
-
-
-@event.listens_for(Session, "before_flush")
-def _door_kind_fixed_once_bound(session: Session, _context: Any, _instances: Any) -> None:
-    """Refuse a change of Door.kind when a device is (or is being) bound to the door."""
-    for obj in session.dirty:
-        if not isinstance(obj, Door):
-            continue
-        history = inspect(obj).attrs.kind.history
-        if not history.added:
-            continue
-        # An expired attribute has no old value in memory; the database has it.
-        old_kind = (
-            history.deleted[0]
-            if history.deleted
-            else session.execute(select(Door.kind).where(Door.id == obj.id)).scalar()
-        )
-        if old_kind is None or old_kind == history.added[0]:
-            continue
-        device_id = _bound_device_id(session, obj)
-        if device_id is not None:
-            raise DoorKindLocked(
-                f"door {obj.name!r} is bound to lock {device_id}; its kind stays "
-                f"{old_kind!s} until the lock is unbound"
-            )

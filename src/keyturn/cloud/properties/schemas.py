@@ -20,7 +20,7 @@ from keyturn.cloud.access.schemas import (
 )
 from keyturn.cloud.devices.schemas import EXAMPLE_HEALTH, DeviceHealthOut
 from keyturn.cloud.fields import Flag
-from keyturn.cloud.properties.models import MAX_DOORCODE_LENGTH, MIN_DOORCODE_LENGTH
+from keyturn.cloud.models import MAX_DOORCODE_LENGTH, MIN_DOORCODE_LENGTH
 from keyturn.rules.types import Capability, DoorKind
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

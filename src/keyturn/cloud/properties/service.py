@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.db import new_id
-from keyturn.cloud.people.models import RoleMembership
+from keyturn.cloud.models import Door, InvalidPropertySetting, Property, RoleMembership, Unit
 from keyturn.cloud.problems import ProblemError
-from keyturn.cloud.properties.models import Door, InvalidPropertySetting, Property, Unit
 from keyturn.crypto.codes import door_secret
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.sealed import seal, unseal
@@ -148,7 +147,7 @@ def _check_lockout(prop: Property) -> None:
 
 
 def _has_live_lock(session: Session, property_id: str) -> bool:
-    from keyturn.cloud.devices.models import Device
+    from keyturn.cloud.models import Device
 
     found = session.execute(
         select(Device.id).where(

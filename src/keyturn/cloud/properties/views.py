@@ -18,11 +18,10 @@ from keyturn.cloud.access.schemas import LockStatusOut
 from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.devices import service as devices
-from keyturn.cloud.devices.models import Device
+from keyturn.cloud.models import Device, Door, Property, Unit
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
 from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.cloud.properties import lockdown, service
-from keyturn.cloud.properties.models import Door, Property, Unit
 from keyturn.cloud.properties.schemas import (
     DeviceOut,
     DoorCreate,

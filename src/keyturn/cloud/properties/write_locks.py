@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.properties.models import Door, Property
+from keyturn.cloud.models import Door, Property
 
 
 def _one_writer_at_a_time(session: Session) -> bool:

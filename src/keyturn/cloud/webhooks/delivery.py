@@ -20,10 +20,9 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from keyturn import __version__
-from keyturn.cloud.history.models import Event
 from keyturn.cloud.history.schemas import event_facts, event_out
+from keyturn.cloud.models import ERROR_LENGTH, Event, WebhookDelivery, WebhookSubscription
 from keyturn.cloud.privacy import audit
-from keyturn.cloud.webhooks.models import ERROR_LENGTH, WebhookDelivery, WebhookSubscription
 from keyturn.cloud.webhooks.service import subscriber_viewer, subscription_secret
 from keyturn.rules.visibility import Viewer, can_view_event
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
-from keyturn.cloud.webhooks.models import DESCRIPTION_LENGTH, URL_LENGTH
+from keyturn.cloud.models import DESCRIPTION_LENGTH, URL_LENGTH
 from keyturn.cloud.webhooks.service import InvalidWebhookUrl, check_url
 
 _SUBSCRIPTION_EXAMPLE: JsonDict = {

@@ -19,14 +19,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.db import new_id
-from keyturn.cloud.devices.models import Device
-from keyturn.cloud.history.models import Event
 from keyturn.cloud.history.schemas import event_facts
 from keyturn.cloud.history.visibility import viewer_for
+from keyturn.cloud.models import (
+    URL_LENGTH,
+    Device,
+    Door,
+    Event,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from keyturn.cloud.problems import ProblemError
-from keyturn.cloud.properties.models import Door
 from keyturn.cloud.webhooks.egress import literal_is_private
-from keyturn.cloud.webhooks.models import URL_LENGTH, WebhookDelivery, WebhookSubscription
 from keyturn.crypto.sealed import seal, unseal
 from keyturn.rules.visibility import Viewer, can_view_event
 

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Path, Query, Response
 from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, requires
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.auth.permissions import Action, Principal
+from keyturn.cloud.models import WebhookSubscription
 from keyturn.cloud.privacy import audit
 from keyturn.cloud.problems import GUARDED
 from keyturn.cloud.webhooks import service
-from keyturn.cloud.webhooks.models import WebhookSubscription
 from keyturn.cloud.webhooks.schemas import WebhookCreate, WebhookCreated, WebhookOut, WebhookPage
 
 ID_MAX = 64
