@@ -50,6 +50,7 @@ def test(args: list[str]) -> None:
     _run(BIN / "ruff", "check", "src", "tests", "benchmarks", "tasks.py")
     _run(BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "tasks.py")
     _run(BIN / "mypy")
+    _run(BIN / "lint-imports")
     smoke_dir = ROOT / ".keyturn" / "smoke"
     _run(BIN / "keyturn", "--data-dir", smoke_dir, "demo", "--fresh", "--for", "10s")
     # pytest last, so its summary line closes the output.
