@@ -23,24 +23,19 @@ class MissingCapability(ProblemError):
     kind = "missing-capability"
     title = "The door's lock cannot read this credential"
 
-    def __init__(self, capability: Capability, door_ids: Sequence[str]) -> None:
-        names = ", ".join(door_ids)
-        super().__init__(f"the lock at door {names} has no {capability.value}")
+    def __init__(self, capability: Capability, *, door_ids: Sequence[str], per_door: bool) -> None:
+        """`per_door`: one door was asked for (`door_id`), else the person's doors (`door_ids`)."""
+        super().__init__(f"no lock at door {', '.join(door_ids)} has a {capability.value}")
         self.capability = capability
-        self.door_ids = list(door_ids)
+        self.where = {"door_id": door_ids[0]} if per_door else {"door_ids": list(door_ids)}
 
     def response(self) -> JSONResponse:
-        where = (
-            {"door_id": self.door_ids[0]}
-            if len(self.door_ids) == 1
-            else {"door_ids": self.door_ids}
-        )
         return problem(
             self.status,
             self.kind,
             self.title,
             self.detail,
-            extra={"capability": self.capability.value, **where},
+            extra={"capability": self.capability.value, **self.where},
         )
 
 
@@ -56,7 +51,7 @@ def require_capability(door: Door, credential: CredentialType) -> None:
     """Raise MissingCapability (409) if the door's lock cannot read `credential`."""
     missing = lacking(door, credential)
     if missing is not None:
-        raise MissingCapability(missing, [door.id])
+        raise MissingCapability(missing, door_ids=[door.id], per_door=True)
 
 
 def require_capability_somewhere(doors: Sequence[Door], credential: CredentialType) -> None:
@@ -69,4 +64,5 @@ def require_capability_somewhere(doors: Sequence[Door], credential: CredentialTy
     if doors and None not in missing:
         (capability,) = missing
         assert capability is not None
-        raise MissingCapability(capability, sorted(door.id for door in doors))
+        door_ids = sorted(door.id for door in doors)
+        raise MissingCapability(capability, door_ids=door_ids, per_door=False)
