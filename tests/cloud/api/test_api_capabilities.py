@@ -168,3 +168,23 @@ def test_rule_a2_keycard_refused_only_when_no_door_of_the_persons_keys_reads_car
     assert _missing(refused, "card_reader")["door_ids"] == [site.package_room_id]
     assert unchanged == before
     assert accepted.status_code == 201, accepted.text
+
+
+def test_rule_a3_lost_phone_temporary_code_skips_doors_whose_lock_has_no_keypad(
+    client: TestClient, db: Session, site: Site
+) -> None:
+    _keypadless_package_room(db, site)
+
+    suspended = client.post(
+        f"{site.url}/people/{site.person('resident')}/suspend",
+        json={},
+        headers=site.auth("property_manager"),
+    )
+
+    assert suspended.status_code == 200, suspended.text
+    assert suspended.json()["temporary_code_emailed"] is True
+    assert sorted(suspended.json()["temporary_code_doors"]) == sorted(
+        [site.entrance_id, site.home_id]
+    )
+    db.expire_all()
+    assert db.scalars(select(OneTimeCode.door_id)).all().count(site.package_room_id) == 0
