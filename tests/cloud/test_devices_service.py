@@ -46,7 +46,7 @@ def test_builtin_models_are_created_once_with_their_capabilities(session: Sessio
     first = ensure_device_models(session)
     again = ensure_device_models(session)
 
-    assert _count(session, DeviceModel) == 3
+    assert _count(session, DeviceModel) == 4
     assert {name: model.id for name, model in first.items()} == {
         name: model.id for name, model in again.items()
     }
@@ -55,6 +55,7 @@ def test_builtin_models_are_created_once_with_their_capabilities(session: Sessio
     assert not first["keyturn-c2"].has(Capability.MECHANICAL_KEY)
     assert first["keyturn-m"].has(Capability.CAMERA)
     assert not first["keyturn-m"].has(Capability.CARD_READER)
+    assert not first["keyturn-b1"].has(Capability.KEYPAD)
 
 
 def test_token_is_stored_only_as_its_hash(session: Session) -> None:

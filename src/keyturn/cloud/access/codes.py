@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from keyturn.cloud.access.capabilities import require_capability
 from keyturn.cloud.models import Door, Doorcode, OneTimeCode, Property, SingleDayCode
 from keyturn.cloud.properties.service import door_secret_of
 from keyturn.crypto.codes import code_mac, single_day_code
@@ -54,10 +55,12 @@ class _TakenAtDoor:
         return isinstance(code, str) and code_mac(self._secret, code) in self._macs
 
 
-def _door(session: Session, door_id: str) -> tuple[Door, Property]:
+def _door(session: Session, door_id: str, credential: CredentialType) -> tuple[Door, Property]:
+    """The door and its property, if the door's lock has a keypad (or no lock is bound yet)."""
     door = session.get(Door, door_id)
     if door is None:
         raise CodeRefused(f"no door {door_id}")
+    require_capability(door, credential)
     prop = session.get(Property, door.property_id)
     assert prop is not None
     return door, prop
@@ -72,7 +75,7 @@ def issue_personal_code(
     draw: Draw = secrets.randbelow,
 ) -> IssuedCode:
     """A new personal code for one person at one door; any earlier one there is revoked."""
-    door, prop = _door(session, door_id)
+    door, prop = _door(session, door_id, CredentialType.PERSONAL_DOORCODE)
     secret = door_secret_of(door, master_key)
     for old in session.scalars(
         select(Doorcode).where(
@@ -104,7 +107,7 @@ def issue_one_time_code(
     """A short code that works for `valid_minutes` after its first use (couriers, visits)."""
     if not 1 <= valid_minutes <= 24 * 60:
         raise CodeRefused("a one-time code lasts 1 to 1440 minutes after first use")
-    door, prop = _door(session, door_id)
+    door, prop = _door(session, door_id, CredentialType.ONE_TIME_CODE)
     secret = door_secret_of(door, master_key)
     code = generate_code(prop.doorcode_length, draw, _TakenAtDoor(session, door_id, secret))
     row = OneTimeCode(
@@ -129,7 +132,7 @@ def create_single_day_code(
     guest_label: str | None = None,
 ) -> IssuedCode:
     """The next free slot's code for one local day at one door (A4): the lock derives it too."""
-    door, prop = _door(session, door_id)
+    door, prop = _door(session, door_id, CredentialType.SINGLE_DAY_CODE)
     if local_date < now.astimezone(prop.zone).date():
         raise CodeRefused("a single-day code cannot be made for a day that has passed")
     used = session.scalar(

@@ -59,7 +59,13 @@ from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
 from keyturn.cloud.problems import GUARDED, problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["guests and codes"], responses=GUARDED)
-NO_FREE_CODE = problem_responses(409, meaning={409: "No free code is left at a door"})
+NO_FREE_CODE = problem_responses(
+    409,
+    meaning={
+        409: "No free code is left at a door, or a door's lock has no keypad "
+        "(`missing-capability`, naming `capability` and `door_id`)"
+    },
+)
 
 
 def _manages_sharing(db: Session, principal: Principal, property_id: str) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from keyturn.cloud.access.capabilities import lacking
 from keyturn.cloud.access.codes import (
     IssuedCode,
     create_single_day_code,
@@ -57,7 +58,7 @@ from keyturn.cloud.people.profiles import (
 from keyturn.cloud.refusals import NotYours
 from keyturn.rules.errors import InvalidGrant, InvalidSchedule
 from keyturn.rules.grants import GUEST_MAX_LEAD, validate_courier_doors, validate_guest_window
-from keyturn.rules.types import Role
+from keyturn.rules.types import CredentialType, Role
 
 # A lost-phone temporary code opens the doors for a day from its first use (the longest a
 # one-time code may run); a new suspension or a restore replaces or revokes it.
@@ -454,9 +455,10 @@ def suspend(
     barred and earlier sign-ins refused there, its locks told. The person's other portfolios,
     their phones and sessions there, are untouched.
 
-    The temporary doorcode is a one-time code per door of the person's live keys here, made
-    for the person (issued_for) but with its own subject, so the suspension of the person's
-    subject does not block it; it is emailed to the person and never shown to the manager.
+    The temporary doorcode is a one-time code per door of the person's live keys here whose
+    lock has a keypad (or no lock yet), made for the person (issued_for) but with its own
+    subject, so the suspension of the person's subject does not block it; it is emailed to
+    the person and never shown to the manager.
     """
     profile = profile_at(session, person=person, property_id=prop.id)
     if profile.suspended_at is None:
@@ -468,7 +470,11 @@ def suspend(
     door_ids = _portfolio_door_ids(session, prop.portfolio_id, person.id)
     emailed, code_doors = False, []
     if send_temporary_code and person.email is not None:
-        doors = _live_doors(session, prop.id, person.id, now)
+        doors = [
+            door
+            for door in _live_doors(session, prop.id, person.id, now)
+            if lacking(door, CredentialType.ONE_TIME_CODE) is None
+        ]
         if doors:
             codes = issue_one_time_codes(
                 session, master_key, doors, manager_id, TEMPORARY_CODE_MINUTES, now, person.id

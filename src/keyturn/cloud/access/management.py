@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from keyturn.cloud.access.capabilities import require_capability_somewhere
 from keyturn.cloud.access.codes import IssuedCode, issue_personal_code
 from keyturn.cloud.access.mobile_keys import IssuedKey, issue_for_phone, phone_of
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
@@ -40,7 +41,7 @@ from keyturn.rules.grants import (
     validate_courier_doors,
     validate_doors_added,
 )
-from keyturn.rules.types import DoorKind
+from keyturn.rules.types import CredentialType, DoorKind
 
 
 class NoDoorcodeKey(ProblemError):
@@ -347,7 +348,15 @@ def doorcode_at(session: Session, property_id: str, doorcode_id: str) -> Doorcod
 
 
 def activate_keycard(session: Session, property_id: str, person_id: str, card_uid: str) -> Keycard:
-    """Activate a card by its identifier for a person; a card held by someone else is 409."""
+    """Activate a card by its identifier for a person; a card held by someone else is 409.
+
+    Refused with MissingCapability (409) when every door of the person's keys here is bound
+    to a lock without a card reader: such a card could open nothing.
+    """
+    doors = session.scalars(
+        select(Door).where(Door.id.in_(person_door_ids(session, property_id, person_id)))
+    ).all()
+    require_capability_somewhere(doors, CredentialType.KEYCARD)
     uid = card_uid.upper()
     card = session.scalars(
         select(Keycard).where(Keycard.property_id == property_id, Keycard.card_uid == uid)

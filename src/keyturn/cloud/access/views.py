@@ -52,7 +52,11 @@ from keyturn.cloud.properties.service import in_property
 router = APIRouter(prefix="/api/v1", tags=["keys and credentials"], responses=GUARDED)
 NAME_IN_USE = problem_responses(409, meaning={409: "The name is in use at this property"})
 NO_CODE = problem_responses(
-    409, meaning={409: "No live key gives the person doorcodes there, or no free code is left"}
+    409,
+    meaning={
+        409: "No live key gives the person doorcodes there, no free code is left, or the "
+        "door's lock has no keypad (`missing-capability`, naming `capability` and `door_id`)"
+    },
 )
 
 
@@ -478,7 +482,13 @@ def list_keycards(
     "/properties/{property_id}/people/{person_id}/keycards",
     response_model=KeycardOut,
     status_code=201,
-    responses=problem_responses(409, meaning={409: "The card is registered to someone else"}),
+    responses=problem_responses(
+        409,
+        meaning={
+            409: "The card is registered to someone else, or every door of the person's keys "
+            "has a lock without a card reader (`missing-capability`, naming `door_ids`)"
+        },
+    ),
 )
 def activate_keycard(
     property_id: str,

@@ -69,6 +69,8 @@ BUILTIN_MODELS: dict[str, tuple[Capability, ...]] = {
         Capability.BLE,
         Capability.MECHANICAL_KEY,
     ),
+    # A reader-only lock (phone and card, no keypad): no doorcode is ever issued at its door.
+    "keyturn-b1": (Capability.CARD_READER, Capability.BLE),
 }
 
 
