@@ -14,12 +14,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access import flows
-from keyturn.cloud.access.management import (
-    check_door_is_callers,
-    doors_at,
-    key_door_ids,
-    revoke_grant,
-)
+from keyturn.cloud.access.management import check_door_is_callers, doors_at, key_door_ids
 from keyturn.cloud.access.schemas import (
     CodeIssued,
     CodesIssued,
@@ -35,7 +30,7 @@ from keyturn.cloud.access.schemas import (
     VisitorOut,
     Window,
 )
-from keyturn.cloud.access.views import locks_out, revocation_out
+from keyturn.cloud.access.views import locks_out, revoked
 from keyturn.cloud.auth.deps import (
     Config,
     Db,
@@ -43,8 +38,8 @@ from keyturn.cloud.auth.deps import (
     Now,
     requires,
 )
-from keyturn.cloud.auth.errors import Forbidden, NotFound
-from keyturn.cloud.auth.permissions import Action, Principal, authorize
+from keyturn.cloud.auth.errors import NotFound
+from keyturn.cloud.auth.permissions import Action, Principal, permits, standing_at
 from keyturn.cloud.models import (
     Door,
     Grant,
@@ -70,11 +65,8 @@ NO_FREE_CODE = problem_responses(
 
 def _manages_sharing(db: Session, principal: Principal, property_id: str) -> bool:
     """Whether the caller acts for the building (may manage others' credentials) here."""
-    try:
-        authorize(db, principal, Action.CREDENTIALS_MANAGE, property_id)
-    except Forbidden:
-        return False
-    return True
+    standing = standing_at(db, principal.person_id, property_id)
+    return standing is not None and permits(standing, principal, Action.CREDENTIALS_MANAGE)
 
 
 def _created_by_filter(
@@ -171,9 +163,7 @@ def revoke_guest(
 ) -> RevocationOut:
     """Revoke a guest's access; every lock of the key's doors drops it at its next sync."""
     grant = _own_grant(db, principal, property_id, grant_id, GrantKind.GUEST)
-    revoked_at, locks = revoke_grant(db, master_key, grant, now)
-    db.commit()
-    return revocation_out(grant.id, revoked_at, locks)
+    return revoked(db, master_key, property_id, grant, now)
 
 
 def _own_grant(
@@ -295,9 +285,7 @@ def revoke_single_day_code(
     row = flows.single_day_at(
         db, property_id, code_id, principal.person_id, _manages_sharing(db, principal, property_id)
     )
-    revoked_at, locks = flows.revoke_single_day(db, master_key, row, now)
-    db.commit()
-    return revocation_out(row.id, revoked_at, locks, flows.SINGLE_DAY_REVOKED_NOTE)
+    return revoked(db, master_key, property_id, row, now, flows.SINGLE_DAY_REVOKED_NOTE)
 
 
 # One-time codes and couriers (A8)
@@ -344,9 +332,7 @@ def revoke_one_time_code(
     row: OneTimeCode = flows.one_time_at(
         db, property_id, code_id, principal.person_id, _manages_sharing(db, principal, property_id)
     )
-    revoked_at, locks = flows.revoke_one_time(db, master_key, row, now)
-    db.commit()
-    return revocation_out(row.id, revoked_at, locks)
+    return revoked(db, master_key, property_id, row, now)
 
 
 @router.post(
@@ -446,9 +432,7 @@ def revoke_courier(
 ) -> RevocationOut:
     """Revoke a courier's key; locks drop it at their next sync."""
     grant = flows.created_grant(db, property_id, grant_id, [GrantKind.COURIER])
-    revoked_at, locks = revoke_grant(db, master_key, grant, now)
-    db.commit()
-    return revocation_out(grant.id, revoked_at, locks)
+    return revoked(db, master_key, property_id, grant, now)
 
 
 @router.post(
@@ -505,6 +489,4 @@ def revoke_service_provider(
 ) -> RevocationOut:
     """Cancel a service provider's booking; locks drop it at their next sync."""
     grant = _own_grant(db, principal, property_id, grant_id, GrantKind.SERVICE_PROVIDER)
-    revoked_at, locks = revoke_grant(db, master_key, grant, now)
-    db.commit()
-    return revocation_out(grant.id, revoked_at, locks)
+    return revoked(db, master_key, property_id, grant, now)

@@ -21,7 +21,6 @@ from keyturn.cloud.access.codes import (
     IssuedCode,
     create_single_day_code,
     issue_one_time_code,
-    revoke_single_day_code,
 )
 from keyturn.cloud.access.management import (
     check_door_is_callers,
@@ -262,15 +261,6 @@ def single_day_at(
     return row
 
 
-def revoke_single_day(
-    session: Session, master_key: bytes, row: SingleDayCode, now: datetime
-) -> tuple[datetime, list[LockStatus]]:
-    revoked = revoke_single_day_code(session, row.id, now)
-    assert revoked.revoked_at is not None
-    publish(session, master_key, [row.door_id], now)
-    return revoked.revoked_at, lock_status(session, [row.door_id], revoked.revoked_at)
-
-
 def single_day_locks(session: Session, row: SingleDayCode) -> list[LockStatus]:
     if row.revoked_at is None:
         return []
@@ -340,15 +330,6 @@ def one_time_at(
     if not acts_as_manager and row.created_by != viewer_id:
         raise NotFound()
     return row
-
-
-def revoke_one_time(
-    session: Session, master_key: bytes, row: OneTimeCode, now: datetime
-) -> tuple[datetime, list[LockStatus]]:
-    if row.revoked_at is None:
-        row.revoked_at = now
-    publish(session, master_key, [row.door_id], now)
-    return row.revoked_at, lock_status(session, [row.door_id], row.revoked_at)
 
 
 def add_visitor(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.access.capabilities import require_capability_somewhere
 from keyturn.cloud.access.codes import IssuedCode, issue_personal_code
 from keyturn.cloud.access.mobile_keys import IssuedKey, issue_for_phone, phone_of
-from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
+from keyturn.cloud.access.rollout import publish
 from keyturn.cloud.access.service import schedule_from_json
 from keyturn.cloud.auth.errors import Conflict, NotFound
 from keyturn.cloud.models import (
@@ -205,17 +205,6 @@ def create_grant(
     return grant
 
 
-def revoke_grant(
-    session: Session, master_key: bytes, grant: Grant, now: datetime
-) -> tuple[datetime, list[LockStatus]]:
-    """Revoke a grant (once); every lock of its key's doors drops it at its next sync."""
-    if grant.revoked_at is None:
-        grant.revoked_at = now
-    doors = key_door_ids(grant.key)
-    publish(session, master_key, doors, now)
-    return grant.revoked_at, lock_status(session, doors, grant.revoked_at)
-
-
 def live_grants(session: Session, person_id: str, now: datetime) -> Select[Grant]:
     """The person's grants that are in force at `now`."""
     return select(Grant).where(
@@ -368,6 +357,21 @@ def activate_keycard(session: Session, property_id: str, person_id: str, card_ui
         session.add(card)
     card.active = True
     session.flush()
+    return card
+
+
+def issue_keycard(
+    *,
+    session: Session,
+    master_key: bytes,
+    property_id: str,
+    person_id: str,
+    card_uid: str,
+    now: datetime,
+) -> Keycard:
+    """`activate_keycard`, published at once to every door of the person's keys here."""
+    card = activate_keycard(session, property_id, person_id, card_uid)
+    publish(session, master_key, person_door_ids(session, property_id, person_id), now)
     return card
 
 

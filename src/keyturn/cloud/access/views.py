@@ -13,9 +13,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from keyturn.cloud.access import management
-from keyturn.cloud.access.rollout import PENDING_NOTE, LockStatus, lock_status, publish
+from keyturn.cloud.access.revocation import Credential, Revocation, revoke
+from keyturn.cloud.access.rollout import PENDING_NOTE, LockStatus
 from keyturn.cloud.access.schemas import (
     CodeIssued,
     DoorcodeIssue,
@@ -64,10 +66,33 @@ def locks_out(locks: list[LockStatus]) -> list[LockStatusOut]:
     return [LockStatusOut.model_validate(lock, from_attributes=True) for lock in locks]
 
 
-def revocation_out(
-    row_id: str, revoked_at: datetime, locks: list[LockStatus], note: str = PENDING_NOTE
+def revocation_out(revocation: Revocation, note: str = PENDING_NOTE) -> RevocationOut:
+    return RevocationOut(
+        id=revocation.id,
+        revoked_at=revocation.revoked_at,
+        note=note,
+        locks=locks_out(revocation.locks),
+    )
+
+
+def revoked(
+    db: Session,
+    master_key: bytes,
+    property_id: str,
+    credential: Credential,
+    now: datetime,
+    note: str = PENDING_NOTE,
 ) -> RevocationOut:
-    return RevocationOut(id=row_id, revoked_at=revoked_at, note=note, locks=locks_out(locks))
+    """Revoke the credential the route found, commit, and answer with each lock's progress."""
+    revocation = revoke(
+        session=db,
+        master_key=master_key,
+        property_id=property_id,
+        credential=credential,
+        now=now,
+    )
+    db.commit()
+    return revocation_out(revocation, note)
 
 
 def key_out(key: Key) -> KeyOut:
@@ -251,9 +276,7 @@ def revoke_grant(
     """Revoke a grant; every lock of the key's doors drops it at its next sync."""
     key = in_property(db, Key, key_id, property_id)
     grant = management.grant_at(db, key, grant_id)
-    revoked_at, locks = management.revoke_grant(db, master_key, grant, now)
-    db.commit()
-    return revocation_out(grant.id, revoked_at, locks)
+    return revoked(db, master_key, property_id, grant, now)
 
 
 # Phones and mobile keys (the caller's own)
@@ -350,14 +373,7 @@ def revoke_phone(
 ) -> RevocationOut:
     """Revoke one of the caller's phones; locks refuse its mobile keys from their next sync."""
     registration = management.own_phone(db, principal.person_id, registration_id)
-    if registration.revoked_at is None:
-        registration.revoked_at = now
-    doors = management.person_door_ids(db, property_id, principal.person_id)
-    publish(db, master_key, doors, now)
-    db.commit()
-    return revocation_out(
-        registration.id, registration.revoked_at, lock_status(db, doors, registration.revoked_at)
-    )
+    return revoked(db, master_key, property_id, registration, now)
 
 
 # Personal doorcodes
@@ -445,11 +461,7 @@ def revoke_doorcode(
 ) -> RevocationOut:
     """Revoke a personal doorcode; its lock drops it at its next sync."""
     row = management.doorcode_at(db, property_id, doorcode_id)
-    if row.revoked_at is None:
-        row.revoked_at = now
-    publish(db, master_key, [row.door_id], now)
-    db.commit()
-    return revocation_out(row.id, row.revoked_at, lock_status(db, [row.door_id], row.revoked_at))
+    return revoked(db, master_key, property_id, row, now)
 
 
 # Keycards
@@ -501,8 +513,14 @@ def activate_keycard(
 ) -> KeycardOut:
     """Activate a card by its identifier for a person; it works from each lock's next sync."""
     person = person_at(db, property_id, person_id)
-    card = management.activate_keycard(db, property_id, person.id, body.card_uid)
-    publish(db, master_key, management.person_door_ids(db, property_id, person.id), now)
+    card = management.issue_keycard(
+        session=db,
+        master_key=master_key,
+        property_id=property_id,
+        person_id=person.id,
+        card_uid=body.card_uid,
+        now=now,
+    )
     db.commit()
     return _keycard_out(card)
 
@@ -518,8 +536,4 @@ def deactivate_keycard(
 ) -> RevocationOut:
     """Deactivate a card; locks refuse it from their next sync."""
     card = in_property(db, Keycard, keycard_id, property_id)
-    card.active = False
-    doors = management.person_door_ids(db, property_id, card.person_id)
-    publish(db, master_key, doors, now)
-    db.commit()
-    return revocation_out(card.id, now, lock_status(db, doors, now))
+    return revoked(db, master_key, property_id, card, now)

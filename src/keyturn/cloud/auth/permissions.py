@@ -333,16 +333,23 @@ def allows(policy: Policy, standing: Standing, key_id: str | None = None) -> boo
     return key_id in standing.managed_key_ids
 
 
+def permits(standing: Standing, principal: Principal, action: Action) -> bool:
+    """Whether `authorize` would let the caller, admitted with this standing, do the action.
+
+    The same rules without raising (key and person acted on aside): for a view that only
+    chooses what to show or do, never to refuse.
+    """
+    policy = POLICIES[action]
+    return (
+        not policy.account_only
+        and policy.scope in principal.scopes
+        and allows(policy, standing.effective_for(principal))
+    )
+
+
 def allowed_actions(standing: Standing, principal: Principal) -> list[Action]:
     """Every property action the caller may perform with this credential, in table order."""
-    effective = standing.effective_for(principal)
-    return [
-        action
-        for action, policy in POLICIES.items()
-        if not policy.account_only
-        and policy.scope in principal.scopes
-        and allows(policy, effective)
-    ]
+    return [action for action in POLICIES if permits(standing, principal, action)]
 
 
 def authorize(
