@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from keyturn.cloud.access import management
+from keyturn.cloud.access import revocation
 from keyturn.cloud.app import create_app
 from keyturn.cloud.db import TransientConflict
 from keyturn.cloud.models import AccessListVersion, Grant, Key
@@ -133,7 +133,7 @@ def test_a_revocation_that_keeps_meeting_conflicts_leaves_the_grant_live(
     def conflict(*_args: object) -> None:
         raise _conflict()
 
-    monkeypatch.setattr(management, "lock_status", conflict)
+    monkeypatch.setattr(revocation, "lock_status", conflict)
     with TestClient(create_app(settings, engine)) as client:
         answer = client.delete(
             f"{world.url}/keys/{world.key_ids[0]}/grants/{grant_id}", headers=world.auth
