@@ -41,7 +41,7 @@ from keyturn.cloud.people.consent_check import (
 )
 from keyturn.cloud.people.profiles import (
     bar_phones,
-    portfolio_of,
+    portfolios_of,
     profile_at,
     profile_in,
     profiles_of,
@@ -125,7 +125,7 @@ def own_profiles(session: Session, person: Person) -> list[Profile]:
     )
     held = holdings(session.connection(), [person.id]).get(person.id, set())
     places = _places(session, person.id) | granted | held
-    portfolios = sorted({portfolio_of(session, place) for place in places})
+    portfolios = sorted(set(portfolios_of(session, places).values()))
     return [profile_in(session, person=person, portfolio_id=found) for found in portfolios]
 
 
@@ -226,13 +226,25 @@ def withdraw(
             **{(person.id, profile.portfolio_id): consent_of(profile) for profile in concerned},
         }
         held = holdings(connection, [person.id])
+        # The person's places in the portfolios this withdrawal concerns.
+        portfolio_at = portfolios_of(
+            session, held.get(person.id, set()) | _places(session, person.id)
+        )
+        places = {place for place, found in portfolio_at.items() if found in portfolios}
         refused = {
             found.property_id
             for found in refusals(connection, consents, held)
-            if portfolio_of(session, found.property_id) in portfolios
+            if found.property_id in places
         }
         if refused:
-            _revoke(session, person.id, refused, outcome, now)
+            _revoke(
+                session,
+                person.id,
+                refused,
+                {portfolio_at[place] for place in refused},
+                outcome,
+                now,
+            )
     detail = {
         "revoked_doorcodes": outcome.revoked_doorcodes,
         "removed_keycards": outcome.removed_keycards,
@@ -241,11 +253,6 @@ def withdraw(
     }
     _audit(session, person.id, "consent.withdrawn", actor_id, property_id, now, kind, extra=detail)
     if refused:
-        places = {
-            place
-            for place in held.get(person.id, set()) | _places(session, person.id)
-            if portfolio_of(session, place) in portfolios
-        }
         doors = sorted(
             {door for place in places for door in person_door_ids(session, place, person.id)}
         )
@@ -260,8 +267,15 @@ def _on_file(profile: Profile, kind: ConsentKind) -> datetime | None:
 
 
 def _revoke(
-    session: Session, person_id: str, places: set[str], outcome: Withdrawal, now: datetime
+    session: Session,
+    person_id: str,
+    places: set[str],
+    portfolios: set[str],
+    outcome: Withdrawal,
+    now: datetime,
 ) -> None:
+    """Revoke the person's credentials at PLACES, and bar their phones in PORTFOLIOS (those of
+    the places)."""
     at_places = select(Door.id).where(Door.property_id.in_(sorted(places)))
     for code in session.scalars(
         select(Doorcode).where(
@@ -289,7 +303,7 @@ def _revoke(
     ):
         temporary.revoked_at = now
         outcome.revoked_temporary_codes += 1
-    for portfolio_id in sorted({portfolio_of(session, place) for place in places}):
+    for portfolio_id in sorted(portfolios):
         outcome.revoked_phones += len(
             bar_phones(session, person_id=person_id, portfolio_id=portfolio_id, now=now)
         )

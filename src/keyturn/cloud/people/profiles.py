@@ -6,6 +6,7 @@ always the profile of the acting property's portfolio that changes, never anothe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,6 +20,17 @@ def portfolio_of(session: Session, property_id: str) -> str:
     return session.execute(
         select(Property.portfolio_id).where(Property.id == property_id)
     ).scalar_one()
+
+
+def portfolios_of(session: Session, property_ids: Iterable[str]) -> dict[str, str]:
+    """The portfolio of each of these properties, read in one query."""
+    wanted = sorted(set(property_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Property.id, Property.portfolio_id).where(Property.id.in_(wanted))
+    )
+    return {property_id: portfolio_id for property_id, portfolio_id in rows}
 
 
 def _blank(person: Person, portfolio_id: str, display_name: str | None = None) -> Profile:
