@@ -56,7 +56,7 @@ from keyturn.cloud.devices.sync import handle_uplink
 from keyturn.cloud.history.views import viewer_at
 from keyturn.cloud.history.visibility import visible_events
 from keyturn.cloud.models import Account, Event, Grant
-from keyturn.cloud.privacy.policies import shown_events
+from keyturn.cloud.privacy.retention.policies import shown_events
 from keyturn.lock.agent import DEFAULT_UPLINK_EVENTS, Lock
 from keyturn.lock.clock import ManualClock
 from keyturn.lock.sync import FRAME_CONTENT_TYPE, SYNC_PATH

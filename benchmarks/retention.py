@@ -28,8 +28,8 @@ from _report import best_of_interleaved, report
 from _seed import EVENTS, ScratchDatabases, load_events, scratch_databases
 from keyturn.cloud import db, sessions
 from keyturn.cloud.models import Event
-from keyturn.cloud.privacy.policies import retention_for
-from keyturn.cloud.privacy.retention import CHUNK_SIZE, run_retention
+from keyturn.cloud.privacy.retention.policies import retention_for
+from keyturn.cloud.privacy.retention.service import CHUNK_SIZE, run_retention
 
 ROUNDS = int(os.environ.get("KEYTURN_BENCH_ROUNDS", "1"))
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sync_fixtures import MASTER_KEY, NOW, make_building
 
+from keyturn.cloud.access.access_lists import SINGLE_DAY_STANDING_SLOTS, build_access_list
 from keyturn.cloud.access.codes import (
     CodeRefused,
     create_single_day_code,
@@ -17,7 +18,6 @@ from keyturn.cloud.access.codes import (
     issue_personal_code,
     revoke_single_day_code,
 )
-from keyturn.cloud.access.service import SINGLE_DAY_STANDING_SLOTS, build_access_list
 from keyturn.cloud.models import Door, Doorcode
 from keyturn.cloud.properties.service import door_secret_of
 from keyturn.crypto.codes import code_mac, single_day_code

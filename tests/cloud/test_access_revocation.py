@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from sync_fixtures import MASTER_KEY, NOW, make_building, provision_lock, public_key_text
 
 from keyturn.cloud.access.codes import issue_personal_code
-from keyturn.cloud.access.management import activate_keycard, enrol_phone
+from keyturn.cloud.access.credentials.service import activate_keycard, enrol_phone
 from keyturn.cloud.access.revocation import Credential, revoke
 from keyturn.cloud.models import AccessListVersion, Doorcode, Grant
 from keyturn.crypto.keys import SigningKeyPair

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sync_fixtures import MASTER_KEY, NOW, Building, make_building
 
-from keyturn.cloud.access.service import (
+from keyturn.cloud.access.access_lists import (
     SINGLE_DAY_STANDING_SLOTS,
     build_access_list,
     schedule_from_json,

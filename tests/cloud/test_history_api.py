@@ -35,7 +35,7 @@ from history_fixtures import (
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.history.service import ingest_photos
+from keyturn.cloud.history.ingestion import ingest_photos
 from keyturn.cloud.models import AuditRecord, Event, Grant, Photo, Property
 from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.sealed import encrypt_blob, new_data_key

@@ -7,7 +7,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keyturn.cloud.history.service import _ID_NAMESPACE, event_id, photo_id
+from keyturn.cloud.history.ingestion import _ID_NAMESPACE, event_id, photo_id
 
 
 @given(st.text(max_size=64), st.integers(min_value=0, max_value=2**63 - 1))

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.orm import Session
 from sync_fixtures import MASTER_KEY, NOW, make_building
 
-from keyturn.cloud.access.mobile_keys import MobileKeyRefused, issue_for_phone
-from keyturn.cloud.access.service import subject_for
+from keyturn.cloud.access.access_lists import subject_for
+from keyturn.cloud.access.credentials.mobile_keys import MobileKeyRefused, issue_for_phone
 from keyturn.cloud.db import new_id
 from keyturn.cloud.models import (
     Door,

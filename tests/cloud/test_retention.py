@@ -36,8 +36,8 @@ from keyturn.cloud.models import (
     Photo,
     Property,
 )
-from keyturn.cloud.privacy.policies import retention_of, set_retention_override
-from keyturn.cloud.privacy.retention import (
+from keyturn.cloud.privacy.retention.policies import retention_of, set_retention_override
+from keyturn.cloud.privacy.retention.service import (
     CREDENTIALS_DELETED,
     EVENTS_ANONYMISED,
     EVENTS_DELETED,

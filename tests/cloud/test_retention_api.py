@@ -27,7 +27,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.models import Event, LogGap
-from keyturn.cloud.privacy.retention import run_retention
+from keyturn.cloud.privacy.retention.service import run_retention
 from keyturn.cloud.sessions import session_factory
 from keyturn.rules.types import Role
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.db import utcnow
 from keyturn.cloud.models import DataSubjectRequest, Event, Grant, Photo, RequestKind
 from keyturn.cloud.privacy import requests
-from keyturn.cloud.privacy.retention import ERASED_PEOPLE_ANONYMISED, run_retention
+from keyturn.cloud.privacy.retention.service import ERASED_PEOPLE_ANONYMISED, run_retention
 from keyturn.cloud.sessions import session_factory
 from keyturn.rules.types import CredentialType
 

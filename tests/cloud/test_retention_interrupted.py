@@ -28,7 +28,7 @@ from retention_fixtures import (
 )
 from sqlalchemy import Engine
 
-from keyturn.cloud.privacy.retention import PROPERTY_COUNTS, Checkpoint, run_retention
+from keyturn.cloud.privacy.retention.service import PROPERTY_COUNTS, Checkpoint, run_retention
 from keyturn.cloud.sessions import session_factory
 
 CHUNK = 2

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.app import create_app
 from keyturn.cloud.jobs import PeriodicJob
 from keyturn.cloud.models import Event
-from keyturn.cloud.privacy.retention import run_retention
+from keyturn.cloud.privacy.retention.service import run_retention
 from keyturn.cloud.sessions import session_factory
 from keyturn.settings import Settings
 

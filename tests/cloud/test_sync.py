@@ -24,8 +24,8 @@ from sync_fixtures import (
     provision_lock,
 )
 
+from keyturn.cloud.access.access_lists import build_access_list
 from keyturn.cloud.access.codes import issue_one_time_code
-from keyturn.cloud.access.service import build_access_list
 from keyturn.cloud.devices.errors import (
     InvalidBatch,
     MalformedFrame,
@@ -34,7 +34,7 @@ from keyturn.cloud.devices.errors import (
 )
 from keyturn.cloud.devices.service import retire_device
 from keyturn.cloud.devices.sync import handle_uplink
-from keyturn.cloud.history.service import event_id
+from keyturn.cloud.history.ingestion import event_id
 from keyturn.cloud.models import Device, Doorcode, Event, LogGap, OneTimeCode, Photo
 from keyturn.crypto.codes import code_mac
 from keyturn.crypto.keys import SigningKeyPair

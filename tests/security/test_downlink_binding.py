@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.mobile_keys import issue_for_phone
+from keyturn.cloud.access.credentials.mobile_keys import issue_for_phone
 from keyturn.cloud.app import create_app
 from keyturn.cloud.devices.service import (
     create_provisioning_token,

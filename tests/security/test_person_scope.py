@@ -35,7 +35,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from keyturn.cloud.access.service import build_access_list, subject_for  # noqa: E402
+from keyturn.cloud.access.access_lists import build_access_list, subject_for  # noqa: E402
 from keyturn.cloud.auth.deps import app_routes  # noqa: E402
 from keyturn.cloud.models import (  # noqa: E402
     Doorcode,

@@ -22,14 +22,14 @@ from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
 from keyturn.cloud import sessions
 from keyturn.cloud.models import Property
-from keyturn.cloud.privacy.retention import (
+from keyturn.cloud.privacy.retention.service import (
     PROPERTY_COUNTS,
     SERVICE_COUNTS,
     Checkpoint,
     RetentionReport,
     run_retention,
 )
-from keyturn.cloud.privacy.retention_status import RetentionStatus, status_of
+from keyturn.cloud.privacy.retention.status import RetentionStatus, status_of
 from keyturn.errors import UserError
 
 app = typer.Typer(help="Apply or show the retention of access history.", no_args_is_help=True)

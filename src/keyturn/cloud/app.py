@@ -14,8 +14,10 @@ from sqlalchemy.engine import Engine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from keyturn import __version__
-from keyturn.cloud.access import flow_views as access_flow_views
-from keyturn.cloud.access import views as access_views
+from keyturn.cloud.access.credentials import views as credential_views
+from keyturn.cloud.access.keys import views as key_views
+from keyturn.cloud.access.sharing import views as sharing_views
+from keyturn.cloud.access.suspension import views as suspension_views
 from keyturn.cloud.auth.deps import public_route
 from keyturn.cloud.auth.http import install_auth
 from keyturn.cloud.body_limits import BodyLimit
@@ -27,8 +29,8 @@ from keyturn.cloud.inputs import refuse_nul_characters
 from keyturn.cloud.jobs import background_jobs
 from keyturn.cloud.openapi import complete_openapi
 from keyturn.cloud.people import views as people_views
-from keyturn.cloud.privacy import retention_views
 from keyturn.cloud.privacy import views as privacy_views
+from keyturn.cloud.privacy.retention import views as retention_views
 from keyturn.cloud.problems import problem, problem_responses
 from keyturn.cloud.properties import views as properties_views
 from keyturn.cloud.refusals import install_refusals
@@ -66,7 +68,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(webhooks_views.router)
     app.include_router(retention_views.router)
     app.include_router(privacy_views.router)
-    for resource_views in (properties_views, people_views, access_views, access_flow_views):
+    for resource_views in (
+        properties_views,
+        people_views,
+        suspension_views,
+        key_views,
+        credential_views,
+        sharing_views,
+    ):
         app.include_router(resource_views.router)
     install_auth(app)
     install_refusals(app)

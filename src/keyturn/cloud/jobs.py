@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from keyturn.cloud.mail.sender import deliver_pending
 from keyturn.cloud.mail.suppression import use_suppression_key
-from keyturn.cloud.privacy.retention import run_retention
+from keyturn.cloud.privacy.retention.service import run_retention
 from keyturn.cloud.sessions import session_factory
 from keyturn.cloud.webhooks.delivery import deliver_webhooks
 from keyturn.cloud.webhooks.egress import webhook_client

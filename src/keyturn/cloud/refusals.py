@@ -18,7 +18,7 @@ from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, O
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from keyturn.cloud.access.codes import CodeRefused
-from keyturn.cloud.access.mobile_keys import MobileKeyRefused
+from keyturn.cloud.access.credentials.mobile_keys import MobileKeyRefused
 from keyturn.cloud.db import DatabaseUnavailable
 from keyturn.cloud.devices.errors import DeviceError
 from keyturn.cloud.mail.errors import InvalidMail

@@ -7,7 +7,7 @@ their sessions through it):
 - a door's kind stays fixed while a lock is bound to it (properties.door_kind);
 - access revisions move with every change a door's access list is built from
   (access.revisions), so a lock never keeps a stale list;
-- no credential is collected without the consent R5 and R7 ask for (people.consent_check).
+- no credential is collected without the consent R5 and R7 ask for (people.consent.check).
 
 A plain `sqlalchemy.orm.Session` runs none of them: never open one on the cloud's database.
 """
@@ -21,7 +21,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyturn.cloud.access import revisions
-from keyturn.cloud.people import consent_check
+from keyturn.cloud.people.consent import check as consent_check
 from keyturn.cloud.properties import door_kind
 
 

@@ -35,7 +35,7 @@ from keyturn.cloud.models import (
     RoleMembership,
     Unit,
 )
-from keyturn.cloud.people import consent
+from keyturn.cloud.people.consent import service as consent
 from keyturn.cloud.properties.service import give_authority, give_door_secret
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.lock.agent import Lock

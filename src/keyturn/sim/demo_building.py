@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access import flows
-from keyturn.cloud.access.management import activate_keycard, enrol_phone, issue_doorcode
+from keyturn.cloud.access.credentials.service import activate_keycard, enrol_phone, issue_doorcode
+from keyturn.cloud.access.suspension import service as suspension
 from keyturn.cloud.auth.passwords import hash_password
 from keyturn.cloud.db import new_id
 from keyturn.cloud.models import (
@@ -323,7 +323,7 @@ def _issue_credentials(
     lost_phone = session.get(Person, suspended.person_id)
     assert lost_phone is not None
     assert manager_id is not None
-    flows.suspend(session, master_key, prop, lost_phone, manager_id, False, now)
+    suspension.suspend(session, master_key, prop, lost_phone, manager_id, False, now)
     residents[-1] = DemoResident(**{**asdict(suspended), "suspended": True})
     return tuple(residents)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.mobile_keys import MobileKeyRefused, issue_for_phone
+from keyturn.cloud.access.credentials.mobile_keys import MobileKeyRefused, issue_for_phone
 from keyturn.cloud.devices.service import create_provisioning_token, retire_device
 from keyturn.cloud.models import Device, Event, MobileKeyRegistration
 from keyturn.cloud.sessions import session_factory

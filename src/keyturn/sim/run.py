@@ -27,7 +27,11 @@ from keyturn.cloud.access.codes import (
     issue_one_time_code,
     revoke_single_day_code,
 )
-from keyturn.cloud.access.mobile_keys import IssuedKey, MobileKeyRefused, issue_for_phone
+from keyturn.cloud.access.credentials.mobile_keys import (
+    IssuedKey,
+    MobileKeyRefused,
+    issue_for_phone,
+)
 from keyturn.cloud.db import make_engine, upgrade
 from keyturn.cloud.devices.service import retire_device
 from keyturn.cloud.devices.sync import handle_uplink

@@ -17,7 +17,7 @@ from httpx import Response
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.service import build_access_list, subject_for
+from keyturn.cloud.access.access_lists import build_access_list, subject_for
 from keyturn.cloud.models import (
     AuditRecord,
     Doorcode,

@@ -174,7 +174,7 @@ def test_a_door_lockdown_reaches_the_door_list_and_each_lock_at_its_sync(
     from api_fixtures import sync
     from auth_fixtures import MASTER_KEY
 
-    from keyturn.cloud.access.service import build_access_list
+    from keyturn.cloud.access.access_lists import build_access_list
 
     manager = site.auth("property_manager")
     url = f"{site.url}/doors/{site.home_id}/lockdown"

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.service import build_access_list, subject_for
+from keyturn.cloud.access.access_lists import build_access_list, subject_for
 from keyturn.cloud.models import (
     Door,
     Doorcode,

@@ -19,8 +19,8 @@ import msgspec
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, defer
 
+from keyturn.cloud.access.access_lists import access_list_changes_at, build_access_list
 from keyturn.cloud.access.revisions import REVISION_OF_SCOPES, door_revision, door_scopes
-from keyturn.cloud.access.service import access_list_changes_at, build_access_list
 from keyturn.cloud.db import new_id
 from keyturn.cloud.devices.errors import (
     DoorAlreadyBound,
@@ -31,7 +31,7 @@ from keyturn.cloud.devices.errors import (
     UnknownDeviceModel,
     UnknownDoor,
 )
-from keyturn.cloud.history.service import record_open_ended_gap
+from keyturn.cloud.history.ingestion import record_open_ended_gap
 from keyturn.cloud.models import (
     AccessListVersion,
     Device,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.access.codes import record_one_time_uses
 from keyturn.cloud.devices.errors import InvalidBatch, MalformedFrame, UnknownDevice, UplinkRejected
 from keyturn.cloud.devices.service import access_list_update, sync_key_context
-from keyturn.cloud.history.service import (
+from keyturn.cloud.history.ingestion import (
     advance_stored_through,
     from_epoch_ms,
     ingest_events,

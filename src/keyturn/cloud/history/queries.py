@@ -28,7 +28,7 @@ from keyturn.cloud.history.visibility import (
     visibility_clause,
 )
 from keyturn.cloud.models import Event
-from keyturn.cloud.privacy.policies import hidden_before, shown_events
+from keyturn.cloud.privacy.retention.policies import hidden_before, shown_events
 from keyturn.errors import UserError
 from keyturn.rules.types import CredentialType
 from keyturn.rules.visibility import Viewer

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from keyturn.cloud.fields import Flag
-from keyturn.cloud.people.consent_schemas import (
+from keyturn.cloud.people.consent.schemas import (
     EXAMPLE_AT_PROPERTY,
     EXAMPLE_PERSON_ID,
     EXAMPLE_PROPERTY_ID,

@@ -11,21 +11,20 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access import flows
-from keyturn.cloud.access.schemas import LockStatusOut, SuspendRequest, SuspensionOut
 from keyturn.cloud.auth import links
 from keyturn.cloud.auth.deps import (
     Config,
     Db,
-    MasterKey,
     Now,
     requires,
 )
 from keyturn.cloud.auth.permissions import Action, Principal, authorize
-from keyturn.cloud.models import Person, Property, RoleMembership
+from keyturn.cloud.models import Person, RoleMembership
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
-from keyturn.cloud.people import consent, consent_views, service
-from keyturn.cloud.people.consent_views import consent_at_out
+from keyturn.cloud.people import service
+from keyturn.cloud.people.consent import service as consent
+from keyturn.cloud.people.consent import views as consent_views
+from keyturn.cloud.people.consent.views import consent_at_out
 from keyturn.cloud.people.profiles import profile_at, read_profile_at
 from keyturn.cloud.people.schemas import (
     ImportReport,
@@ -59,18 +58,6 @@ def _person_out(db: Session, property_id: str, person: Person) -> PersonOut:
         suspended_at=profile.suspended_at,
         consent=consent_at_out(profile, consent.consent_at(db, person, property_id)),
         created_at=person.created_at,
-    )
-
-
-def _suspension_out(state: flows.Suspension, note: str) -> SuspensionOut:
-    return SuspensionOut(
-        person_id=state.person_id,
-        suspended_at=state.suspended_at,
-        revoked_phone_ids=state.revoked_phone_ids,
-        temporary_code_emailed=state.temporary_code_emailed,
-        temporary_code_doors=state.temporary_code_doors,
-        note=note,
-        locks=[LockStatusOut.model_validate(lock, from_attributes=True) for lock in state.locks],
     )
 
 
@@ -238,70 +225,6 @@ def remove_role(
     db.delete(membership)
     db.commit()
     return Response(status_code=204)
-
-
-@router.post(
-    "/properties/{property_id}/people/{person_id}/suspend",
-    response_model=SuspensionOut,
-    responses=problem_responses(409, meaning={409: "No free temporary code is left at a door"}),
-)
-def suspend(
-    property_id: str,
-    person_id: str,
-    principal: Annotated[Principal, requires(Action.PEOPLE_SUSPEND)],
-    db: Db,
-    now: Now,
-    master_key: MasterKey,
-    body: SuspendRequest | None = None,
-) -> SuspensionOut:
-    """Lost or stolen phone (A6): suspend the person's building access at once.
-
-    Every phone registration is revoked, the person's sessions end, every lock refuses their
-    credentials from its next sync (`locks`), and a temporary doorcode is emailed to them.
-    """
-    person = service.person_at(db, property_id, person_id)
-    request = body or SuspendRequest()
-    state = flows.suspend(
-        db,
-        master_key,
-        db.get_one(Property, property_id),
-        person,
-        principal.person_id,
-        request.send_temporary_code,
-        now,
-    )
-    db.commit()
-    return _suspension_out(state, flows.SUSPENDED_NOTE)
-
-
-@router.get("/properties/{property_id}/people/{person_id}/suspension", response_model=SuspensionOut)
-def read_suspension(
-    property_id: str,
-    person_id: str,
-    _principal: Annotated[Principal, requires(Action.PEOPLE_SUSPEND)],
-    db: Db,
-) -> SuspensionOut:
-    """Whether the person is suspended, and which locks have applied the suspension."""
-    person = service.person_at(db, property_id, person_id)
-    state = flows.suspension_state(db, db.get_one(Property, property_id), person)
-    note = flows.SUSPENDED_NOTE if state.suspended_at else "Not suspended."
-    return _suspension_out(state, note)
-
-
-@router.post("/properties/{property_id}/people/{person_id}/restore", response_model=SuspensionOut)
-def restore(
-    property_id: str,
-    person_id: str,
-    _principal: Annotated[Principal, requires(Action.PEOPLE_SUSPEND)],
-    db: Db,
-    now: Now,
-    master_key: MasterKey,
-) -> SuspensionOut:
-    """Lift the suspension; the person must enrol a new phone for mobile keys."""
-    person = service.person_at(db, property_id, person_id)
-    state = flows.restore(db, master_key, db.get_one(Property, property_id), person, now)
-    db.commit()
-    return _suspension_out(state, flows.RESTORED_NOTE)
 
 
 # The consent routes (R5, R7) live in their own module, served under this router's prefix.

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.service import subject_for
+from keyturn.cloud.access.access_lists import subject_for
 from keyturn.cloud.models import (
     DataSubjectRequest,
     Device,

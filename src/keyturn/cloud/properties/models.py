@@ -145,7 +145,7 @@ class Door(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[DoorKind] = mapped_column(str_enum(DoorKind, "door_kind"))
     secret_sealed: Mapped[bytes]
-    # A door-only lockdown, on top of the property's; see access.service.build_access_list.
+    # A door-only lockdown, on top of the property's; see access.access_lists.build_access_list.
     lockdown: Mapped[bool] = flag()
     lockdown_changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()

@@ -15,10 +15,10 @@ from keyturn.cloud.access.schemas import LockStatusOut
 from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.models import Person, Profile
-from keyturn.cloud.people import consent, service
-from keyturn.cloud.people.consent import ConsentAt, ConsentKind, Withdrawal
-from keyturn.cloud.people.consent_check import PersonConsent, consent_of
-from keyturn.cloud.people.consent_schemas import (
+from keyturn.cloud.people import service
+from keyturn.cloud.people.consent import service as consent
+from keyturn.cloud.people.consent.check import PersonConsent, consent_of
+from keyturn.cloud.people.consent.schemas import (
     ConsentAtPropertyOut,
     ConsentOut,
     MissingConsentOut,
@@ -28,6 +28,7 @@ from keyturn.cloud.people.consent_schemas import (
     WithdrawalOut,
     WrittenConsentIn,
 )
+from keyturn.cloud.people.consent.service import ConsentAt, ConsentKind, Withdrawal
 from keyturn.cloud.people.profiles import profile_at, profiles_of
 
 router = APIRouter(tags=["consent"])

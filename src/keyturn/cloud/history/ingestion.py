@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.service import known_people
+from keyturn.cloud.access.access_lists import known_people
 from keyturn.cloud.models import (
     EVENT_DETAIL_LENGTH,
     Device,

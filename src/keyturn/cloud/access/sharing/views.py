@@ -13,24 +13,24 @@ from fastapi import APIRouter
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access import flows
-from keyturn.cloud.access.management import check_door_is_callers, doors_at, key_door_ids
-from keyturn.cloud.access.schemas import (
-    CodeIssued,
+from keyturn.cloud.access.answers import locks_out, revoked
+from keyturn.cloud.access.credentials.schemas import CodeIssued
+from keyturn.cloud.access.keys.schemas import Window
+from keyturn.cloud.access.keys.service import check_door_is_callers, doors_at, key_door_ids
+from keyturn.cloud.access.schemas import RevocationOut
+from keyturn.cloud.access.sharing import service as sharing
+from keyturn.cloud.access.sharing.schemas import (
     CodesIssued,
     CourierCodesCreate,
     GuestInvite,
     GuestOut,
     OneTimeCreate,
-    RevocationOut,
     SingleDayCreate,
     SingleDayIssued,
     SingleDayOut,
     VisitorCreate,
     VisitorOut,
-    Window,
 )
-from keyturn.cloud.access.views import locks_out, revoked
 from keyturn.cloud.auth.deps import (
     Config,
     Db,
@@ -124,7 +124,7 @@ def invite_guest(
     The start may be at most a year ahead; the end and weekly windows are optional. The
     guest gets an email and enrols a phone to receive their mobile key.
     """
-    grant = flows.invite_guest(
+    grant = sharing.invite_guest(
         db,
         config,
         db.get_one(Property, property_id),
@@ -169,7 +169,7 @@ def revoke_guest(
 def _own_grant(
     db: Session, principal: Principal, property_id: str, grant_id: str, kind: GrantKind
 ) -> Grant:
-    grant = flows.created_grant(db, property_id, grant_id, [kind])
+    grant = sharing.created_grant(db, property_id, grant_id, [kind])
     if grant.created_by != principal.person_id and not _manages_sharing(db, principal, property_id):
         raise NotFound()
     return grant
@@ -188,7 +188,7 @@ def _single_day_out(db: Session, row: SingleDayCode) -> SingleDayOut:
         created_by=row.created_by,
         created_at=row.created_at,
         revoked_at=row.revoked_at,
-        locks=locks_out(flows.single_day_locks(db, row)),
+        locks=locks_out(sharing.single_day_locks(db, row)),
     )
 
 
@@ -211,7 +211,7 @@ def create_single_day_codes(
     Each code is shown only here; the lock verifies it offline, from midnight to midnight.
     """
     prop = db.get_one(Property, property_id)
-    issued = flows.create_single_day_codes(
+    issued = sharing.create_single_day_codes(
         db,
         master_key,
         prop,
@@ -226,7 +226,7 @@ def create_single_day_codes(
         CodeIssued(id=item.record_id, door_id=_door_of(db, item.record_id), code=item.code)
         for item in issued
     ]
-    note = flows.SINGLE_DAY_NOTE.format(
+    note = sharing.SINGLE_DAY_NOTE.format(
         day=body.local_date.isoformat(), doors=", ".join(sorted(doors.values()))
     )
     return SingleDayIssued(local_date=body.local_date, codes=codes, note=note)
@@ -263,7 +263,7 @@ def read_single_day_code(
     db: Db,
 ) -> SingleDayOut:
     """One single-day code and, once revoked, which locks have applied the revocation."""
-    row = flows.single_day_at(
+    row = sharing.single_day_at(
         db, property_id, code_id, principal.person_id, _manages_sharing(db, principal, property_id)
     )
     return _single_day_out(db, row)
@@ -282,10 +282,10 @@ def revoke_single_day_code(
 
     The answer says so in `note` and lists per lock whether it has applied the revocation.
     """
-    row = flows.single_day_at(
+    row = sharing.single_day_at(
         db, property_id, code_id, principal.person_id, _manages_sharing(db, principal, property_id)
     )
-    return revoked(db, master_key, property_id, row, now, flows.SINGLE_DAY_REVOKED_NOTE)
+    return revoked(db, master_key, property_id, row, now, sharing.SINGLE_DAY_REVOKED_NOTE)
 
 
 # One-time codes and couriers (A8)
@@ -312,7 +312,7 @@ def create_one_time_code(
     door = doors_at(db, property_id, [body.door_id])[0]
     if not _manages_sharing(db, principal, property_id):
         check_door_is_callers(db, principal.person_id, door, now, residence_needs_resident=True)
-    issued = flows.issue_one_time_codes(
+    issued = sharing.issue_one_time_codes(
         db, master_key, [door], principal.person_id, body.valid_minutes, now
     )[0]
     db.commit()
@@ -329,7 +329,7 @@ def revoke_one_time_code(
     master_key: MasterKey,
 ) -> RevocationOut:
     """Revoke a one-time (or courier) code; its lock drops it at its next sync."""
-    row: OneTimeCode = flows.one_time_at(
+    row: OneTimeCode = sharing.one_time_at(
         db, property_id, code_id, principal.person_id, _manages_sharing(db, principal, property_id)
     )
     return revoked(db, master_key, property_id, row, now)
@@ -353,7 +353,7 @@ def create_courier_codes(
 
     A residence door among them is refused with 422 invalid-grant and nothing is issued.
     """
-    issued = flows.courier_codes(
+    issued = sharing.courier_codes(
         db, master_key, property_id, principal.person_id, body.door_ids, body.valid_minutes, now
     )
     db.commit()
@@ -394,7 +394,7 @@ def add_courier(
     config: Config,
 ) -> VisitorOut:
     """A courier with a key of their own, never for residence doors (A8, 422 otherwise)."""
-    grant = flows.add_visitor(
+    grant = sharing.add_visitor(
         db,
         config,
         db.get_one(Property, property_id),
@@ -431,7 +431,7 @@ def revoke_courier(
     master_key: MasterKey,
 ) -> RevocationOut:
     """Revoke a courier's key; locks drop it at their next sync."""
-    grant = flows.created_grant(db, property_id, grant_id, [GrantKind.COURIER])
+    grant = sharing.created_grant(db, property_id, grant_id, [GrantKind.COURIER])
     return revoked(db, master_key, property_id, grant, now)
 
 
@@ -447,7 +447,7 @@ def add_service_provider(
     config: Config,
 ) -> VisitorOut:
     """Book a service provider on a recurring weekly schedule (a resident: for their doors)."""
-    grant = flows.add_visitor(
+    grant = sharing.add_visitor(
         db,
         config,
         db.get_one(Property, property_id),

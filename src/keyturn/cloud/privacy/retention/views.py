@@ -16,7 +16,7 @@ from keyturn.cloud.auth.deps import Db, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.models import LogGap, Property
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
-from keyturn.cloud.privacy.retention_status import gaps_of, status_of
+from keyturn.cloud.privacy.retention.status import gaps_of, status_of
 from keyturn.cloud.problems import GUARDED
 
 router = APIRouter(prefix="/api/v1", tags=["privacy"], responses=GUARDED)

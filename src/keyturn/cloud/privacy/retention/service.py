@@ -53,7 +53,11 @@ from keyturn.cloud.models import (
     SingleDayCode,
 )
 from keyturn.cloud.privacy.deletion import anonymise_due
-from keyturn.cloud.privacy.policies import SHORTEST_LIMIT_DAYS, PropertyRetention, retention_for
+from keyturn.cloud.privacy.retention.policies import (
+    SHORTEST_LIMIT_DAYS,
+    PropertyRetention,
+    retention_for,
+)
 
 CHUNK_SIZE = 1000
 FINISHED_MAIL_KEEP = timedelta(days=90)

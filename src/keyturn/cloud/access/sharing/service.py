@@ -9,25 +9,22 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.capabilities import lacking
 from keyturn.cloud.access.codes import (
     IssuedCode,
     create_single_day_code,
     issue_one_time_code,
 )
-from keyturn.cloud.access.management import (
+from keyturn.cloud.access.keys.service import (
     check_door_is_callers,
     create_grant,
     doors_at,
     live_grants,
-    person_door_ids,
     schedule_json,
 )
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
@@ -47,44 +44,23 @@ from keyturn.cloud.models import (
     RoleMembership,
     SingleDayCode,
 )
-from keyturn.cloud.people.profiles import (
-    bar_phones,
-    barred_phones,
-    profile_at,
-    properties_in,
-    read_profile_at,
-)
 from keyturn.cloud.refusals import NotYours
 from keyturn.rules.errors import InvalidGrant, InvalidSchedule
 from keyturn.rules.grants import GUEST_MAX_LEAD, validate_courier_doors, validate_guest_window
-from keyturn.rules.types import CredentialType, Role
+from keyturn.rules.types import Role
 
-# A lost-phone temporary code opens the doors for a day from its first use (the longest a
-# one-time code may run); a new suspension or a restore replaces or revokes it.
-TEMPORARY_CODE_MINUTES = 1440
 SINGLE_DAY_NOTE = (
     "Valid from local midnight to midnight on {day} at {doors}; each lock checks it offline. "
     "Once shared it cannot be guaranteed revoked: a revocation reaches each lock only when "
     "that lock next syncs."
 )
+
+
 SINGLE_DAY_REVOKED_NOTE = (
     "Revocation recorded. The code may STILL OPEN the door at any lock that has not synced "
     "since: locks verify single-day codes offline, so each lock stops accepting it only once "
     "it has synced. `locks` shows which locks have applied the revocation."
 )
-SUSPENDED_NOTE = (
-    "Building access is suspended in this portfolio: the person's phones are barred here, "
-    "their earlier sign-ins can do nothing here, and every lock of the portfolio refuses their "
-    "credentials from its next sync (see `locks`). Restoring access requires enrolling a new "
-    "phone."
-)
-RESTORED_NOTE = (
-    "Suspension lifted; doorcodes and keycards work again from each lock's next sync. The old "
-    "phones stay barred here: enrol a new phone to receive mobile keys."
-)
-
-
-# Guests (A5)
 
 
 def invite_guest(
@@ -220,9 +196,6 @@ def created_grant(
     return grant
 
 
-# Single-day codes (A4)
-
-
 def create_single_day_codes(
     session: Session,
     master_key: bytes,
@@ -265,9 +238,6 @@ def single_day_locks(session: Session, row: SingleDayCode) -> list[LockStatus]:
     if row.revoked_at is None:
         return []
     return lock_status(session, [row.door_id], row.revoked_at)
-
-
-# One-time codes and couriers (A8)
 
 
 def _same_code(first: str | None) -> Callable[[int], int]:
@@ -379,162 +349,3 @@ def add_visitor(
     )
     _mail_access(session, person, creator, prop, key, grant, "has given you access")
     return grant
-
-
-# Lost phone (A6)
-
-
-@dataclass
-class Suspension:
-    """A person's suspension as the API reports it."""
-
-    person_id: str
-    suspended_at: datetime | None
-    revoked_phone_ids: list[str] = field(default_factory=list)
-    temporary_code_emailed: bool = False
-    temporary_code_doors: list[str] = field(default_factory=list)
-    locks: list[LockStatus] = field(default_factory=list)
-
-
-def _live_temporary_codes(session: Session, person_id: str, portfolio_id: str) -> list[OneTimeCode]:
-    """The person's live temporary codes at the doors of this portfolio only."""
-    here = select(Door.id).where(
-        Door.property_id.in_(properties_in(session, portfolio_id=portfolio_id))
-    )
-    return list(
-        session.scalars(
-            select(OneTimeCode).where(
-                OneTimeCode.issued_for == person_id,
-                OneTimeCode.revoked_at.is_(None),
-                OneTimeCode.door_id.in_(here),
-            )
-        )
-    )
-
-
-def _portfolio_door_ids(session: Session, portfolio_id: str, person_id: str) -> list[str]:
-    """Every door of the portfolio where the person holds something a lock knows of."""
-    return sorted(
-        {
-            door
-            for place in properties_in(session, portfolio_id=portfolio_id)
-            for door in person_door_ids(session, place, person_id)
-        }
-    )
-
-
-def suspend(
-    session: Session,
-    master_key: bytes,
-    prop: Property,
-    person: Person,
-    manager_id: str,
-    send_temporary_code: bool,
-    now: datetime,
-) -> Suspension:
-    """Suspend at once, in this property's portfolio only: the profile flagged, the phones
-    barred and earlier sign-ins refused there, its locks told. The person's other portfolios,
-    their phones and sessions there, are untouched.
-
-    The temporary doorcode is a one-time code per door of the person's live keys here whose
-    lock has a keypad (or no lock yet), made for the person (issued_for) but with its own
-    subject, so the suspension of the person's subject does not block it; it is emailed to
-    the person and never shown to the manager.
-    """
-    profile = profile_at(session, person=person, property_id=prop.id)
-    if profile.suspended_at is None:
-        profile.suspended_at = now
-    phones = bar_phones(session, person_id=person.id, portfolio_id=prop.portfolio_id, now=now)
-    profile.sign_ins_barred_before = now
-    for old in _live_temporary_codes(session, person.id, prop.portfolio_id):
-        old.revoked_at = now
-    door_ids = _portfolio_door_ids(session, prop.portfolio_id, person.id)
-    emailed, code_doors = False, []
-    if send_temporary_code and person.email is not None:
-        doors = [
-            door
-            for door in _live_doors(session, prop.id, person.id, now)
-            if lacking(door, CredentialType.ONE_TIME_CODE) is None
-        ]
-        if doors:
-            codes = issue_one_time_codes(
-                session, master_key, doors, manager_id, TEMPORARY_CODE_MINUTES, now, person.id
-            )
-            _mail_temporary_code(session, person, prop, doors, codes)
-            emailed, code_doors = True, [door.id for door in doors]
-    publish(session, master_key, door_ids, now)
-    return Suspension(
-        person.id,
-        profile.suspended_at,
-        phones,
-        emailed,
-        code_doors,
-        lock_status(session, door_ids, now),
-    )
-
-
-def _live_doors(session: Session, property_id: str, person_id: str, now: datetime) -> list[Door]:
-    keys = live_grants(session, person_id, now).with_only_columns(Grant.key_id)
-    return sorted(
-        {
-            door
-            for key in session.scalars(
-                select(Key).where(Key.id.in_(keys), Key.property_id == property_id)
-            )
-            for door in key.doors
-        },
-        key=lambda door: door.name,
-    )
-
-
-def _mail_temporary_code(
-    session: Session,
-    person: Person,
-    prop: Property,
-    doors: Sequence[Door],
-    codes: Sequence[IssuedCode],
-) -> None:
-    assert person.email is not None
-    lines = "\n".join(
-        f"  {door.name}: {code.code}" for door, code in zip(doors, codes, strict=True)
-    )
-    body = (
-        f"Hello {person.display_name},\n\n"
-        f"Your building access at {prop.name} was suspended because your phone was reported "
-        "lost or stolen.\nUntil you enrol a new phone, these temporary doorcodes open your "
-        "doors once each lock has synced;\neach works for 24 hours from its first use:\n\n"
-        f"{lines}\n\nDo not share them. Ask your building manager to restore your access.\n"
-    )
-    enqueue_mail(
-        session, person.email, f"Temporary doorcode for {prop.name}", body, person_id=person.id
-    )
-
-
-def restore(
-    session: Session, master_key: bytes, prop: Property, person: Person, now: datetime
-) -> Suspension:
-    """Lift the suspension; temporary codes are revoked and old phones stay barred."""
-    profile = profile_at(session, person=person, property_id=prop.id)
-    profile.suspended_at = None
-    for code in _live_temporary_codes(session, person.id, prop.portfolio_id):
-        code.revoked_at = now
-    door_ids = _portfolio_door_ids(session, prop.portfolio_id, person.id)
-    publish(session, master_key, door_ids, now)
-    return Suspension(person.id, None, locks=lock_status(session, door_ids, now))
-
-
-def suspension_state(session: Session, prop: Property, person: Person) -> Suspension:
-    profile = read_profile_at(session, person=person, property_id=prop.id)
-    since = profile.suspended_at
-    if since is None:
-        return Suspension(person.id, None)
-    temporary = _live_temporary_codes(session, person.id, prop.portfolio_id)
-    door_ids = _portfolio_door_ids(session, prop.portfolio_id, person.id)
-    return Suspension(
-        person.id,
-        since,
-        barred_phones(session, profile=profile),
-        bool(temporary),
-        sorted({code.door_id for code in temporary}),
-        lock_status(session, door_ids, since),
-    )

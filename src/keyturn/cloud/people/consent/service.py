@@ -16,7 +16,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.management import person_door_ids
+from keyturn.cloud.access.credentials.service import person_door_ids
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
 from keyturn.cloud.models import (
     Door,
@@ -30,7 +30,7 @@ from keyturn.cloud.models import (
     Property,
     RoleMembership,
 )
-from keyturn.cloud.people.consent_check import (
+from keyturn.cloud.people.consent.check import (
     PersonConsent,
     Refused,
     consent_of,

@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.models import Device, Event, LogGap, Property
-from keyturn.cloud.privacy.policies import PropertyRetention, retention_of
+from keyturn.cloud.privacy.retention.policies import PropertyRetention, retention_of
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Protocol
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.service import grant_schedule, subject_for
+from keyturn.cloud.access.access_lists import grant_schedule, subject_for
 from keyturn.cloud.models import Grant, Key, MobileKeyRegistration, Profile, Property, key_doors
 from keyturn.cloud.properties.service import open_authority
 from keyturn.crypto.keys import SigningKeyPair

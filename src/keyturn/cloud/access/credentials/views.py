@@ -1,5 +1,4 @@
-"""HTTP routes for keys, grants and credentials: phones and mobile keys, personal doorcodes,
-keycards.
+"""HTTP routes for a person's credentials: phones and mobile keys, personal doorcodes, keycards.
 
 Codes and tokens appear only in the response that issues them; revocations answer with the
 per-lock status of the change.
@@ -8,51 +7,40 @@ per-lock status of the change.
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from keyturn.cloud.access import management
-from keyturn.cloud.access.revocation import Credential, Revocation, revoke
-from keyturn.cloud.access.rollout import PENDING_NOTE, LockStatus
-from keyturn.cloud.access.schemas import (
+from keyturn.cloud.access.answers import revoked
+from keyturn.cloud.access.credentials import service as credential_service
+from keyturn.cloud.access.credentials.schemas import (
     CodeIssued,
     DoorcodeIssue,
     DoorcodeOut,
-    GrantCreate,
-    GrantOut,
     KeycardActivate,
     KeycardOut,
-    KeyCreate,
-    KeyOut,
-    KeyUpdate,
-    LockStatusOut,
     MobileKeyOut,
     MobileKeysOut,
     PhoneEnrol,
     PhoneOut,
-    RevocationOut,
-    Window,
 )
+from keyturn.cloud.access.keys import service as key_service
+from keyturn.cloud.access.schemas import RevocationOut
 from keyturn.cloud.auth.deps import Db, Gate, MasterKey, Now, gated, requires
 from keyturn.cloud.auth.permissions import (
-    POLICIES,
     Action,
     Principal,
-    allows,
-    standing_at,
 )
-from keyturn.cloud.models import Door, Doorcode, Grant, Key, Keycard, MobileKeyRegistration
+from keyturn.cloud.models import Door, Doorcode, Keycard, MobileKeyRegistration
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
-from keyturn.cloud.people.service import person_at, referenced_person
+from keyturn.cloud.people.service import person_at
 from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.cloud.properties.service import in_property
 
 router = APIRouter(prefix="/api/v1", tags=["keys and credentials"], responses=GUARDED)
-NAME_IN_USE = problem_responses(409, meaning={409: "The name is in use at this property"})
+
+
 NO_CODE = problem_responses(
     409,
     meaning={
@@ -60,226 +48,6 @@ NO_CODE = problem_responses(
         "door's lock has no keypad (`missing-capability`, naming `capability` and `door_id`)"
     },
 )
-
-
-def locks_out(locks: list[LockStatus]) -> list[LockStatusOut]:
-    return [LockStatusOut.model_validate(lock, from_attributes=True) for lock in locks]
-
-
-def revocation_out(revocation: Revocation, note: str = PENDING_NOTE) -> RevocationOut:
-    return RevocationOut(
-        id=revocation.id,
-        revoked_at=revocation.revoked_at,
-        note=note,
-        locks=locks_out(revocation.locks),
-    )
-
-
-def revoked(
-    db: Session,
-    master_key: bytes,
-    property_id: str,
-    credential: Credential,
-    now: datetime,
-    note: str = PENDING_NOTE,
-) -> RevocationOut:
-    """Revoke the credential the route found, commit, and answer with each lock's progress."""
-    revocation = revoke(
-        session=db,
-        master_key=master_key,
-        property_id=property_id,
-        credential=credential,
-        now=now,
-    )
-    db.commit()
-    return revocation_out(revocation, note)
-
-
-def key_out(key: Key) -> KeyOut:
-    windows = (key.schedule_json or {}).get("windows", [])
-    return KeyOut(
-        id=key.id,
-        property_id=key.property_id,
-        name=key.name,
-        door_ids=management.key_door_ids(key),
-        windows=[Window(**window) for window in windows],
-        may_share=key.may_share,
-        provides_doorcodes=key.provides_doorcodes,
-        created_at=key.created_at,
-    )
-
-
-def grant_out(grant: Grant) -> GrantOut:
-    return GrantOut.model_validate(grant, from_attributes=True)
-
-
-# Keys
-
-
-@router.get("/properties/{property_id}/keys", response_model=Page[KeyOut])
-def list_keys(
-    property_id: str,
-    principal: Annotated[Principal, requires(Action.KEYS_READ)],
-    db: Db,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_PAGE,
-) -> Page[KeyOut]:
-    """The property's keys; a manager with specific keys sees only the keys assigned to them."""
-    query = select(Key).where(Key.property_id == property_id)
-    standing = standing_at(db, principal.person_id, property_id)
-    assert standing is not None
-    effective = standing.effective_for(principal)
-    # Allowed for a key id nobody manages means allowed for every key (not "specific keys").
-    if not allows(POLICIES[Action.KEYS_READ], effective, key_id=""):
-        query = query.where(Key.id.in_(sorted(effective.managed_key_ids)))
-    return paged(db, query, Key.id, cursor, limit, key_out)
-
-
-@router.post(
-    "/properties/{property_id}/keys", response_model=KeyOut, status_code=201, responses=NAME_IN_USE
-)
-def create_key(
-    property_id: str,
-    body: KeyCreate,
-    _principal: Annotated[Principal, requires(Action.KEYS_MANAGE)],
-    db: Db,
-) -> KeyOut:
-    """A key: doors of this property plus a weekly schedule, with its sharing flags."""
-    key = management.create_key(
-        db,
-        property_id,
-        body.name,
-        body.door_ids,
-        [w.model_dump() for w in body.windows],
-        body.may_share,
-        body.provides_doorcodes,
-    )
-    db.commit()
-    return key_out(key)
-
-
-@router.get("/properties/{property_id}/keys/{key_id}", response_model=KeyOut)
-def read_key(
-    property_id: str,
-    key_id: str,
-    _principal: Annotated[Principal, requires(Action.KEYS_READ)],
-    db: Db,
-) -> KeyOut:
-    """One key with its doors and schedule."""
-    return key_out(in_property(db, Key, key_id, property_id))
-
-
-@router.patch(
-    "/properties/{property_id}/keys/{key_id}",
-    response_model=KeyOut,
-    responses=problem_responses(
-        409,
-        meaning={
-            409: "The name is in use here, or a residence door was added to a key that "
-            "carries resident status"
-        },
-    ),
-)
-def update_key(
-    property_id: str,
-    key_id: str,
-    body: KeyUpdate,
-    _principal: Annotated[Principal, requires(Action.KEYS_MANAGE)],
-    db: Db,
-) -> KeyOut:
-    """Change a key's doors, schedule, name or flags; locks get it at their next sync.
-
-    A key ever granted with resident status gains no residence door (409 resident-key-door):
-    its holders would see that door's earlier history (V2); grant a new key for it instead.
-    """
-    key = in_property(db, Key, key_id, property_id)
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    key = management.update_key(db, key, changes)
-    db.commit()
-    return key_out(key)
-
-
-# Grants
-
-
-@router.get("/properties/{property_id}/keys/{key_id}/grants", response_model=Page[GrantOut])
-def list_grants(
-    property_id: str,
-    key_id: str,
-    _principal: Annotated[Principal, requires(Action.KEYS_READ)],
-    db: Db,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_PAGE,
-) -> Page[GrantOut]:
-    """Everyone this key was granted to, revoked grants included."""
-    key = in_property(db, Key, key_id, property_id)
-    return paged(
-        db, select(Grant).where(Grant.key_id == key.id), Grant.id, cursor, limit, grant_out
-    )
-
-
-@router.post(
-    "/properties/{property_id}/keys/{key_id}/grants",
-    response_model=GrantOut,
-    status_code=201,
-    responses=problem_responses(
-        403,
-        409,
-        meaning={
-            403: "The caller may not grant keys here, or gave themself resident status",
-            409: "The person already holds this key",
-        },
-    ),
-)
-def create_grant(
-    property_id: str,
-    key_id: str,
-    body: GrantCreate,
-    principal: Annotated[Principal, requires(Action.KEYS_GRANT)],
-    db: Db,
-    now: Now,
-) -> GrantOut:
-    """Grant the key to a person of this property, from a start to an optional end.
-
-    Resident status (V2) shows the door's history from the grant's start: nobody may give it
-    to themself (403 self-resident-status), a start before now becomes now, and every grant
-    of it is audited.
-    """
-    key = in_property(db, Key, key_id, property_id)
-    person = referenced_person(db, property_id, body.person_id)
-    grant = management.create_grant(
-        db,
-        key,
-        person.id,
-        body.starts_at or now,
-        body.ends_at,
-        body.resident,
-        principal.person_id,
-        now=now,
-    )
-    db.commit()
-    return grant_out(grant)
-
-
-@router.delete(
-    "/properties/{property_id}/keys/{key_id}/grants/{grant_id}", response_model=RevocationOut
-)
-def revoke_grant(
-    property_id: str,
-    key_id: str,
-    grant_id: str,
-    _principal: Annotated[Principal, requires(Action.KEYS_GRANT)],
-    db: Db,
-    now: Now,
-    master_key: MasterKey,
-) -> RevocationOut:
-    """Revoke a grant; every lock of the key's doors drops it at its next sync."""
-    key = in_property(db, Key, key_id, property_id)
-    grant = management.grant_at(db, key, grant_id)
-    return revoked(db, master_key, property_id, grant, now)
-
-
-# Phones and mobile keys (the caller's own)
 
 
 def _phone_out(row: MobileKeyRegistration) -> PhoneOut:
@@ -315,7 +83,7 @@ def enrol_phone(
     now: Now,
 ) -> PhoneOut:
     """Enrol the caller's phone by its public key; then ask for mobile keys with it."""
-    registration = management.enrol_phone(db, principal.person_id, body.public_key, now)
+    registration = credential_service.enrol_phone(db, principal.person_id, body.public_key, now)
     db.commit()
     return _phone_out(registration)
 
@@ -337,7 +105,7 @@ async def issue_mobile_keys(
 
     def issue(principal: Principal) -> MobileKeysOut:
         db = gate.db
-        issued = management.mobile_keys(
+        issued = credential_service.mobile_keys(
             db, master_key, principal.person_id, registration_id, property_id, gate.now
         )
         answer = MobileKeysOut(
@@ -372,11 +140,8 @@ def revoke_phone(
     master_key: MasterKey,
 ) -> RevocationOut:
     """Revoke one of the caller's phones; locks refuse its mobile keys from their next sync."""
-    registration = management.own_phone(db, principal.person_id, registration_id)
+    registration = credential_service.own_phone(db, principal.person_id, registration_id)
     return revoked(db, master_key, property_id, registration, now)
-
-
-# Personal doorcodes
 
 
 def _doorcode_out(row: Doorcode) -> DoorcodeOut:
@@ -399,7 +164,7 @@ def reset_own_doorcode(
 ) -> CodeIssued:
     """A resident issues or resets their own residence-door code (never a shared door's)."""
     door = in_property(db, Door, body.door_id, property_id)
-    issued = management.issue_doorcode(
+    issued = credential_service.issue_doorcode(
         db, master_key, principal.person_id, door, now, residence_only=True
     )
     db.commit()
@@ -444,8 +209,10 @@ def issue_doorcode(
 ) -> CodeIssued:
     """Issue or reset a person's code at a door their key gives doorcodes for (A3)."""
     person = person_at(db, property_id, person_id)
-    door = management.doors_at(db, property_id, [body.door_id])[0]
-    issued = management.issue_doorcode(db, master_key, person.id, door, now, residence_only=False)
+    door = key_service.doors_at(db, property_id, [body.door_id])[0]
+    issued = credential_service.issue_doorcode(
+        db, master_key, person.id, door, now, residence_only=False
+    )
     db.commit()
     return CodeIssued(id=issued.record_id, door_id=door.id, code=issued.code)
 
@@ -460,11 +227,8 @@ def revoke_doorcode(
     master_key: MasterKey,
 ) -> RevocationOut:
     """Revoke a personal doorcode; its lock drops it at its next sync."""
-    row = management.doorcode_at(db, property_id, doorcode_id)
+    row = credential_service.doorcode_at(db, property_id, doorcode_id)
     return revoked(db, master_key, property_id, row, now)
-
-
-# Keycards
 
 
 def _keycard_out(row: Keycard) -> KeycardOut:
@@ -513,7 +277,7 @@ def activate_keycard(
 ) -> KeycardOut:
     """Activate a card by its identifier for a person; it works from each lock's next sync."""
     person = person_at(db, property_id, person_id)
-    card = management.issue_keycard(
+    card = credential_service.issue_keycard(
         session=db,
         master_key=master_key,
         property_id=property_id,

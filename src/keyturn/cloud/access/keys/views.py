@@ -1,0 +1,219 @@
+"""HTTP routes for keys and grants at a property.
+
+Revoking a grant answers with the per-lock status of the change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from keyturn.cloud.access.answers import revoked
+from keyturn.cloud.access.keys import service as key_service
+from keyturn.cloud.access.keys.schemas import (
+    GrantCreate,
+    GrantOut,
+    KeyCreate,
+    KeyOut,
+    KeyUpdate,
+    Window,
+)
+from keyturn.cloud.access.schemas import RevocationOut
+from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
+from keyturn.cloud.auth.permissions import (
+    POLICIES,
+    Action,
+    Principal,
+    allows,
+    standing_at,
+)
+from keyturn.cloud.models import Grant, Key
+from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
+from keyturn.cloud.people.service import referenced_person
+from keyturn.cloud.problems import GUARDED, problem_responses
+from keyturn.cloud.properties.service import in_property
+
+router = APIRouter(prefix="/api/v1", tags=["keys and credentials"], responses=GUARDED)
+
+
+NAME_IN_USE = problem_responses(409, meaning={409: "The name is in use at this property"})
+
+
+def key_out(key: Key) -> KeyOut:
+    windows = (key.schedule_json or {}).get("windows", [])
+    return KeyOut(
+        id=key.id,
+        property_id=key.property_id,
+        name=key.name,
+        door_ids=key_service.key_door_ids(key),
+        windows=[Window(**window) for window in windows],
+        may_share=key.may_share,
+        provides_doorcodes=key.provides_doorcodes,
+        created_at=key.created_at,
+    )
+
+
+def grant_out(grant: Grant) -> GrantOut:
+    return GrantOut.model_validate(grant, from_attributes=True)
+
+
+@router.get("/properties/{property_id}/keys", response_model=Page[KeyOut])
+def list_keys(
+    property_id: str,
+    principal: Annotated[Principal, requires(Action.KEYS_READ)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[KeyOut]:
+    """The property's keys; a manager with specific keys sees only the keys assigned to them."""
+    query = select(Key).where(Key.property_id == property_id)
+    standing = standing_at(db, principal.person_id, property_id)
+    assert standing is not None
+    effective = standing.effective_for(principal)
+    # Allowed for a key id nobody manages means allowed for every key (not "specific keys").
+    if not allows(POLICIES[Action.KEYS_READ], effective, key_id=""):
+        query = query.where(Key.id.in_(sorted(effective.managed_key_ids)))
+    return paged(db, query, Key.id, cursor, limit, key_out)
+
+
+@router.post(
+    "/properties/{property_id}/keys", response_model=KeyOut, status_code=201, responses=NAME_IN_USE
+)
+def create_key(
+    property_id: str,
+    body: KeyCreate,
+    _principal: Annotated[Principal, requires(Action.KEYS_MANAGE)],
+    db: Db,
+) -> KeyOut:
+    """A key: doors of this property plus a weekly schedule, with its sharing flags."""
+    key = key_service.create_key(
+        db,
+        property_id,
+        body.name,
+        body.door_ids,
+        [w.model_dump() for w in body.windows],
+        body.may_share,
+        body.provides_doorcodes,
+    )
+    db.commit()
+    return key_out(key)
+
+
+@router.get("/properties/{property_id}/keys/{key_id}", response_model=KeyOut)
+def read_key(
+    property_id: str,
+    key_id: str,
+    _principal: Annotated[Principal, requires(Action.KEYS_READ)],
+    db: Db,
+) -> KeyOut:
+    """One key with its doors and schedule."""
+    return key_out(in_property(db, Key, key_id, property_id))
+
+
+@router.patch(
+    "/properties/{property_id}/keys/{key_id}",
+    response_model=KeyOut,
+    responses=problem_responses(
+        409,
+        meaning={
+            409: "The name is in use here, or a residence door was added to a key that "
+            "carries resident status"
+        },
+    ),
+)
+def update_key(
+    property_id: str,
+    key_id: str,
+    body: KeyUpdate,
+    _principal: Annotated[Principal, requires(Action.KEYS_MANAGE)],
+    db: Db,
+) -> KeyOut:
+    """Change a key's doors, schedule, name or flags; locks get it at their next sync.
+
+    A key ever granted with resident status gains no residence door (409 resident-key-door):
+    its holders would see that door's earlier history (V2); grant a new key for it instead.
+    """
+    key = in_property(db, Key, key_id, property_id)
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    key = key_service.update_key(db, key, changes)
+    db.commit()
+    return key_out(key)
+
+
+@router.get("/properties/{property_id}/keys/{key_id}/grants", response_model=Page[GrantOut])
+def list_grants(
+    property_id: str,
+    key_id: str,
+    _principal: Annotated[Principal, requires(Action.KEYS_READ)],
+    db: Db,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[GrantOut]:
+    """Everyone this key was granted to, revoked grants included."""
+    key = in_property(db, Key, key_id, property_id)
+    return paged(
+        db, select(Grant).where(Grant.key_id == key.id), Grant.id, cursor, limit, grant_out
+    )
+
+
+@router.post(
+    "/properties/{property_id}/keys/{key_id}/grants",
+    response_model=GrantOut,
+    status_code=201,
+    responses=problem_responses(
+        403,
+        409,
+        meaning={
+            403: "The caller may not grant keys here, or gave themself resident status",
+            409: "The person already holds this key",
+        },
+    ),
+)
+def create_grant(
+    property_id: str,
+    key_id: str,
+    body: GrantCreate,
+    principal: Annotated[Principal, requires(Action.KEYS_GRANT)],
+    db: Db,
+    now: Now,
+) -> GrantOut:
+    """Grant the key to a person of this property, from a start to an optional end.
+
+    Resident status (V2) shows the door's history from the grant's start: nobody may give it
+    to themself (403 self-resident-status), a start before now becomes now, and every grant
+    of it is audited.
+    """
+    key = in_property(db, Key, key_id, property_id)
+    person = referenced_person(db, property_id, body.person_id)
+    grant = key_service.create_grant(
+        db,
+        key,
+        person.id,
+        body.starts_at or now,
+        body.ends_at,
+        body.resident,
+        principal.person_id,
+        now=now,
+    )
+    db.commit()
+    return grant_out(grant)
+
+
+@router.delete(
+    "/properties/{property_id}/keys/{key_id}/grants/{grant_id}", response_model=RevocationOut
+)
+def revoke_grant(
+    property_id: str,
+    key_id: str,
+    grant_id: str,
+    _principal: Annotated[Principal, requires(Action.KEYS_GRANT)],
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+) -> RevocationOut:
+    """Revoke a grant; every lock of the key's doors drops it at its next sync."""
+    key = in_property(db, Key, key_id, property_id)
+    grant = key_service.grant_at(db, key, grant_id)
+    return revoked(db, master_key, property_id, grant, now)
