@@ -55,8 +55,8 @@ from keyturn.crypto.keys import VerifyKey
 from keyturn.crypto.sealed import unseal
 from keyturn.lock.agent import DownlinkResult, Lock
 from keyturn.lock.clock import ManualClock
-from keyturn.lock.journal import PURGED
 from keyturn.lock.provision import create_identity, install_config
+from keyturn.protocol.event_kinds import EventKind
 from keyturn.protocol.messages import Downlink, Uplink
 from keyturn.protocol.sealing import open_sealed, seal
 from keyturn.rules.types import DoorKind, Role
@@ -260,9 +260,11 @@ def test_deletion_end_to_end(session: Session, tmp_path: Path) -> None:
     assert result.purged_requests == (request.id,)
     assert _lock_names(site.home, site.ada) == []
     tombstones = [
-        e for e in site.home.journal.entries(site.home.journal.floor + 1) if e.kind == PURGED
+        e
+        for e in site.home.journal.entries(site.home.journal.floor + 1)
+        if e.kind == EventKind.PURGED
     ]
-    assert [e.seq for e in tombstones] == [late.seq]
+    assert [entry.seq for entry in tombstones] == [late.seq]
     assert site.home.verify_journal() >= 1
     for step in range(1, 4):
         sync(session, site, site.home, back + timedelta(minutes=step))
@@ -272,7 +274,7 @@ def test_deletion_end_to_end(session: Session, tmp_path: Path) -> None:
     # Nothing links Ada to residence history anywhere; her contact details and mail are gone.
     session.expire_all()
     assert _links(session, site.ada, Event.door_kind == DoorKind.RESIDENCE) == 0
-    assert session.scalar(select(func.count(Event.id)).where(Event.kind == PURGED)) == 1
+    assert session.scalar(select(func.count(Event.id)).where(Event.kind == EventKind.PURGED)) == 1
     ada = session.get_one(Person, site.ada)
     assert (ada.display_name, ada.email, ada.phone) == ("", None, None)
     assert session.scalar(select(Account.id).where(Account.person_id == site.ada)) is None

@@ -40,7 +40,6 @@ from keyturn.cloud.devices.models import (
 from keyturn.cloud.history.models import (
     CREDENTIAL_ID_LENGTH,
     EVENT_DETAIL_LENGTH,
-    EVENT_KIND_ATTEMPT,
     EVENT_KIND_LENGTH,
     LOCK_PHOTO_ID_LENGTH,
     Event,
@@ -94,7 +93,6 @@ __all__ = [
     "DESCRIPTION_LENGTH",
     "ERROR_LENGTH",
     "EVENT_DETAIL_LENGTH",
-    "EVENT_KIND_ATTEMPT",
     "EVENT_KIND_LENGTH",
     "LOCK_PHOTO_ID_LENGTH",
     "MAX_DOORCODE_LENGTH",

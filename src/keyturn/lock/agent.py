@@ -31,6 +31,7 @@ from keyturn.lock.mobile import ChallengeBook, MalformedClaims, TokenCache, entr
 from keyturn.lock.provision import read_config, read_device_key
 from keyturn.lock.sensors import DoorSensor, battery_event
 from keyturn.lock.store import Store
+from keyturn.protocol.event_kinds import EventKind
 from keyturn.protocol.messages import (
     CredentialSpec,
     DeviceStatus,
@@ -45,13 +46,6 @@ from keyturn.rules.photos import should_take_photo
 from keyturn.rules.schedule import single_day_schedule
 from keyturn.rules.types import Capability, CredentialType, Reason
 
-ATTEMPT = "attempt"
-KEYPAD_LOCKOUT = "keypad_lockout"
-CLOCK_CORRECTED = "clock_corrected"
-POWER_RESTORED = "power_restored"
-ACCESS_LIST_REFUSED = "access_list_refused"
-FIRMWARE_UPDATED = "firmware_updated"
-FIRMWARE_REFUSED = "firmware_refused"
 # One-time short codes whose list entry names no window stay valid this long after first use.
 DEFAULT_ONE_TIME_WINDOW_S = 300
 DEFAULT_UPLINK_EVENTS = 500
@@ -153,7 +147,7 @@ class Lock:
             self.clock.power_lost()
             with store.transaction():
                 self._save_clock()
-                self._log(POWER_RESTORED, self.clock.millis())
+                self._log(EventKind.POWER_RESTORED, self.clock.millis())
 
     @classmethod
     def open(
@@ -230,7 +224,7 @@ class Lock:
             seq=0,
             occurred_at=now_ms,
             clock_uncertain=self.clock.uncertain,
-            kind=ATTEMPT,
+            kind=EventKind.ATTEMPT,
             chain=b"",
             credential_type=kind,
             credential_id=entry.credential_id if entry else None,
@@ -356,7 +350,7 @@ class Lock:
                 )
             if started is not None:
                 detail = f"until={started.isoformat()};level={lockout.level}"
-                self._log(KEYPAD_LOCKOUT, now_ms, detail)
+                self._log(EventKind.KEYPAD_LOCKOUT, now_ms, detail)
 
         attempt = self._finish(decision, now_ms, also=also)
         if first_use is not None and decision.granted:
@@ -536,13 +530,13 @@ class Lock:
                 self.store.put(_PUSH_SEQ, admitted.push_seq)
             now_ms = self.clock.millis()
             if correction.reportable:
-                self._log(CLOCK_CORRECTED, now_ms, f"drift_ms={correction.drift_ms}")
+                self._log(EventKind.CLOCK_CORRECTED, now_ms, f"drift_ms={correction.drift_ms}")
             applied = None
             if down.access_list is not None:
                 applied = self.index.apply(self.store, down.access_list)
                 self._first_uses = _first_uses(self.store)
                 if not applied.applied and applied.refusal and "not newer" not in applied.refusal:
-                    self._log(ACCESS_LIST_REFUSED, now_ms, applied.refusal)
+                    self._log(EventKind.ACCESS_LIST_REFUSED, now_ms, applied.refusal)
             purged = self._apply_purges(down, gone_photos)
             firmware = self._apply_firmware(down.firmware, now_ms)
             floor = self.journal.prune_through(down.stored_through_seq)
@@ -582,17 +576,17 @@ class Lock:
         try:
             manifest = open_manifest(signed, self.settings.authority)
         except ProtocolError:
-            self._log(FIRMWARE_REFUSED, now_ms, "manifest does not verify")
+            self._log(EventKind.FIRMWARE_REFUSED, now_ms, "manifest does not verify")
             return "invalid"
         if manifest.version == self.firmware_version:
             return None
         if manifest.version < self.firmware_version:
             detail = f"rollback from {self.firmware_version} to {manifest.version}"
-            self._log(FIRMWARE_REFUSED, now_ms, detail)
+            self._log(EventKind.FIRMWARE_REFUSED, now_ms, detail)
             return "rollback_refused"
         self.firmware_version = manifest.version
         self.store.put(_FIRMWARE, manifest.version)
-        self._log(FIRMWARE_UPDATED, now_ms, f"version={manifest.version}")
+        self._log(EventKind.FIRMWARE_UPDATED, now_ms, f"version={manifest.version}")
         return "updated"
 
     def _reload(self) -> None:

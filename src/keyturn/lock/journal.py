@@ -17,10 +17,10 @@ from keyturn.crypto.errors import SealError
 from keyturn.crypto.sealed import decrypt_blob, encrypt_blob
 from keyturn.lock.errors import JournalCorrupt
 from keyturn.lock.store import Store
+from keyturn.protocol.event_kinds import EventKind
 from keyturn.protocol.messages import EventRecord
 
 GENESIS_LABEL = b"keyturn/journal/v1\x00"
-PURGED = "purged"
 FLOOR_KEY = "journal_floor"
 
 _encoder = msgspec.msgpack.Encoder()
@@ -49,7 +49,7 @@ def tombstone(record: EventRecord) -> EventRecord:
         seq=record.seq,
         occurred_at=record.occurred_at,
         clock_uncertain=record.clock_uncertain,
-        kind=PURGED,
+        kind=EventKind.PURGED,
         chain=record.chain,
         commitment=commitment(record),
     )

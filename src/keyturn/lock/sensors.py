@@ -6,14 +6,12 @@ them, so the journal stays the one place events are recorded.
 
 from __future__ import annotations
 
+from keyturn.protocol.event_kinds import EventKind
+
 # After a grant the latch stays released this long; opening later without a grant is forced.
 UNLATCH_MS = 10_000
 AJAR_AFTER_MS = 30_000
 LOW_BATTERY_PCT = 15
-
-DOOR_AJAR = "door_ajar"
-FORCED_OPEN = "forced_open"
-BATTERY_LOW = "battery_low"
 
 
 class DoorSensor:
@@ -32,28 +30,28 @@ class DoorSensor:
         self.unlatched_until_ms = now_ms + UNLATCH_MS
 
     def opened(self, now_ms: int) -> str | None:
-        """FORCED_OPEN when the door opens with the latch engaged, else None."""
+        """EventKind.FORCED_OPEN when the door opens with the latch engaged, else None."""
         if self.open_since_ms is not None:
             return None
         self.open_since_ms = now_ms
         self._ajar_reported = False
-        return None if now_ms <= self.unlatched_until_ms else FORCED_OPEN
+        return None if now_ms <= self.unlatched_until_ms else EventKind.FORCED_OPEN
 
     def closed(self) -> None:
         self.open_since_ms = None
         self.unlatched_until_ms = -1
 
     def check(self, now_ms: int) -> str | None:
-        """DOOR_AJAR once per opening, when the door has been open AJAR_AFTER_MS."""
+        """EventKind.DOOR_AJAR once per opening, when the door has been open AJAR_AFTER_MS."""
         since = self.open_since_ms
         if since is None or self._ajar_reported or now_ms - since < AJAR_AFTER_MS:
             return None
         self._ajar_reported = True
-        return DOOR_AJAR
+        return EventKind.DOOR_AJAR
 
 
 def battery_event(previous_pct: int, pct: int) -> str | None:
-    """BATTERY_LOW when the level drops below LOW_BATTERY_PCT (once per crossing)."""
+    """EventKind.BATTERY_LOW when the level drops below LOW_BATTERY_PCT (once per crossing)."""
     if not 0 <= pct <= 100:
         raise ValueError(f"battery level is 0-100, got {pct}")
-    return BATTERY_LOW if pct < LOW_BATTERY_PCT <= previous_pct else None
+    return EventKind.BATTERY_LOW if pct < LOW_BATTERY_PCT <= previous_pct else None

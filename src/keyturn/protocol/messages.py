@@ -121,7 +121,7 @@ class EventRecord(Message, frozen=True):
     seq: int
     occurred_at: int  # epoch milliseconds on the lock's clock
     clock_uncertain: bool
-    kind: str  # attempt, door_ajar, forced_open, battery_low, purged, ...
+    kind: str  # an EventKind value (protocol.event_kinds), kept as text on the wire
     chain: bytes
     credential_type: CredentialType | None = None
     credential_id: str | None = None

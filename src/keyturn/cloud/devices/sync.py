@@ -25,7 +25,6 @@ from keyturn.cloud.history.ingestion import (
 )
 from keyturn.cloud.models import (
     CREDENTIAL_ID_LENGTH,
-    EVENT_KIND_ATTEMPT,
     EVENT_KIND_LENGTH,
     LOCK_PHOTO_ID_LENGTH,
     Device,
@@ -37,6 +36,7 @@ from keyturn.cloud.properties.service import open_authority
 from keyturn.cloud.webhooks.service import enqueue_device_events
 from keyturn.crypto.keys import VerifyKey
 from keyturn.crypto.sealed import unseal
+from keyturn.protocol.event_kinds import EventKind
 from keyturn.protocol.messages import UPLINK_NONCE_BYTES, Downlink, Uplink
 from keyturn.protocol.sealing import ProtocolError, open_sealed, peek_device, seal
 
@@ -114,7 +114,7 @@ def _check_batch(uplink: Uplink) -> None:
         if record.seq in seen:
             raise InvalidBatch(f"entry {record.seq} appears twice")
         seen.add(record.seq)
-        if record.kind == EVENT_KIND_ATTEMPT and record.reason is None:
+        if record.kind == EventKind.ATTEMPT and record.reason is None:
             raise InvalidBatch(f"attempt {record.seq} has no reason")
         if not record.kind or len(record.kind) > EVENT_KIND_LENGTH:
             raise InvalidBatch(f"entry {record.seq} has an unusable kind")

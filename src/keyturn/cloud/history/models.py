@@ -20,9 +20,9 @@ from keyturn.cloud.db import (
     id_column,
     str_enum,
 )
+from keyturn.protocol.event_kinds import EventKind
 from keyturn.rules.types import CredentialType, DoorKind, Reason
 
-EVENT_KIND_ATTEMPT = "attempt"
 EVENT_KIND_LENGTH = 32
 EVENT_DETAIL_LENGTH = 500
 CREDENTIAL_ID_LENGTH = 64
@@ -54,7 +54,7 @@ class Event(Base):
         Index("ix_events_granted_by_occurred_at", "granted_by", "occurred_at"),
         CheckConstraint("device_seq >= 0", name="device_seq"),
         CheckConstraint(
-            f"kind <> '{EVENT_KIND_ATTEMPT}' OR reason IS NOT NULL", name="attempt_has_reason"
+            f"kind <> '{EventKind.ATTEMPT}' OR reason IS NOT NULL", name="attempt_has_reason"
         ),
     )
 
@@ -66,8 +66,8 @@ class Event(Base):
     device_seq: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(
         String(EVENT_KIND_LENGTH),
-        default=EVENT_KIND_ATTEMPT,
-        server_default=EVENT_KIND_ATTEMPT,
+        default=EventKind.ATTEMPT,
+        server_default=EventKind.ATTEMPT,
     )
     occurred_at: Mapped[datetime]
     received_at: Mapped[datetime] = created_at_column()
