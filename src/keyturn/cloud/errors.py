@@ -1,9 +1,64 @@
-"""One base for every refusal the API answers.
+"""One base for every refusal the API answers, and the whole tree of them.
 
 A Refusal is defined next to the service that raises it, in a module free of the web framework,
 and answered by the one handler the app factory installs (`problems.answer_refusal`): its
 `status`, the problem `type` PROBLEM_BASE + `kind`, its `title`, and per case a `detail`,
 headers and extra members. A Refusal is a UserError too, so the CLI prints it as one line.
+
+Every Refusal, with the module under keyturn.cloud that defines it (tests/cloud/test_errors.py
+holds this drawing to the code, both ways):
+
+Refusal ................................ errors
+  BadCursor ............................ errors
+  InvalidReference ..................... errors
+  MissingCapability .................... access.capabilities
+  CodeRefused .......................... access.codes
+  MobileKeyRefused ..................... access.credentials.mobile_keys
+  NoDoorcodeKey ........................ access.credentials.service
+  InvalidPhoneKey ...................... access.credentials.service
+  NotYours ............................. access.errors
+  Unauthenticated ...................... auth.errors
+    InvalidCredentials ................. auth.errors
+    TotpCodeRequired ................... auth.errors
+  Forbidden ............................ auth.errors
+    CsrfFailed ......................... auth.errors
+    InsufficientScope .................. auth.errors
+    TotpRequired ....................... auth.errors
+  NotFound ............................. auth.errors
+  Conflict ............................. auth.errors
+  InvalidLink .......................... auth.errors
+  InvalidTotpCode ...................... auth.errors
+  Throttled ............................ auth.errors
+  DeviceError .......................... devices.errors
+    UnknownDeviceModel ................. devices.errors
+    UnknownDoor ........................ devices.errors
+    InvalidProvisioningToken ........... devices.errors
+    ModelMismatch ...................... devices.errors
+    InvalidDeviceKey ................... devices.errors
+    DoorAlreadyBound ................... devices.errors
+    UnknownDevice ...................... devices.errors
+    MalformedFrame ..................... devices.errors
+    UplinkRejected ..................... devices.errors
+    InvalidBatch ....................... devices.errors
+  InvalidFilter ........................ history.errors
+  PhotoErased .......................... history.errors
+  PhotoUnreadable ...................... history.errors
+  InvalidMail .......................... mail.errors
+    InvalidAddress ..................... mail.errors
+    UnsafeHeader ....................... mail.errors
+  ConsentRequired ...................... people.consent.check
+  Rejected ............................. people.service
+  RequestError ......................... privacy.errors
+    RequestNotFound .................... privacy.errors
+    WrongState ......................... privacy.errors
+    VerificationFailed ................. privacy.errors
+    VerificationThrottled .............. privacy.errors
+    PreconditionsUnmet ................. privacy.errors
+    InvalidDocument .................... privacy.errors
+  DoorKindLocked ....................... properties.models
+  InvalidPropertySetting ............... properties.models
+  SettingsFixedByLocks ................. properties.service
+  PrivateWebhookTarget ................. webhooks.service
 
 Errors of layers that know nothing of HTTP are mapped to problems at the edge instead:
 `refusals.py` maps the rules core's SelfResidentStatus, ResidentKeyDoor, InvalidGrant,
