@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyturn.cloud.auth import opaque, service, totp
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.db import utcnow
+from keyturn.cloud.errors import Refusal
 from keyturn.cloud.models import LoginFailure
-from keyturn.cloud.problems import ProblemError
 from keyturn.cloud.sessions import session_factory
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def attempt(
                 ADDRESS,
                 utcnow(),
             )
-        except ProblemError as refused:
+        except Refusal as refused:
             return type(refused).__name__
         session.commit()
         return SIGNED_IN

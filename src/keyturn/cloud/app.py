@@ -24,6 +24,7 @@ from keyturn.cloud.body_limits import BodyLimit
 from keyturn.cloud.capacity import ConnectionBudget
 from keyturn.cloud.db import make_engine
 from keyturn.cloud.devices import views as devices_views
+from keyturn.cloud.errors import Refusal
 from keyturn.cloud.history import views as history_views
 from keyturn.cloud.inputs import refuse_nul_characters
 from keyturn.cloud.jobs import background_jobs
@@ -31,7 +32,7 @@ from keyturn.cloud.openapi import complete_openapi
 from keyturn.cloud.people import views as people_views
 from keyturn.cloud.privacy import views as privacy_views
 from keyturn.cloud.privacy.retention import views as retention_views
-from keyturn.cloud.problems import problem, problem_responses
+from keyturn.cloud.problems import answer_refusal, problem, problem_responses
 from keyturn.cloud.properties import views as properties_views
 from keyturn.cloud.refusals import install_refusals
 from keyturn.cloud.retries import install_retries
@@ -78,6 +79,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     ):
         app.include_router(resource_views.router)
     install_auth(app)
+    # Every refusal of the cloud's own services, in one problem shape (errors.py).
+    app.add_exception_handler(Refusal, answer_refusal)  # type: ignore[arg-type]
     install_refusals(app)
     app.add_middleware(BodyLimit)
     if settings.trusted_proxy_list:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from keyturn.cloud.problems import ProblemError
+from keyturn.cloud.errors import BadCursor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -27,12 +27,6 @@ Cursor = Annotated[
     Query(min_length=1, max_length=36, description="`next_cursor` of the previous page"),
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")]
-
-
-class UnknownCursor(ProblemError):
-    status = 400
-    kind = "bad-cursor"
-    title = "The cursor is not one this service issued"
 
 
 def _page_example(schema: dict[str, Any], model: type[BaseModel]) -> None:
@@ -92,7 +86,7 @@ def page_list(
     if cursor is not None:
         ids = [id_of(item) for item in items]
         if cursor not in ids:
-            raise UnknownCursor()
+            raise BadCursor()
         start = ids.index(cursor) + 1
     chosen = list(items[start : start + limit])
     more = start + limit < len(items)

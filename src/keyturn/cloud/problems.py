@@ -1,4 +1,4 @@
-"""RFC 9457 problem responses, the exception that every domain raises to produce one, and
+"""RFC 9457 problem responses, the one handler that answers every Refusal with one, and
 their OpenAPI description.
 
 Each problem has a stable `type` under PROBLEM_BASE, so clients branch on the type and never
@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Annotated, Any
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-PROBLEM_BASE = "https://keyturn.invalid/problems/"
+from keyturn.cloud.errors import PROBLEM_BASE, Refusal
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_SCHEMA = "Problem"
 PROBLEM_REF = {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA}"}
@@ -122,20 +124,13 @@ def problem(
     )
 
 
-class ProblemError(Exception):
-    """An error that the API answers with one problem response; subclasses fix status and kind.
-
-    Raise it from services or dependencies; the handler installed by the app renders it.
-    """
-
-    status = 400
-    kind = "bad-request"
-    title = "The request cannot be processed"
-
-    def __init__(self, detail: str | None = None, *, headers: Mapping[str, str] | None = None):
-        super().__init__(detail or self.title)
-        self.detail = detail
-        self.headers = dict(headers or {})
-
-    def response(self) -> JSONResponse:
-        return problem(self.status, self.kind, self.title, self.detail, headers=self.headers)
+async def answer_refusal(_request: Request, refusal: Refusal) -> JSONResponse:
+    """The handler of every Refusal, installed once by the app factory."""
+    return problem(
+        refusal.status,
+        refusal.kind,
+        refusal.title,
+        refusal.detail,
+        headers=refusal.headers,
+        extra=refusal.members,
+    )

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi.responses import JSONResponse
-
+from keyturn.cloud.errors import Refusal
 from keyturn.cloud.models import Door
-from keyturn.cloud.problems import ProblemError, problem
 from keyturn.rules.capabilities import missing_capability
 from keyturn.rules.types import Capability, CredentialType
 
 
-class MissingCapability(ProblemError):
+class MissingCapability(Refusal):
     """The door's lock model cannot read the credential asked for; nothing was issued."""
 
     status = 409
@@ -25,17 +23,10 @@ class MissingCapability(ProblemError):
 
     def __init__(self, capability: Capability, *, door_ids: Sequence[str], per_door: bool) -> None:
         """`per_door`: one door was asked for (`door_id`), else the person's doors (`door_ids`)."""
-        super().__init__(f"no lock at door {', '.join(door_ids)} has a {capability.value}")
-        self.capability = capability
-        self.where = {"door_id": door_ids[0]} if per_door else {"door_ids": list(door_ids)}
-
-    def response(self) -> JSONResponse:
-        return problem(
-            self.status,
-            self.kind,
-            self.title,
-            self.detail,
-            extra={"capability": self.capability.value, **self.where},
+        where = {"door_id": door_ids[0]} if per_door else {"door_ids": list(door_ids)}
+        super().__init__(
+            f"no lock at door {', '.join(door_ids)} has a {capability.value}",
+            members={"capability": capability.value, **where},
         )
 
 

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.capabilities import require_capability
+from keyturn.cloud.errors import Refusal
 from keyturn.cloud.models import Door, Doorcode, OneTimeCode, Property, SingleDayCode
 from keyturn.cloud.properties.service import door_secret_of
 from keyturn.crypto.codes import code_mac, single_day_code
-from keyturn.errors import UserError
 from keyturn.protocol.messages import EventRecord
 from keyturn.rules.doorcodes import generate_code
 from keyturn.rules.types import CredentialType, Reason
@@ -26,8 +26,12 @@ from keyturn.rules.types import CredentialType, Reason
 Draw = Callable[[int], int]
 
 
-class CodeRefused(UserError):
+class CodeRefused(Refusal):
     """A code cannot be issued or revoked as asked; the message says why."""
+
+    status = 422
+    kind = "code-refused"
+    title = "The code cannot be issued or revoked as asked"
 
 
 @dataclass(frozen=True, slots=True)

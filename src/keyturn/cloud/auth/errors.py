@@ -6,10 +6,10 @@ cannot be told apart from objects that do not exist.
 
 from __future__ import annotations
 
-from keyturn.cloud.problems import ProblemError
+from keyturn.cloud.errors import Refusal
 
 
-class Unauthenticated(ProblemError):
+class Unauthenticated(Refusal):
     status = 401
     kind = "unauthenticated"
     title = "Authentication is required"
@@ -30,7 +30,7 @@ class TotpCodeRequired(Unauthenticated):
     title = "This account needs a TOTP code to sign in"
 
 
-class Forbidden(ProblemError):
+class Forbidden(Refusal):
     status = 403
     kind = "forbidden"
     title = "You may not do this"
@@ -57,19 +57,19 @@ class TotpRequired(Forbidden):
     title = "Managers of this property must use a second factor"
 
 
-class NotFound(ProblemError):
+class NotFound(Refusal):
     status = 404
     kind = "not-found"
     title = "No such resource"
 
 
-class Conflict(ProblemError):
+class Conflict(Refusal):
     status = 409
     kind = "conflict"
     title = "The request conflicts with the current state"
 
 
-class InvalidLink(ProblemError):
+class InvalidLink(Refusal):
     """An emailed link that is unknown, used, expired or for another purpose: one answer."""
 
     status = 400
@@ -77,13 +77,13 @@ class InvalidLink(ProblemError):
     title = "This link is not valid; it may have expired or been used already"
 
 
-class InvalidTotpCode(ProblemError):
+class InvalidTotpCode(Refusal):
     status = 400
     kind = "invalid-totp-code"
     title = "The TOTP code is not correct"
 
 
-class Throttled(ProblemError):
+class Throttled(Refusal):
     status = 429
     kind = "throttled"
     title = "Too many failed attempts; try again later"

@@ -1,7 +1,7 @@
 """Wiring authentication into an app: its router, problem handlers and state.
 
-`install_auth` is called once by `create_app`; it also turns validation errors and HTTP
-errors into RFC 9457 problems, so every 4xx the API gives has the same shape.
+`install_auth` is called once by `create_app`; it also turns the framework's validation errors
+and HTTP errors into RFC 9457 problems, so every 4xx the API gives has the same shape.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.deps import app_routes
 from keyturn.cloud.auth.views import router
 from keyturn.cloud.db import utcnow
-from keyturn.cloud.problems import ProblemError, problem
+from keyturn.cloud.problems import problem
 from keyturn.cloud.sessions import session_factory
 
 _KINDS = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}
@@ -39,13 +39,8 @@ def install_auth(
     if not hasattr(app.state, "sessions"):
         app.state.sessions = session_factory(app.state.engine)
     app.include_router(router)
-    app.add_exception_handler(ProblemError, _problem_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-
-
-async def _problem_error(_request: Request, exc: ProblemError) -> JSONResponse:
-    return exc.response()
 
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

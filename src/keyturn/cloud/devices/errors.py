@@ -1,14 +1,15 @@
 """The errors of provisioning and sync, each with the HTTP status and problem type it maps to.
 
-Views turn them into RFC 9457 problem responses; the CLI prints their message as one line.
+Locks and phones get the same problem document as every other client (the one Refusal
+handler answers them); the CLI prints their message as one line.
 """
 
 from __future__ import annotations
 
-from keyturn.errors import UserError
+from keyturn.cloud.errors import Refusal
 
 
-class DeviceError(UserError):
+class DeviceError(Refusal):
     """Base of every refusal by the devices domain; nothing was changed when one is raised."""
 
     status = 400

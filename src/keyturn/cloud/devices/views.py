@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -20,11 +20,10 @@ from keyturn.cloud.auth.deps import MasterKey, public_route, requires
 from keyturn.cloud.auth.permissions import Action
 from keyturn.cloud.body_limits import body_limit
 from keyturn.cloud.devices import service
-from keyturn.cloud.devices.errors import DeviceError
 from keyturn.cloud.devices.schemas import DeviceHealthOut, ProvisionRequest
 from keyturn.cloud.devices.sync import handle_uplink
 from keyturn.cloud.models import Device
-from keyturn.cloud.problems import GUARDED, problem, problem_responses
+from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.cloud.sessions import session_factory
 from keyturn.settings import Settings
 
@@ -49,10 +48,6 @@ def _device_property(session: Session, params: Mapping[str, Any]) -> str | None:
     """The property of the lock named in the path, for the permission check."""
     device = session.get(Device, params.get("device_id"))
     return device.property_id if device is not None else None
-
-
-def _refused(exc: DeviceError) -> JSONResponse:
-    return problem(exc.status, exc.kind, exc.title, str(exc))
 
 
 @router.post(
@@ -94,10 +89,7 @@ def provision(body: ProvisionRequest, request: Request, master_key: MasterKey) -
         )
         return msgspec.msgpack.encode(config)
 
-    try:
-        encoded = _in_transaction(request, work)
-    except DeviceError as exc:
-        return _refused(exc)
+    encoded = _in_transaction(request, work)
     return Response(encoded, status_code=201, media_type=MSGPACK)
 
 
@@ -134,10 +126,7 @@ async def sync(request: Request, master_key: MasterKey) -> Response:
         # The photo folder is made when a photo is stored; the master key is decoded once.
         return handle_uplink(session, master_key, settings.photo_dir, frame, datetime.now(UTC))
 
-    try:
-        downlink = await run_in_threadpool(_in_transaction, request, work)
-    except DeviceError as exc:
-        return _refused(exc)
+    downlink = await run_in_threadpool(_in_transaction, request, work)
     return Response(downlink, media_type=OCTET_STREAM)
 
 
@@ -151,13 +140,8 @@ async def sync(request: Request, master_key: MasterKey) -> Response:
     responses=GUARDED,
     dependencies=[requires(Action.DEVICES_READ, property_from=_device_property)],
 )
-def health(
-    device_id: str, request: Request, master_key: MasterKey
-) -> service.DeviceHealth | JSONResponse:
+def health(device_id: str, request: Request, master_key: MasterKey) -> service.DeviceHealth:
     def work(session: Session, _settings: Settings) -> service.DeviceHealth:
         return service.device_health(session, device_id, datetime.now(UTC), master_key=master_key)
 
-    try:
-        return _in_transaction(request, work)
-    except DeviceError as exc:
-        return _refused(exc)
+    return _in_transaction(request, work)

@@ -19,6 +19,7 @@ from sqlalchemy import BindParameter, ColumnElement, Integer, Select, and_, bind
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.db import utcnow
+from keyturn.cloud.errors import BadCursor
 from keyturn.cloud.history.schemas import StoredEvent, StoredRow
 from keyturn.cloud.history.visibility import (
     NEWEST_FIRST,
@@ -29,7 +30,6 @@ from keyturn.cloud.history.visibility import (
 )
 from keyturn.cloud.models import Event
 from keyturn.cloud.privacy.retention.policies import hidden_before, shown_events
-from keyturn.errors import UserError
 from keyturn.rules.types import CredentialType
 from keyturn.rules.visibility import Viewer
 
@@ -47,10 +47,6 @@ CSV_COLUMNS = (
     "reason",
     "clock_uncertain",
 )
-
-
-class BadCursor(UserError):
-    """A pagination cursor that this service did not issue."""
 
 
 @dataclass(frozen=True, slots=True)

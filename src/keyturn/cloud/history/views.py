@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyturn.cloud.auth.deps import (
@@ -37,12 +37,13 @@ from keyturn.cloud.auth.permissions import (
     standing_at,
 )
 from keyturn.cloud.fields import AwareInstant
-from keyturn.cloud.history.queries import MAX_PAGE, BadCursor, EventFilter, export_csv, list_events
+from keyturn.cloud.history.errors import InvalidFilter, PhotoErased, PhotoUnreadable
+from keyturn.cloud.history.queries import MAX_PAGE, EventFilter, export_csv, list_events
 from keyturn.cloud.history.schemas import EventPage, Outcome, event_facts, event_page_json
 from keyturn.cloud.history.visibility import resident_periods
 from keyturn.cloud.models import Event, Photo
 from keyturn.cloud.privacy import audit
-from keyturn.cloud.problems import GUARDED, ProblemError, problem, problem_responses
+from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.crypto.errors import SealError
 from keyturn.crypto.sealed import decrypt_blob, unseal
 from keyturn.protocol.photos import photo_context
@@ -54,40 +55,6 @@ ID_MAX = 64
 CURSOR_MAX = 512
 
 router = APIRouter(prefix="/api/v1", tags=["history"], responses=GUARDED)
-
-
-class BadCursorProblem(ProblemError):
-    status = 400
-    kind = "bad-cursor"
-    title = "The cursor is not one this service issued"
-
-
-class InvalidFilter(ProblemError):
-    """A filter that is well-typed but makes no sense, answered like a validation error."""
-
-    status = 422
-    kind = "validation"
-    title = "The request is not valid"
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-    def response(self) -> JSONResponse:
-        errors = [{"loc": ["query", self.field], "msg": self.detail, "type": "value_error"}]
-        return problem(self.status, self.kind, self.title, self.detail, extra={"errors": errors})
-
-
-class PhotoErased(ProblemError):
-    status = 410
-    kind = "photo-erased"
-    title = "This photo has been erased"
-
-
-class PhotoUnreadable(ProblemError):
-    status = 500
-    kind = "photo-unreadable"
-    title = "This photo cannot be opened"
 
 
 def viewer_at(
@@ -217,10 +184,7 @@ def _events_page(
     """One page of /events as JSON, its read audited and committed before it is answered."""
     standing = checked_standing(request, principal, property_id)
     viewer = viewer_at(db, principal, property_id, now, standing)
-    try:
-        page = list_events(db, viewer, filters, cursor=cursor, limit=limit, now=now)
-    except BadCursor as exc:
-        raise BadCursorProblem(str(exc)) from None
+    page = list_events(db, viewer, filters, cursor=cursor, limit=limit, now=now)
     body = event_page_json(page.events, viewer, page.next_cursor)
     audit.write(
         db,

@@ -17,13 +17,21 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.auth import links
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import Conflict, NotFound
+from keyturn.cloud.errors import InvalidReference, Refusal
 from keyturn.cloud.mail.addresses import check_address
 from keyturn.cloud.models import Person, RoleMembership, Unit
-from keyturn.cloud.refusals import InvalidReference, Rejected
 from keyturn.rules.types import Role
 
 CSV_COLUMNS = ("name", "email", "unit")
 MAX_IMPORT_ROWS = 2000
+
+
+class Rejected(Refusal):
+    """The resident import refused as a whole; its `rows` member reports on every row."""
+
+    status = 422
+    kind = "rejected"
+    title = "The request was rejected"
 
 
 def people_at(property_id: str) -> Select[Person]:
@@ -139,7 +147,7 @@ def import_residents(
     if any(item.error for item in report):
         raise Rejected(
             "no resident was imported: fix the rows marked as errors and send the file again",
-            {"rows": [_row_json(item) for item in report]},
+            members={"rows": [_row_json(item) for item in report]},
         )
     done = []
     for row in rows:
@@ -165,7 +173,7 @@ def _parse(text: str) -> list[_CsvRow]:
     reader = csv.reader(io.StringIO(text))
     header = [cell.strip().lower() for cell in next(reader, [])]
     if tuple(header) != CSV_COLUMNS:
-        raise Rejected("the first line must be the header name,email,unit", {"rows": []})
+        raise Rejected("the first line must be the header name,email,unit", members={"rows": []})
     rows = []
     for number, cells in enumerate(reader, start=2):
         stripped = [cell.strip() for cell in cells]
@@ -177,9 +185,9 @@ def _parse(text: str) -> list[_CsvRow]:
             continue
         rows.append(_CsvRow(number, *stripped))
     if not rows:
-        raise Rejected("the file has no rows after its header", {"rows": []})
+        raise Rejected("the file has no rows after its header", members={"rows": []})
     if len(rows) > MAX_IMPORT_ROWS:
-        raise Rejected(f"at most {MAX_IMPORT_ROWS} rows per import", {"rows": []})
+        raise Rejected(f"at most {MAX_IMPORT_ROWS} rows per import", members={"rows": []})
     return rows
 
 

@@ -1,15 +1,14 @@
 """Refusals of the data-subject request workflow, each one problem type for the API.
 
-They are also UserErrors, so `keyturn dsar` prints them as one line.
+Like every Refusal they are UserErrors, so `keyturn dsar` prints them as one line.
 """
 
 from __future__ import annotations
 
-from keyturn.cloud.problems import ProblemError
-from keyturn.errors import UserError
+from keyturn.cloud.errors import Refusal
 
 
-class RequestError(ProblemError, UserError):
+class RequestError(Refusal):
     """Base of every refusal of the request workflow."""
 
     status = 409

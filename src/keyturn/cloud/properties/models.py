@@ -22,7 +22,7 @@ from keyturn.cloud.db import (
     id_column,
     str_enum,
 )
-from keyturn.errors import UserError
+from keyturn.cloud.errors import Refusal
 from keyturn.rules.types import DoorKind
 
 if TYPE_CHECKING:
@@ -35,12 +35,20 @@ DEFAULT_JURISDICTION = "default"
 _JURISDICTION = re.compile(r"^(default|[A-Z]{2}(-[A-Z0-9]{1,8}){0,3})$")
 
 
-class DoorKindLocked(UserError):
+class DoorKindLocked(Refusal):
     """A door's kind cannot change while a lock is bound to it; unbind the lock first."""
 
+    status = 409
+    kind = "door-kind-locked"
+    title = "A door's kind is fixed while a lock is bound"
 
-class InvalidPropertySetting(UserError, ValueError):
+
+class InvalidPropertySetting(Refusal, ValueError):
     """A property setting (time zone, jurisdiction) has a value Keyturn cannot use."""
+
+    status = 422
+    kind = "invalid-setting"
+    title = "A property setting is not valid"
 
 
 class Portfolio(Base):

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.db import new_id
+from keyturn.cloud.errors import InvalidReference, Refusal
 from keyturn.cloud.models import Door, InvalidPropertySetting, Property, RoleMembership, Unit
-from keyturn.cloud.problems import ProblemError
 from keyturn.crypto.codes import door_secret
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.sealed import seal, unseal
@@ -80,7 +80,7 @@ def door_secret_of(door: Door, master_key: bytes) -> bytes:
     return unseal(master_key, door.secret_sealed, _door_context(door.id))
 
 
-class SettingsFixedByLocks(ProblemError):
+class SettingsFixedByLocks(Refusal):
     """Time zone, code length and lockout policy travel to a lock only when it is provisioned."""
 
     status = 409
@@ -227,8 +227,6 @@ def update_door(session: Session, door: Door, changes: Mapping[str, Any]) -> Doo
 
 
 def _check_unit(session: Session, property_id: str, unit_id: str | None) -> None:
-    from keyturn.cloud.refusals import InvalidReference
-
     if unit_id is None:
         return
     unit = session.get(Unit, unit_id)

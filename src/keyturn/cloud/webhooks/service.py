@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.db import new_id
+from keyturn.cloud.errors import Refusal
 from keyturn.cloud.history.schemas import event_facts
 from keyturn.cloud.history.visibility import viewer_for
 from keyturn.cloud.models import (
@@ -29,7 +30,6 @@ from keyturn.cloud.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from keyturn.cloud.problems import ProblemError
 from keyturn.cloud.webhooks.egress import literal_is_private
 from keyturn.crypto.sealed import seal, unseal
 from keyturn.rules.visibility import Viewer, can_view_event
@@ -38,7 +38,7 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 - a label, not a secret
 LOOPBACK_HOSTS = frozenset({"localhost"})
 
 
-class PrivateWebhookTarget(ProblemError):
+class PrivateWebhookTarget(Refusal):
     """A webhook URL into this server's own network, which the operator has not allowed."""
 
     status = 422

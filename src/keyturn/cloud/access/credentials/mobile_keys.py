@@ -15,18 +15,22 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.access_lists import grant_schedule, subject_for
+from keyturn.cloud.errors import Refusal
 from keyturn.cloud.models import Grant, Key, MobileKeyRegistration, Profile, Property, key_doors
 from keyturn.cloud.properties.service import open_authority
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import issue_mobile_key
-from keyturn.errors import UserError
 from keyturn.protocol.mobile_claims import token_schedule_claim
 
 DEFAULT_TTL = timedelta(days=3)
 
 
-class MobileKeyRefused(UserError):
+class MobileKeyRefused(Refusal):
     """The phone or its holder may not receive mobile keys now; the message says why."""
+
+    status = 409
+    kind = "mobile-key-refused"
+    title = "No mobile key can be issued to this phone"
 
 
 class PhoneRegistration(Protocol):

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.access.capabilities import require_capability_somewhere
 from keyturn.cloud.access.codes import IssuedCode, issue_personal_code
 from keyturn.cloud.access.credentials.mobile_keys import IssuedKey, issue_for_phone, phone_of
+from keyturn.cloud.access.errors import NotYours
 from keyturn.cloud.access.keys.service import live_grants_at_door
 from keyturn.cloud.access.rollout import publish
 from keyturn.cloud.auth.errors import Conflict, NotFound
+from keyturn.cloud.errors import Refusal
 from keyturn.cloud.models import (
     Door,
     Doorcode,
@@ -29,19 +31,17 @@ from keyturn.cloud.models import (
     MobileKeyRegistration,
     key_doors,
 )
-from keyturn.cloud.problems import ProblemError
-from keyturn.cloud.refusals import NotYours
 from keyturn.crypto.keys import VerifyKey
 from keyturn.rules.types import CredentialType, DoorKind
 
 
-class NoDoorcodeKey(ProblemError):
+class NoDoorcodeKey(Refusal):
     status = 409
     kind = "no-doorcode-key"
     title = "The person holds no live key with doorcodes for this door"
 
 
-class InvalidPhoneKey(ProblemError):
+class InvalidPhoneKey(Refusal):
     status = 422
     kind = "invalid-phone-key"
     title = "public_key must be a raw 32-byte Ed25519 key in base64url"

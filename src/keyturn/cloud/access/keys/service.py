@@ -14,7 +14,9 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.access_lists import schedule_from_json
+from keyturn.cloud.access.errors import NotYours
 from keyturn.cloud.auth.errors import NotFound
+from keyturn.cloud.errors import InvalidReference
 from keyturn.cloud.models import (
     Door,
     Grant,
@@ -23,7 +25,6 @@ from keyturn.cloud.models import (
     key_doors,
 )
 from keyturn.cloud.privacy import audit
-from keyturn.cloud.refusals import InvalidReference, NotYours
 from keyturn.rules.errors import InvalidGrant
 from keyturn.rules.grants import (
     resident_status_start,

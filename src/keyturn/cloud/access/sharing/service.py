@@ -20,6 +20,7 @@ from keyturn.cloud.access.codes import (
     create_single_day_code,
     issue_one_time_code,
 )
+from keyturn.cloud.access.errors import NotYours
 from keyturn.cloud.access.keys.service import (
     check_door_is_callers,
     create_grant,
@@ -44,7 +45,6 @@ from keyturn.cloud.models import (
     RoleMembership,
     SingleDayCode,
 )
-from keyturn.cloud.refusals import NotYours
 from keyturn.rules.errors import InvalidGrant, InvalidSchedule
 from keyturn.rules.grants import GUEST_MAX_LEAD, validate_courier_doors, validate_guest_window
 from keyturn.rules.types import Role

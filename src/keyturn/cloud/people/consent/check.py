@@ -19,10 +19,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, Select, and_, inspect, or_, select
 from sqlalchemy.orm import Session, UOWTransaction
 
+from keyturn.cloud.errors import Refusal
 from keyturn.cloud.models import (
     Door,
     Doorcode,
@@ -35,7 +35,6 @@ from keyturn.cloud.models import (
     Property,
     RoleMembership,
 )
-from keyturn.cloud.problems import ProblemError, problem
 from keyturn.rules.consent import (
     CONSENT_JURISDICTIONS,
     ConsentChannel,
@@ -94,7 +93,7 @@ class Refused:
     refusal: ConsentRefusal
 
 
-class ConsentRequired(ProblemError):
+class ConsentRequired(Refusal):
     """Reference data would be held without the consent R5 or R7 asks for; nothing is written."""
 
     status = 409
@@ -102,16 +101,14 @@ class ConsentRequired(ProblemError):
     title = "Consent must be recorded before this person's credentials are collected"
 
     def __init__(self, refused: Refused) -> None:
-        super().__init__(EXPLANATIONS[refused.refusal])
-        self.refused = refused
-
-    def response(self) -> JSONResponse:
-        extra = {
-            "person_id": self.refused.person_id,
-            "property_id": self.refused.property_id,
-            "missing": self.refused.refusal.value,
-        }
-        return problem(self.status, self.kind, self.title, self.detail, extra=extra)
+        super().__init__(
+            EXPLANATIONS[refused.refusal],
+            members={
+                "person_id": refused.person_id,
+                "property_id": refused.property_id,
+                "missing": refused.refusal.value,
+            },
+        )
 
 
 @dataclass(frozen=True, slots=True)
