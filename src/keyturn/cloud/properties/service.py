@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.db import new_id
-from keyturn.cloud.models import Door, InvalidPropertySetting, Property, RoleMembership, Unit
+from keyturn.cloud.models import (
+    Door,
+    InvalidPropertySetting,
+    Portfolio,
+    Property,
+    RoleMembership,
+    Unit,
+)
 from keyturn.cloud.problems import ProblemError
 from keyturn.crypto.codes import door_secret
 from keyturn.crypto.keys import SigningKeyPair
@@ -98,6 +105,14 @@ LOCK_CONFIG_FIELDS = frozenset(
         "lockout_max_cooldown_s",
     }
 )
+
+
+def create_portfolio(*, session: Session, name: str) -> Portfolio:
+    """A new portfolio, the owner of properties and of the profiles people have with them."""
+    portfolio = Portfolio(id=new_id(), name=name)
+    session.add(portfolio)
+    session.flush()
+    return portfolio
 
 
 def create_property(
