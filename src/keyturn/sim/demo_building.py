@@ -15,6 +15,7 @@ import os
 import random
 import secrets
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.credentials.service import activate_keycard, enrol_phone, issue_doorcode
 from keyturn.cloud.access.keys.service import create_grant, create_key
-from keyturn.cloud.access.revocation import revoke
+from keyturn.cloud.access.revocation import Credential, revoke
 from keyturn.cloud.access.suspension import service as suspension
 from keyturn.cloud.auth.service import open_account
 from keyturn.cloud.models import (
@@ -306,19 +307,11 @@ def _issue_credentials(
             for door in (entrance, home)
         }
         # A new phone each time: any earlier one of this resident is revoked first.
-        for old in session.scalars(
-            select(MobileKeyRegistration).where(
-                MobileKeyRegistration.person_id == person.id,
-                MobileKeyRegistration.revoked_at.is_(None),
-            )
-        ).all():
-            revoke(
-                session=session,
-                master_key=master_key,
-                property_id=prop.id,
-                credential=old,
-                now=now,
-            )
+        phones = select(MobileKeyRegistration).where(
+            MobileKeyRegistration.person_id == person.id,
+            MobileKeyRegistration.revoked_at.is_(None),
+        )
+        _revoke_each(session, master_key, prop, session.scalars(phones).all(), now)
         phone = SigningKeyPair.generate()
         encoded = base64.urlsafe_b64encode(phone.public_bytes()).decode().rstrip("=")
         registration = enrol_phone(
@@ -326,16 +319,8 @@ def _issue_credentials(
         )
         card_uid = None
         if number % CARD_EVERY == 0:
-            for card in session.scalars(
-                select(Keycard).where(Keycard.person_id == person.id, Keycard.active.is_(True))
-            ).all():
-                revoke(
-                    session=session,
-                    master_key=master_key,
-                    property_id=prop.id,
-                    credential=card,
-                    now=now,
-                )
+            cards = select(Keycard).where(Keycard.person_id == person.id, Keycard.active.is_(True))
+            _revoke_each(session, master_key, prop, session.scalars(cards).all(), now)
             card_uid = secrets.token_hex(7).upper()
             activate_keycard(
                 session=session, property_id=prop.id, person_id=person.id, card_uid=card_uid
@@ -366,6 +351,23 @@ def _issue_credentials(
     )
     residents[-1] = DemoResident(**{**asdict(suspended), "suspended": True})
     return tuple(residents)
+
+
+def _revoke_each(
+    session: Session,
+    master_key: bytes,
+    prop: Property,
+    credentials: Sequence[Credential],
+    now: datetime,
+) -> None:
+    for credential in credentials:
+        revoke(
+            session=session,
+            master_key=master_key,
+            property_id=prop.id,
+            credential=credential,
+            now=now,
+        )
 
 
 def _residents_match(session: Session, prop: Property, residents: tuple[DemoResident, ...]) -> bool:

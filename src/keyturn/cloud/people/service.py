@@ -60,9 +60,15 @@ def memberships(session: Session, property_id: str, person_id: str) -> list[Role
 
 
 def add_person(
-    *, session: Session, display_name: str, email: str | None = None, now: datetime | None = None
+    *,
+    session: Session,
+    display_name: str,
+    email: str | None = None,
+    phone: str | None = None,
+    now: datetime | None = None,
 ) -> Person:
-    """A new person, known by name and optionally by email (unique: a known one is 409).
+    """A new person, known by name and optionally by email (unique: a known one is 409) and
+    phone.
 
     No role, no account and no invitation: `add_role` places them, the auth service opens
     their account, `import_residents` and invitations do all of it by email.
@@ -71,7 +77,7 @@ def add_person(
         email = check_address(email)
         if session.scalar(select(Person.id).where(Person.email == email.lower())) is not None:
             raise Conflict("a person with this email is already known")
-    person = Person(display_name=display_name, email=email)
+    person = Person(display_name=display_name, email=email, phone=phone)
     if now is not None:
         person.created_at = now
     session.add(person)
