@@ -274,11 +274,15 @@ def enable_totp(session: Session, *, token: str, now: datetime) -> bytes:
 
     Confirmed with the code of the step before `now`, so every code from `now` on is unused.
     """
-    principal = auth_service.principal_from_token(session, token, now)
-    enrolment = auth_service.begin_totp(session, AuthConfig(), MASTER_KEY, principal, now)
+    principal = auth_service.principal_from_token(session=session, secret=token, now=now)
+    enrolment = auth_service.begin_totp(
+        session=session, config=AuthConfig(), master_key=MASTER_KEY, principal=principal, now=now
+    )
     earlier = now - timedelta(seconds=totp.STEP_S)
     code = totp.code_at(enrolment.secret, earlier)
-    auth_service.confirm_totp(session, MASTER_KEY, principal, code, now)
+    auth_service.confirm_totp(
+        session=session, master_key=MASTER_KEY, principal=principal, code=code, now=now
+    )
     session.flush()
     return enrolment.secret
 

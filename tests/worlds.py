@@ -249,7 +249,9 @@ def sync(session: Session, device_id: str, now: datetime = T0) -> AccessList:
     session.expire_all()
     device = session.get_one(Device, device_id)
     assert device.door_id is not None
-    current = current_access_list(session, MASTER_KEY, device.door_id, now)
+    current = current_access_list(
+        session=session, master_key=MASTER_KEY, door_id=device.door_id, now=now
+    )
     device.applied_access_list_version = current.version
     device.last_sync_at = now
     session.commit()
@@ -327,7 +329,7 @@ def make_sync_building(session: Session) -> SyncBuilding:
     session.flush()
     return SyncBuilding(
         property_id=prop.id,
-        authority=authority_of(session, MASTER_KEY, prop.id),
+        authority=authority_of(session=session, master_key=MASTER_KEY, property_id=prop.id),
         entrance_id=doors[DoorKind.ENTRANCE].id,
         gym_id=doors[DoorKind.COMMON].id,
         residence_id=doors[DoorKind.RESIDENCE].id,
@@ -697,6 +699,6 @@ def make_live_world(
             session, property_id=prop.id, person_id=person.id, card_uid=f"04{n:06X}"
         ).id
     for door_id in door_ids:
-        current_access_list(session, MASTER_KEY, door_id, now)
+        current_access_list(session=session, master_key=MASTER_KEY, door_id=door_id, now=now)
     session.commit()
     return world
