@@ -1,7 +1,12 @@
-"""Shared fixtures: every storage test runs once on SQLite and once on PostgreSQL.
+"""Shared fixtures, in layers: storage, then the app on it. Every storage test runs once on
+SQLite and once on PostgreSQL.
 
-`db_url` is this test's database: empty, or already migrated when the test also uses
-`engine` or `session`; migrated databases start from a template prepared once per session.
+Storage: `db_url` is this test's database: empty, or already migrated when the test also
+uses `engine` or `session`; migrated databases start from a template prepared once per
+session. The app: `app` is the real app on that database with the test's `clock`, `client`
+talks to it, `db` is a second session beside it, `site` the resource API's building in it.
+The buildings come from tests/worlds.py (made with tests/factories.py); a live server is
+the third layer (tests/security/conftest.py).
 """
 
 from __future__ import annotations
@@ -14,14 +19,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from keyturn.cloud import db, sessions
+from factories import Clock
+from keyturn.cloud import db as storage
+from keyturn.cloud import sessions
 from keyturn.cloud.models import metadata
+from worlds import Site, make_app, make_site
 
 PG_URL_ENV = "KEYTURN_TEST_PG_URL"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -54,7 +64,7 @@ def _require_pg() -> None:
     problem = _pg_problem()
     if problem is None:
         return
-    message = f"PostgreSQL at {db.masked(_pg_admin_url())} is unavailable: {problem}"
+    message = f"PostgreSQL at {storage.masked(_pg_admin_url())} is unavailable: {problem}"
     if os.environ.get("CI") == "true":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
@@ -113,7 +123,7 @@ class _SharedPgDatabase:
     def _build(self) -> None:
         _pg_drop(self.admin, self.name)
         _pg_create(self.admin, self.name)
-        db.upgrade(self.url)
+        storage.upgrade(self.url)
 
     def _fingerprint(self) -> str:
         probe = create_engine(self.url, poolclass=NullPool)
@@ -155,7 +165,7 @@ def _pg_shared(_pg_admin: Engine) -> Iterator[_SharedPgDatabase]:
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated to head once, copied for every test that wants a migrated one."""
     path = tmp_path_factory.mktemp("template") / "keyturn.db"
-    db.upgrade(f"sqlite:///{path}")
+    storage.upgrade(f"sqlite:///{path}")
     return path
 
 
@@ -194,7 +204,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     """An engine on `db_url`, whose database is at the newest migration."""
-    migrated = db.make_engine(db_url)
+    migrated = storage.make_engine(db_url)
     yield migrated
     migrated.dispose()
 
@@ -204,3 +214,38 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session on the migrated database; whatever is left uncommitted is rolled back."""
     with sessions.session_factory(engine)() as opened:
         yield opened
+
+
+# The app on this test's database ------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(engine: Engine, db_url: str, tmp_path: Path, clock: Clock) -> FastAPI:
+    """The real app on the migrated database, its clock the test's `clock`."""
+    return make_app(engine, db_url, tmp_path, clock)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="https://testserver") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session beside the app's, for arranging and checking rows; each block commits."""
+    with sessions.session_factory(engine)() as opened:
+        yield opened
+
+
+@pytest.fixture
+def site(db: Session) -> Site:
+    """The resource API's building (`worlds.Site`), committed."""
+    built = make_site(db)
+    db.commit()
+    return built

@@ -16,11 +16,12 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from factories import make_door, make_property, record_event
 from keyturn.cli import context
 from keyturn.cli.main import cli
 from keyturn.cloud import db, sessions
-from keyturn.cloud.models import Door, Event, Portfolio, Property
-from keyturn.rules.types import CredentialType, DoorKind, Reason
+from keyturn.cloud.models import Event
+from keyturn.rules.types import CredentialType
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 NOW_ARG = "2026-06-01T12:00:00"
@@ -55,28 +56,20 @@ def building(data_dir: Path, jurisdiction: str, ages: list[int]) -> None:
     engine = db.make_engine(f"sqlite:///{data_dir / 'keyturn.db'}")
     try:
         with sessions.session_factory(engine)() as session:
-            prop = Property(
-                portfolio=Portfolio(name="Holdings"),
+            prop = make_property(
+                session,
+                portfolio_name="Holdings",
                 name=f"{jurisdiction} house",
-                time_zone="America/New_York",
                 jurisdiction=jurisdiction,
-                authority_public_key=b"\x01" * 32,
-                authority_private_key_sealed=b"\x02" * 60,
             )
-            door = Door(property=prop, name="entrance", kind=DoorKind.ENTRANCE, secret_sealed=b"x")
-            session.add_all([prop, door])
-            session.flush()
+            door = make_door(session, property_id=prop.id, name="entrance")
             for seq, age in enumerate(ages, start=1):
-                session.add(
-                    Event(
-                        property_id=prop.id,
-                        door_id=door.id,
-                        door_kind=door.kind,
-                        device_seq=seq,
-                        occurred_at=NOW - timedelta(days=age),
-                        credential_type=CredentialType.KEYCARD,
-                        reason=Reason.GRANTED,
-                    )
+                record_event(
+                    session,
+                    door=door,
+                    occurred_at=NOW - timedelta(days=age),
+                    credential_type=CredentialType.KEYCARD,
+                    device_seq=seq,
                 )
             session.commit()
     finally:

@@ -6,10 +6,11 @@ import random
 from datetime import timedelta
 
 import pytest
+from fake_lock import NOW
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sync_fixtures import MASTER_KEY, NOW, make_building
 
+from factories import MASTER_KEY
 from keyturn.cloud.access.access_lists import SINGLE_DAY_STANDING_SLOTS, build_access_list
 from keyturn.cloud.access.codes import (
     CodeRefused,
@@ -22,10 +23,11 @@ from keyturn.cloud.models import Door, Doorcode
 from keyturn.cloud.properties.service import door_secret_of
 from keyturn.crypto.codes import code_mac, single_day_code
 from keyturn.rules.doorcodes import is_weak
+from worlds import make_sync_building
 
 
 def test_rule_a3_personal_codes_are_unique_strong_and_stored_as_macs(session: Session) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
     door = session.get(Door, building.entrance_id)
     assert door is not None
     secret = door_secret_of(door, MASTER_KEY)
@@ -49,7 +51,7 @@ def test_rule_a3_personal_codes_are_unique_strong_and_stored_as_macs(session: Se
 
 
 def test_reissuing_a_personal_code_revokes_the_old_one(session: Session) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
     first = issue_personal_code(
         session, MASTER_KEY, building.resident_id, building.residence_id, NOW
     )
@@ -68,7 +70,7 @@ def test_reissuing_a_personal_code_revokes_the_old_one(session: Session) -> None
 def test_rule_a4_single_day_codes_use_the_next_slot_and_match_the_lock_derivation(
     session: Session,
 ) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
     door = session.get(Door, building.residence_id)
     assert door is not None
     day = NOW.date()
@@ -92,7 +94,7 @@ def test_rule_a4_single_day_codes_use_the_next_slot_and_match_the_lock_derivatio
 
 
 def test_single_day_codes_for_a_past_day_or_bad_durations_are_refused(session: Session) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
     with pytest.raises(CodeRefused, match="passed"):
         create_single_day_code(
             session, MASTER_KEY, building.residence_id, NOW.date() - timedelta(days=2), None, NOW

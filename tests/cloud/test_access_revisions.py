@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_lock import NOW, provision_fake_lock
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
-from sync_fixtures import MASTER_KEY, NOW, Building, make_building, provision_lock
 
+from factories import MASTER_KEY, give_keycard, give_phone
 from keyturn.cloud import sessions
 from keyturn.cloud.access import revisions
 from keyturn.cloud.devices import service as devices_service
@@ -38,25 +39,19 @@ from keyturn.cloud.models import (
 from keyturn.cloud.people.profiles import profile_at
 from keyturn.crypto.codes import code_mac, door_secret
 from keyturn.crypto.sealed import seal, unseal
+from worlds import SyncBuilding, make_sync_building
 
-Change = Callable[[Session, Building], None]
+Change = Callable[[Session, SyncBuilding], None]
 
 
 @pytest.fixture
-def building(session: Session) -> Building:
+def building(session: Session) -> SyncBuilding:
     """The sync fixtures' building, with a card and a phone for its resident."""
-    made = make_building(session)
-    session.add_all(
-        [
-            Keycard(person_id=made.resident_id, property_id=made.property_id, card_uid="c1"),
-            # The manager holds no grant yet, so this card is on no list until one is given.
-            Keycard(person_id=made.manager_id, property_id=made.property_id, card_uid="a1"),
-            MobileKeyRegistration(
-                person_id=made.resident_id, phone_public_key=b"\x01" * 32, phone_key_id="phone-1"
-            ),
-        ]
-    )
-    session.flush()
+    made = make_sync_building(session)
+    give_keycard(session, property_id=made.property_id, person_id=made.resident_id, card_uid="c1")
+    # The manager holds no grant yet, so this card is on no list until one is given.
+    give_keycard(session, property_id=made.property_id, person_id=made.manager_id, card_uid="a1")
+    give_phone(session, person_id=made.resident_id, now=NOW)
     return made
 
 
@@ -74,7 +69,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def _revision(session: Session, building: Building, door_id: str | None = None) -> int:
+def _revision(session: Session, building: SyncBuilding, door_id: str | None = None) -> int:
     return revisions.door_revision(session, door_id or building.entrance_id, building.property_id)
 
 
@@ -84,36 +79,36 @@ def _get(session: Session, model: type[Any], row_id: str) -> Any:
     return row
 
 
-def _secret(session: Session, building: Building) -> bytes:
+def _secret(session: Session, building: SyncBuilding) -> bytes:
     door = _get(session, Door, building.entrance_id)
     return unseal(MASTER_KEY, door.secret_sealed, f"door-secret:{door.id}".encode())
 
 
-def _revoke_grant(session: Session, building: Building) -> None:
+def _revoke_grant(session: Session, building: SyncBuilding) -> None:
     _get(session, Grant, building.grant_id).revoked_at = NOW
 
 
-def _end_grant(session: Session, building: Building) -> None:
+def _end_grant(session: Session, building: SyncBuilding) -> None:
     _get(session, Grant, building.grant_id).ends_at = NOW + timedelta(days=30)
 
 
-def _new_grant(session: Session, building: Building) -> None:
+def _new_grant(session: Session, building: SyncBuilding) -> None:
     session.add(
         Grant(person_id=building.manager_id, key_id=building.building_key_id, starts_at=NOW)
     )
 
 
-def _reschedule_key(session: Session, building: Building) -> None:
+def _reschedule_key(session: Session, building: SyncBuilding) -> None:
     key = _get(session, Key, building.building_key_id)
     key.schedule_json = {"windows": [{"weekday": 0, "start": "07:00", "end": "22:00"}]}
 
 
-def _narrow_key(session: Session, building: Building) -> None:
+def _narrow_key(session: Session, building: SyncBuilding) -> None:
     key = _get(session, Key, building.building_key_id)
     key.doors = [door for door in key.doors if door.id != building.entrance_id]
 
 
-def _add_doorcode(session: Session, building: Building) -> None:
+def _add_doorcode(session: Session, building: SyncBuilding) -> None:
     session.add(
         Doorcode(
             person_id=building.resident_id,
@@ -123,12 +118,12 @@ def _add_doorcode(session: Session, building: Building) -> None:
     )
 
 
-def _deactivate_card(session: Session, building: Building) -> None:
+def _deactivate_card(session: Session, building: SyncBuilding) -> None:
     card = session.scalars(select(Keycard).where(Keycard.person_id == building.resident_id)).one()
     card.active = False
 
 
-def _add_one_time_code(session: Session, building: Building) -> None:
+def _add_one_time_code(session: Session, building: SyncBuilding) -> None:
     session.add(
         OneTimeCode(
             door_id=building.entrance_id,
@@ -138,36 +133,36 @@ def _add_one_time_code(session: Session, building: Building) -> None:
     )
 
 
-def _revoke_single_day_code(session: Session, building: Building) -> None:
+def _revoke_single_day_code(session: Session, building: SyncBuilding) -> None:
     today = NOW.astimezone(_get(session, Property, building.property_id).zone).date()
     session.add(
         SingleDayCode(door_id=building.entrance_id, local_date=today, slot=0, revoked_at=NOW)
     )
 
 
-def _revoke_phone(session: Session, building: Building) -> None:
+def _revoke_phone(session: Session, building: SyncBuilding) -> None:
     session.scalars(select(MobileKeyRegistration)).one().revoked_at = NOW
 
 
-def _suspend(session: Session, building: Building) -> None:
+def _suspend(session: Session, building: SyncBuilding) -> None:
     resident = session.get_one(Person, building.resident_id)
     profile_at(session, person=resident, property_id=building.property_id).suspended_at = NOW
 
 
-def _lock_down(session: Session, building: Building) -> None:
+def _lock_down(session: Session, building: SyncBuilding) -> None:
     _get(session, Property, building.property_id).lockdown = True
 
 
-def _rotate_door_secret(session: Session, building: Building) -> None:
+def _rotate_door_secret(session: Session, building: SyncBuilding) -> None:
     door = _get(session, Door, building.entrance_id)
     door.secret_sealed = seal(MASTER_KEY, door_secret(), f"door-secret:{door.id}".encode())
 
 
-def _delete_person(session: Session, building: Building) -> None:
+def _delete_person(session: Session, building: SyncBuilding) -> None:
     session.delete(_get(session, Person, building.resident_id))
 
 
-def _bulk_update(session: Session, building: Building) -> None:
+def _bulk_update(session: Session, building: SyncBuilding) -> None:
     session.execute(update(Keycard).values(active=False))
 
 
@@ -192,7 +187,7 @@ CHANGES: dict[str, Change] = {
 
 @pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
 def test_every_kind_of_change_moves_the_revision_and_publishes_a_new_version(
-    session: Session, building: Building, builds: list[str], change: Change
+    session: Session, building: SyncBuilding, builds: list[str], change: Change
 ) -> None:
     first = current_access_list(session, MASTER_KEY, building.entrance_id, NOW)
     before = _revision(session, building)
@@ -208,9 +203,9 @@ def test_every_kind_of_change_moves_the_revision_and_publishes_a_new_version(
 
 
 def test_a_lock_gets_the_new_version_at_its_next_sync(
-    session: Session, building: Building, tmp_path: Path
+    session: Session, building: SyncBuilding, tmp_path: Path
 ) -> None:
-    lock = provision_lock(session, building.entrance_id)
+    lock = provision_fake_lock(session, building.entrance_id)
     authority = building.authority.public_bytes()
 
     def sync(minutes: int) -> int | None:
@@ -232,7 +227,7 @@ def test_a_lock_gets_the_new_version_at_its_next_sync(
 
 
 def test_without_a_change_the_list_is_not_rebuilt(
-    session: Session, building: Building, builds: list[str]
+    session: Session, building: SyncBuilding, builds: list[str]
 ) -> None:
     first = current_access_list(session, MASTER_KEY, building.entrance_id, NOW)
     for hours in (1, 2, 5):
@@ -249,7 +244,7 @@ def test_without_a_change_the_list_is_not_rebuilt(
 
 
 def test_writes_that_no_list_depends_on_leave_the_revision(
-    session: Session, building: Building
+    session: Session, building: SyncBuilding
 ) -> None:
     current_access_list(session, MASTER_KEY, building.entrance_id, NOW)
     before = _revision(session, building)
@@ -265,7 +260,7 @@ def test_writes_that_no_list_depends_on_leave_the_revision(
 
 
 def test_a_door_change_leaves_the_other_doors_lists_alone(
-    session: Session, building: Building, builds: list[str]
+    session: Session, building: SyncBuilding, builds: list[str]
 ) -> None:
     current_access_list(session, MASTER_KEY, building.gym_id, NOW)
     gym_before = _revision(session, building, building.gym_id)
@@ -278,12 +273,12 @@ def test_a_door_change_leaves_the_other_doors_lists_alone(
     assert builds == [building.gym_id]
 
 
-def _grant_ending(session: Session, building: Building) -> datetime:
+def _grant_ending(session: Session, building: SyncBuilding) -> datetime:
     _get(session, Grant, building.grant_id).ends_at = NOW + timedelta(hours=3)
     return NOW + timedelta(hours=3)
 
 
-def _one_time_window_ending(session: Session, building: Building) -> datetime:
+def _one_time_window_ending(session: Session, building: SyncBuilding) -> datetime:
     session.add(
         OneTimeCode(
             door_id=building.entrance_id,
@@ -295,7 +290,7 @@ def _one_time_window_ending(session: Session, building: Building) -> datetime:
     return NOW + timedelta(minutes=5)
 
 
-def _single_day_lookback_moving(session: Session, building: Building) -> datetime:
+def _single_day_lookback_moving(session: Session, building: SyncBuilding) -> datetime:
     prop = _get(session, Property, building.property_id)
     today = NOW.astimezone(prop.zone).date()
     session.add(
@@ -307,7 +302,7 @@ def _single_day_lookback_moving(session: Session, building: Building) -> datetim
     )
 
 
-BOUNDARIES: dict[str, Callable[[Session, Building], datetime]] = {
+BOUNDARIES: dict[str, Callable[[Session, SyncBuilding], datetime]] = {
     "grant ends": _grant_ending,
     "one-time window ends": _one_time_window_ending,
     "single-day lookback moves": _single_day_lookback_moving,
@@ -317,9 +312,9 @@ BOUNDARIES: dict[str, Callable[[Session, Building], datetime]] = {
 @pytest.mark.parametrize("boundary", BOUNDARIES.values(), ids=BOUNDARIES.keys())
 def test_passing_a_time_boundary_publishes_a_new_version_without_a_write(
     session: Session,
-    building: Building,
+    building: SyncBuilding,
     builds: list[str],
-    boundary: Callable[[Session, Building], datetime],
+    boundary: Callable[[Session, SyncBuilding], datetime],
 ) -> None:
     changes_at = boundary(session, building)
     session.flush()
@@ -343,7 +338,7 @@ def test_passing_a_time_boundary_publishes_a_new_version_without_a_write(
 
 
 def test_going_back_in_time_rebuilds_rather_than_trusting_the_newer_check(
-    session: Session, building: Building, builds: list[str]
+    session: Session, building: SyncBuilding, builds: list[str]
 ) -> None:
     _grant_ending(session, building)
     session.flush()
@@ -366,9 +361,9 @@ def test_a_change_committed_by_another_process_is_seen(
     two_sessions: tuple[Session, Session], builds: list[str]
 ) -> None:
     api, sync = two_sessions
-    building = make_building(api)
-    api.add(
-        Keycard(person_id=building.resident_id, property_id=building.property_id, card_uid="c1")
+    building = make_sync_building(api)
+    give_keycard(
+        api, property_id=building.property_id, person_id=building.resident_id, card_uid="c1"
     )
     api.commit()
     first = current_access_list(sync, MASTER_KEY, building.entrance_id, NOW)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from fake_lock import NOW, provision_fake_lock, public_key_text
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sync_fixtures import MASTER_KEY, NOW, make_building, provision_lock, public_key_text
 
+from factories import MASTER_KEY
 from keyturn.cloud.access.codes import issue_personal_code
 from keyturn.cloud.access.credentials.service import activate_keycard, enrol_phone
 from keyturn.cloud.access.revocation import Credential, revoke
 from keyturn.cloud.models import AccessListVersion, Doorcode, Grant
 from keyturn.crypto.keys import SigningKeyPair
+from worlds import make_sync_building
 
 LATER = NOW + timedelta(minutes=5)
 
@@ -29,10 +31,10 @@ def _newest_version(session: Session, door_id: str) -> int:
 def test_revoking_a_grant_publishes_its_doors_once_and_reports_each_lock(
     session: Session,
 ) -> None:
-    building = make_building(session)
-    entrance = provision_lock(session, building.entrance_id)
-    provision_lock(session, building.gym_id)
-    provision_lock(session, building.residence_id)  # not on the key: not told, not reported
+    building = make_sync_building(session)
+    entrance = provision_fake_lock(session, building.entrance_id)
+    provision_fake_lock(session, building.gym_id)
+    provision_fake_lock(session, building.residence_id)  # not on the key: not told, not reported
     before = _newest_version(session, building.entrance_id)
     grant = session.get_one(Grant, building.grant_id)
 
@@ -69,9 +71,9 @@ def test_revoking_a_grant_publishes_its_doors_once_and_reports_each_lock(
 
 
 def test_phone_keycard_and_doorcode_are_revoked_by_the_same_call(session: Session) -> None:
-    building = make_building(session)
-    provision_lock(session, building.entrance_id)
-    provision_lock(session, building.gym_id)
+    building = make_sync_building(session)
+    provision_fake_lock(session, building.entrance_id)
+    provision_fake_lock(session, building.gym_id)
     phone = enrol_phone(
         session, building.resident_id, public_key_text(SigningKeyPair.generate()), NOW
     )

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from fake_lock import NOW
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sync_fixtures import MASTER_KEY, NOW, Building, make_building
 
+from factories import MASTER_KEY
 from keyturn.cloud.access.access_lists import (
     SINGLE_DAY_STANDING_SLOTS,
     build_access_list,
@@ -40,6 +41,7 @@ from keyturn.protocol.access_lists import apply_delta
 from keyturn.protocol.messages import SingleDayRevocation, WindowSpec
 from keyturn.rules.errors import InvalidSchedule
 from keyturn.rules.types import CredentialType
+from worlds import SyncBuilding, make_sync_building
 
 
 def _secret(session: Session, door_id: str) -> bytes:
@@ -49,8 +51,8 @@ def _secret(session: Session, door_id: str) -> bytes:
 
 
 @pytest.fixture
-def building(session: Session) -> Building:
-    return make_building(session)
+def building(session: Session) -> SyncBuilding:
+    return make_sync_building(session)
 
 
 def test_schedule_json_shape() -> None:
@@ -76,7 +78,7 @@ def test_schedule_json_shape() -> None:
 
 
 def test_credentials_carry_their_lookup_grant_and_narrowed_schedule(
-    session: Session, building: Building
+    session: Session, building: SyncBuilding
 ) -> None:
     secret = _secret(session, building.entrance_id)
     key = session.get(Key, building.building_key_id)
@@ -132,7 +134,7 @@ def test_credentials_carry_their_lookup_grant_and_narrowed_schedule(
 
 
 def test_revoked_grant_suspended_person_and_revoked_slot_reach_the_list(
-    session: Session, building: Building
+    session: Session, building: SyncBuilding
 ) -> None:
     session.add(
         Keycard(person_id=building.resident_id, property_id=building.property_id, card_uid="c1")
@@ -178,7 +180,7 @@ def test_revoked_grant_suspended_person_and_revoked_slot_reach_the_list(
 
 
 def test_a_version_is_published_only_when_the_content_changes(
-    session: Session, building: Building
+    session: Session, building: SyncBuilding
 ) -> None:
     def versions() -> int:
         return session.scalar(select(func.count()).select_from(AccessListVersion)) or 0
@@ -201,7 +203,7 @@ def test_a_version_is_published_only_when_the_content_changes(
 
 
 def test_a_delta_applied_to_its_base_equals_the_full_list(
-    session: Session, building: Building
+    session: Session, building: SyncBuilding
 ) -> None:
     secret = _secret(session, building.gym_id)
     session.add(

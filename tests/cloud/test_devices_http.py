@@ -6,21 +6,19 @@ Downlink with the authority's public key; refusals are RFC 9457 problems.
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import msgspec
 import pytest
+from fake_lock import NOW, FakeLock, attempt, public_key_text
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
-from sync_fixtures import MASTER_KEY, Building, FakeLock, attempt, make_building, public_key_text
 from typer.testing import CliRunner
 
+from factories import Clock
 from keyturn.cli.main import cli
-from keyturn.cloud.app import create_app
 from keyturn.cloud.auth.permissions import Scope
 from keyturn.cloud.auth.service import issue_token
 from keyturn.cloud.devices.errors import UnknownDeviceModel
@@ -29,22 +27,19 @@ from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.protocol.messages import PROTOCOL_VERSION, DoorConfig
 from keyturn.rules.types import Role
-from keyturn.settings import Settings
-
-MASTER_KEY_TEXT = base64.urlsafe_b64encode(MASTER_KEY).decode()
+from worlds import SyncBuilding, make_sync_building
 
 
 @pytest.fixture
-def building(engine: Engine) -> Building:
+def building(engine: Engine) -> SyncBuilding:
     with session_factory(engine)() as session, session.begin():
-        return make_building(session)
+        return make_sync_building(session)
 
 
 @pytest.fixture
-def client(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path, database_url=db_url, master_key=MASTER_KEY_TEXT)
-    with TestClient(create_app(settings, engine)) as test_client:
-        yield test_client
+def clock() -> Clock:
+    """The cloud's clock at the fake lock's NOW."""
+    return Clock(NOW)
 
 
 def _enroll(db_url: str, tmp_path: Path, door_id: str, model: str) -> str:
@@ -65,7 +60,7 @@ def _provision(client: TestClient, token: str, key: SigningKeyPair, model: str) 
 
 
 def test_a_lock_enrols_syncs_and_opens_the_signed_downlink(
-    client: TestClient, building: Building, db_url: str, tmp_path: Path, engine: Engine
+    client: TestClient, building: SyncBuilding, db_url: str, tmp_path: Path, engine: Engine
 ) -> None:
     token = _enroll(db_url, tmp_path, building.entrance_id, "keyturn-r1")
     key = SigningKeyPair.generate()
@@ -116,7 +111,7 @@ def test_a_lock_enrols_syncs_and_opens_the_signed_downlink(
 
 
 def test_a_used_token_is_a_problem_and_creates_nothing(
-    client: TestClient, building: Building, db_url: str, tmp_path: Path, engine: Engine
+    client: TestClient, building: SyncBuilding, db_url: str, tmp_path: Path, engine: Engine
 ) -> None:
     token = _enroll(db_url, tmp_path, building.gym_id, "keyturn-c2")
     assert _provision(client, token, SigningKeyPair.generate(), "keyturn-c2").status_code == 201
@@ -130,7 +125,9 @@ def test_a_used_token_is_a_problem_and_creates_nothing(
         assert session.scalar(select(func.count()).select_from(Device)) == 1
 
 
-def test_bad_frames_and_unknown_locks_are_problems(client: TestClient, building: Building) -> None:
+def test_bad_frames_and_unknown_locks_are_problems(
+    client: TestClient, building: SyncBuilding
+) -> None:
     garbage = client.post("/api/v1/sync", content=b"garbage")
     unknown = client.post(
         "/api/v1/sync",
@@ -147,7 +144,7 @@ def test_bad_frames_and_unknown_locks_are_problems(client: TestClient, building:
 
 
 def test_enroll_for_an_unknown_model_fails_in_one_line(
-    engine: Engine, building: Building, db_url: str, tmp_path: Path
+    engine: Engine, building: SyncBuilding, db_url: str, tmp_path: Path
 ) -> None:
     result = CliRunner().invoke(
         cli,

@@ -11,10 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fake_lock import NOW, attempt, provision_fake_lock
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sync_fixtures import MASTER_KEY, NOW, attempt, make_building, provision_lock
 
+from factories import MASTER_KEY
 from keyturn.cloud.devices.errors import (
     DoorAlreadyBound,
     InvalidDeviceKey,
@@ -36,6 +37,7 @@ from keyturn.cloud.models import Device, DeviceModel, Door, LogGap, Provisioning
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.sealed import unseal
 from keyturn.rules.types import Capability, DoorKind
+from worlds import make_sync_building
 
 
 def _count(session: Session, model: type) -> int:
@@ -59,7 +61,7 @@ def test_builtin_models_are_created_once_with_their_capabilities(session: Sessio
 
 
 def test_token_is_stored_only_as_its_hash(session: Session) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
 
     token = create_provisioning_token(session, building.entrance_id, "keyturn-r1", NOW)
 
@@ -70,9 +72,9 @@ def test_token_is_stored_only_as_its_hash(session: Session) -> None:
 
 
 def test_door_config_carries_the_door_and_property_settings(session: Session) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
 
-    lock = provision_lock(session, building.entrance_id, "keyturn-c2")
+    lock = provision_fake_lock(session, building.entrance_id, "keyturn-c2")
     config = lock.config
 
     door = session.get(Door, building.entrance_id)
@@ -98,7 +100,7 @@ def test_door_config_carries_the_door_and_property_settings(session: Session) ->
 
 
 def test_a_token_enrols_one_lock_only(session: Session) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
     token = create_provisioning_token(session, building.entrance_id, "keyturn-r1", NOW)
     key = SigningKeyPair.generate()
     provision_device(session, MASTER_KEY, token, key.public_bytes(), "keyturn-r1", NOW)
@@ -128,7 +130,7 @@ def test_a_token_enrols_one_lock_only(session: Session) -> None:
 def test_expired_token_is_refused_and_creates_nothing(
     session: Session, token_age: timedelta, expected: type[Exception]
 ) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
     token = create_provisioning_token(session, building.entrance_id, "keyturn-r1", NOW)
     session.commit()
 
@@ -148,7 +150,7 @@ def test_expired_token_is_refused_and_creates_nothing(
 
 
 def test_unknown_token_and_wrong_model_are_refused(session: Session) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
     token = create_provisioning_token(session, building.entrance_id, "keyturn-r1", NOW)
     key = SigningKeyPair.generate().public_bytes()
 
@@ -172,14 +174,14 @@ def test_public_key_must_be_base64url_ed25519() -> None:
 
 
 def test_a_bound_door_refuses_a_second_lock_until_the_first_is_retired(session: Session) -> None:
-    building = make_building(session)
-    first = provision_lock(session, building.gym_id)
+    building = make_sync_building(session)
+    first = provision_fake_lock(session, building.gym_id)
 
     with pytest.raises(DoorAlreadyBound):
-        provision_lock(session, building.gym_id)
+        provision_fake_lock(session, building.gym_id)
 
     retire_device(session, first.device_id, NOW, "broken")
-    second = provision_lock(session, building.gym_id)
+    second = provision_fake_lock(session, building.gym_id)
 
     old = session.get(Device, first.device_id)
     new = session.get(Device, second.device_id)
@@ -192,8 +194,8 @@ def test_a_bound_door_refuses_a_second_lock_until_the_first_is_retired(session: 
 def test_retiring_records_one_open_ended_gap_after_the_highest_entry(
     session: Session, tmp_path: Path
 ) -> None:
-    building = make_building(session)
-    lock = provision_lock(session, building.entrance_id)
+    building = make_sync_building(session)
+    lock = provision_fake_lock(session, building.entrance_id)
     frame = lock.uplink([attempt(seq, building) for seq in (1, 2, 3, 5)])
     handle_uplink(session, MASTER_KEY, tmp_path, frame, NOW)
 
@@ -211,8 +213,8 @@ def test_retiring_records_one_open_ended_gap_after_the_highest_entry(
 
 
 def test_health_shows_how_far_behind_a_lock_is(session: Session, tmp_path: Path) -> None:
-    building = make_building(session)
-    lock = provision_lock(session, building.entrance_id)
+    building = make_sync_building(session)
+    lock = provision_fake_lock(session, building.entrance_id)
 
     before = device_health(session, lock.device_id, NOW, master_key=MASTER_KEY)
     assert before.current_access_list_version == 1

@@ -10,30 +10,23 @@ import base64
 import io
 import re
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from history_fixtures import Clock, World, bearer, make_app, make_world, token_for, tokens
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from factories import bearer, token_for
 from keyturn.cloud.auth.permissions import Scope
 from keyturn.cloud.models import AuditRecord, OutboxMessage
+from worlds import HistoryWorld, make_history_world, tokens
 
 
 @pytest.fixture
-def world(session: Session) -> World:
-    built = make_world(session)
+def world(session: Session) -> HistoryWorld:
+    built = make_history_world(session)
     session.commit()
     return built
-
-
-@pytest.fixture
-def client(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(make_app(engine, db_url, tmp_path, Clock()), base_url="https://t") as c:
-        yield c
 
 
 def _code(session: Session, address: str) -> str:
@@ -52,7 +45,7 @@ def _b64(data: bytes) -> str:
 
 
 def test_a_person_files_verifies_and_downloads_their_copy(
-    client: TestClient, session: Session, world: World
+    client: TestClient, session: Session, world: HistoryWorld
 ) -> None:
     token = tokens(session, world)["resident"]
     filed = client.post(
@@ -87,7 +80,7 @@ def test_a_person_files_verifies_and_downloads_their_copy(
 
 
 def test_an_agent_files_and_only_the_properties_reviewer_approves(
-    client: TestClient, session: Session, world: World
+    client: TestClient, session: Session, world: HistoryWorld
 ) -> None:
     made = tokens(session, world)
     letter = {"content_type": "application/pdf", "data_base64": _b64(b"%PDF letter")}

@@ -11,16 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from auth.auth_fixtures import MASTER_KEY_TEXT
-from history_fixtures import MASTER_KEY, World, make_world
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from factories import MASTER_KEY, MASTER_KEY_TEXT
 from keyturn.cli import context
 from keyturn.cli.main import cli
 from keyturn.cloud.db import utcnow
 from keyturn.cloud.models import RequestKind, RequestState
 from keyturn.cloud.privacy import requests
+from worlds import HistoryWorld, make_history_world
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def run(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> Callabl
 def test_dsar_commands_review_and_export(
     session: Session, run: Callable[..., str], tmp_path: Path
 ) -> None:
-    world: World = make_world(session)
+    world: HistoryWorld = make_history_world(session)
     now = utcnow()
     copy = requests.file_request(
         session, MASTER_KEY, world.people["resident"], RequestKind.COPY, now

@@ -12,11 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from history_fixtures import MASTER_KEY, T0, World, add_event, add_photo, make_world
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.devices.service import ensure_device_models
+from factories import MASTER_KEY, T0, provision_lock
 from keyturn.cloud.mail.suppression import is_suppressed
 from keyturn.cloud.models import (
     AuditRecord,
@@ -44,18 +43,21 @@ from keyturn.cloud.privacy.export import deliver_copy
 from keyturn.cloud.privacy.lock_purges import pending_purges, purge_status, record_purges_done
 from keyturn.cloud.privacy.verification import DocumentKind, send_code
 from keyturn.rules.types import CredentialType, Reason
+from worlds import HistoryWorld, add_event, add_photo, make_history_world
 
 PDF = b"%PDF-1.4 signed letter"
 
 
 @pytest.fixture
-def world(session: Session) -> World:
-    built = make_world(session)
+def world(session: Session) -> HistoryWorld:
+    built = make_history_world(session)
     session.commit()
     return built
 
 
-def _verified(session: Session, world: World, name: str, kind: RequestKind) -> DataSubjectRequest:
+def _verified(
+    session: Session, world: HistoryWorld, name: str, kind: RequestKind
+) -> DataSubjectRequest:
     filed = requests.file_request(session, MASTER_KEY, world.people[name], kind, T0)
     assert filed.code is not None
     email = f"{name}@example.org"
@@ -71,7 +73,7 @@ def _end_access(session: Session, person_id: str) -> None:
 
 
 def test_rule_d1_copy_holds_what_the_person_may_see(
-    session: Session, world: World, tmp_path: Path
+    session: Session, world: HistoryWorld, tmp_path: Path
 ) -> None:
     own = add_event(session, world, "own", "gym", "resident", credential=CredentialType.KEYCARD)
     add_event(session, world, "guest", "1A", "guest", granted_by="resident")
@@ -98,7 +100,7 @@ def test_rule_d1_copy_holds_what_the_person_may_see(
 
 
 def test_rule_d2_nothing_is_released_before_code_and_details_match(
-    session: Session, world: World, tmp_path: Path
+    session: Session, world: HistoryWorld, tmp_path: Path
 ) -> None:
     filed = requests.file_request(
         session, MASTER_KEY, world.people["resident"], RequestKind.COPY, T0
@@ -152,7 +154,7 @@ def test_rule_d2_nothing_is_released_before_code_and_details_match(
 
 
 def test_rule_d3_an_agent_needs_letter_identity_and_a_reviewer(
-    session: Session, world: World
+    session: Session, world: HistoryWorld
 ) -> None:
     agent = world.people["outsider"]
     with pytest.raises(RequestError, match="agent_identity"):
@@ -191,7 +193,7 @@ def test_rule_d3_an_agent_needs_letter_identity_and_a_reviewer(
 
 
 def test_rule_d4_deletion_waits_for_access_and_manager_roles_to_go(
-    session: Session, world: World
+    session: Session, world: HistoryWorld
 ) -> None:
     request = _verified(session, world, "resident", RequestKind.DELETION)
     blockers = requests.proceed(session, MASTER_KEY, None, request, T0)
@@ -211,7 +213,7 @@ def test_rule_d4_deletion_waits_for_access_and_manager_roles_to_go(
 
 
 def test_rule_d5_residence_history_contact_details_and_mail_go_at_once(
-    session: Session, world: World, tmp_path: Path
+    session: Session, world: HistoryWorld, tmp_path: Path
 ) -> None:
     home = add_event(
         session,
@@ -246,7 +248,7 @@ def test_rule_d5_residence_history_contact_details_and_mail_go_at_once(
 
 
 def test_rule_d6_common_history_is_kept_90_days_then_anonymised(
-    session: Session, world: World, tmp_path: Path
+    session: Session, world: HistoryWorld, tmp_path: Path
 ) -> None:
     gym = add_event(session, world, "gym", "gym", "resident", credential=CredentialType.KEYCARD)
     request = _verified(session, world, "resident", RequestKind.DELETION)
@@ -264,7 +266,9 @@ def test_rule_d6_common_history_is_kept_90_days_then_anonymised(
     assert anonymise_due(session, T0 + timedelta(days=200)) == 0  # idempotent
 
 
-def test_rule_d7_refusals_and_holds_carry_a_recorded_reason(session: Session, world: World) -> None:
+def test_rule_d7_refusals_and_holds_carry_a_recorded_reason(
+    session: Session, world: HistoryWorld
+) -> None:
     held_event = add_event(session, world, "held", "1A", "resident", by_resident=True)
     gone = add_event(session, world, "gone", "1A", "resident", by_resident=True, minutes=5)
     request = _verified(session, world, "resident", RequestKind.DELETION)
@@ -291,27 +295,14 @@ def test_rule_d7_refusals_and_holds_carry_a_recorded_reason(session: Session, wo
 
 
 def test_rule_d8_every_lock_gets_a_purge_and_shows_its_status(
-    session: Session, world: World
+    session: Session, world: HistoryWorld
 ) -> None:
-    models = ensure_device_models(session)
-    devices = {}
-    for door in ("entrance", "gym", "1A"):
-        devices[door] = Device(
-            property_id=world.property_id,
-            door_id=world.doors[door].id,
-            model_id=models["keyturn-r1"].id,
-            public_key=b"k" * 32,
-            sync_key_sealed=b"s",
-        )
-    foreign = Device(
-        property_id=world.other_property_id,
-        door_id=world.doors["oak"].id,
-        model_id=models["keyturn-r1"].id,
-        public_key=b"k" * 32,
-        sync_key_sealed=b"s",
-    )
-    session.add_all([*devices.values(), foreign])
-    session.flush()
+    def lock_at(door: str) -> Device:
+        config = provision_lock(session, door_id=world.doors[door].id)
+        return session.get_one(Device, config.device_id)
+
+    devices = {door: lock_at(door) for door in ("entrance", "gym", "1A")}
+    foreign = lock_at("oak")
     request = _verified(session, world, "resident", RequestKind.DELETION)
     _end_access(session, world.people["resident"])
     requests.proceed(session, MASTER_KEY, None, request, T0)
@@ -330,7 +321,7 @@ def test_rule_d8_every_lock_gets_a_purge_and_shows_its_status(
 
 
 def test_rule_d9_deadlines_one_extension_and_an_audit_kept_24_months(
-    session: Session, world: World
+    session: Session, world: HistoryWorld
 ) -> None:
     request = _verified(session, world, "resident", RequestKind.COPY)
     assert requests.acknowledge_by(request) == T0 + timedelta(days=14)  # ten working days

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,54 +16,30 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from history_fixtures import (
-    JPEG,
-    MASTER_KEY,
-    T0,
-    Clock,
-    World,
-    add_event,
-    add_photo,
-    all_pages,
-    bearer,
-    give_role,
-    make_app,
-    make_world,
-    tokens,
-)
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from factories import JPEG, MASTER_KEY, T0, bearer, give_role
 from keyturn.cloud.history.ingestion import ingest_photos
 from keyturn.cloud.models import AuditRecord, Event, Grant, Photo, Property
-from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.sealed import encrypt_blob, new_data_key
 from keyturn.protocol.messages import PhotoUpload
 from keyturn.protocol.photos import photo_context
 from keyturn.rules.types import CredentialType, Reason, Role
+from worlds import (
+    HistoryWorld,
+    add_event,
+    add_photo,
+    all_pages,
+    make_history_world,
+    tokens,
+)
 
 
 @pytest.fixture
-def app(engine: Engine, db_url: str, tmp_path: Path) -> FastAPI:
-    return make_app(engine, db_url, tmp_path, Clock())
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, base_url="https://testserver") as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
-    with session_factory(engine)() as opened:
-        yield opened
-
-
-@pytest.fixture
-def world(db: Session, tmp_path: Path) -> World:
+def world(db: Session, tmp_path: Path) -> HistoryWorld:
     """The building with one entry of each kind that the V and P rules tell apart."""
-    built = make_world(db)
+    built = make_history_world(db)
     add_event(db, built, "resident_home", "1A", "resident", by_resident=True, minutes=1)
     add_event(db, built, "coresident_home", "1A", "coresident", by_resident=True, minutes=2)
     add_event(db, built, "neighbour_home", "2B", "neighbour", by_resident=True, minutes=3)
@@ -104,16 +79,16 @@ def world(db: Session, tmp_path: Path) -> World:
 
 
 @pytest.fixture
-def token(db: Session, world: World) -> dict[str, str]:
+def token(db: Session, world: HistoryWorld) -> dict[str, str]:
     return tokens(db, world)
 
 
-def _names(world: World, items: list[dict[str, Any]]) -> set[str]:
+def _names(world: HistoryWorld, items: list[dict[str, Any]]) -> set[str]:
     by_id = {event.id: name for name, event in world.events.items()}
     return {by_id[item["id"]] for item in items}
 
 
-def _seen(client: TestClient, world: World, token: str, **params: Any) -> set[str]:
+def _seen(client: TestClient, world: HistoryWorld, token: str, **params: Any) -> set[str]:
     return _names(world, all_pages(client, token, world.property_id, **params))
 
 
@@ -121,14 +96,14 @@ RESIDENTS_OWN = {"resident_home", "coresident_home", "neighbour_home"}
 
 
 def test_rule_v1_managers_and_staff_never_see_residents_own_entries_at_their_door(
-    client: TestClient, world: World, token: dict[str, str]
+    client: TestClient, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     for person in ("manager", "security", "owner", "staff", "guest"):
         assert _seen(client, world, token[person]).isdisjoint(RESIDENTS_OWN), person
 
 
 def test_rule_v2_residents_see_every_entry_at_their_own_residence_door(
-    client: TestClient, world: World, token: dict[str, str]
+    client: TestClient, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     at_1a = {
         "resident_home",
@@ -145,7 +120,7 @@ def test_rule_v2_residents_see_every_entry_at_their_own_residence_door(
 
 
 def test_rule_v3_managers_see_staff_and_manager_entries_at_every_door(
-    client: TestClient, world: World, token: dict[str, str]
+    client: TestClient, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     staff_and_managers = {"staff_at_1A", "staff_at_gym", "manager_at_entrance"}
     for person in ("manager", "security", "owner"):
@@ -153,7 +128,7 @@ def test_rule_v3_managers_see_staff_and_manager_entries_at_every_door(
 
 
 def test_rule_v4_managers_see_shared_doors_fully_and_visitors_at_residence_doors(
-    client: TestClient, world: World, token: dict[str, str]
+    client: TestClient, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     everything_here = {name for name in world.events if name != "resident_at_oak"}
 
@@ -164,7 +139,7 @@ def test_rule_v4_managers_see_shared_doors_fully_and_visitors_at_residence_doors
 
 
 def test_rule_v5_people_see_their_own_entries_and_grantors_their_guests_entries(
-    client: TestClient, world: World, token: dict[str, str]
+    client: TestClient, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     assert _seen(client, world, token["staff"]) == {"staff_at_1A", "staff_at_gym"}
     assert _seen(client, world, token["guest"]) == {"guest_at_1A", "guest_at_entrance"}
@@ -180,7 +155,7 @@ def _audits(db: Session, action: str) -> list[AuditRecord]:
 
 
 def test_rule_v6_every_manager_read_of_history_is_audited(
-    client: TestClient, db: Session, world: World, token: dict[str, str]
+    client: TestClient, db: Session, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     gym = world.doors["gym"].id
     answer = client.get(
@@ -199,7 +174,7 @@ def test_rule_v6_every_manager_read_of_history_is_audited(
 
 
 def test_rule_v6_residents_reads_are_audited_too_and_marked_as_not_a_managers(
-    client: TestClient, db: Session, world: World, token: dict[str, str]
+    client: TestClient, db: Session, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     client.get(f"/api/v1/properties/{world.property_id}/events", headers=bearer(token["resident"]))
 
@@ -209,7 +184,7 @@ def test_rule_v6_residents_reads_are_audited_too_and_marked_as_not_a_managers(
 
 
 def test_rule_v6_exports_are_audited_and_hold_only_what_the_manager_may_see(
-    client: TestClient, db: Session, world: World, token: dict[str, str]
+    client: TestClient, db: Session, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     answer = client.get(
         f"/api/v1/properties/{world.property_id}/events/export.csv",
@@ -227,7 +202,7 @@ def test_rule_v6_exports_are_audited_and_hold_only_what_the_manager_may_see(
 
 
 def test_exports_are_for_managers_only(
-    client: TestClient, db: Session, world: World, token: dict[str, str]
+    client: TestClient, db: Session, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     url = f"/api/v1/properties/{world.property_id}/events/export.csv"
 
@@ -236,12 +211,12 @@ def test_exports_are_for_managers_only(
     assert _audits(db, "history.export") == []
 
 
-def _photo(client: TestClient, world: World, token: str, event: str) -> Any:
+def _photo(client: TestClient, world: HistoryWorld, token: str, event: str) -> Any:
     return client.get(f"/api/v1/events/{world.events[event].id}/photo", headers=bearer(token))
 
 
 def test_rule_p4_residence_door_photo_for_its_residents_and_security_viewers_only(
-    client: TestClient, db: Session, world: World, token: dict[str, str]
+    client: TestClient, db: Session, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     for person in ("resident", "coresident", "security"):
         answer = _photo(client, world, token[person], "guest_at_1A")
@@ -256,7 +231,7 @@ def test_rule_p4_residence_door_photo_for_its_residents_and_security_viewers_onl
 
 
 def test_rule_p4_other_doors_photos_for_security_viewers_only(
-    client: TestClient, world: World, token: dict[str, str]
+    client: TestClient, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     assert _photo(client, world, token["security"], "guest_at_entrance").status_code == 200
     for person in ("resident", "guest", "manager", "owner", "outsider"):
@@ -264,7 +239,7 @@ def test_rule_p4_other_doors_photos_for_security_viewers_only(
 
 
 def test_rule_p4_has_photo_says_whether_this_caller_may_fetch_it(
-    client: TestClient, world: World, token: dict[str, str]
+    client: TestClient, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     def flags(person: str) -> dict[str, bool]:
         items = all_pages(client, token[person], world.property_id)
@@ -279,7 +254,7 @@ def test_rule_p4_has_photo_says_whether_this_caller_may_fetch_it(
 
 
 def test_erased_photos_are_gone_for_those_who_could_see_them(
-    client: TestClient, db: Session, world: World, token: dict[str, str]
+    client: TestClient, db: Session, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     db.execute(update(Photo).values(key_sealed=None, erased_at=T0))
     db.commit()
@@ -292,7 +267,7 @@ def test_erased_photos_are_gone_for_those_who_could_see_them(
 
 
 def test_photos_of_unknown_or_foreign_events_are_not_found(
-    client: TestClient, world: World, token: dict[str, str]
+    client: TestClient, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     assert (
         client.get("/api/v1/events/nope/photo", headers=bearer(token["security"])).status_code
@@ -305,7 +280,7 @@ def test_photos_of_unknown_or_foreign_events_are_not_found(
 
 
 def test_a_photo_stored_by_ingest_can_be_served(
-    client: TestClient, db: Session, world: World, token: dict[str, str], tmp_path: Path
+    client: TestClient, db: Session, world: HistoryWorld, token: dict[str, str], tmp_path: Path
 ) -> None:
     event = world.events["staff_at_gym"]
     door = world.doors["gym"]
@@ -326,12 +301,17 @@ def test_a_photo_stored_by_ingest_can_be_served(
 
 
 def test_a_manager_without_totp_at_a_strict_property_reads_as_a_non_manager(
-    client: TestClient, db: Session, world: World
+    client: TestClient, db: Session, world: HistoryWorld
 ) -> None:
     db.execute(
         update(Property).where(Property.id == world.property_id).values(require_manager_totp=True)
     )
-    give_role(db, world.people["resident"], world.property_id, Role.PROPERTY_MANAGER)
+    give_role(
+        db,
+        person_id=world.people["resident"],
+        property_id=world.property_id,
+        role=Role.PROPERTY_MANAGER,
+    )
     db.commit()
     plain = tokens(db, world)
     strong = tokens(db, world, resident=True)
@@ -345,7 +325,7 @@ def test_a_manager_without_totp_at_a_strict_property_reads_as_a_non_manager(
 
 
 def test_filters_narrow_what_the_caller_may_see(
-    client: TestClient, world: World, token: dict[str, str]
+    client: TestClient, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     manager = token["manager"]
     entrance = world.doors["entrance"].id
@@ -373,7 +353,7 @@ def test_filters_narrow_what_the_caller_may_see(
 
 
 def test_pages_are_newest_first_and_typed(
-    client: TestClient, world: World, token: dict[str, str]
+    client: TestClient, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     items = all_pages(client, token["manager"], world.property_id, limit=2)
 
@@ -402,7 +382,7 @@ def test_pages_are_newest_first_and_typed(
 def test_bad_filters_are_422_problems_naming_the_field(
     client: TestClient,
     db: Session,
-    world: World,
+    world: HistoryWorld,
     token: dict[str, str],
     params: dict[str, Any],
     field: str,
@@ -420,7 +400,7 @@ def test_bad_filters_are_422_problems_naming_the_field(
 
 
 def test_a_cursor_not_issued_here_is_a_bad_cursor_problem(
-    client: TestClient, db: Session, world: World, token: dict[str, str]
+    client: TestClient, db: Session, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     answer = client.get(
         f"/api/v1/properties/{world.property_id}/events",
@@ -433,7 +413,7 @@ def test_a_cursor_not_issued_here_is_a_bad_cursor_problem(
 
 
 def test_unknown_and_foreign_properties_are_not_found(
-    client: TestClient, world: World, token: dict[str, str]
+    client: TestClient, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     manager = bearer(token["manager"])
 
@@ -457,7 +437,7 @@ def test_the_openapi_documents_typed_history_responses(client: TestClient) -> No
 
 
 def test_a_resident_who_moved_out_keeps_only_their_own_entries(
-    app: FastAPI, client: TestClient, db: Session, world: World, token: dict[str, str]
+    app: FastAPI, client: TestClient, db: Session, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     db.execute(
         update(Grant)

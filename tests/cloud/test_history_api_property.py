@@ -7,42 +7,42 @@ events; every person then pages through /events over HTTP, on SQLite and Postgre
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from history_fixtures import (
-    T0,
-    Clock,
-    all_pages,
-    give_role,
-    make_app,
-    make_person,
-    make_property,
-    token_for,
-)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
+from factories import (
+    T0,
+    give_key,
+    give_role,
+    make_door,
+    make_key,
+    make_person,
+    make_property,
+    make_unit,
+    record_event,
+    revoke_credential,
+    token_for,
+)
 from keyturn.cloud.models import (
     AuditRecord,
     Door,
     Event,
     Grant,
     Key,
-    Portfolio,
     RoleMembership,
     RolePermission,
-    Unit,
 )
 from keyturn.cloud.sessions import session_factory
 from keyturn.rules.types import DoorKind, Permission, Reason, Role
 from keyturn.rules.visibility import EventFacts, ResidentPeriod, Viewer, can_view_event
+from worlds import all_pages
 
 PEOPLE = 5
 # Doors 0-3 are at the building under test; door 4 is at another property.
@@ -58,7 +58,7 @@ class DoorFacts:
 
 
 @dataclass
-class Building:
+class VisibilityBuilding:
     property_id: str
     doors: list[DoorFacts]
     units: list[str | None]
@@ -68,42 +68,36 @@ class Building:
 
 
 @pytest.fixture
-def building(engine: Engine) -> Building:
+def building(engine: Engine) -> VisibilityBuilding:
     """Doors, units, one key per residence door, and people with tokens; no roles yet."""
     with session_factory(engine)() as session:
-        prop = make_property(session, Portfolio(name="Elm Holdings"), "12 Elm St")
-        other = make_property(session, Portfolio(name="Oak Holdings"), "3 Oak Ave")
+        prop = make_property(session, portfolio_name="Elm Holdings", name="12 Elm St")
+        other = make_property(session, portfolio_name="Oak Holdings", name="3 Oak Ave")
         doors, units, keys = [], [], []
         for index, kind in enumerate((*KINDS, DoorKind.ENTRANCE)):
             where = prop if index < len(KINDS) else other
-            unit = Unit(property_id=where.id, label=f"U{index}")
             residence = kind == DoorKind.RESIDENCE
-            door = Door(
-                property=where,
-                unit=unit if residence else None,
+            unit = (
+                make_unit(session, property_id=where.id, label=f"U{index}") if residence else None
+            )
+            door = make_door(
+                session,
+                property_id=where.id,
                 name=f"D{index}",
                 kind=kind,
-                secret_sealed=b"x",
+                unit_id=unit.id if unit else None,
             )
-            key = Key(property_id=where.id, name=f"K{index}", doors=[door]) if residence else None
-            session.add_all([door, *([key] if key else [])])
-            session.flush()
+            key = None
+            if residence:
+                key = make_key(session, property_id=where.id, name=f"K{index}", door_ids=[door.id])
             doors.append(DoorFacts(door.id, door.property_id, door.kind))
-            units.append(unit.id if residence else None)
+            units.append(unit.id if unit else None)
             keys.append(key.id if key else None)
-        people = [make_person(session, f"p{i}@example.org").id for i in range(PEOPLE)]
+        people = [make_person(session, email=f"p{i}@example.org").id for i in range(PEOPLE)]
         tokens = [token_for(session, person) for person in people]
-        building = Building(prop.id, doors, units, keys, people, tokens)
+        building = VisibilityBuilding(prop.id, doors, units, keys, people, tokens)
         session.commit()
         return building
-
-
-@pytest.fixture
-def client(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(
-        make_app(engine, db_url, tmp_path, Clock()), base_url="https://testserver"
-    ) as test_client:
-        yield test_client
 
 
 # A grant with resident status: residence door, start (minutes from T0, the app's now; the
@@ -137,7 +131,7 @@ events = st.lists(
 
 def _arrange(
     session: Session,
-    building: Building,
+    building: VisibilityBuilding,
     people: list[tuple[Role, bool, list[ResidentGrant]]],
     rows: list[tuple[int, int | None, int | None, bool, bool]],
 ) -> tuple[list[Viewer], list[Event]]:
@@ -150,22 +144,33 @@ def _arrange(
         permission = (
             Permission.SECURITY_VIEWER if security and role == Role.PROPERTY_MANAGER else None
         )
-        give_role(session, person, building.property_id, role, unit_id=unit, permission=permission)
+        give_role(
+            session,
+            person_id=person,
+            property_id=building.property_id,
+            role=role,
+            unit_id=unit,
+            permission=permission,
+        )
         periods, homes = set(), set()
         for door, start, held, revoked in grants:
             starts_at = T0 + timedelta(minutes=start)
             ends_at = None if held is None else starts_at + timedelta(minutes=held)
             revoked_at = starts_at + timedelta(minutes=1) if revoked else None
-            session.add(
-                Grant(
-                    person_id=person,
-                    key_id=building.keys[door],
-                    starts_at=starts_at,
-                    ends_at=ends_at,
-                    revoked_at=revoked_at,
-                    resident=True,
-                )
+            key_id = building.keys[door]
+            assert key_id is not None
+            grant = give_key(
+                session,
+                key=session.get_one(Key, key_id),
+                person_id=person,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                resident=True,
             )
+            if revoked_at is not None:
+                revoke_credential(
+                    session, property_id=building.property_id, credential=grant, now=revoked_at
+                )
             until = min((t for t in (ends_at, revoked_at) if t is not None), default=None)
             periods.add(ResidentPeriod(building.doors[door].id, starts_at, until))
             if all(t is None or t > T0 for t in (ends_at, revoked_at)):
@@ -183,11 +188,9 @@ def _arrange(
     for seq, (door_index, subject, granter, by_resident, granted) in enumerate(rows):
         door = building.doors[door_index]
         stored.append(
-            Event(
-                property_id=door.property_id,
-                door_id=door.id,
-                door_kind=door.kind,
-                device_seq=seq,
+            record_event(
+                session,
+                door=session.get_one(Door, door.id),
                 occurred_at=T0 - timedelta(minutes=seq % 7),
                 subject_id=None if subject is None else building.people[subject],
                 granted_by=None if granter is None else building.people[granter],
@@ -195,7 +198,6 @@ def _arrange(
                 reason=Reason.GRANTED if granted else Reason.UNKNOWN_CREDENTIAL,
             )
         )
-    session.add_all(stored)
     session.commit()
     return viewers, stored
 
@@ -215,7 +217,7 @@ def _clear(session: Session) -> None:
 def test_rule_v1_to_v5_events_api_equals_the_predicate_for_every_viewer(
     engine: Engine,
     client: TestClient,
-    building: Building,
+    building: VisibilityBuilding,
     people: list[tuple[Role, bool, list[ResidentGrant]]],
     rows: list[tuple[int, int | None, int | None, bool, bool]],
     limit: int,

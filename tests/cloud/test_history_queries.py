@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from factories import make_door, make_person, make_property, record_event
 from keyturn.cloud.history.queries import (
     BadCursor,
     EventFilter,
@@ -15,7 +16,7 @@ from keyturn.cloud.history.queries import (
     export_csv,
     list_events,
 )
-from keyturn.cloud.models import Door, Event, Person, Portfolio, Property
+from keyturn.cloud.models import Door, Event
 from keyturn.rules.types import CredentialType, DoorKind, Reason
 from keyturn.rules.visibility import Viewer
 
@@ -24,36 +25,23 @@ T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
 
 @pytest.fixture
 def stored(session: Session) -> tuple[Viewer, list[Event], Door, Door]:
-    prop = Property(
-        portfolio=Portfolio(name="P"),
-        name="B",
-        time_zone="UTC",
-        authority_public_key=b"k" * 32,
-        authority_private_key_sealed=b"s",
-    )
-    entrance = Door(property=prop, name="Entrance", kind=DoorKind.ENTRANCE, secret_sealed=b"x")
-    gym = Door(property=prop, name="Gym", kind=DoorKind.COMMON, secret_sealed=b"x")
-    person = Person(display_name="someone")
-    session.add_all([prop, entrance, gym, person])
-    session.flush()
-    events = []
-    for seq in range(23):
-        door = entrance if seq % 2 else gym
-        events.append(
-            Event(
-                property_id=prop.id,
-                door_id=door.id,
-                door_kind=door.kind,
-                device_seq=seq,
-                # Three events share each instant, so the cursor must break ties by id.
-                occurred_at=T0 + timedelta(minutes=seq // 3),
-                subject_id=person.id if seq % 5 == 0 else None,
-                credential_type=CredentialType.KEYCARD if seq % 3 else CredentialType.MOBILE_KEY,
-                reason=Reason.GRANTED if seq % 4 else Reason.UNKNOWN_CREDENTIAL,
-            )
+    prop = make_property(session, portfolio_name="P", name="B", time_zone="UTC")
+    entrance = make_door(session, property_id=prop.id, name="Entrance", kind=DoorKind.ENTRANCE)
+    gym = make_door(session, property_id=prop.id, name="Gym", kind=DoorKind.COMMON)
+    person = make_person(session, name="someone")
+    events = [
+        record_event(
+            session,
+            door=entrance if seq % 2 else gym,
+            device_seq=seq,
+            # Three events share each instant, so the cursor must break ties by id.
+            occurred_at=T0 + timedelta(minutes=seq // 3),
+            subject_id=person.id if seq % 5 == 0 else None,
+            credential_type=CredentialType.KEYCARD if seq % 3 else CredentialType.MOBILE_KEY,
+            reason=Reason.GRANTED if seq % 4 else Reason.UNKNOWN_CREDENTIAL,
         )
-    session.add_all(events)
-    session.flush()
+        for seq in range(23)
+    ]
     manager = Viewer(person_id="manager", managed_property_ids=frozenset({prop.id}))
     return manager, events, entrance, gym
 

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 
+from factories import give_role, make_person, make_portfolio, make_property
 from keyturn.cloud.auth.permissions import MANAGERS, CredentialKind, Principal, standing_at
 from keyturn.cloud.history.views import viewer_at
 from keyturn.cloud.history.visibility import viewer_for
-from keyturn.cloud.models import Person, Portfolio, Property, RoleMembership, RolePermission
+from keyturn.cloud.people.service import give_permission
 from keyturn.rules.types import Permission, Role
 from keyturn.rules.visibility import Viewer
 
@@ -58,31 +59,27 @@ def _narrowed(viewer: Viewer, principal: Principal, session: Session, property_i
 def test_rule_v4_viewer_from_the_checked_standing_matches_person_wide_facts(
     session: Session, first: Role | None, second: Role | None, security: bool, totp: bool
 ) -> None:
-    folio = Portfolio(name="P")
+    folio = make_portfolio(session, name="P")
     props = [
-        Property(
-            portfolio=folio,
+        make_property(
+            session,
+            portfolio_id=folio.id,
             name=f"B{n}",
             time_zone="UTC",
-            authority_public_key=b"k" * 32,
-            authority_private_key_sealed=b"s",
             require_manager_totp=totp,
         )
         for n in range(2)
     ]
-    person = Person(display_name="someone")
-    session.add_all([*props, person])
-    session.flush()
+    person = make_person(session, name="someone")
     for prop, role in zip(props, (first, second), strict=True):
         if role is not None:
-            session.add(RoleMembership(person_id=person.id, property_id=prop.id, role=role))
+            give_role(session, person_id=person.id, property_id=prop.id, role=role)
     if security:
-        session.add(
-            RolePermission(
-                person_id=person.id,
-                property_id=props[0].id,
-                permission=Permission.SECURITY_VIEWER,
-            )
+        give_permission(
+            session=session,
+            property_id=props[0].id,
+            person_id=person.id,
+            permission=Permission.SECURITY_VIEWER,
         )
     session.flush()
     principal = Principal(person.id, "account", CredentialKind.TOKEN, "token", frozenset(), False)

@@ -16,20 +16,25 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from factories import (
+    give_key,
+    give_role,
+    make_door,
+    make_key,
+    make_person,
+    make_portfolio,
+    make_property,
+    make_unit,
+    record_event,
+    revoke_credential,
+)
 from keyturn.cloud.history.visibility import viewer_for, visible_events
 from keyturn.cloud.models import (
     Door,
     Event,
-    Grant,
-    GrantKind,
     Key,
-    Person,
-    Portfolio,
-    Property,
-    RoleMembership,
-    Unit,
 )
-from keyturn.rules.types import DoorKind, Reason, Role
+from keyturn.rules.types import DoorKind, Role
 from keyturn.rules.visibility import EventFacts, ResidentPeriod, Viewer, can_view_event
 
 T0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -44,27 +49,19 @@ class Universe:
 
 
 def _universe(session: Session) -> Universe:
-    folio = Portfolio(name="P")
-    session.add(folio)
+    folio = make_portfolio(session, name="P")
     props, doors = [], []
     for p in range(2):
-        prop = Property(
-            portfolio=folio,
-            name=f"B{p}",
-            time_zone="America/New_York",
-            authority_public_key=b"k" * 32,
-            authority_private_key_sealed=b"s",
-        )
-        session.add(prop)
+        prop = make_property(session, portfolio_id=folio.id, name=f"B{p}")
         props.append(prop)
         for d, kind in enumerate(KINDS):
-            unit = Unit(property=prop, label=f"{d}") if kind == DoorKind.RESIDENCE else None
+            unit_id = None
+            if kind == DoorKind.RESIDENCE:
+                unit_id = make_unit(session, property_id=prop.id, label=f"{d}").id
             doors.append(
-                Door(property=prop, unit=unit, name=f"D{d}", kind=kind, secret_sealed=b"x")
+                make_door(session, property_id=prop.id, name=f"D{d}", kind=kind, unit_id=unit_id)
             )
-    people = [Person(display_name=f"person {i}") for i in range(5)]
-    session.add_all(doors + people)
-    session.flush()
+    people = [make_person(session, name=f"person {i}", account=False) for i in range(5)]
     return Universe([p.id for p in props], doors, [p.id for p in people])
 
 
@@ -127,24 +124,18 @@ def test_rule_v1_to_v5_sql_filter_equals_the_predicate(
         ),
         managed_property_ids=frozenset(world.property_ids[i] for i in managed),
     )
-    stored = []
-    for seq, (door_i, subject, granted_by, by_resident, minutes) in enumerate(rows):
-        door = world.doors[door_i]
-        stored.append(
-            Event(
-                property_id=door.property_id,
-                door_id=door.id,
-                door_kind=door.kind,
-                device_seq=seq,
-                occurred_at=_at(minutes),
-                subject_id=None if subject is None else world.person_ids[subject],
-                granted_by=None if granted_by is None else world.person_ids[granted_by],
-                by_resident=by_resident,
-                reason=Reason.GRANTED,
-            )
+    stored = [
+        record_event(
+            session,
+            door=world.doors[door_i],
+            device_seq=seq,
+            occurred_at=_at(minutes),
+            subject_id=None if subject is None else world.person_ids[subject],
+            granted_by=None if granted_by is None else world.person_ids[granted_by],
+            by_resident=by_resident,
         )
-    session.add_all(stored)
-    session.flush()
+        for seq, (door_i, subject, granted_by, by_resident, minutes) in enumerate(rows)
+    ]
     try:
         expected = {
             e.id
@@ -175,37 +166,26 @@ def test_rule_v1_manager_never_sees_a_residents_own_entry_through_the_database(
     world = _universe(session)
     residence = world.doors[0]
     resident, manager, guest = world.person_ids[:3]
-    unit_key = Key(property_id=residence.property_id, name="unit", doors=[residence])
-    session.add(unit_key)
-    session.add_all(
-        [
-            Grant(
-                person_id=resident,
-                key=unit_key,
-                kind=GrantKind.STANDARD,
-                starts_at=T0,
-                resident=True,
-            ),
-            RoleMembership(
-                person_id=manager, property_id=residence.property_id, role=Role.PROPERTY_MANAGER
-            ),
-        ]
+    unit_key = make_key(
+        session, property_id=residence.property_id, name="unit", door_ids=[residence.id]
+    )
+    give_key(session, key=unit_key, person_id=resident, starts_at=T0, resident=True)
+    give_role(
+        session,
+        person_id=manager,
+        property_id=residence.property_id,
+        role=Role.PROPERTY_MANAGER,
     )
     for seq, (subject, by_resident) in enumerate(((resident, True), (guest, False))):
-        session.add(
-            Event(
-                property_id=residence.property_id,
-                door_id=residence.id,
-                door_kind=residence.kind,
-                device_seq=seq,
-                occurred_at=T0 + timedelta(hours=1),
-                subject_id=subject,
-                granted_by=resident if subject == guest else None,
-                by_resident=by_resident,
-                reason=Reason.GRANTED,
-            )
+        record_event(
+            session,
+            door=residence,
+            device_seq=seq,
+            occurred_at=T0 + timedelta(hours=1),
+            subject_id=subject,
+            granted_by=resident if subject == guest else None,
+            by_resident=by_resident,
         )
-    session.flush()
     now = T0 + timedelta(days=1)
 
     def seen_by(person: str) -> set[str | None]:
@@ -221,33 +201,51 @@ def test_rule_v2_viewer_for_reads_roles_and_periods_of_resident_status(session: 
     world = _universe(session)
     residence, other_residence, entrance = world.doors[0], world.doors[1], world.doors[2]
     person, owner = world.person_ids[:2]
-    key = Key(property_id=residence.property_id, name="unit", doors=[residence, entrance])
-    renewed = Key(property_id=residence.property_id, name="unit, renewed", doors=[residence])
-    other = Key(property_id=residence.property_id, name="other unit", doors=[other_residence])
-    plain = Key(property_id=residence.property_id, name="plain", doors=[other_residence])
-    session.add_all([key, renewed, other, plain])
 
-    def grant(on: Key, starts: datetime, **more: object) -> Grant:
-        return Grant(person_id=person, key=on, kind=GrantKind.STANDARD, starts_at=starts, **more)
+    def key_to(name: str, *doors: Door) -> Key:
+        return make_key(
+            session,
+            property_id=residence.property_id,
+            name=name,
+            door_ids=[door.id for door in doors],
+        )
+
+    key = key_to("unit", residence, entrance)
+    renewed = key_to("unit, renewed", residence)
+    other = key_to("other unit", other_residence)
+    plain = key_to("plain", other_residence)
+
+    def grant(
+        on: Key,
+        starts: datetime,
+        *,
+        ends_at: datetime | None = None,
+        revoked_at: datetime | None = None,
+        resident: bool,
+    ) -> None:
+        given = give_key(
+            session, key=on, person_id=person, starts_at=starts, ends_at=ends_at, resident=resident
+        )
+        if revoked_at is not None:
+            revoke_credential(
+                session, property_id=residence.property_id, credential=given, now=revoked_at
+            )
 
     day = timedelta(days=1)
-    session.add_all(
-        [
-            grant(key, T0, ends_at=T0 + 30 * day, resident=True),
-            grant(renewed, T0 + 40 * day, ends_at=T0 + 90 * day, resident=True),
-            # Revoked before its end: the period ends at the revocation.
-            grant(
-                other, T0 + 2 * day, ends_at=T0 + 60 * day, revoked_at=T0 + 5 * day, resident=True
-            ),
-            # Revoked before it began: no period at all.
-            grant(other, T0 + 4 * day, revoked_at=T0 + 3 * day, resident=True),
-            # Not yet begun at the dates asked about below.
-            grant(key, T0 + 400 * day, resident=True),
-            grant(plain, T0, resident=False),
-            RoleMembership(
-                person_id=owner, property_id=world.property_ids[0], role=Role.PORTFOLIO_MANAGER
-            ),
-        ]
+    grant(key, T0, ends_at=T0 + 30 * day, resident=True)
+    grant(renewed, T0 + 40 * day, ends_at=T0 + 90 * day, resident=True)
+    # Revoked before its end: the period ends at the revocation.
+    grant(other, T0 + 2 * day, ends_at=T0 + 60 * day, revoked_at=T0 + 5 * day, resident=True)
+    # Revoked before it began: no period at all.
+    grant(other, T0 + 4 * day, revoked_at=T0 + 3 * day, resident=True)
+    # Not yet begun at the dates asked about below.
+    grant(key, T0 + 400 * day, resident=True)
+    grant(plain, T0, resident=False)
+    give_role(
+        session,
+        person_id=owner,
+        property_id=world.property_ids[0],
+        role=Role.PORTFOLIO_MANAGER,
     )
     session.flush()
     home = ResidentPeriod(residence.id, T0, T0 + 30 * day)

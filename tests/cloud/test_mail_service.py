@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from factories import make_person
 from keyturn.cloud import sessions
 from keyturn.cloud.mail.errors import InvalidAddress, UnsafeHeader
 from keyturn.cloud.mail.service import MessageNotFound, enqueue_mail, find_message, list_messages
@@ -18,7 +19,7 @@ from keyturn.cloud.mail.suppression import (
     suppression_key,
     use_suppression_key,
 )
-from keyturn.cloud.models import MailState, MailSuppression, OutboxMessage, Person
+from keyturn.cloud.models import MailState, MailSuppression, OutboxMessage
 
 MASTER_KEY = os.urandom(32)
 
@@ -55,9 +56,7 @@ def test_enqueue_refuses_header_injection_and_bad_addresses(session: Session) ->
 
 
 def test_messages_to_a_person_go_with_the_person(session: Session) -> None:
-    person = Person(display_name="Alice", email="alice@example.org")
-    session.add(person)
-    session.flush()
+    person = make_person(session, email="alice@example.org", name="Alice", account=False)
     enqueue_mail(session, "alice@example.org", "Welcome", "Hello", person_id=person.id)
     enqueue_mail(session, "bob@example.org", "Welcome", "Hello")
     session.commit()

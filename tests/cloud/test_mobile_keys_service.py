@@ -5,27 +5,24 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from fake_lock import NOW
 from sqlalchemy.orm import Session
-from sync_fixtures import MASTER_KEY, NOW, make_building
 
+from factories import MASTER_KEY, give_key, give_phone, make_door, make_key, make_property
 from keyturn.cloud.access.access_lists import subject_for
 from keyturn.cloud.access.credentials.mobile_keys import MobileKeyRefused, issue_for_phone
-from keyturn.cloud.db import new_id
 from keyturn.cloud.models import (
-    Door,
     Grant,
-    Key,
     MobileKeyRegistration,
     Person,
-    Portfolio,
-    Property,
 )
 from keyturn.cloud.people.profiles import profile_at
-from keyturn.cloud.properties.service import give_authority, give_door_secret
+from keyturn.cloud.properties.service import authority_of
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge, verify_challenge, verify_mobile_key
 from keyturn.lock.mobile import entry_from_claims
 from keyturn.rules.types import DoorKind
+from worlds import make_sync_building
 
 
 @pytest.fixture
@@ -34,16 +31,11 @@ def phone() -> SigningKeyPair:
 
 
 def _register(session: Session, person_id: str, phone: SigningKeyPair) -> MobileKeyRegistration:
-    registration = MobileKeyRegistration(
-        person_id=person_id, phone_public_key=phone.public_bytes(), phone_key_id=phone.key_id
-    )
-    session.add(registration)
-    session.flush()
-    return registration
+    return give_phone(session, person_id=person_id, phone=phone, now=NOW)
 
 
 def test_a_token_per_live_grant_bound_to_the_phone(session: Session, phone: SigningKeyPair) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
     registration = _register(session, building.resident_id, phone)
     issued = issue_for_phone(session, MASTER_KEY, registration, NOW, ttl=timedelta(days=2))
     assert [key.grant_id for key in issued] == [building.grant_id]
@@ -66,7 +58,7 @@ def test_a_token_per_live_grant_bound_to_the_phone(session: Session, phone: Sign
 
 
 def test_a_grant_ending_soon_caps_the_token(session: Session, phone: SigningKeyPair) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
     grant = session.get(Grant, building.grant_id)
     assert grant is not None
     grant.ends_at = NOW + timedelta(hours=5)
@@ -76,7 +68,7 @@ def test_a_grant_ending_soon_caps_the_token(session: Session, phone: SigningKeyP
 
 
 def test_revoked_grants_get_no_token(session: Session, phone: SigningKeyPair) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
     grant = session.get(Grant, building.grant_id)
     assert grant is not None
     grant.revoked_at = NOW
@@ -87,7 +79,7 @@ def test_revoked_grants_get_no_token(session: Session, phone: SigningKeyPair) ->
 def test_rule_a6_a_suspended_person_or_revoked_phone_gets_nothing(
     session: Session, phone: SigningKeyPair
 ) -> None:
-    building = make_building(session)
+    building = make_sync_building(session)
     registration = _register(session, building.resident_id, phone)
     registration.revoked_at = NOW
     with pytest.raises(MobileKeyRefused, match="revoked"):
@@ -101,23 +93,14 @@ def test_rule_a6_a_suspended_person_or_revoked_phone_gets_nothing(
 
 
 def test_only_the_grants_at_the_property_asked_for(session: Session, phone: SigningKeyPair) -> None:
-    here = make_building(session)
-    elsewhere = Property(
-        id=new_id(),
-        portfolio=Portfolio(name="Oak Holdings"),
-        name="3 Oak Ave",
-        time_zone="America/Chicago",
-        jurisdiction="default",
+    here = make_sync_building(session)
+    elsewhere = make_property(
+        session, portfolio_name="Oak Holdings", name="3 Oak Ave", time_zone="America/Chicago"
     )
-    authority = give_authority(elsewhere, MASTER_KEY)
-    door = Door(id=new_id(), property=elsewhere, name="Lobby", kind=DoorKind.ENTRANCE)
-    give_door_secret(door, MASTER_KEY)
-    session.add_all([elsewhere, door])
-    session.flush()
-    key = Key(property_id=elsewhere.id, name="Oak lobby", doors=[door])
-    session.add(key)
-    session.flush()
-    session.add(Grant(person_id=here.resident_id, key_id=key.id, starts_at=NOW, resident=False))
+    authority = authority_of(session, MASTER_KEY, elsewhere.id)
+    door = make_door(session, property_id=elsewhere.id, name="Lobby", kind=DoorKind.ENTRANCE)
+    key = make_key(session, property_id=elsewhere.id, name="Oak lobby", door_ids=[door.id])
+    give_key(session, key=key, person_id=here.resident_id, starts_at=NOW)
     registration = _register(session, here.resident_id, phone)
     everywhere = issue_for_phone(session, MASTER_KEY, registration, NOW)
     assert {issued.door_ids for issued in everywhere} == {

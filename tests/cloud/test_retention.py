@@ -9,22 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from retention_fixtures import (
-    NOW,
-    NYC,
-    add_audit,
-    add_credentials,
-    add_event,
-    add_grant,
-    add_person,
-    add_photo,
-    add_site,
-    days,
-    snapshot,
-)
+from retention_fixtures import NOW, NYC, add_audit, days, snapshot
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import record_photo
 from keyturn.cloud.history.queries import EventFilter, list_events
 from keyturn.cloud.models import (
     AuditRecord,
@@ -51,6 +40,13 @@ from keyturn.cloud.sessions import session_factory
 from keyturn.rules.errors import RetentionTooLong
 from keyturn.rules.types import CredentialType, DoorKind, Reason
 from keyturn.rules.visibility import Viewer
+from worlds import (
+    add_aged_credentials,
+    add_aged_event,
+    add_aged_grant,
+    add_aged_person,
+    add_retention_site,
+)
 
 
 @pytest.fixture
@@ -82,11 +78,11 @@ def shown(session: Session, property_id: str, viewer: Viewer) -> set[str]:
 def test_rule_r1_events_outside_nyc_anonymised_after_two_years(
     session: Session, factory: sessionmaker[Session], photo_dir: Path
 ) -> None:
-    site = add_site(session, "elm")
-    alice = add_person(session, "alice")
-    young = add_event(session, site, 1, days(729), subject=alice)
-    old = add_event(session, site, 2, days(731), subject=alice)
-    ancient = add_event(session, site, 3, days(730 + 366), subject=alice)
+    site = add_retention_site(session, "elm")
+    alice = add_aged_person(session, "alice")
+    young = add_aged_event(session, site, 1, days(729), subject=alice)
+    old = add_aged_event(session, site, 2, days(731), subject=alice)
+    ancient = add_aged_event(session, site, 3, days(730 + 366), subject=alice)
     session.commit()
 
     report = sweep(factory, photo_dir)
@@ -107,12 +103,12 @@ def test_rule_r1_events_outside_nyc_anonymised_after_two_years(
 def test_rule_r2_nyc_events_go_after_90_days_and_older_ones_are_never_shown(
     session: Session, factory: sessionmaker[Session], photo_dir: Path
 ) -> None:
-    site = add_site(session, "nyc", NYC)
-    alice = add_person(session, "alice")
-    recent = add_event(session, site, 1, days(89), subject=alice)
-    expired = add_event(session, site, 2, days(91), subject=alice)
-    elsewhere = add_site(session, "elm")
-    old_elsewhere = add_event(session, elsewhere, 1, days(91), subject=alice)
+    site = add_retention_site(session, "nyc", NYC)
+    alice = add_aged_person(session, "alice")
+    recent = add_aged_event(session, site, 1, days(89), subject=alice)
+    expired = add_aged_event(session, site, 2, days(91), subject=alice)
+    elsewhere = add_retention_site(session, "elm")
+    old_elsewhere = add_aged_event(session, elsewhere, 1, days(91), subject=alice)
     session.commit()
     manager = Viewer(person_id="manager", managed_property_ids=frozenset({site.property_id}))
     herself = Viewer(person_id=alice)
@@ -133,10 +129,10 @@ def test_rule_r2_nyc_events_go_after_90_days_and_older_ones_are_never_shown(
 def test_rule_r2_nyc_entry_the_lock_has_not_acknowledged_is_anonymised_and_hidden(
     session: Session, factory: sessionmaker[Session], photo_dir: Path
 ) -> None:
-    site = add_site(session, "nyc", NYC, stored_through=4)
-    alice = add_person(session, "alice")
-    acknowledged = add_event(session, site, 3, days(120), subject=alice)
-    pending = add_event(session, site, 9, days(120), subject=alice)
+    site = add_retention_site(session, "nyc", NYC, stored_through=4)
+    alice = add_aged_person(session, "alice")
+    acknowledged = add_aged_event(session, site, 3, days(120), subject=alice)
+    pending = add_aged_event(session, site, 9, days(120), subject=alice)
     session.commit()
 
     sweep(factory, photo_dir)
@@ -153,15 +149,15 @@ def test_rule_r2_nyc_entry_the_lock_has_not_acknowledged_is_anonymised_and_hidde
 def test_rule_r2_override_longer_than_the_jurisdiction_is_refused_shorter_honoured(
     session: Session, factory: sessionmaker[Session], photo_dir: Path
 ) -> None:
-    site = add_site(session, "nyc", NYC)
+    site = add_retention_site(session, "nyc", NYC)
     prop = session.get_one(Property, site.property_id)
     with pytest.raises(RetentionTooLong):
         set_retention_override(prop, 91)
     assert prop.retention_days_override is None
 
     assert set_retention_override(prop, 30).days == 30
-    inside = add_event(session, site, 1, days(29))
-    outside = add_event(session, site, 2, days(31))
+    inside = add_aged_event(session, site, 1, days(29))
+    outside = add_aged_event(session, site, 2, days(31))
     session.commit()
     manager = Viewer(person_id="manager", managed_property_ids=frozenset({site.property_id}))
     assert shown(session, site.property_id, manager) == {inside.id}
@@ -175,7 +171,7 @@ def test_rule_r2_override_longer_than_the_jurisdiction_is_refused_shorter_honour
 def test_rule_r2_stored_override_beyond_the_limit_falls_back_to_the_limit(
     session: Session,
 ) -> None:
-    site = add_site(session, "moved", "default", override=365)
+    site = add_retention_site(session, "moved", "default", override=365)
     prop = session.get_one(Property, site.property_id)
     prop.jurisdiction = NYC  # the override was valid before the building's law changed
     session.flush()
@@ -190,12 +186,12 @@ def test_rule_r2_stored_override_beyond_the_limit_falls_back_to_the_limit(
 def test_rule_r3_anonymised_event_keeps_door_time_outcome_and_type_and_loses_every_person(
     session: Session, factory: sessionmaker[Session], photo_dir: Path
 ) -> None:
-    site = add_site(session, "elm")
-    alice = add_person(session, "alice")
-    grant = add_grant(session, site, alice)
-    event = add_event(session, site, 1, days(800), subject=alice, grant_id=grant)
+    site = add_retention_site(session, "elm")
+    alice = add_aged_person(session, "alice")
+    grant = add_aged_grant(session, site, alice)
+    event = add_aged_event(session, site, 1, days(800), subject=alice, grant_id=grant)
     event.reason = Reason.OUTSIDE_SCHEDULE
-    photo = add_photo(session, photo_dir, event)
+    photo = record_photo(session, photo_dir=photo_dir, event=event)
     photo_file = photo_dir / photo.storage_key
     session.commit()
     before = (event.door_id, event.door_kind, event.occurred_at, event.credential_type)
@@ -222,9 +218,9 @@ def test_rule_r3_anonymised_event_keeps_door_time_outcome_and_type_and_loses_eve
 def test_rule_r3_a_photo_older_than_the_policy_is_erased_even_without_its_event(
     session: Session, factory: sessionmaker[Session], photo_dir: Path
 ) -> None:
-    site = add_site(session, "nyc", NYC)
-    event = add_event(session, site, 1, days(100))
-    photo = add_photo(session, photo_dir, event)
+    site = add_retention_site(session, "nyc", NYC)
+    event = add_aged_event(session, site, 1, days(100))
+    photo = record_photo(session, photo_dir=photo_dir, event=event)
     event.photo_id = None  # the event already lost its link (say a deletion request)
     session.commit()
 
@@ -239,18 +235,18 @@ def test_rule_r3_a_photo_older_than_the_policy_is_erased_even_without_its_event(
 def test_rule_r6_former_holders_reference_data_goes_after_the_horizon(
     session: Session, factory: sessionmaker[Session], photo_dir: Path
 ) -> None:
-    site = add_site(session, "nyc", NYC)
-    moved_out = add_person(session, "moved_out")
-    leaving = add_person(session, "leaving")
-    tenant = add_person(session, "tenant")
-    visitor = add_person(session, "visitor")
-    gone_grant = add_grant(session, site, moved_out, ended=days(91))
-    recent_grant = add_grant(session, site, leaving, revoked=days(30))
-    live_grant = add_grant(session, site, tenant)
-    visit_grant = add_grant(session, site, visitor, revoked=days(95))
-    gone = add_credentials(session, site, moved_out)
-    recent = add_credentials(session, site, leaving)
-    live = add_credentials(session, site, tenant)
+    site = add_retention_site(session, "nyc", NYC)
+    moved_out = add_aged_person(session, "moved_out")
+    leaving = add_aged_person(session, "leaving")
+    tenant = add_aged_person(session, "tenant")
+    visitor = add_aged_person(session, "visitor")
+    gone_grant = add_aged_grant(session, site, moved_out, ended=days(91))
+    recent_grant = add_aged_grant(session, site, leaving, revoked=days(30))
+    live_grant = add_aged_grant(session, site, tenant)
+    visit_grant = add_aged_grant(session, site, visitor, revoked=days(95))
+    gone = add_aged_credentials(session, site, moved_out)
+    recent = add_aged_credentials(session, site, leaving)
+    live = add_aged_credentials(session, site, tenant)
     session.commit()
 
     report = sweep(factory, photo_dir)
@@ -274,9 +270,9 @@ def test_rule_r6_former_holders_reference_data_goes_after_the_horizon(
 def test_rule_r6_outside_nyc_the_horizon_is_the_event_retention(
     session: Session, factory: sessionmaker[Session], photo_dir: Path
 ) -> None:
-    site = add_site(session, "elm")
-    person = add_person(session, "moved_out")
-    grant = add_grant(session, site, person, ended=days(91))
+    site = add_retention_site(session, "elm")
+    person = add_aged_person(session, "moved_out")
+    grant = add_aged_grant(session, site, person, ended=days(91))
     session.commit()
 
     sweep(factory, photo_dir)
@@ -300,19 +296,19 @@ def test_expired_audit_records_are_deleted(
 
 
 def mixed_building(session: Session, photo_dir: Path) -> None:
-    nyc = add_site(session, "nyc", NYC, stored_through=20)
-    elm = add_site(session, "elm")
-    alice = add_person(session, "alice")
-    add_grant(session, nyc, alice, ended=days(100))
-    add_credentials(session, nyc, alice)
+    nyc = add_retention_site(session, "nyc", NYC, stored_through=20)
+    elm = add_retention_site(session, "elm")
+    alice = add_aged_person(session, "alice")
+    add_aged_grant(session, nyc, alice, ended=days(100))
+    add_aged_credentials(session, nyc, alice)
     for seq, age in enumerate((10, 80, 95, 100, 200, 400), start=15):
-        event = add_event(session, nyc, seq, days(age), subject=alice)
+        event = add_aged_event(session, nyc, seq, days(age), subject=alice)
         if seq % 2:
-            add_photo(session, photo_dir, event)
+            record_photo(session, photo_dir=photo_dir, event=event)
     for seq, age in enumerate((10, 700, 731, 800, 1100, 1200), start=1):
-        event = add_event(session, elm, seq, days(age), subject=alice)
+        event = add_aged_event(session, elm, seq, days(age), subject=alice)
         if seq % 2:
-            add_photo(session, photo_dir, event)
+            record_photo(session, photo_dir=photo_dir, event=event)
     add_audit(session, "audit-expired", days(-1))
 
 

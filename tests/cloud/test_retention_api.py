@@ -6,52 +6,49 @@ the history API never returns a New York City event older than the policy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import time_machine
 from fastapi.testclient import TestClient
-from history_fixtures import Clock, all_pages, bearer, give_role, make_app, token_for
-from retention_fixtures import (
-    NOW,
-    NYC,
-    Site,
-    add_event,
-    add_gap,
-    add_person,
-    add_site,
-    days,
-)
+from retention_fixtures import NOW, NYC, add_gap, days
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from factories import Clock, bearer, give_role, token_for
 from keyturn.cloud.models import Event, LogGap
 from keyturn.cloud.privacy.retention.service import run_retention
 from keyturn.cloud.sessions import session_factory
 from keyturn.rules.types import Role
+from worlds import (
+    RetentionSite,
+    add_aged_event,
+    add_aged_person,
+    add_retention_site,
+    all_pages,
+)
 
 
 @pytest.fixture
-def client(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(make_app(engine, db_url, tmp_path, Clock(NOW))) as opened:
-        yield opened
+def clock() -> Clock:
+    """The app's clock at the retention tests' NOW."""
+    return Clock(NOW)
 
 
-def manager_token(session: Session, site: Site, name: str = "manager") -> str:
-    person = add_person(session, name)
-    give_role(session, person, site.property_id, Role.PROPERTY_MANAGER)
+def manager_token(session: Session, site: RetentionSite, name: str = "manager") -> str:
+    person = add_aged_person(session, name)
+    give_role(session, person_id=person, property_id=site.property_id, role=Role.PROPERTY_MANAGER)
     return token_for(session, person)
 
 
 def test_rule_r2_history_api_shows_nothing_older_than_the_nyc_policy(
     session: Session, client: TestClient
 ) -> None:
-    site = add_site(session, "nyc", NYC)
-    alice = add_person(session, "alice")
-    recent = add_event(session, site, 1, days(89), subject=alice)
-    add_event(session, site, 2, days(91), subject=alice)
-    add_event(session, site, 3, days(400), subject=alice)
+    site = add_retention_site(session, "nyc", NYC)
+    alice = add_aged_person(session, "alice")
+    recent = add_aged_event(session, site, 1, days(89), subject=alice)
+    add_aged_event(session, site, 2, days(91), subject=alice)
+    add_aged_event(session, site, 3, days(400), subject=alice)
     token = manager_token(session, site)
     session.commit()
 
@@ -66,11 +63,11 @@ def test_rule_r2_history_api_shows_nothing_older_than_the_nyc_policy(
 def test_rule_r4_log_gaps_are_kept_shown_and_never_filled(
     session: Session, client: TestClient, engine: Engine, tmp_path: Path
 ) -> None:
-    site = add_site(session, "nyc", NYC, stored_through=3)
+    site = add_retention_site(session, "nyc", NYC, stored_through=3)
     add_gap(session, site, 4, 6)
     add_gap(session, site, 9, None)
     for seq, age in ((1, 200), (2, 200), (3, 10), (7, 200), (8, 10)):
-        add_event(session, site, seq, days(age))
+        add_aged_event(session, site, seq, days(age))
     token = manager_token(session, site)
     session.commit()
 
@@ -103,8 +100,8 @@ def test_rule_r4_log_gaps_are_kept_shown_and_never_filled(
 def test_retention_route_reports_policy_limit_and_deadlines(
     session: Session, client: TestClient
 ) -> None:
-    site = add_site(session, "short", NYC, override=30)
-    add_event(session, site, 1, days(20))
+    site = add_retention_site(session, "short", NYC, override=30)
+    add_aged_event(session, site, 1, days(20))
     token = manager_token(session, site)
     session.commit()
 
@@ -120,11 +117,11 @@ def test_retention_route_reports_policy_limit_and_deadlines(
 
 
 def test_retention_route_is_for_managers_only(session: Session, client: TestClient) -> None:
-    site = add_site(session, "elm")
-    staff = add_person(session, "staff")
-    give_role(session, staff, site.property_id, Role.STAFF)
+    site = add_retention_site(session, "elm")
+    staff = add_aged_person(session, "staff")
+    give_role(session, person_id=staff, property_id=site.property_id, role=Role.STAFF)
     token = token_for(session, staff)
-    stranger = token_for(session, add_person(session, "stranger"))
+    stranger = token_for(session, add_aged_person(session, "stranger"))
     session.commit()
 
     url = f"/api/v1/properties/{site.property_id}/retention"

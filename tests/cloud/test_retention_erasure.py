@@ -11,16 +11,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import time_machine
-from history_fixtures import MASTER_KEY, T0, add_event, add_photo, make_world
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from factories import MASTER_KEY, T0
 from keyturn.cloud.db import utcnow
 from keyturn.cloud.models import DataSubjectRequest, Event, Grant, Photo, RequestKind
 from keyturn.cloud.privacy import requests
 from keyturn.cloud.privacy.retention.service import ERASED_PEOPLE_ANONYMISED, run_retention
 from keyturn.cloud.sessions import session_factory
 from keyturn.rules.types import CredentialType
+from worlds import add_event, add_photo, make_history_world
 
 DUE = T0 + timedelta(days=90)
 
@@ -39,7 +40,7 @@ def _erase(session: Session, person_id: str, email: str, name: str, photo_dir: P
 def test_rule_d6_the_retention_run_anonymises_kept_common_history_at_day_90(
     session: Session, engine: Engine, tmp_path: Path
 ) -> None:
-    world = make_world(session)
+    world = make_history_world(session)
     gym = add_event(session, world, "gym", "gym", "resident", credential=CredentialType.KEYCARD)
     photo = add_photo(session, tmp_path, gym)
     photo_id, photo_file = photo.id, tmp_path / "photos" / photo.storage_key

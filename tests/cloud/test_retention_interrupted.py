@@ -8,6 +8,7 @@ an uninterrupted run leaves on an identical copy, and a further run must change 
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -16,20 +17,25 @@ from hypothesis import strategies as st
 from retention_fixtures import (
     NOW,
     NYC,
-    add_credentials,
-    add_event,
-    add_grant,
-    add_person,
-    add_photo,
-    add_site,
+    Rows,
+    copy_rows,
     days,
     empty_database,
+    restore_rows,
     snapshot,
 )
 from sqlalchemy import Engine
 
+from factories import record_photo
 from keyturn.cloud.privacy.retention.service import PROPERTY_COUNTS, Checkpoint, run_retention
 from keyturn.cloud.sessions import session_factory
+from worlds import (
+    add_aged_credentials,
+    add_aged_event,
+    add_aged_grant,
+    add_aged_person,
+    add_retention_site,
+)
 
 CHUNK = 2
 
@@ -43,25 +49,34 @@ class Killed(Exception):
     """Stands in for kill -9 at a checkpoint: nothing after it in the run happens."""
 
 
-def build(engine: Engine, photo_dir: Path, plan: Plan) -> None:
+def build(engine: Engine, photo_dir: Path, plan: Plan) -> Rows:
+    """The building of `plan`, and a copy of its rows to start again from (`restore`)."""
     empty_database(engine)
-    shutil.rmtree(photo_dir, ignore_errors=True)
     photo_dir.mkdir()
     with session_factory(engine)() as session:
         sites = [
-            add_site(session, "nyc", NYC, stored_through=10),
-            add_site(session, "elm"),
-            add_site(session, "oak", "default", override=100),
+            add_retention_site(session, "nyc", NYC, stored_through=10),
+            add_retention_site(session, "elm"),
+            add_retention_site(session, "oak", "default", override=100),
         ]
-        alice = add_person(session, "alice")
+        alice = add_aged_person(session, "alice")
         for site, ended in zip(sites, (95, 40, 120), strict=True):
-            add_grant(session, site, alice, ended=days(ended))
-            add_credentials(session, site, alice)
+            add_aged_grant(session, site, alice, ended=days(ended))
+            add_aged_credentials(session, site, alice)
         for seq, (where, age, photo) in enumerate(plan, start=1):
-            event = add_event(session, sites[where], seq, days(age), subject=alice)
+            event = add_aged_event(session, sites[where], seq, days(age), subject=alice)
             if photo:
-                add_photo(session, photo_dir, event)
+                record_photo(session, photo_dir=photo_dir, event=event)
         session.commit()
+    shutil.copytree(photo_dir, photo_dir.with_name("photos-as-built"))
+    return copy_rows(engine)
+
+
+def restore(engine: Engine, photo_dir: Path, rows: Rows) -> None:
+    """The database and the photo files exactly as `build` left them."""
+    restore_rows(engine, rows)
+    shutil.rmtree(photo_dir)
+    shutil.copytree(photo_dir.with_name("photos-as-built"), photo_dir)
 
 
 def run(engine: Engine, photo_dir: Path, kill_at: int | None = None) -> None:
@@ -89,12 +104,14 @@ def test_retention_killed_at_random_points_converges_to_the_same_end_state(
     # Every building has at least 8 checkpoints (expired grants and credentials), so the
     # first kill always lands; later ones may land in a run that has little left to do.
     kills = [first, *more]
-    photo_dir = tmp_path / "photos"
-    build(engine, photo_dir, plan)
+    case = tmp_path / str(uuid.uuid4())  # hypothesis runs every example in one tmp_path
+    case.mkdir()
+    photo_dir = case / "photos"
+    built = build(engine, photo_dir, plan)
     run(engine, photo_dir)
     expected = snapshot(engine, photo_dir)
 
-    build(engine, photo_dir, plan)
+    restore(engine, photo_dir, built)
     killed = 0
     for kill_at in kills:
         try:

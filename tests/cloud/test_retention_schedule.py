@@ -10,19 +10,19 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from auth.auth_fixtures import MASTER_KEY_TEXT
 from fastapi.testclient import TestClient
-from history_fixtures import Clock
-from retention_fixtures import NOW, NYC, add_event, add_site, days
+from retention_fixtures import NOW, NYC, days
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from factories import MASTER_KEY_TEXT, Clock
 from keyturn.cloud.app import create_app
 from keyturn.cloud.jobs import PeriodicJob
 from keyturn.cloud.models import Event
 from keyturn.cloud.privacy.retention.service import run_retention
 from keyturn.cloud.sessions import session_factory
 from keyturn.settings import Settings
+from worlds import add_aged_event, add_retention_site
 
 
 def settings_for(db_url: str, tmp_path: Path, interval: float) -> Settings:
@@ -37,9 +37,9 @@ def settings_for(db_url: str, tmp_path: Path, interval: float) -> Settings:
 def test_the_scheduled_thread_applies_retention_as_of_the_app_clock(
     session: Session, engine: Engine, tmp_path: Path
 ) -> None:
-    site = add_site(session, "nyc", NYC)
-    add_event(session, site, 1, days(91))
-    kept = add_event(session, site, 2, days(1))
+    site = add_retention_site(session, "nyc", NYC)
+    add_aged_event(session, site, 1, days(91))
+    kept = add_aged_event(session, site, 2, days(1))
     session.commit()
     asked = threading.Event()
 
@@ -63,8 +63,8 @@ def test_the_scheduled_thread_applies_retention_as_of_the_app_clock(
 def test_the_lifespan_starts_and_stops_the_schedule_without_sweeping_at_once(
     session: Session, engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    site = add_site(session, "nyc", NYC)
-    add_event(session, site, 1, days(91))
+    site = add_retention_site(session, "nyc", NYC)
+    add_aged_event(session, site, 1, days(91))
     session.commit()
     app = create_app(settings_for(db_url, tmp_path, 3600), engine)
     app.state.clock = Clock(NOW)

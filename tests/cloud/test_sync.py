@@ -12,18 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_lock import NOW, FakeLock, attempt, provision_fake_lock
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
-from sync_fixtures import (
-    MASTER_KEY,
-    NOW,
-    Building,
-    FakeLock,
-    attempt,
-    make_building,
-    provision_lock,
-)
 
+from factories import MASTER_KEY
 from keyturn.cloud.access.access_lists import build_access_list
 from keyturn.cloud.access.codes import issue_one_time_code
 from keyturn.cloud.devices.errors import (
@@ -42,16 +35,17 @@ from keyturn.crypto.sealed import new_data_key, unseal
 from keyturn.protocol.access_lists import apply_delta
 from keyturn.protocol.messages import EventRecord, PhotoUpload
 from keyturn.rules.types import CredentialType, Reason
+from worlds import SyncBuilding, make_sync_building
 
 
 @pytest.fixture
-def building(session: Session) -> Building:
-    return make_building(session)
+def building(session: Session) -> SyncBuilding:
+    return make_sync_building(session)
 
 
 @pytest.fixture
-def lock(session: Session, building: Building) -> FakeLock:
-    made = provision_lock(session, building.entrance_id)
+def lock(session: Session, building: SyncBuilding) -> FakeLock:
+    made = provision_fake_lock(session, building.entrance_id)
     session.commit()
     return made
 
@@ -84,7 +78,7 @@ def _forget(session: Session, device_id: str) -> None:
     session.commit()
 
 
-def _journal(building: Building) -> list[EventRecord]:
+def _journal(building: SyncBuilding) -> list[EventRecord]:
     entries = [attempt(seq, building, granted=seq % 4 != 0) for seq in range(1, 13)]
     entries[6] = EventRecord(
         seq=7,
@@ -102,7 +96,7 @@ def _frames(lock: FakeLock, journal: list[EventRecord], batches: list[range]) ->
 
 
 def test_replays_reordering_and_overlaps_leave_events_identical(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     journal = _journal(building)
     in_order = _frames(lock, journal, [range(1, 7), range(7, 13)])
@@ -129,7 +123,7 @@ def test_replays_reordering_and_overlaps_leave_events_identical(
 
 
 def test_a_replayed_frame_changes_nothing(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     old = lock.uplink([attempt(1, building)])
     _sync(session, tmp_path, old)
@@ -149,7 +143,7 @@ def test_a_replayed_frame_changes_nothing(
 
 
 def test_non_attempt_entries_keep_their_kind_and_no_reason(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     _sync(session, tmp_path, lock.uplink(_journal(building)[5:8]))
 
@@ -168,7 +162,7 @@ def test_non_attempt_entries_keep_their_kind_and_no_reason(
 
 
 def test_unknown_subjects_grants_and_granters_are_stored_as_null(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     entry = attempt(1, building, subject="one-time:abc", grant_id="gone", granted_by="nobody")
 
@@ -188,13 +182,13 @@ def _stored_counts(session: Session) -> tuple[int, int, int]:
 
 
 def test_tampered_or_foreign_frames_are_refused_and_store_nothing(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     good = lock.uplink([attempt(1, building)], journal_floor=0)
     tampered = bytearray(good)
     tampered[-5] ^= 0x01
     foreign = lock.uplink([attempt(1, building)], signer=SigningKeyPair.generate())
-    other_lock = provision_lock(session, building.gym_id)
+    other_lock = provision_fake_lock(session, building.gym_id)
     session.commit()
     other = other_lock.uplink([attempt(1, building)])
     misrouted = other.replace(other_lock.device_id.encode(), lock.device_id.encode())
@@ -216,7 +210,7 @@ def test_tampered_or_foreign_frames_are_refused_and_store_nothing(
 
 
 def test_inconsistent_batches_are_refused(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     no_reason = lock.uplink([attempt(2, building, reason=None)])
     short_nonce = lock.uplink([attempt(1, building)], nonce=b"\x01" * 15)
@@ -228,7 +222,7 @@ def test_inconsistent_batches_are_refused(
 
 
 def test_each_downlink_answers_the_uplink_that_asked_for_it(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     authority = building.authority.public_bytes()
     first = lock.uplink([attempt(1, building)], nonce=b"\x01" * 16)
@@ -245,7 +239,7 @@ def test_each_downlink_answers_the_uplink_that_asked_for_it(
 
 
 def test_unknown_and_retired_locks_cannot_sync(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     frame = lock.uplink([attempt(1, building)])
     retire_device(session, lock.device_id, NOW, "replaced")
@@ -256,7 +250,7 @@ def test_unknown_and_retired_locks_cannot_sync(
 
 
 def test_entries_the_lock_no_longer_holds_become_exactly_one_gap(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     journal = [attempt(seq, building) for seq in range(1, 21)]
     _sync(session, tmp_path, lock.uplink(journal[0:5]))
@@ -279,7 +273,7 @@ def test_entries_the_lock_no_longer_holds_become_exactly_one_gap(
 
 
 def test_stored_through_stops_at_the_first_entry_not_yet_received(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     journal = [attempt(seq, building) for seq in range(1, 9)]
     authority = building.authority.public_bytes()
@@ -294,7 +288,7 @@ def test_stored_through_stops_at_the_first_entry_not_yet_received(
 
 
 def test_photos_are_stored_as_sent_with_their_key_sealed(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     data_key = new_data_key()
     upload = PhotoUpload(
@@ -322,7 +316,7 @@ def test_photos_are_stored_as_sent_with_their_key_sealed(
 
 
 def test_downlink_brings_a_lagging_lock_up_to_date_with_a_delta(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     authority = building.authority.public_bytes()
     first = lock.open(_sync(session, tmp_path, lock.uplink([])), authority)
@@ -354,7 +348,7 @@ def test_downlink_brings_a_lagging_lock_up_to_date_with_a_delta(
 
 
 def test_the_cloud_learns_a_one_time_codes_first_use_and_lists_its_end(
-    session: Session, building: Building, lock: FakeLock, tmp_path: Path
+    session: Session, building: SyncBuilding, lock: FakeLock, tmp_path: Path
 ) -> None:
     issued = issue_one_time_code(session, MASTER_KEY, building.entrance_id, None, 10, NOW)
     session.commit()

@@ -23,24 +23,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from history_fixtures import (
-    MASTER_KEY,
-    T0,
-    Clock,
-    World,
-    add_event,
-    bearer,
-    make_app,
-    make_world,
-    tokens,
-)
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from factories import MASTER_KEY, T0, Clock, bearer, provision_lock
 from keyturn.cloud.models import (
     AuditRecord,
-    Device,
-    DeviceModel,
     Event,
     RoleMembership,
     WebhookDelivery,
@@ -61,6 +49,7 @@ from keyturn.cloud.webhooks.service import (
     enqueue_event_deliveries,
     subscription_secret,
 )
+from worlds import HistoryWorld, add_event, make_app, make_history_world, tokens
 
 
 @dataclass
@@ -107,31 +96,20 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def app(engine: Engine, db_url: str, tmp_path: Path) -> FastAPI:
-    return make_app(engine, db_url, tmp_path, Clock(), webhook_private_targets=True)
+def app(engine: Engine, db_url: str, tmp_path: Path, clock: Clock) -> FastAPI:
+    """The app, allowed to deliver to this machine's receiver."""
+    return make_app(engine, db_url, tmp_path, clock, webhook_private_targets=True)
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, base_url="https://testserver") as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
-    with session_factory(engine)() as opened:
-        yield opened
-
-
-@pytest.fixture
-def world(db: Session) -> World:
-    built = make_world(db)
+def world(db: Session) -> HistoryWorld:
+    built = make_history_world(db)
     db.commit()
     return built
 
 
 @pytest.fixture
-def token(db: Session, world: World) -> dict[str, str]:
+def token(db: Session, world: HistoryWorld) -> dict[str, str]:
     return tokens(db, world)
 
 
@@ -143,13 +121,13 @@ def http() -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def subscription(
-    client: TestClient, world: World, token: dict[str, str], receiver: Receiver
+    client: TestClient, world: HistoryWorld, token: dict[str, str], receiver: Receiver
 ) -> dict[str, Any]:
     """The manager's subscription of the receiver, as the API answered its creation."""
     return _subscribe(client, world, token["manager"], receiver.url)
 
 
-def _subscribe(client: TestClient, world: World, token: str, url: str) -> dict[str, Any]:
+def _subscribe(client: TestClient, world: HistoryWorld, token: str, url: str) -> dict[str, Any]:
     answer = client.post(
         f"/api/v1/properties/{world.property_id}/webhooks",
         json={"url": url, "description": "front desk"},
@@ -160,7 +138,7 @@ def _subscribe(client: TestClient, world: World, token: str, url: str) -> dict[s
     return body
 
 
-def _door_events(db: Session, world: World) -> list[Event]:
+def _door_events(db: Session, world: HistoryWorld) -> list[Event]:
     """A resident's own entry at home, a guest's entry there, and staff at the gym."""
     events = [
         add_event(db, world, "resident_home", "1A", "resident", by_resident=True, minutes=1),
@@ -185,7 +163,7 @@ def _deliver(engine: Engine, http: httpx.Client, now: datetime) -> Any:
 def test_rule_v1_webhooks_never_carry_a_residents_own_entry_and_are_signed(
     db: Session,
     engine: Engine,
-    world: World,
+    world: HistoryWorld,
     receiver: Receiver,
     http: httpx.Client,
     subscription: dict[str, Any],
@@ -213,7 +191,7 @@ def test_rule_v1_webhooks_never_carry_a_residents_own_entry_and_are_signed(
 def test_rule_v6_each_delivered_event_is_an_audited_disclosure(
     db: Session,
     engine: Engine,
-    world: World,
+    world: HistoryWorld,
     http: httpx.Client,
     subscription: dict[str, Any],
 ) -> None:
@@ -235,7 +213,7 @@ def test_rule_v6_each_delivered_event_is_an_audited_disclosure(
 def test_failed_deliveries_back_off_then_succeed(
     db: Session,
     engine: Engine,
-    world: World,
+    world: HistoryWorld,
     receiver: Receiver,
     http: httpx.Client,
     subscription: dict[str, Any],
@@ -263,7 +241,7 @@ def test_failed_deliveries_back_off_then_succeed(
 def test_a_delivery_being_sent_is_not_sent_again_by_another_sender(
     db: Session,
     engine: Engine,
-    world: World,
+    world: HistoryWorld,
     receiver: Receiver,
     http: httpx.Client,
     subscription: dict[str, Any],
@@ -287,7 +265,7 @@ def test_a_delivery_being_sent_is_not_sent_again_by_another_sender(
 def test_a_claim_left_by_a_sender_that_died_is_sent_when_it_runs_out(
     db: Session,
     engine: Engine,
-    world: World,
+    world: HistoryWorld,
     receiver: Receiver,
     http: httpx.Client,
     subscription: dict[str, Any],
@@ -311,7 +289,7 @@ def test_a_claim_left_by_a_sender_that_died_is_sent_when_it_runs_out(
 def test_deliveries_give_up_after_the_last_attempt(
     db: Session,
     engine: Engine,
-    world: World,
+    world: HistoryWorld,
     receiver: Receiver,
     http: httpx.Client,
     subscription: dict[str, Any],
@@ -336,7 +314,7 @@ def test_deliveries_give_up_after_the_last_attempt(
 
 
 def test_an_unreachable_receiver_is_retried_with_the_error_recorded(
-    client: TestClient, db: Session, engine: Engine, world: World, token: dict[str, str]
+    client: TestClient, db: Session, engine: Engine, world: HistoryWorld, token: dict[str, str]
 ) -> None:
     _subscribe(client, world, token["manager"], "http://127.0.0.1:9/closed")
     enqueue_event_deliveries(db, [_door_events(db, world)[2]], T0)
@@ -356,7 +334,7 @@ def test_an_unreachable_receiver_is_retried_with_the_error_recorded(
 def test_a_manager_who_lost_the_role_gets_nothing_more(
     db: Session,
     engine: Engine,
-    world: World,
+    world: HistoryWorld,
     receiver: Receiver,
     http: httpx.Client,
     subscription: dict[str, Any],
@@ -376,30 +354,19 @@ def test_a_manager_who_lost_the_role_gets_nothing_more(
 def test_replayed_ingest_queues_nothing_twice(
     client: TestClient,
     db: Session,
-    world: World,
+    world: HistoryWorld,
     token: dict[str, str],
     receiver: Receiver,
     subscription: dict[str, Any],
 ) -> None:
     _subscribe(client, world, token["security"], receiver.url)
-    model = DeviceModel(name="Test lock", capabilities=[])
-    db.add(model)
-    db.flush()
-    device = Device(
-        model_id=model.id,
-        property_id=world.property_id,
-        door_id=world.doors["gym"].id,
-        public_key=b"k" * 32,
-        sync_key_sealed=b"s",
-    )
-    db.add(device)
-    db.flush()
+    device_id = provision_lock(db, door_id=world.doors["gym"].id).device_id
     staff = add_event(db, world, "staff_at_gym", "gym", "staff")
-    staff.device_id = device.id
+    staff.device_id = device_id
     db.flush()
 
-    first = enqueue_device_events(db, device.id, [staff.device_seq], T0)
-    enqueue_device_events(db, device.id, [staff.device_seq], T0)
+    first = enqueue_device_events(db, device_id, [staff.device_seq], T0)
+    enqueue_device_events(db, device_id, [staff.device_seq], T0)
     db.commit()
 
     assert first == 2
@@ -409,7 +376,7 @@ def test_replayed_ingest_queues_nothing_twice(
 def test_the_secret_is_shown_once_and_rests_sealed(
     client: TestClient,
     db: Session,
-    world: World,
+    world: HistoryWorld,
     token: dict[str, str],
     subscription: dict[str, Any],
 ) -> None:
@@ -428,7 +395,7 @@ def test_the_secret_is_shown_once_and_rests_sealed(
 
 
 def test_only_managers_of_the_property_manage_its_webhooks(
-    client: TestClient, db: Session, world: World, token: dict[str, str], receiver: Receiver
+    client: TestClient, db: Session, world: HistoryWorld, token: dict[str, str], receiver: Receiver
 ) -> None:
     url = f"/api/v1/properties/{world.property_id}/webhooks"
     foreign = f"/api/v1/properties/{world.other_property_id}/webhooks"
@@ -444,7 +411,7 @@ def test_only_managers_of_the_property_manage_its_webhooks(
 def test_deleting_a_subscription_drops_its_queue(
     client: TestClient,
     db: Session,
-    world: World,
+    world: HistoryWorld,
     token: dict[str, str],
     subscription: dict[str, Any],
 ) -> None:
@@ -471,7 +438,7 @@ def test_deleting_a_subscription_drops_its_queue(
     ],
 )
 def test_webhook_urls_must_be_https_except_to_this_machine(
-    client: TestClient, db: Session, world: World, token: dict[str, str], url: str
+    client: TestClient, db: Session, world: HistoryWorld, token: dict[str, str], url: str
 ) -> None:
     answer = client.post(
         f"/api/v1/properties/{world.property_id}/webhooks",
@@ -510,7 +477,7 @@ def test_loopback_http_and_any_https_url_are_accepted() -> None:
     ],
 )
 def test_webhooks_into_the_servers_own_network_are_refused_by_default(
-    engine: Engine, db_url: str, tmp_path: Path, db: Session, world: World, url: str
+    engine: Engine, db_url: str, tmp_path: Path, db: Session, world: HistoryWorld, url: str
 ) -> None:
     app = make_app(engine, db_url, tmp_path, Clock())
     with TestClient(app, base_url="https://testserver") as client:
@@ -526,7 +493,11 @@ def test_webhooks_into_the_servers_own_network_are_refused_by_default(
 
 
 def test_deliveries_never_connect_to_a_private_address_by_default(
-    db: Session, engine: Engine, world: World, subscription: dict[str, Any], receiver: Receiver
+    db: Session,
+    engine: Engine,
+    world: HistoryWorld,
+    subscription: dict[str, Any],
+    receiver: Receiver,
 ) -> None:
     enqueue_event_deliveries(db, [_door_events(db, world)[2]], T0)
     db.commit()

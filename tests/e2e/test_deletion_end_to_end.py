@@ -15,11 +15,20 @@ import msgspec
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from factories import (
+    MASTER_KEY,
+    give_key,
+    give_keycard,
+    make_door,
+    make_key,
+    make_member,
+    make_person,
+    make_property,
+    make_unit,
+)
 from keyturn.cloud.access.codes import issue_personal_code
-from keyturn.cloud.db import new_id
 from keyturn.cloud.devices.service import (
     create_provisioning_token,
-    ensure_device_models,
     provision_device,
     sync_key_context,
 )
@@ -29,28 +38,22 @@ from keyturn.cloud.mail.suppression import is_suppressed, use_suppression_key
 from keyturn.cloud.models import (
     Account,
     Device,
-    Door,
     Doorcode,
     Event,
     Grant,
     GrantKind,
-    Key,
     Keycard,
     MailState,
     OutboxMessage,
     Person,
     Photo,
-    Portfolio,
-    Property,
     RequestKind,
     RequestState,
-    RoleMembership,
-    Unit,
 )
 from keyturn.cloud.privacy import requests
 from keyturn.cloud.privacy.deletion import anonymise_due
 from keyturn.cloud.privacy.lock_purges import pending_purges, purge_status, record_purges_done
-from keyturn.cloud.properties.service import authority_of, give_authority, give_door_secret
+from keyturn.cloud.properties.service import authority_of
 from keyturn.crypto.keys import VerifyKey
 from keyturn.crypto.sealed import unseal
 from keyturn.lock.agent import DownlinkResult, Lock
@@ -61,11 +64,11 @@ from keyturn.protocol.messages import Downlink, Uplink
 from keyturn.protocol.sealing import open_sealed, seal
 from keyturn.rules.types import DoorKind, Role
 
-MASTER_KEY = bytes(range(32))
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 ADA_CARD = "04A1B2C3"
 GUS_CARD = "04FFEE01"
 ADA_EMAIL = "ada@example.test"
+PHONE = "+1 212 555 0100"
 
 
 @dataclass
@@ -82,14 +85,6 @@ class Site:
     photo_dir: Path
 
 
-def _person(session: Session, name: str, email: str) -> Person:
-    person = Person(display_name=name, email=email, phone="+1 212 555 0100")
-    session.add(person)
-    session.flush()
-    session.add(Account(person_id=person.id))
-    return person
-
-
 def _lock(session: Session, door_id: str, tmp: Path, clock: ManualClock) -> Lock:
     data_dir = tmp / f"lock-{door_id}"
     data_dir.mkdir(parents=True)
@@ -101,50 +96,38 @@ def _lock(session: Session, door_id: str, tmp: Path, clock: ManualClock) -> Lock
 
 
 def build_site(session: Session, tmp: Path) -> Site:
-    prop = Property(
-        id=new_id(),
-        portfolio=Portfolio(name="Elm Holdings"),
-        name="12 Elm St",
-        time_zone="America/New_York",
+    prop = make_property(session, portfolio_name="Elm Holdings", name="12 Elm St")
+    unit = make_unit(session, property_id=prop.id, label="1A")
+    home = make_door(
+        session, property_id=prop.id, name="Unit 1A", kind=DoorKind.RESIDENCE, unit_id=unit.id
     )
-    give_authority(prop, MASTER_KEY)
-    session.add(prop)
-    session.flush()
-    ensure_device_models(session)
-    unit = Unit(id=new_id(), property=prop, label="1A")
-    home = Door(id=new_id(), property=prop, unit=unit, name="Unit 1A", kind=DoorKind.RESIDENCE)
-    gym = Door(id=new_id(), property=prop, name="Gym", kind=DoorKind.COMMON)
-    for door in (home, gym):
-        give_door_secret(door, MASTER_KEY)
-    session.add_all([unit, home, gym])
-    session.flush()
-    ada = _person(session, "Ada Park", ADA_EMAIL)
-    gus = _person(session, "Gus Guest", "gus@example.test")
-    session.add(
-        RoleMembership(person_id=ada.id, property_id=prop.id, role=Role.RESIDENT, unit_id=unit.id)
+    gym = make_door(session, property_id=prop.id, name="Gym", kind=DoorKind.COMMON)
+    ada = make_member(
+        session,
+        email=ADA_EMAIL,
+        name="Ada Park",
+        phone=PHONE,
+        property_id=prop.id,
+        role=Role.RESIDENT,
+        unit_id=unit.id,
     )
-    home_key = Key(property_id=prop.id, name="Unit 1A", doors=[home])
-    gym_key = Key(property_id=prop.id, name="Gym", doors=[gym])
-    session.add_all([home_key, gym_key])
-    session.flush()
+    gus = make_person(session, email="gus@example.test", name="Gus Guest", phone=PHONE)
+    home_key = make_key(session, property_id=prop.id, name="Unit 1A", door_ids=[home.id])
+    gym_key = make_key(session, property_id=prop.id, name="Gym", door_ids=[gym.id])
     start = T0 - timedelta(days=30)
-    session.add_all(
-        [
-            Grant(person_id=ada.id, key_id=home_key.id, starts_at=start, resident=True),
-            Grant(person_id=ada.id, key_id=gym_key.id, starts_at=start),
-            Grant(
-                person_id=gus.id,
-                key_id=home_key.id,
-                kind=GrantKind.GUEST,
-                starts_at=start,
-                ends_at=T0 + timedelta(days=365),
-                created_by=ada.id,
-            ),
-            Keycard(person_id=ada.id, property_id=prop.id, card_uid=ADA_CARD),
-            Keycard(person_id=gus.id, property_id=prop.id, card_uid=GUS_CARD),
-        ]
+    give_key(session, key=home_key, person_id=ada.id, starts_at=start, resident=True)
+    give_key(session, key=gym_key, person_id=ada.id, starts_at=start)
+    give_key(
+        session,
+        key=home_key,
+        person_id=gus.id,
+        kind=GrantKind.GUEST,
+        starts_at=start,
+        ends_at=T0 + timedelta(days=365),
+        by=ada.id,
     )
-    session.flush()
+    give_keycard(session, property_id=prop.id, person_id=ada.id, card_uid=ADA_CARD)
+    give_keycard(session, property_id=prop.id, person_id=gus.id, card_uid=GUS_CARD)
     code = issue_personal_code(session, MASTER_KEY, ada.id, gym.id, T0).code
     clock = ManualClock(T0)
     site = Site(

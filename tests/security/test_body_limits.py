@@ -11,27 +11,22 @@ from __future__ import annotations
 import base64
 import select
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
+from edge_server import Server, serving
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "cloud" / d) for d in ("api", "auth")]
-
-from api_fixtures import Site  # noqa: E402
-from auth_fixtures import MASTER_KEY_TEXT, row_counts  # noqa: E402
-from edge_server import Server, serving  # noqa: E402
-
-from keyturn.cloud.body_limits import JSON_BODY_LIMIT, LIMIT_EXTENSION  # noqa: E402
-from keyturn.cloud.privacy.verification import MAX_DOCUMENT_BYTES  # noqa: E402
+from factories import MASTER_KEY_TEXT, row_counts
+from keyturn.cloud.body_limits import JSON_BODY_LIMIT, LIMIT_EXTENSION
+from keyturn.cloud.privacy.verification import MAX_DOCUMENT_BYTES
+from worlds import Site
 
 MB = 1_000_000
 ATTACK_BYTES = 60 * MB

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from edge_server import serving
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import given
@@ -27,17 +27,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from starlette.routing import compile_path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "cloud" / d) for d in ("api", "auth")]
-
-from api_fixtures import Site, make_site  # noqa: E402
-from auth_fixtures import MASTER_KEY_TEXT, bearer  # noqa: E402
-from edge_server import serving  # noqa: E402
-
-from keyturn.cloud.app import create_app  # noqa: E402
-from keyturn.cloud.db import make_engine  # noqa: E402
-from keyturn.cloud.fields import Agreed, AwareInstant, Day, Flag, Instant, QueryFlag  # noqa: E402
-from keyturn.cloud.sessions import session_factory  # noqa: E402
-from keyturn.settings import Settings, SettingsError, load_settings  # noqa: E402
+from factories import MASTER_KEY_TEXT, bearer
+from keyturn.cloud.app import create_app
+from keyturn.cloud.db import make_engine
+from keyturn.cloud.fields import Agreed, AwareInstant, Day, Flag, Instant, QueryFlag
+from keyturn.cloud.sessions import session_factory
+from keyturn.settings import Settings, SettingsError, load_settings
+from worlds import Site, make_site
 
 PROBLEM = "application/problem+json"
 LEAKS = ("Traceback", "sqlalchemy", "psycopg", "sqlite3", "OperationalError", 'File "')
@@ -303,7 +299,7 @@ def test_every_boolean_and_time_input_refuses_loose_values(
 ) -> None:
     ids = {
         "property_id": site.property_id,
-        "portfolio_id": site.building.portfolio_id,
+        "portfolio_id": site.personas.portfolio_id,
         "person_id": site.person("resident"),
         "key_id": site.resident_key_id,
     }

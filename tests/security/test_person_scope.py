@@ -11,41 +11,27 @@ API and plain credential rows, so the test runs unchanged on the code before the
 from __future__ import annotations
 
 import base64
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-_TESTS = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(_TESTS / "cloud" / "api"), str(_TESTS / "cloud" / "auth")]
-
-from api_fixtures import Site  # noqa: E402
-from auth_fixtures import (  # noqa: E402
-    MASTER_KEY,
-    T0,
-    Clock,
-    bearer,
-    give_role,
-    make_person,
-    token_for,
-)
-from fastapi import FastAPI  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-from keyturn.cloud.access.access_lists import build_access_list, subject_for  # noqa: E402
-from keyturn.cloud.auth.deps import app_routes  # noqa: E402
-from keyturn.cloud.models import (  # noqa: E402
+from factories import MASTER_KEY, T0, Clock, bearer, give_role, make_person, token_for
+from keyturn.cloud.access.access_lists import build_access_list, subject_for
+from keyturn.cloud.auth.deps import app_routes
+from keyturn.cloud.models import (
     Doorcode,
     Keycard,
     MobileKeyRegistration,
     Property,
 )
-from keyturn.cloud.properties.service import give_authority  # noqa: E402
-from keyturn.crypto.keys import SigningKeyPair  # noqa: E402
-from keyturn.rules.types import Role  # noqa: E402
+from keyturn.cloud.properties.service import give_authority
+from keyturn.crypto.keys import SigningKeyPair
+from keyturn.rules.types import Role
+from worlds import Site
 
 NYC = "US-NY-NYC"
 RESIDENT_EMAIL = "resident@example.org"
@@ -161,10 +147,10 @@ def _person_routes(app: FastAPI) -> set[tuple[str, str]]:
 def test_another_portfolio_cannot_change_a_person_it_attached(
     app: FastAPI, client: TestClient, db: Session, site: Site
 ) -> None:
-    other = site.building.other_property_id
+    other = site.personas.other_property_id
     give_authority(db.get_one(Property, other), MASTER_KEY)
-    intruder = make_person(db, "oak-owner@example.org")
-    give_role(db, intruder.id, other, Role.PORTFOLIO_MANAGER)
+    intruder = make_person(db, email="oak-owner@example.org")
+    give_role(db, person_id=intruder.id, property_id=other, role=Role.PORTFOLIO_MANAGER)
     theirs = bearer(token_for(db, intruder.id))
     db.commit()
     before = _first_portfolio_view(client, db, site)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 from fastapi import FastAPI, Request
@@ -20,9 +19,7 @@ from keyturn.cloud.models import AccessListVersion, Grant, Key
 from keyturn.cloud.retries import ATTEMPTS, install_retries
 from keyturn.cloud.sessions import session_factory
 from keyturn.settings import Settings
-
-if TYPE_CHECKING:
-    from conftest import World
+from worlds import LiveWorld
 
 
 def _conflict() -> TransientConflict:
@@ -33,7 +30,7 @@ def _conflict() -> TransientConflict:
 
 
 def test_a_taken_access_list_version_is_transient_not_a_name_in_use(
-    engine: Engine, make_world: Callable[..., World]
+    engine: Engine, make_world: Callable[..., LiveWorld]
 ) -> None:
     world = make_world(doors=1)
     with session_factory(engine)() as session:
@@ -120,7 +117,7 @@ def test_a_revocation_that_keeps_meeting_conflicts_leaves_the_grant_live(
     engine: Engine,
     db_url: str,
     tmp_path: Path,
-    make_world: Callable[..., World],
+    make_world: Callable[..., LiveWorld],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The revocation is written and its version published before the conflict: all undone."""

@@ -4,7 +4,7 @@ moment a race would let it slip through, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -16,9 +16,7 @@ from keyturn.cloud.db import utcnow
 from keyturn.cloud.errors import Refusal
 from keyturn.cloud.models import LoginFailure
 from keyturn.cloud.sessions import session_factory
-
-if TYPE_CHECKING:
-    from conftest import World
+from worlds import LiveWorld
 
 ADDRESS = "198.51.100.7"
 SIGNED_IN = "signed in"
@@ -27,7 +25,7 @@ SIGNED_IN = "signed in"
 def attempt(
     sessions: sessionmaker[Session],
     config: AuthConfig,
-    world: World,
+    world: LiveWorld,
     password: str,
     code: str | None = None,
 ) -> str:
@@ -51,7 +49,7 @@ def attempt(
 
 
 def test_a_login_during_another_ones_password_check_finds_it_counted(
-    engine: Engine, make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+    engine: Engine, make_world: Callable[..., LiveWorld], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = make_world()
     config = AuthConfig(max_failures_per_account=1, max_failures_per_address=100)
@@ -77,7 +75,7 @@ def test_a_login_during_another_ones_password_check_finds_it_counted(
 
 
 def test_a_totp_code_used_while_another_login_holds_it_opens_only_one(
-    engine: Engine, make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+    engine: Engine, make_world: Callable[..., LiveWorld], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = make_world(with_totp=True)
     assert world.totp_secret is not None

@@ -23,9 +23,10 @@ from keyturn.cloud.models import AccessListVersion, Doorcode, Grant, Key, Keycar
 from keyturn.cloud.sessions import session_factory
 from keyturn.protocol.access_lists import content_from_bytes
 from keyturn.protocol.messages import CredentialSpec
+from worlds import LiveWorld
 
 if TYPE_CHECKING:
-    from conftest import LiveServer, World
+    from conftest import LiveServer
 
 REQUEST_TIMEOUT_S = 90.0
 BARRIER_TIMEOUT_S = 30.0
@@ -48,14 +49,14 @@ def fire(server: LiveServer, requests: Sequence[Send]) -> list[httpx.Response]:
         return list(pool.map(run, requests))
 
 
-def login(world: World, password: str, code: str | None = None) -> Send:
+def login(world: LiveWorld, password: str, code: str | None = None) -> Send:
     body = {"email": world.manager_email, "password": password, "mode": "token"}
     if code is not None:
         body["totp_code"] = code
     return lambda client: client.post(LOGIN, json=body)
 
 
-def failures_recorded(engine: Engine, world: World) -> int:
+def failures_recorded(engine: Engine, world: LiveWorld) -> int:
     with session_factory(engine)() as session:
         digest = opaque.email_digest(world.manager_email)
         query = select(func.count()).where(LoginFailure.email_digest == digest)
@@ -63,7 +64,7 @@ def failures_recorded(engine: Engine, world: World) -> int:
 
 
 def test_concurrent_wrong_passwords_are_checked_at_most_the_limit(
-    live_server: Callable[..., LiveServer], make_world: Callable[..., World], engine: Engine
+    live_server: Callable[..., LiveServer], make_world: Callable[..., LiveWorld], engine: Engine
 ) -> None:
     world = make_world()
     server = live_server(max_failures_per_account=ACCOUNT_LIMIT, max_failures_per_address=1000)
@@ -83,7 +84,7 @@ def test_concurrent_wrong_passwords_are_checked_at_most_the_limit(
 
 
 def test_one_totp_code_opens_one_login_of_many_at_once(
-    live_server: Callable[..., LiveServer], make_world: Callable[..., World]
+    live_server: Callable[..., LiveServer], make_world: Callable[..., LiveWorld]
 ) -> None:
     world = make_world(with_totp=True)
     assert world.totp_secret is not None
@@ -138,7 +139,7 @@ def _exists(query: Select[tuple[str]]) -> Happened:
     return lambda session: session.scalars(query).first() is not None
 
 
-def _mixed_writes(world: World) -> list[Write]:
+def _mixed_writes(world: LiveWorld) -> list[Write]:
     """New keys, grants, doorcodes and cards, and revocations of grants, codes and cards,
     interleaved. Each resident is named by one kind of write only, so that each write's
     effect can be read back alone.
@@ -235,7 +236,7 @@ def _mixed_writes(world: World) -> list[Write]:
     return [group[n] for n in range(longest) for group in groups if n < len(group)]
 
 
-def _check_versions(session: Session, world: World, revoked: dict[str, list[Revoked]]) -> None:
+def _check_versions(session: Session, world: LiveWorld, revoked: dict[str, list[Revoked]]) -> None:
     """Per door: versions 1..n without gaps or repeats, and no version from the one that
     carries a revocation on still holding what was revoked (a list built from a stale view)."""
     for door_id in world.door_ids:
@@ -257,7 +258,7 @@ def _check_versions(session: Session, world: World, revoked: dict[str, list[Revo
 
 
 def test_concurrent_writes_at_one_building_happen_or_change_nothing(
-    live_server: Callable[..., LiveServer], make_world: Callable[..., World], engine: Engine
+    live_server: Callable[..., LiveServer], make_world: Callable[..., LiveWorld], engine: Engine
 ) -> None:
     world = make_world(residents=125)
     server = live_server()

@@ -49,6 +49,7 @@ def test_the_run_covers_the_hard_cases(summary: dict[str, Any]) -> None:
         assert reasons.get(reason, 0) > 0, reason
     assert summary["relay_syncs"] > 0
     assert summary["power_cuts"] > 0
+    assert summary["lost_phone_suspensions"] == 1  # through the real A6 flow
     assert summary["photos"] > 0
     assert summary["photos_in_cloud"] == summary["photos"]
 
@@ -92,6 +93,7 @@ def test_simulate_command_prints_json_and_exits_zero() -> None:
         "log_gaps_recorded",
         "duplicate_events",
         "oracle_disagreements",
+        "lost_phone_suspensions",
     ):
         assert key in summary
 
@@ -123,6 +125,33 @@ def test_oracle_honours_revocation_only_once_the_lock_knows() -> None:
     assert not oracle.expects_grant(_truth(), "d", T0, T0)
     oracle.lift("p", T0 + timedelta(hours=1))
     assert oracle.expects_grant(_truth(), "d", T0 + timedelta(hours=2), T0 + timedelta(hours=2))
+
+
+def test_rule_a6_oracle_bars_old_phones_for_good_and_revokes_temporary_codes() -> None:
+    oracle = Oracle(NY)
+    suspended_at, restored_at = T0 - timedelta(hours=2), T0
+    old_phone = _truth(kind="mobile", phone_registered_at=T0 - timedelta(days=3))
+    earlier_code = _truth(kind="one_time", holder=None, issued_for="p", window=timedelta(days=1))
+    oracle.truths.append(earlier_code)
+    oracle.suspend("p", suspended_at)
+    mailed_code = _truth(
+        kind="one_time", holder=None, issued_for="p", created_at=suspended_at, window=timedelta(1)
+    )
+    oracle.truths.append(mailed_code)
+    during = suspended_at + timedelta(hours=1)
+    assert not oracle.expects_grant(old_phone, "d", during, during)
+    assert not oracle.expects_grant(_truth(), "d", during, during)
+    assert not oracle.expects_grant(earlier_code, "d", during, during)
+    assert oracle.expects_grant(mailed_code, "d", during, during)
+    assert oracle.expects_grant(old_phone, "d", during, suspended_at - timedelta(minutes=1))
+
+    oracle.lift("p", restored_at)
+    later = restored_at + timedelta(hours=1)
+    new_phone = _truth(kind="mobile", phone_registered_at=restored_at)
+    assert oracle.expects_grant(_truth(), "d", later, later)
+    assert oracle.expects_grant(new_phone, "d", later, later)
+    assert not oracle.expects_grant(old_phone, "d", later, later)
+    assert not oracle.expects_grant(mailed_code, "d", later, later)
 
 
 def test_oracle_schedules_days_and_one_time_windows() -> None:

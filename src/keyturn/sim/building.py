@@ -6,37 +6,35 @@ Everything random comes from one seeded generator, so a run can be repeated exac
 
 from __future__ import annotations
 
+import base64
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.codes import issue_personal_code
-from keyturn.cloud.db import new_id
+from keyturn.cloud.access.credentials.service import activate_keycard, enrol_phone
+from keyturn.cloud.access.keys.service import create_grant, create_key
+from keyturn.cloud.auth.service import open_account
 from keyturn.cloud.devices.service import (
     create_provisioning_token,
     ensure_device_models,
     provision_device,
 )
-from keyturn.cloud.models import (
-    Account,
-    Door,
-    Grant,
-    GrantKind,
-    Key,
-    Keycard,
-    MobileKeyRegistration,
-    Person,
-    Portfolio,
-    Property,
-    RoleMembership,
-    Unit,
-)
+from keyturn.cloud.models import GrantKind, Key, Person
+from keyturn.cloud.people import service as people_service
 from keyturn.cloud.people.consent import service as consent
-from keyturn.cloud.properties.service import give_authority, give_door_secret
+from keyturn.cloud.properties.service import (
+    create_door,
+    create_portfolio,
+    create_property,
+    create_unit,
+)
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.lock.agent import Lock
 from keyturn.lock.clock import ManualClock
@@ -52,6 +50,7 @@ SHARED_DOORS = (
 )
 WALKER_HOURS = (time(9), time(17))
 WALKER_WEEKDAYS = frozenset(range(5))
+EMAIL_DOMAIN = "sim.keyturn.example"
 
 
 @dataclass
@@ -80,7 +79,9 @@ class SimPerson:
     code_at: dict[str, tuple[str, Truth]] = field(default_factory=dict)  # door id → code
     card: tuple[str, Truth] | None = None
     phone: SigningKeyPair | None = None
+    phone_registered_at: datetime | None = None
     registration_id: str | None = None
+    temporary_codes: dict[str, tuple[str, Truth]] = field(default_factory=dict)  # lost phone
     tokens: list[tuple[bytes, Truth]] = field(default_factory=list)
 
 
@@ -133,124 +134,134 @@ def build(
     if residents < 1:
         raise ValueError("a simulated building needs at least one resident")
     tz = ZoneInfo(TIME_ZONE)
-    prop = Property(
-        id=new_id(),
-        portfolio=Portfolio(name="Simulated portfolio"),
-        name="Simulated building",
-        time_zone=TIME_ZONE,
-        jurisdiction="default",
+    portfolio = create_portfolio(session=session, name="Simulated portfolio")
+    prop = create_property(
+        session=session,
+        master_key=master_key,
+        portfolio_id=portfolio.id,
+        fields={"name": "Simulated building", "time_zone": TIME_ZONE, "jurisdiction": "default"},
     )
-    give_authority(prop, master_key)
-    session.add(prop)
-    session.flush()
     ensure_device_models(session)
 
     sim_doors: list[SimDoor] = []
 
-    def add_door(name: str, kind: DoorKind, model: str, unit: Unit | None = None) -> SimDoor:
-        door = Door(id=new_id(), property=prop, unit=unit, name=name, kind=kind)
-        give_door_secret(door, master_key)
-        session.add(door)
-        session.flush()
+    def add_door(name: str, kind: DoorKind, model: str, unit_id: str | None = None) -> SimDoor:
+        door = create_door(
+            session=session,
+            master_key=master_key,
+            property_id=prop.id,
+            name=name,
+            kind=kind,
+            unit_id=unit_id,
+        )
         sim = SimDoor(door.id, name, kind, model)
         sim_doors.append(sim)
         return sim
 
     for name, kind in SHARED_DOORS:
         add_door(name, kind, "keyturn-r1")
-    homes = []
+    homes: list[tuple[str, SimDoor]] = []
     for number in range(doors - len(SHARED_DOORS)):
-        unit = Unit(id=new_id(), property=prop, label=f"U{number + 1}")
-        session.add(unit)
+        unit = create_unit(session=session, property_id=prop.id, label=f"U{number + 1}")
         model = "keyturn-c2" if number % 4 == 3 else "keyturn-m"
-        home = add_door(f"Unit {number + 1}", DoorKind.RESIDENCE, model, unit)
+        home = add_door(f"Unit {number + 1}", DoorKind.RESIDENCE, model, unit.id)
         # One residence lock in five has no network and syncs only through phones.
         home.relay_only = number % 5 == 2
-        homes.append((unit, home))
+        homes.append((unit.id, home))
+
+    def key(name: str, door_ids: list[str], windows: Sequence[dict[str, Any]] = ()) -> Key:
+        return create_key(
+            session=session,
+            property_id=prop.id,
+            name=name,
+            door_ids=door_ids,
+            windows=windows,
+            may_share=False,
+            provides_doorcodes=False,
+        )
 
     shared_ids = [d.id for d in sim_doors[: len(SHARED_DOORS)]]
-    building_key = _key(session, prop.id, "Building", shared_ids)
+    building_key = key("Building", shared_ids)
     people: list[SimPerson] = []
     grants_by_person: dict[str, list[str]] = {}
 
-    def add_person(role: Role, unit: Unit | None = None) -> SimPerson:
-        person = Person(id=new_id(), display_name=f"{role.value} {len(people) + 1}")
-        session.add(person)
-        session.add(Account(person_id=person.id))
-        session.add(
-            RoleMembership(
-                person=person,
-                property_id=prop.id,
-                role=role,
-                unit_id=unit.id if unit is not None else None,
-            )
+    def add_person(role: Role, unit_id: str | None = None, by: str | None = None) -> SimPerson:
+        number = len(people) + 1
+        person = people_service.add_person(
+            session=session,
+            display_name=f"{role.value} {number}",
+            email=f"{role.value}-{number}@{EMAIL_DOMAIN}",
+            now=now,
+        )
+        open_account(session=session, person_id=person.id, now=now)
+        people_service.add_role(
+            session=session,
+            property_id=prop.id,
+            person_id=person.id,
+            role=role,
+            unit_id=unit_id,
+            by=by,
         )
         sim = SimPerson(person.id, role)
         people.append(sim)
         return sim
 
-    def grant(person: SimPerson, key: Key, resident: bool, by: str | None = None) -> Grant:
-        row = Grant(
-            id=new_id(),
-            person_id=person.id,
-            key=key,
-            kind=GrantKind.STANDARD if by is None else GrantKind.SERVICE_PROVIDER,
-            starts_at=now,
-            resident=resident,
-            created_by=by,
-        )
-        session.add(row)
-        grants_by_person.setdefault(person.id, []).append(row.id)
-        return row
+    # The manager, whom nobody invites, places everyone else and gives them their keys.
+    manager = add_person(Role.PROPERTY_MANAGER)
 
-    unit_keys = {home.id: _key(session, prop.id, home.name, [home.id]) for _, home in homes}
+    def grant(person: SimPerson, key: Key, resident: bool, booker: str | None = None) -> None:
+        row = create_grant(
+            session=session,
+            key=key,
+            person_id=person.id,
+            starts_at=now,
+            ends_at=None,
+            resident=resident,
+            created_by=booker or manager.id,
+            kind=GrantKind.STANDARD if booker is None else GrantKind.SERVICE_PROVIDER,
+            now=now,
+        )
+        grants_by_person.setdefault(person.id, []).append(row.id)
+
+    unit_keys = {home.id: key(home.name, [home.id]) for _, home in homes}
     for number in range(residents):
-        unit, home = homes[number % len(homes)]
-        resident = add_person(Role.RESIDENT, unit)
+        unit_id, home = homes[number % len(homes)]
+        resident = add_person(Role.RESIDENT, unit_id, by=manager.id)
         resident.home = home
         grant(resident, unit_keys[home.id], resident=True)
         grant(resident, building_key, resident=False)
-    manager = add_person(Role.PROPERTY_MANAGER)
-    staff_key = _key(session, prop.id, "Staff", [d.id for d in sim_doors])
+    staff_key = key("Staff", [d.id for d in sim_doors])
     for _ in range(2):
-        grant(add_person(Role.STAFF), staff_key, resident=False)
+        grant(add_person(Role.STAFF, by=manager.id), staff_key, resident=False)
     walker_home = homes[0][1]
-    walker_key = _key(
-        session,
-        prop.id,
+    walker_key = key(
         "Dog walker",
         [shared_ids[0], walker_home.id],
-        {
-            "windows": [
-                {"weekday": day, "start": WALKER_HOURS[0].isoformat("minutes"), "end": "17:00"}
-                for day in sorted(WALKER_WEEKDAYS)
-            ]
-        },
+        [
+            {"weekday": day, "start": WALKER_HOURS[0].isoformat("minutes"), "end": "17:00"}
+            for day in sorted(WALKER_WEEKDAYS)
+        ],
     )
-    walker = add_person(Role.SERVICE_PROVIDER)
     walker_booker = next(p for p in people if p.home is walker_home)
-    grant(walker, walker_key, resident=False, by=walker_booker.id)
-    session.flush()
+    walker = add_person(Role.SERVICE_PROVIDER, by=walker_booker.id)
+    grant(walker, walker_key, resident=False, booker=walker_booker.id)
     # Residents agree in the app before anything is collected, as New York City requires (R5).
     for resident in (p for p in people if p.role is Role.RESIDENT):
-        consent.record_in_app(session, session.get_one(Person, resident.id), now)
+        consent.record_in_app(session=session, person=session.get_one(Person, resident.id), now=now)
 
     for person in people:
         if person.role is Role.PROPERTY_MANAGER:
             continue
-        person.phone = SigningKeyPair.generate()
-        registration = MobileKeyRegistration(
-            person_id=person.id,
-            phone_public_key=person.phone.public_bytes(),
-            phone_key_id=person.phone.key_id,
-        )
-        session.add(registration)
-        session.flush()
-        person.registration_id = registration.id
+        enrol_new_phone(session, person, now)
         code_doors = [shared_ids[0]] + ([person.home.id] if person.home is not None else [])
         for door_id in code_doors:
             issued = issue_personal_code(
-                session, master_key, person.id, door_id, now, draw=rng.randrange
+                session=session,
+                master_key=master_key,
+                person_id=person.id,
+                door_id=door_id,
+                now=now,
+                draw=rng.randrange,
             )
             truth = Truth("personal", person.id, frozenset({door_id}), now)
             truths.append(truth)
@@ -260,7 +271,9 @@ def build(
         )
         if wants_card:
             uid = f"{rng.getrandbits(56):014X}"
-            session.add(Keycard(person_id=person.id, property_id=prop.id, card_uid=uid))
+            activate_keycard(
+                session=session, property_id=prop.id, person_id=person.id, card_uid=uid
+            )
             # A card opens every door its holder has a grant for.
             own_door = [person.home.id] if person.home is not None else []
             staff = person.role is Role.STAFF
@@ -281,23 +294,14 @@ def build(
     return building
 
 
-def _key(
-    session: Session,
-    property_id: str,
-    name: str,
-    door_ids: list[str],
-    schedule: dict[str, object] | None = None,
-) -> Key:
-    doors = [session.get(Door, door_id) for door_id in door_ids]
-    key = Key(
-        id=new_id(),
-        property_id=property_id,
-        name=name,
-        doors=[d for d in doors if d is not None],
-        schedule_json=schedule or {},
-    )
-    session.add(key)
-    return key
+def enrol_new_phone(session: Session, person: SimPerson, now: datetime) -> None:
+    """A new phone for the person, enrolled through the credentials service as the app does."""
+    phone = SigningKeyPair.generate()
+    public_key = base64.urlsafe_b64encode(phone.public_bytes()).decode().rstrip("=")
+    registration = enrol_phone(session=session, person_id=person.id, public_key=public_key, now=now)
+    person.phone = phone
+    person.phone_registered_at = registration.registered_at
+    person.registration_id = registration.id
 
 
 def provision_lock(
@@ -313,8 +317,17 @@ def provision_lock(
     data_dir = locks_dir / f"{door.id}-{serial}"
     data_dir.mkdir(parents=True)
     public = create_identity(data_dir)
-    token = create_provisioning_token(session, door.id, door.model, now)
-    config = provision_device(session, master_key, token, public.public_bytes(), door.model, now)
+    token = create_provisioning_token(
+        session=session, door_id=door.id, model_name=door.model, now=now
+    )
+    config = provision_device(
+        session=session,
+        master_key=master_key,
+        token=token,
+        public_key=public.public_bytes(),
+        model_name=door.model,
+        now=now,
+    )
     install_config(data_dir, config)
     door.lock = Lock.open(data_dir, clock)
     door.lock_dir = data_dir

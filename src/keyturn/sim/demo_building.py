@@ -15,6 +15,7 @@ import os
 import random
 import secrets
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,27 +25,29 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.credentials.service import activate_keycard, enrol_phone, issue_doorcode
+from keyturn.cloud.access.keys.service import create_grant, create_key
+from keyturn.cloud.access.revocation import Credential, revoke
 from keyturn.cloud.access.suspension import service as suspension
-from keyturn.cloud.auth.passwords import hash_password
-from keyturn.cloud.db import new_id
+from keyturn.cloud.auth.service import open_account
 from keyturn.cloud.models import (
-    Account,
     Door,
-    Grant,
-    GrantKind,
     Key,
     Keycard,
     MobileKeyRegistration,
     Person,
-    Portfolio,
-    Profile,
     Property,
     RoleMembership,
-    RolePermission,
     Unit,
 )
-from keyturn.cloud.people.profiles import profile_at
-from keyturn.cloud.properties.service import give_authority, give_door_secret
+from keyturn.cloud.people import service as people
+from keyturn.cloud.people.consent import service as consent
+from keyturn.cloud.people.profiles import profile_at, profile_in
+from keyturn.cloud.properties.service import (
+    create_door,
+    create_portfolio,
+    create_property,
+    create_unit,
+)
 from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.rules.types import DoorKind, Permission, Role
@@ -140,69 +143,85 @@ def ensure_demo_building(engine: Engine, master_key: bytes, data_dir: Path) -> D
 
 def _create(session: Session, master_key: bytes, now: datetime) -> tuple[DemoLogin, ...]:
     rng = random.Random(SEED)  # noqa: S311 - picks demo names, protects nothing
-    portfolio = Portfolio(name=PORTFOLIO_NAME)
-    prop = Property(
-        id=new_id(),
-        portfolio=portfolio,
-        name=PROPERTY_NAME,
-        time_zone=TIME_ZONE,
-        jurisdiction=JURISDICTION,
+    portfolio = create_portfolio(session=session, name=PORTFOLIO_NAME)
+    prop = create_property(
+        session=session,
+        master_key=master_key,
+        portfolio_id=portfolio.id,
+        fields={"name": PROPERTY_NAME, "time_zone": TIME_ZONE, "jurisdiction": JURISDICTION},
     )
-    give_authority(prop, master_key)
-    session.add_all([portfolio, prop])
-    session.flush()
 
-    def add_door(name: str, kind: DoorKind, unit: Unit | None = None) -> Door:
-        door = Door(id=new_id(), property=prop, unit=unit, name=name, kind=kind)
-        give_door_secret(door, master_key)
-        session.add(door)
-        session.flush()
-        return door
+    def add_door(name: str, kind: DoorKind, unit_id: str | None = None) -> Door:
+        return create_door(
+            session=session,
+            master_key=master_key,
+            property_id=prop.id,
+            name=name,
+            kind=kind,
+            unit_id=unit_id,
+        )
+
+    def add_key(name: str, doors: list[Door]) -> Key:
+        return create_key(
+            session=session,
+            property_id=prop.id,
+            name=name,
+            door_ids=[door.id for door in doors],
+            windows=(),
+            may_share=True,
+            provides_doorcodes=True,
+        )
 
     shared = [add_door(name, kind) for name, kind in (*SHARED_DOORS, PACKAGE_ROOM)]
-    building_key = Key(
-        property_id=prop.id,
-        name="Building access",
-        may_share=True,
-        provides_doorcodes=True,
-        doors=shared,
-    )
-    session.add(building_key)
+    building_key = add_key("Building access", shared)
 
     logins: list[DemoLogin] = []
 
-    def add_person(name: str, role: Role, unit: Unit | None = None) -> Person:
+    def add_person(name: str, role: Role, by: str | None, unit: Unit | None = None) -> Person:
         local = name.lower().replace(" ", ".")
-        person = Person(id=new_id(), display_name=name, email=f"{local}@{EMAIL_DOMAIN}")
-        session.add(person)
-        session.add(Profile(person_id=person.id, portfolio_id=prop.portfolio_id, display_name=name))
-        session.add(
-            RoleMembership(
-                person=person,
-                property_id=prop.id,
-                role=role,
-                unit_id=unit.id if unit else None,
-            )
+        person = people.add_person(
+            session=session, display_name=name, email=f"{local}@{EMAIL_DOMAIN}"
+        )
+        profile_in(session, person=person, portfolio_id=portfolio.id, display_name=name)
+        people.add_role(
+            session=session,
+            property_id=prop.id,
+            person_id=person.id,
+            role=role,
+            unit_id=unit.id if unit else None,
+            by=by,
         )
         return person
 
     def add_login(person: Person, role: Role) -> None:
         password = secrets.token_urlsafe(12)
-        session.add(Account(person_id=person.id, password_hash=hash_password(password)))
+        open_account(session=session, person_id=person.id, password=password, now=now)
         assert person.email is not None
         logins.append(DemoLogin(role.value, person.email, password))
 
+    owner = add_person("Pat Portfolio", Role.PORTFOLIO_MANAGER, None)
+    manager = add_person(MANAGER_NAME, Role.PROPERTY_MANAGER, owner.id)
+    for permission in (Permission.KEYS_FULL, Permission.DEVICE_MANAGEMENT):
+        people.give_permission(
+            session=session,
+            property_id=prop.id,
+            person_id=manager.id,
+            permission=permission,
+            by=owner.id,
+        )
+
     def add_resident(name: str, unit: Unit, unit_key: Key) -> Person:
-        resident = add_person(name, Role.RESIDENT, unit)
+        resident = add_person(name, Role.RESIDENT, manager.id, unit)
         for key in (unit_key, building_key):
-            session.add(
-                Grant(
-                    person_id=resident.id,
-                    key=key,
-                    kind=GrantKind.STANDARD,
-                    starts_at=now,
-                    resident=key is unit_key,
-                )
+            create_grant(
+                session=session,
+                key=key,
+                person_id=resident.id,
+                starts_at=now,
+                ends_at=None,
+                resident=key is unit_key,
+                created_by=manager.id,
+                now=now,
             )
         return resident
 
@@ -210,17 +229,10 @@ def _create(session: Session, master_key: bytes, now: datetime) -> tuple[DemoLog
     last_names = ["Park", "Diaz", "Okafor", "Novak", "Singh", "Moreau", "Tanaka", "Berg"]
     for number in range(1, UNIT_COUNT + 1):
         label = f"{(number - 1) // 4 + 1}{'ABCD'[(number - 1) % 4]}"
-        unit = Unit(id=new_id(), property=prop, label=label)
-        session.add(unit)
-        door = add_door(f"Unit {label}", DoorKind.RESIDENCE, unit)
-        unit_key = Key(
-            property_id=prop.id,
-            name=f"Unit {label}",
-            may_share=True,
-            provides_doorcodes=True,
-            doors=[door],
+        unit = create_unit(session=session, property_id=prop.id, label=label)
+        unit_key = add_key(
+            f"Unit {label}", [add_door(f"Unit {label}", DoorKind.RESIDENCE, unit.id)]
         )
-        session.add(unit_key)
         household = rng.choice((1, 1, 2, 2, 3))
         for first in rng.sample(first_names, household):
             resident = add_resident(f"{first} {rng.choice(last_names)} {label}", unit, unit_key)
@@ -228,16 +240,9 @@ def _create(session: Session, master_key: bytes, now: datetime) -> tuple[DemoLog
                 add_login(resident, Role.RESIDENT)
         if label == MINOR[1]:
             minor = add_resident(MINOR[0], unit, unit_key)
-            session.flush()
             profile_at(session, person=minor, property_id=prop.id).is_minor = True
 
-    manager = add_person(MANAGER_NAME, Role.PROPERTY_MANAGER)
-    for permission in (Permission.KEYS_FULL, Permission.DEVICE_MANAGEMENT):
-        session.add(
-            RolePermission(person_id=manager.id, property_id=prop.id, permission=permission)
-        )
     add_login(manager, Role.PROPERTY_MANAGER)
-    owner = add_person("Pat Portfolio", Role.PORTFOLIO_MANAGER)
     add_login(owner, Role.PORTFOLIO_MANAGER)
     session.flush()
     return tuple(logins)
@@ -250,8 +255,8 @@ def _issue_credentials(
 
     Consent comes first (R5, R7): in New York City a tenant's credentials are collected only
     after their consent is recorded, and a minor's also after a guardian's written consent.
-    The last resident is then suspended, as after a lost phone (A6), so the locks have
-    someone to refuse.
+    The last resident then loses their phone and is suspended through the lost-phone flow
+    (A6), so the locks have someone to refuse.
     """
     # Demo databases made before the keys handed out doorcodes get that flag now.
     session.execute(update(Key).where(Key.property_id == prop.id).values(provides_doorcodes=True))
@@ -260,6 +265,12 @@ def _issue_credentials(
     }
     entrance = next(door for door in doors.values() if door.kind == DoorKind.ENTRANCE)
     home_of = {door.unit_id: door for door in doors.values() if door.kind == DoorKind.RESIDENCE}
+    manager_id = session.scalars(
+        select(RoleMembership.person_id).where(
+            RoleMembership.property_id == prop.id, RoleMembership.role == Role.PROPERTY_MANAGER
+        )
+    ).first()
+    assert manager_id is not None
     rows = session.execute(
         select(Person, Unit)
         .join(RoleMembership, RoleMembership.person_id == Person.id)
@@ -270,36 +281,50 @@ def _issue_credentials(
     residents: list[DemoResident] = []
     for number, (person, unit) in enumerate(rows):
         # Agreed in the app at sign-up: a consent with no document reference.
+        consent.record_in_app(session=session, person=person, now=now)
         profile = profile_at(session, person=person, property_id=prop.id)
-        profile.nyc_consent_at = profile.nyc_consent_at or now
         if profile.is_minor and profile.guardian_consent_document is None:
-            profile.guardian_consent_at = now
-            profile.guardian_consent_document = GUARDIAN_CONSENT_DOCUMENT
+            consent.record_written(
+                session=session,
+                profile=profile,
+                kind=consent.ConsentKind.GUARDIAN,
+                document=GUARDIAN_CONSENT_DOCUMENT,
+                actor_id=manager_id,
+                property_id=prop.id,
+                now=now,
+            )
         session.flush()
         home = home_of[unit.id]
         codes = {
-            door.id: issue_doorcode(session, master_key, person.id, door, now, residence_only=False)
+            door.id: issue_doorcode(
+                session=session,
+                master_key=master_key,
+                person_id=person.id,
+                door=door,
+                now=now,
+                residence_only=False,
+            )
             for door in (entrance, home)
         }
         # A new phone each time: any earlier one of this resident is revoked first.
-        session.execute(
-            update(MobileKeyRegistration)
-            .where(
-                MobileKeyRegistration.person_id == person.id,
-                MobileKeyRegistration.revoked_at.is_(None),
-            )
-            .values(revoked_at=now)
+        phones = select(MobileKeyRegistration).where(
+            MobileKeyRegistration.person_id == person.id,
+            MobileKeyRegistration.revoked_at.is_(None),
         )
+        _revoke_each(session, master_key, prop, session.scalars(phones).all(), now)
         phone = SigningKeyPair.generate()
         encoded = base64.urlsafe_b64encode(phone.public_bytes()).decode().rstrip("=")
-        registration = enrol_phone(session, person.id, encoded, now)
+        registration = enrol_phone(
+            session=session, person_id=person.id, public_key=encoded, now=now
+        )
         card_uid = None
         if number % CARD_EVERY == 0:
-            session.execute(
-                update(Keycard).where(Keycard.person_id == person.id).values(active=False)
-            )
+            cards = select(Keycard).where(Keycard.person_id == person.id, Keycard.active.is_(True))
+            _revoke_each(session, master_key, prop, session.scalars(cards).all(), now)
             card_uid = secrets.token_hex(7).upper()
-            activate_keycard(session, prop.id, person.id, card_uid)
+            activate_keycard(
+                session=session, property_id=prop.id, person_id=person.id, card_uid=card_uid
+            )
         residents.append(
             DemoResident(
                 person_id=person.id,
@@ -315,17 +340,34 @@ def _issue_credentials(
             )
         )
     suspended = residents[-1]
-    manager_id = session.scalars(
-        select(RoleMembership.person_id).where(
-            RoleMembership.property_id == prop.id, RoleMembership.role == Role.PROPERTY_MANAGER
-        )
-    ).first()
-    lost_phone = session.get(Person, suspended.person_id)
-    assert lost_phone is not None
-    assert manager_id is not None
-    suspension.suspend(session, master_key, prop, lost_phone, manager_id, False, now)
+    suspension.suspend(
+        session=session,
+        master_key=master_key,
+        prop=prop,
+        person=session.get_one(Person, suspended.person_id),
+        manager_id=manager_id,
+        send_temporary_code=False,
+        now=now,
+    )
     residents[-1] = DemoResident(**{**asdict(suspended), "suspended": True})
     return tuple(residents)
+
+
+def _revoke_each(
+    session: Session,
+    master_key: bytes,
+    prop: Property,
+    credentials: Sequence[Credential],
+    now: datetime,
+) -> None:
+    for credential in credentials:
+        revoke(
+            session=session,
+            master_key=master_key,
+            property_id=prop.id,
+            credential=credential,
+            now=now,
+        )
 
 
 def _residents_match(session: Session, prop: Property, residents: tuple[DemoResident, ...]) -> bool:

@@ -38,6 +38,8 @@ class Truth:
     first_use: datetime | None = None
     slot: int | None = None  # single-day codes
     record_id: str | None = None  # the cloud row, for revoking
+    phone_registered_at: datetime | None = None  # mobile keys: when their phone was enrolled
+    issued_for: str | None = None  # a lost-phone temporary code: whose it is (not its subject)
 
     @property
     def needs_list(self) -> bool:
@@ -46,21 +48,47 @@ class Truth:
 
 @dataclass
 class Oracle:
+    """Who should get in, from the truths the simulator records (`truths`).
+
+    A lost-phone suspension (A6) is modelled as the rule states it: the holder's subject is
+    suspended until the suspension is lifted; every phone the holder enrolled up to the
+    suspension stays barred for good (a new phone is needed); the holder's live temporary
+    codes are revoked when a suspension starts (it issues fresh ones) and when it is lifted.
+    A lock applies each of these only once its knowledge dates from after it.
+    """
+
     tz: ZoneInfo
     suspensions: dict[str, list[tuple[datetime, datetime | None]]] = field(default_factory=dict)
+    phone_bars: dict[str, list[datetime]] = field(default_factory=dict)
+    truths: list[Truth] = field(default_factory=list)
 
     def suspend(self, person: str, at: datetime) -> None:
         self.suspensions.setdefault(person, []).append((at, None))
+        self.phone_bars.setdefault(person, []).append(at)
+        self._revoke_temporary_codes(person, at)
 
     def lift(self, person: str, at: datetime) -> None:
         start, _ = self.suspensions[person][-1]
         self.suspensions[person][-1] = (start, at)
+        self._revoke_temporary_codes(person, at)
+
+    def _revoke_temporary_codes(self, person: str, at: datetime) -> None:
+        for truth in self.truths:
+            if truth.issued_for == person and truth.revoked_at is None:
+                truth.revoked_at = at
 
     def _suspended_as_of(self, person: str | None, known: datetime) -> bool:
         for start, end in self.suspensions.get(person or "", []):
             if start <= known and (end is None or end > known):
                 return True
         return False
+
+    def _phone_barred_as_of(self, truth: Truth, known: datetime) -> bool:
+        """Whether a bar the lock knows of covers the phone this mobile key belongs to."""
+        if truth.phone_registered_at is None:
+            return False
+        bars = [at for at in self.phone_bars.get(truth.holder or "", []) if at <= known]
+        return bool(bars) and truth.phone_registered_at <= max(bars)
 
     def expects_grant(
         self, truth: Truth | None, door: str, now: datetime, known: datetime | None
@@ -80,6 +108,8 @@ class Oracle:
         if truth.revoked_at is not None and truth.revoked_at <= known:
             return False
         if self._suspended_as_of(truth.holder, known):
+            return False
+        if self._phone_barred_as_of(truth, known):
             return False
         if door not in truth.doors:
             return False

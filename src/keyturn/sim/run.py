@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+import re
 import shutil
 from collections import Counter
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -32,6 +34,7 @@ from keyturn.cloud.access.credentials.mobile_keys import (
     MobileKeyRefused,
     issue_for_phone,
 )
+from keyturn.cloud.access.suspension import service as suspension
 from keyturn.cloud.db import make_engine, upgrade
 from keyturn.cloud.devices.service import retire_device
 from keyturn.cloud.devices.sync import handle_uplink
@@ -40,26 +43,26 @@ from keyturn.cloud.models import (
     Key,
     LogGap,
     MobileKeyRegistration,
+    OutboxMessage,
     Person,
     Photo,
-    Profile,
     Property,
     SingleDayCode,
 )
-from keyturn.cloud.people.profiles import profile_at
 from keyturn.cloud.sessions import session_factory
-from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge
 from keyturn.lock.agent import Attempt, Lock
 from keyturn.lock.clock import ManualClock
 from keyturn.rules.types import Capability, Role
 from keyturn.sim.building import (
+    TIME_ZONE,
     WALKER_HOURS,
     WALKER_WEEKDAYS,
     SimBuilding,
     SimDoor,
     SimPerson,
     build,
+    enrol_new_phone,
     provision_lock,
 )
 from keyturn.sim.oracle import Oracle, Truth
@@ -95,6 +98,7 @@ class Tally:
     relay_syncs: int = 0
     duplicate_uploads_sent: int = 0
     power_cuts: int = 0
+    lost_phone_suspensions: int = 0
     disagreements: list[dict[str, Any]] = field(default_factory=list)
     disagreement_count: int = 0
 
@@ -114,7 +118,7 @@ class Simulation:
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self.clock = ManualClock(START)
         self.now = START
-        self.truths: list[Truth] = []
+        self.oracle = Oracle(ZoneInfo(TIME_ZONE))
         self.tally = Tally()
         self.queue: list[tuple[datetime, int, int, Callable[[], None]]] = []
         self._order = itertools.count()
@@ -128,9 +132,8 @@ class Simulation:
                 START,
                 workdir / "locks",
                 self.clock,
-                self.truths,
+                self.oracle.truths,
             )
-        self.oracle = Oracle(self.building.tz)
 
     # -- the event loop ---------------------------------------------------------------
 
@@ -258,10 +261,11 @@ class Simulation:
                 if token is not None:
                     self._mobile_attempt(person, door, *token)
                     return
-            if method == "code" and door.id in person.code_at:
+            codes = {**person.code_at, **person.temporary_codes}  # the mailed code, if any
+            if method == "code" and door.id in codes:
                 if self.rng.random() < 0.03:
                     self._wrong_code(door)
-                code, truth = person.code_at[door.id]
+                code, truth = codes[door.id]
                 self._check(door, truth, lock.enter_code(code))
                 return
             if method == "card" and person.card and lock.settings.has(Capability.CARD_READER):
@@ -355,7 +359,7 @@ class Simulation:
                 truth = Truth("single_day", None, frozenset({door.id}), self.now, day=local_day)
                 truth.slot = _slot_of(session, issued.record_id)
                 truth.record_id = issued.record_id
-                self.truths.append(truth)
+                self.oracle.truths.append(truth)
                 codes.append((door, issued.code, truth))
         revoke = self.rng.random() < 0.1
         if revoke:
@@ -402,7 +406,7 @@ class Simulation:
             self.now,
             window=timedelta(minutes=COURIER_WINDOW_MIN),
         )
-        self.truths.append(truth)
+        self.oracle.truths.append(truth)
         arrives = self.now + timedelta(hours=self.rng.uniform(2, 6))
         for later in (timedelta(0), timedelta(minutes=10), timedelta(minutes=45)):
             self.at(arrives + later, self._typer(b.package_room, issued.code, truth))
@@ -418,9 +422,10 @@ class Simulation:
     def _truth_of_code(self, door: SimDoor, code: str) -> Truth | None:
         """A random code that happens to be someone's real code is that person's attempt."""
         for person in self.building.people:
-            found = person.code_at.get(door.id)
-            if found is not None and found[0] == code:
-                return found[1]
+            for codes in (person.code_at, person.temporary_codes):
+                found = codes.get(door.id)
+                if found is not None and found[0] == code:
+                    return found[1]
         return None
 
     def _brute_force(self) -> None:
@@ -463,17 +468,13 @@ class Simulation:
             valid_until=key.expires,
             weekdays=WALKER_WEEKDAYS if walker else None,
             hours=WALKER_HOURS if walker else None,
-        )
-
-    def _profile(self, session: Session, person_id: str) -> Profile:
-        return profile_at(
-            session,
-            person=session.get_one(Person, person_id),
-            property_id=self.building.property_id,
+            phone_registered_at=person.phone_registered_at,
         )
 
     def _lose_phone(self) -> None:
-        """A resident's phone is stolen; the manager suspends them half an hour later (A6)."""
+        """A resident's phone is stolen; the manager reports it half an hour later through the
+        lost-phone flow (A6), which suspends the resident and mails them a temporary code; a
+        day later the manager restores their access and they enrol a new phone."""
         b = self.building
         victim = b.residents[0]
         stolen = list(victim.tokens)
@@ -484,15 +485,35 @@ class Simulation:
 
         def suspend() -> None:
             with self.sessions.begin() as session:
-                self._profile(session, victim.id).suspended_at = self.now
-                registration = session.get(MobileKeyRegistration, victim.registration_id)
-                assert registration is not None
-                registration.revoked_at = self.now
+                prop = session.get_one(Property, b.property_id)
+                person = session.get_one(Person, victim.id)
+                done = suspension.suspend(
+                    session=session,
+                    master_key=self.master_key,
+                    prop=prop,
+                    person=person,
+                    manager_id=b.manager.id,
+                    send_temporary_code=True,
+                    now=self.now,
+                )
+                mailed = _mailed_codes(session, person)
+            self.tally.lost_phone_suspensions += 1
             self.oracle.suspend(victim.id, self.now)
-            for _, truth in stolen:
-                truth.revoked_at = self.now
             victim.tokens = []
             victim.registration_id = None
+            victim.phone = None
+            for door_id in done.temporary_code_doors:
+                door = next(d for d in b.doors if d.id == door_id)
+                truth = Truth(
+                    "one_time",
+                    None,
+                    frozenset({door_id}),
+                    self.now,
+                    window=timedelta(minutes=suspension.TEMPORARY_CODE_MINUTES),
+                    issued_for=victim.id,
+                )
+                self.oracle.truths.append(truth)
+                victim.temporary_codes[door_id] = (mailed[door.name], truth)
 
         def thief_tries(door: SimDoor) -> None:
             if door.lock is None:
@@ -503,19 +524,17 @@ class Simulation:
                     return
 
         def restore() -> None:
-            new_phone = SigningKeyPair.generate()
             with self.sessions.begin() as session:
-                self._profile(session, victim.id).suspended_at = None
-                registration = MobileKeyRegistration(
-                    person_id=victim.id,
-                    phone_public_key=new_phone.public_bytes(),
-                    phone_key_id=new_phone.key_id,
+                suspension.restore(
+                    session=session,
+                    master_key=self.master_key,
+                    prop=session.get_one(Property, b.property_id),
+                    person=session.get_one(Person, victim.id),
+                    now=self.now,
                 )
-                session.add(registration)
-                session.flush()
-                victim.registration_id = registration.id
-            victim.phone = new_phone
+                enrol_new_phone(session, victim, self.now)
             self.oracle.lift(victim.id, self.now)
+            victim.temporary_codes = {}
             self._refresh_tokens([victim])
 
         self.at(self.now + timedelta(minutes=30), suspend)
@@ -639,6 +658,7 @@ class Simulation:
             "syncs": t.syncs,
             "relay_syncs": t.relay_syncs,
             "power_cuts": t.power_cuts,
+            "lost_phone_suspensions": t.lost_phone_suspensions,
             "oracle_disagreements": t.disagreement_count,
             "disagreement_examples": t.disagreements,
         }
@@ -648,6 +668,18 @@ class Simulation:
             if door.lock is not None:
                 door.lock.close()
         self.engine.dispose()
+
+
+def _mailed_codes(session: Session, person: Person) -> dict[str, str]:
+    """The temporary code per door name, as the person reads it in the lost-phone email."""
+    body = session.scalars(
+        select(OutboxMessage.body_text)
+        .where(OutboxMessage.person_id == person.id)
+        .order_by(OutboxMessage.created_at.desc())
+    ).first()
+    assert body is not None
+    found = re.findall(r"^  (.+): (\d+)$", body, flags=re.MULTILINE)
+    return dict(found)
 
 
 def _slot_of(session: Session, record_id: str) -> int:

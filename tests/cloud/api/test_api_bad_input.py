@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from api_fixtures import Site
-from auth_fixtures import T0, bearer, row_counts, token_for
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+
+from factories import T0, bearer, row_counts, token_for
+from worlds import Site
 
 # (persona, method, path under the property, body, status, problem type)
 CASES = [
@@ -253,7 +254,7 @@ CASES = [
 def _fill(text: str, site: Site) -> str:
     names = {
         "FOREIGN_DOOR": site.foreign_door_id,
-        "FOREIGN_KEY": site.building.other_key_in_other_property_id,
+        "FOREIGN_KEY": site.personas.other_key_in_other_property_id,
         "FOREIGN_PERSON": site.foreign_person_id,
         "ENTRANCE": site.entrance_id,
         "HOME": site.home_id,
@@ -361,14 +362,14 @@ def test_another_propertys_objects_are_404(
     client: TestClient, db: Session, site: Site, path: str
 ) -> None:
     """The portfolio manager of the first property asks for the second property's objects."""
-    foreign = f"/api/v1/properties/{site.building.other_property_id}" + path.format(
+    foreign = f"/api/v1/properties/{site.personas.other_property_id}" + path.format(
         door=site.foreign_door_id,
-        key=site.building.other_key_in_other_property_id,
+        key=site.personas.other_key_in_other_property_id,
         person=site.foreign_person_id,
     )
     mixed = site.url + path.format(
         door=site.foreign_door_id,
-        key=site.building.other_key_in_other_property_id,
+        key=site.personas.other_key_in_other_property_id,
         person=site.foreign_person_id,
     )
 

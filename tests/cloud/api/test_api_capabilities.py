@@ -9,25 +9,24 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from api_fixtures import Site, provision
-from auth_fixtures import T0
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from factories import T0, give_key, make_key, provision_lock
 from keyturn.cloud.models import (
     AccessListVersion,
     Device,
     Door,
     Doorcode,
-    Grant,
     Key,
     Keycard,
     OneTimeCode,
     SingleDayCode,
 )
 from keyturn.cloud.problems import PROBLEM_BASE
+from worlds import Site
 
 NO_KEYPAD = "keyturn-b1"
 NO_CARD_READER = "keyturn-m"
@@ -52,7 +51,7 @@ def _missing(answer: Response, capability: str) -> dict[str, Any]:
 
 def _keypadless_package_room(db: Session, site: Site) -> None:
     """Bind a reader-only lock at the package room and put the room on the resident's key."""
-    provision(db, site.package_room_id, NO_KEYPAD)
+    provision_lock(db, door_id=site.package_room_id, model=NO_KEYPAD)
     key = db.get_one(Key, site.resident_key_id)
     key.doors.append(db.get_one(Door, site.package_room_id))
     db.commit()
@@ -79,7 +78,7 @@ def test_rule_a3_own_reset_at_a_keypadless_residence_lock_is_409(
 ) -> None:
     db.get_one(Device, site.home_lock_id).door_id = None
     db.flush()
-    provision(db, site.home_id, NO_KEYPAD)
+    provision_lock(db, door_id=site.home_id, model=NO_KEYPAD)
     db.commit()
     before = _rows(db)
 
@@ -135,18 +134,16 @@ def test_rule_a3_a_door_with_no_lock_bound_is_not_checked(
 def test_rule_a2_keycard_refused_only_when_no_door_of_the_persons_keys_reads_cards(
     client: TestClient, db: Session, site: Site
 ) -> None:
-    provision(db, site.package_room_id, NO_CARD_READER)
-    key = Key(property_id=site.property_id, name="Parcels", schedule_json={})
-    key.doors = [db.get_one(Door, site.package_room_id)]
-    db.add(key)
-    db.flush()
-    db.add(
-        Grant(
-            person_id=site.person("staff"),
-            key_id=key.id,
-            starts_at=T0 - timedelta(days=1),
-            created_by=site.person("portfolio_manager"),
-        )
+    provision_lock(db, door_id=site.package_room_id, model=NO_CARD_READER)
+    key = make_key(
+        db, property_id=site.property_id, name="Parcels", door_ids=[site.package_room_id]
+    )
+    give_key(
+        db,
+        key=key,
+        person_id=site.person("staff"),
+        starts_at=T0 - timedelta(days=1),
+        by=site.person("portfolio_manager"),
     )
     db.commit()
     manager = site.auth("portfolio_manager")

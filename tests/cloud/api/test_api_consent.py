@@ -10,13 +10,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from api_fixtures import Site
-from auth_fixtures import MASTER_KEY, T0, row_counts
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from factories import MASTER_KEY, T0, row_counts
 from keyturn.cloud.access.access_lists import build_access_list, subject_for
 from keyturn.cloud.models import (
     AuditRecord,
@@ -27,6 +26,7 @@ from keyturn.cloud.models import (
     Property,
 )
 from keyturn.crypto.keys import SigningKeyPair
+from worlds import Site
 
 NYC = "US-NY-NYC"
 CONSENT_REQUIRED = "https://keyturn.invalid/problems/consent-required"

@@ -6,20 +6,21 @@ What is written through the API is read back through the API and checked in the 
 
 from __future__ import annotations
 
-from api_fixtures import Site, mails_to
-from auth_fixtures import T0
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from factories import MASTER_KEY, T0
+from keyturn.cloud.access.access_lists import build_access_list
 from keyturn.cloud.models import Keycard, Property, RoleMembership
 from keyturn.rules.types import Role
+from worlds import Site, mails_to, sync
 
 
 def test_property_unit_door_round_trip(client: TestClient, db: Session, site: Site) -> None:
     manager = site.auth("portfolio_manager")
     made = client.post(
-        f"/api/v1/portfolios/{site.building.portfolio_id}/properties",
+        f"/api/v1/portfolios/{site.personas.portfolio_id}/properties",
         json={"name": "14 Elm St", "time_zone": "Europe/Paris", "doorcode_length": 6},
         headers=manager,
     )
@@ -100,7 +101,7 @@ def test_keys_and_grants_round_trip(client: TestClient, db: Session, site: Site)
     grants = client.get(f"{key_url}/grants", headers=manager).json()["items"]
     assert [g["revoked_at"] for g in grants] == ["2026-03-02T09:00:00Z"]
     specific = client.get(f"{site.url}/keys", headers=site.auth("pm_keys_specific")).json()
-    assert [k["id"] for k in specific["items"]] == [site.building.managed_key_id]
+    assert [k["id"] for k in specific["items"]] == [site.personas.managed_key_id]
 
 
 def test_people_roles_and_csv_import(client: TestClient, db: Session, site: Site) -> None:
@@ -114,7 +115,7 @@ def test_people_roles_and_csv_import(client: TestClient, db: Session, site: Site
     person_id = person.json()["id"]
     role = client.post(
         f"{site.url}/people/{person_id}/roles",
-        json={"role": "resident", "unit_id": site.building.unit_id},
+        json={"role": "resident", "unit_id": site.personas.unit_id},
         headers=manager,
     )
     removed = client.delete(f"{site.url}/roles/{role.json()['id']}", headers=manager)
@@ -171,11 +172,6 @@ def test_keycards_activate_and_deactivate(client: TestClient, db: Session, site:
 def test_a_door_lockdown_reaches_the_door_list_and_each_lock_at_its_sync(
     client: TestClient, db: Session, site: Site
 ) -> None:
-    from api_fixtures import sync
-    from auth_fixtures import MASTER_KEY
-
-    from keyturn.cloud.access.access_lists import build_access_list
-
     manager = site.auth("property_manager")
     url = f"{site.url}/doors/{site.home_id}/lockdown"
     locked = client.put(url, headers=manager)

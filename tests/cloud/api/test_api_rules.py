@@ -9,12 +9,11 @@ from __future__ import annotations
 import base64
 from datetime import date, timedelta
 
-from api_fixtures import Site, mails_to, sync
-from auth_fixtures import MASTER_KEY, T0, Clock, bearer, token_for
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from factories import MASTER_KEY, T0, Clock, bearer, token_for
 from keyturn.cloud.access.access_lists import build_access_list, subject_for
 from keyturn.cloud.models import (
     Door,
@@ -33,6 +32,7 @@ from keyturn.crypto.keys import SigningKeyPair, VerifyKey
 from keyturn.crypto.mobile_keys import verify_mobile_key
 from keyturn.rules.doorcodes import is_weak
 from keyturn.rules.types import CredentialType
+from worlds import Site, mails_to, sync
 
 TOMORROW = date(2026, 3, 3)
 
@@ -288,7 +288,7 @@ def test_rule_a7_lockout_policy_is_a_property_setting_fixed_once_locks_hold_it(
     manager = site.auth("portfolio_manager")
     policy = {"max_failures": 3, "window_s": 300, "first_cooldown_s": 30, "max_cooldown_s": 1800}
     created = client.post(
-        f"/api/v1/portfolios/{site.building.portfolio_id}/properties",
+        f"/api/v1/portfolios/{site.personas.portfolio_id}/properties",
         json={"name": "14 Elm St", "time_zone": "America/New_York"},
         headers=manager,
     )

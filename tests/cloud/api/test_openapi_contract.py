@@ -15,8 +15,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from api_fixtures import Site
-from auth_fixtures import MASTER_KEY_TEXT, T0, Clock, bearer, token_for
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
@@ -34,8 +32,10 @@ from schemathesis.schemas import APIOperation, BaseSchema
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from factories import MASTER_KEY_TEXT, T0, Clock, bearer, token_for
 from keyturn.cloud.app import create_app
 from keyturn.settings import Settings
+from worlds import Site
 
 CHECKS = [
     not_a_server_error,
@@ -113,7 +113,7 @@ def _real_ids(app: FastAPI, site: Site) -> dict[str, list[str]]:
     webhook = made(manager, f"{url}/webhooks", {"url": "https://hooks.example.org/keyturn"})
     token = made(manager, "/api/v1/auth/tokens", {"name": "ci", "scopes": ["read"]})
     request = made(resident, "/api/v1/account/data-requests", {"kind": "copy"})
-    building = site.building
+    building = site.personas
     return {
         "property_id": [site.property_id],
         "portfolio_id": [building.portfolio_id],

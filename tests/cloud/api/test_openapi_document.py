@@ -13,9 +13,9 @@ from typing import Any
 
 import jsonschema_rs
 import pytest
-from auth_fixtures import MASTER_KEY_TEXT
 from fastapi import FastAPI
 
+from factories import MASTER_KEY_TEXT
 from keyturn.cloud.app import create_app
 from keyturn.cloud.auth.deps import app_routes
 from keyturn.cloud.auth.permissions import Action

@@ -1,29 +1,16 @@
-"""Fixtures of the auth tests: an app on each backend with a movable clock, and a building.
+"""Fixtures of the auth tests: the app with tight sign-in limits, and the personas' building.
 
-The app is the real `create_app`; only its clock and auth settings are replaced.
+The app is the root conftest's real `create_app`; only its auth settings are replaced here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from auth_fixtures import MASTER_KEY_TEXT, Building, Clock, make_building
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.app import create_app
 from keyturn.cloud.auth.config import AuthConfig
-from keyturn.cloud.sessions import session_factory
-from keyturn.settings import Settings
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from worlds import Personas, make_personas
 
 
 @pytest.fixture
@@ -32,31 +19,13 @@ def auth_config() -> AuthConfig:
 
 
 @pytest.fixture
-def app(
-    engine: Engine, db_url: str, tmp_path: Path, clock: Clock, auth_config: AuthConfig
-) -> FastAPI:
-    settings = Settings(data_dir=tmp_path, database_url=db_url, master_key=MASTER_KEY_TEXT)
-    application = create_app(settings, engine)
-    application.state.clock = clock
-    application.state.auth_config = auth_config
-    return application
+def app(app: FastAPI, auth_config: AuthConfig) -> FastAPI:
+    app.state.auth_config = auth_config
+    return app
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, base_url="https://testserver") as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
-    """A session for arranging and checking rows; each block commits what it arranges."""
-    with session_factory(engine)() as opened:
-        yield opened
-
-
-@pytest.fixture
-def building(db: Session) -> Building:
-    built = make_building(db)
+def personas(db: Session) -> Personas:
+    built = make_personas(db)
     db.commit()
     return built

@@ -6,9 +6,11 @@ Each gets a 4xx problem document, never echoes a password, and leaves every tabl
 from __future__ import annotations
 
 import pytest
-from auth_fixtures import Building, bearer, row_counts, token_for
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+
+from factories import bearer, row_counts, token_for
+from worlds import Personas
 
 GOOD_INVITE = {"email": "jo@example.org", "display_name": "Jo", "role": "staff"}
 
@@ -55,14 +57,14 @@ def test_public_routes_refuse_bad_bodies_with_a_422_problem(
     ],
 )
 def test_invitations_refuse_bad_bodies_and_change_nothing(
-    client: TestClient, db: Session, building: Building, body: dict[str, object]
+    client: TestClient, db: Session, personas: Personas, body: dict[str, object]
 ) -> None:
-    token = token_for(db, building.people["portfolio_manager"])
+    token = token_for(db, personas.people["portfolio_manager"])
     db.commit()
     before = row_counts(db)
 
     answer = client.post(
-        f"/api/v1/properties/{building.property_id}/invitations", json=body, headers=bearer(token)
+        f"/api/v1/properties/{personas.property_id}/invitations", json=body, headers=bearer(token)
     )
 
     assert answer.status_code == 422
@@ -83,9 +85,9 @@ def test_invitations_refuse_bad_bodies_and_change_nothing(
     ],
 )
 def test_token_creation_refuses_bad_bodies_and_changes_nothing(
-    client: TestClient, db: Session, building: Building, body: dict[str, object]
+    client: TestClient, db: Session, personas: Personas, body: dict[str, object]
 ) -> None:
-    token = token_for(db, building.people["resident"])
+    token = token_for(db, personas.people["resident"])
     db.commit()
     before = row_counts(db)
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import re
 
-from auth_fixtures import PASSWORD, Building, Clock, bearer, make_person, row_counts, token_for
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from factories import PASSWORD, Clock, bearer, make_person, make_unit, row_counts, token_for
 from keyturn.cloud.auth.opaque import digest
 from keyturn.cloud.models import Account, ApiToken, EmailLink, OutboxMessage, Person, RoleMembership
+from worlds import Personas
 
 RESET = "/api/v1/auth/password-reset"
 NEW_PASSWORD = "a brand new passphrase"
@@ -45,7 +46,7 @@ def _login(client: TestClient, password: str, email: str = EMAIL) -> int:
 def test_reset_request_answers_the_same_for_known_and_unknown_emails(
     client: TestClient, db: Session
 ) -> None:
-    make_person(db, EMAIL, password=PASSWORD)
+    make_person(db, email=EMAIL, password=PASSWORD)
     db.commit()
 
     known = client.post(RESET, json={"email": EMAIL})
@@ -60,7 +61,7 @@ def test_reset_request_answers_the_same_for_known_and_unknown_emails(
 def test_reset_link_sets_the_password_once_and_stores_only_its_digest(
     client: TestClient, db: Session
 ) -> None:
-    make_person(db, EMAIL, password=PASSWORD)
+    make_person(db, email=EMAIL, password=PASSWORD)
     db.commit()
     client.post(RESET, json={"email": EMAIL})
     token = _link_token(db, EMAIL)
@@ -77,7 +78,7 @@ def test_reset_link_sets_the_password_once_and_stores_only_its_digest(
 
 
 def test_reset_link_expires(client: TestClient, db: Session, clock: Clock) -> None:
-    make_person(db, EMAIL, password=PASSWORD)
+    make_person(db, email=EMAIL, password=PASSWORD)
     db.commit()
     client.post(RESET, json={"email": EMAIL})
     token = _link_token(db, EMAIL)
@@ -91,9 +92,9 @@ def test_reset_link_expires(client: TestClient, db: Session, clock: Clock) -> No
 
 
 def test_reset_ends_every_token_of_the_account(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    token = token_for(db, building.people["resident"])
+    token = token_for(db, personas.people["resident"])
     db.commit()
     client.post(RESET, json={"email": "resident@example.org"})
     link = _link_token(db, "resident@example.org")
@@ -111,7 +112,7 @@ def test_reset_ends_every_token_of_the_account(
 
 
 def test_reset_requests_are_capped_per_hour(client: TestClient, db: Session, clock: Clock) -> None:
-    make_person(db, EMAIL, password=PASSWORD)
+    make_person(db, email=EMAIL, password=PASSWORD)
     db.commit()
     for _ in range(5):
         assert client.post(RESET, json={"email": EMAIL}).status_code == 202
@@ -125,18 +126,18 @@ def test_reset_requests_are_capped_per_hour(client: TestClient, db: Session, clo
 
 
 def test_an_invitation_creates_the_person_and_accepting_sets_the_password(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    manager = token_for(db, building.people["property_manager"])
+    manager = token_for(db, personas.people["property_manager"])
     db.commit()
 
     invited = client.post(
-        f"/api/v1/properties/{building.property_id}/invitations",
+        f"/api/v1/properties/{personas.property_id}/invitations",
         json={
             "email": "Fay@Example.org",
             "display_name": "Fay",
             "role": "resident",
-            "unit_id": building.unit_id,
+            "unit_id": personas.unit_id,
         },
         headers=bearer(manager),
     )
@@ -147,8 +148,8 @@ def test_an_invitation_creates_the_person_and_accepting_sets_the_password(
     membership = db.execute(
         select(RoleMembership).where(RoleMembership.person_id == person.id)
     ).scalar_one()
-    assert (membership.role, membership.unit_id) == ("resident", building.unit_id)
-    assert membership.invited_by == building.people["property_manager"]
+    assert (membership.role, membership.unit_id) == ("resident", personas.unit_id)
+    assert membership.invited_by == personas.people["property_manager"]
     link = _link_token(db, "fay@example.org")
     assert _login(client, NEW_PASSWORD, "fay@example.org") == 401
 
@@ -165,12 +166,12 @@ def test_an_invitation_creates_the_person_and_accepting_sets_the_password(
 
 
 def test_an_invitation_link_cannot_reset_a_password(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    manager = token_for(db, building.people["property_manager"])
+    manager = token_for(db, personas.people["property_manager"])
     db.commit()
     client.post(
-        f"/api/v1/properties/{building.property_id}/invitations",
+        f"/api/v1/properties/{personas.property_id}/invitations",
         json={"email": "gil@example.org", "display_name": "Gil", "role": "staff"},
         headers=bearer(manager),
     )
@@ -182,14 +183,14 @@ def test_an_invitation_link_cannot_reset_a_password(
 
 
 def test_inviting_someone_with_an_account_sends_a_notice_without_a_link(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    make_person(db, EMAIL, password=PASSWORD)
-    manager = token_for(db, building.people["property_manager"])
+    make_person(db, email=EMAIL, password=PASSWORD)
+    manager = token_for(db, personas.people["property_manager"])
     db.commit()
 
     answer = client.post(
-        f"/api/v1/properties/{building.property_id}/invitations",
+        f"/api/v1/properties/{personas.property_id}/invitations",
         json={"email": EMAIL, "display_name": "Erin", "role": "staff"},
         headers=bearer(manager),
     )
@@ -202,14 +203,14 @@ def test_inviting_someone_with_an_account_sends_a_notice_without_a_link(
 
 
 def test_a_property_manager_cannot_appoint_managers(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    manager = token_for(db, building.people["pm_keys_full"])
-    owner = token_for(db, building.people["portfolio_manager"])
+    manager = token_for(db, personas.people["pm_keys_full"])
+    owner = token_for(db, personas.people["portfolio_manager"])
     db.commit()
     before = row_counts(db)
     body = {"email": "hal@example.org", "display_name": "Hal", "role": "property_manager"}
-    url = f"/api/v1/properties/{building.property_id}/invitations"
+    url = f"/api/v1/properties/{personas.property_id}/invitations"
 
     refused = client.post(url, json=body, headers=bearer(manager))
 
@@ -219,18 +220,15 @@ def test_a_property_manager_cannot_appoint_managers(
 
 
 def test_an_invitation_to_a_unit_of_another_property_is_404(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    from keyturn.cloud.models import Unit
-
-    foreign = Unit(property_id=building.other_property_id, label="1A")
-    db.add(foreign)
-    manager = token_for(db, building.people["property_manager"])
+    foreign = make_unit(db, property_id=personas.other_property_id, label="1A")
+    manager = token_for(db, personas.people["property_manager"])
     db.commit()
     before = row_counts(db)
 
     answer = client.post(
-        f"/api/v1/properties/{building.property_id}/invitations",
+        f"/api/v1/properties/{personas.property_id}/invitations",
         json={
             "email": "ivy@example.org",
             "display_name": "Ivy",
@@ -243,5 +241,5 @@ def test_an_invitation_to_a_unit_of_another_property_is_404(
     assert answer.status_code == 404
     assert row_counts(db) == before
     assert db.execute(select(func.count()).select_from(Account)).scalar_one() == len(
-        building.people
+        personas.people
     )

@@ -6,11 +6,11 @@ the database and lift when the window has passed (the app's clock is moved, neve
 
 from __future__ import annotations
 
-from auth_fixtures import PASSWORD, Clock, make_person
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from factories import PASSWORD, Clock, make_person
 from keyturn.cloud.auth.deps import CSRF_COOKIE, SESSION_COOKIE
 from keyturn.cloud.auth.opaque import digest
 from keyturn.cloud.models import Account, ApiToken, AuthSession, LoginFailure
@@ -20,7 +20,7 @@ EMAIL = "ana@example.org"
 
 
 def _ana(db: Session) -> None:
-    make_person(db, EMAIL, password=PASSWORD, name="Ana")
+    make_person(db, email=EMAIL, password=PASSWORD, name="Ana")
     db.commit()
 
 

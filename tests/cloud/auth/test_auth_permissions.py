@@ -10,19 +10,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from auth_fixtures import (
-    PERSONAS,
-    Building,
-    account_id,
-    bearer,
-    give_role,
-    make_property,
-    token_for,
-)
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from factories import account_id, bearer, give_role, make_property, token_for
 from keyturn.cloud.auth.deps import app_routes, unmarked_routes
 from keyturn.cloud.auth.errors import Forbidden, NotFound
 from keyturn.cloud.auth.permissions import (
@@ -35,6 +27,7 @@ from keyturn.cloud.auth.permissions import (
 )
 from keyturn.cloud.models import Portfolio
 from keyturn.rules.types import Role
+from worlds import PERSONAS, Personas
 
 ANY_PM = {
     "property_manager",
@@ -132,12 +125,12 @@ def test_the_expectation_tables_name_every_action() -> None:
 
 @pytest.mark.parametrize("action", list(Action), ids=str)
 def test_authorize_matches_the_table_for_every_persona(
-    db: Session, building: Building, action: Action
+    db: Session, personas: Personas, action: Action
 ) -> None:
     for persona in PERSONAS:
-        principal = _principal(db, building.people[persona])
+        principal = _principal(db, personas.people[persona])
         account_only = action.value in ACCOUNT_ACTIONS
-        outcome = _outcome(db, principal, action, None if account_only else building.property_id)
+        outcome = _outcome(db, principal, action, None if account_only else personas.property_id)
         if persona in EXPECTED[action.value]:
             expected = "ok"
         else:
@@ -145,55 +138,55 @@ def test_authorize_matches_the_table_for_every_persona(
         assert outcome == expected, persona
 
 
-def test_another_propertys_objects_are_404_for_everyone(db: Session, building: Building) -> None:
+def test_another_propertys_objects_are_404_for_everyone(db: Session, personas: Personas) -> None:
     for persona in PERSONAS:
-        principal = _principal(db, building.people[persona])
+        principal = _principal(db, personas.people[persona])
         for action in Action:
             if action.value in ACCOUNT_ACTIONS:
                 continue
-            assert _outcome(db, principal, action, building.other_property_id) == "404"
+            assert _outcome(db, principal, action, personas.other_property_id) == "404"
             assert _outcome(db, principal, action, str(uuid.uuid4())) == "404"
 
 
-def test_specific_keys_managers_manage_only_their_keys(db: Session, building: Building) -> None:
-    specific = _principal(db, building.people["pm_keys_specific"])
-    full = _principal(db, building.people["pm_keys_full"])
+def test_specific_keys_managers_manage_only_their_keys(db: Session, personas: Personas) -> None:
+    specific = _principal(db, personas.people["pm_keys_specific"])
+    full = _principal(db, personas.people["pm_keys_full"])
     grant = Action.KEYS_GRANT
 
     assert (
-        _outcome(db, specific, grant, building.property_id, key_id=building.managed_key_id) == "ok"
+        _outcome(db, specific, grant, personas.property_id, key_id=personas.managed_key_id) == "ok"
     )
     assert (
-        _outcome(db, specific, grant, building.property_id, key_id=building.other_key_id) == "403"
+        _outcome(db, specific, grant, personas.property_id, key_id=personas.other_key_id) == "403"
     )
-    assert _outcome(db, full, grant, building.property_id, key_id=building.other_key_id) == "ok"
-    foreign_key = building.other_key_in_other_property_id
-    assert _outcome(db, full, grant, building.property_id, key_id=foreign_key) == "404"
+    assert _outcome(db, full, grant, personas.property_id, key_id=personas.other_key_id) == "ok"
+    foreign_key = personas.other_key_in_other_property_id
+    assert _outcome(db, full, grant, personas.property_id, key_id=foreign_key) == "404"
 
 
 def test_a_portfolio_manager_manages_every_property_of_the_portfolio_only(
-    db: Session, building: Building
+    db: Session, personas: Personas
 ) -> None:
-    portfolio = db.get_one(Portfolio, building.portfolio_id)
-    sibling = make_property(db, portfolio, "14 Elm St")
+    portfolio = db.get_one(Portfolio, personas.portfolio_id)
+    sibling = make_property(db, portfolio_id=portfolio.id, name="14 Elm St")
     db.commit()
-    owner = _principal(db, building.people["portfolio_manager"])
+    owner = _principal(db, personas.people["portfolio_manager"])
 
     assert _outcome(db, owner, Action.MANAGERS_MANAGE, sibling.id) == "ok"
-    assert _outcome(db, owner, Action.MANAGERS_MANAGE, building.other_property_id) == "404"
+    assert _outcome(db, owner, Action.MANAGERS_MANAGE, personas.other_property_id) == "404"
 
 
-def test_scopes_follow_the_least_scope_table(db: Session, building: Building) -> None:
+def test_scopes_follow_the_least_scope_table(db: Session, personas: Personas) -> None:
     for action in Action:
         for scope in Scope:
             principal = _principal(
-                db, building.people["portfolio_manager"], frozenset(_implied(scope.value))
+                db, personas.people["portfolio_manager"], frozenset(_implied(scope.value))
             )
             outcome = _outcome(
                 db,
                 principal,
                 action,
-                None if action.value in ACCOUNT_ACTIONS else building.property_id,
+                None if action.value in ACCOUNT_ACTIONS else personas.property_id,
             )
             allowed = LEAST_SCOPE[action.value] in _implied(scope.value)
             assert outcome == ("ok" if allowed else "403"), (action, scope)
@@ -209,13 +202,13 @@ def test_every_route_declares_an_action_or_is_public(app: FastAPI) -> None:
 
 
 def test_access_route_lists_exactly_the_tables_actions_per_persona(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
     for persona in PERSONAS:
-        token = token_for(db, building.people[persona])
+        token = token_for(db, personas.people[persona])
         db.commit()
         answer = client.get(
-            f"/api/v1/properties/{building.property_id}/access", headers=bearer(token)
+            f"/api/v1/properties/{personas.property_id}/access", headers=bearer(token)
         )
         if persona == "outsider":
             assert answer.status_code == 404
@@ -224,8 +217,8 @@ def test_access_route_lists_exactly_the_tables_actions_per_persona(
         assert set(answer.json()["actions"]) == expected, persona
 
 
-def _fill(path: str, building: Building, property_id: str) -> str:
-    values = {"property_id": property_id, "key_id": building.managed_key_id}
+def _fill(path: str, personas: Personas, property_id: str) -> str:
+    values = {"property_id": property_id, "key_id": personas.managed_key_id}
     while "{" in path:
         start, end = path.index("{"), path.index("}")
         name = path[start + 1 : end].split(":")[0]
@@ -248,7 +241,7 @@ def _expect(persona: str, action: Action, path: str, status: int, kind: str) -> 
 
 
 def test_route_walker_every_route_times_every_persona(
-    client: TestClient, app: FastAPI, db: Session, building: Building
+    client: TestClient, app: FastAPI, db: Session, personas: Personas
 ) -> None:
     failures: list[str] = []
     checked = 0
@@ -257,7 +250,7 @@ def test_route_walker_every_route_times_every_persona(
             continue
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
             where = f"{method} {route.path}"
-            url = _fill(route.path, building, building.property_id)
+            url = _fill(route.path, personas, personas.property_id)
             anonymous = client.request(method, url, json={})
             if route.policy is None:
                 failures.append(f"{where}: declares neither requires(...) nor public_route(...)")
@@ -271,7 +264,7 @@ def test_route_walker_every_route_times_every_persona(
             if route.resolves_property:
                 continue  # its property comes from objects this walker cannot invent
             for persona in PERSONAS:
-                token = token_for(db, building.people[persona])
+                token = token_for(db, personas.people[persona])
                 db.commit()
                 answer = client.request(method, url, json={}, headers=bearer(token))
                 is_json = answer.headers.get("content-type", "").endswith("json")
@@ -280,7 +273,7 @@ def test_route_walker_every_route_times_every_persona(
                 if wrong:
                     failures.append(f"{where} as {persona}: {wrong}")
                 if "{property_id}" in route.path:
-                    foreign = _fill(route.path, building, building.other_property_id)
+                    foreign = _fill(route.path, personas, personas.other_property_id)
                     elsewhere = client.request(method, foreign, json={}, headers=bearer(token))
                     if elsewhere.status_code != 404:
                         failures.append(f"{where} as {persona} at another property: not 404")
@@ -290,12 +283,14 @@ def test_route_walker_every_route_times_every_persona(
 
 
 def test_a_portfolio_role_at_another_portfolio_gives_nothing_here(
-    db: Session, building: Building
+    db: Session, personas: Personas
 ) -> None:
-    outsider = building.people["outsider"]
-    give_role(db, outsider, building.other_property_id, Role.PORTFOLIO_MANAGER)
+    outsider = personas.people["outsider"]
+    give_role(
+        db, person_id=outsider, property_id=personas.other_property_id, role=Role.PORTFOLIO_MANAGER
+    )
     db.commit()
     principal = _principal(db, outsider)
 
-    assert _outcome(db, principal, Action.PROPERTY_READ, building.property_id) == "404"
-    assert _outcome(db, principal, Action.PROPERTY_READ, building.other_property_id) == "ok"
+    assert _outcome(db, principal, Action.PROPERTY_READ, personas.property_id) == "404"
+    assert _outcome(db, principal, Action.PROPERTY_READ, personas.other_property_id) == "ok"

@@ -8,15 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated
 
-from auth_fixtures import Building, bearer, token_for
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from factories import bearer, token_for
 from keyturn.cloud.auth.deps import Gate, gated, public_route, requires, unmarked_routes
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.models import Key
+from worlds import Personas
 
 
 def _key_property(session: Session, params: Mapping[str, str]) -> str | None:
@@ -74,18 +75,18 @@ def test_unmarked_and_misplaced_routes_are_reported(app: FastAPI) -> None:
 
 
 def test_property_from_resolves_the_property_of_an_object(
-    app: FastAPI, client: TestClient, db: Session, building: Building
+    app: FastAPI, client: TestClient, db: Session, personas: Personas
 ) -> None:
     app.include_router(_extra_routes())
-    keys_manager = token_for(db, building.people["pm_keys_specific"])
-    resident = token_for(db, building.people["resident"])
+    keys_manager = token_for(db, personas.people["pm_keys_specific"])
+    resident = token_for(db, personas.people["resident"])
     db.commit()
 
-    mine = client.get(f"/api/v1/keys/{building.managed_key_id}", headers=bearer(keys_manager))
-    not_mine = client.get(f"/api/v1/keys/{building.other_key_id}", headers=bearer(keys_manager))
-    refused = client.get(f"/api/v1/keys/{building.managed_key_id}", headers=bearer(resident))
+    mine = client.get(f"/api/v1/keys/{personas.managed_key_id}", headers=bearer(keys_manager))
+    not_mine = client.get(f"/api/v1/keys/{personas.other_key_id}", headers=bearer(keys_manager))
+    refused = client.get(f"/api/v1/keys/{personas.managed_key_id}", headers=bearer(resident))
     foreign = client.get(
-        f"/api/v1/keys/{building.other_key_in_other_property_id}", headers=bearer(keys_manager)
+        f"/api/v1/keys/{personas.other_key_in_other_property_id}", headers=bearer(keys_manager)
     )
     unknown = client.get("/api/v1/keys/nope", headers=bearer(keys_manager))
 
@@ -97,23 +98,23 @@ def test_property_from_resolves_the_property_of_an_object(
 
 
 def test_a_gated_route_runs_its_work_only_for_an_allowed_caller(
-    app: FastAPI, client: TestClient, db: Session, building: Building
+    app: FastAPI, client: TestClient, db: Session, personas: Personas
 ) -> None:
     reached: list[str] = []
     app.include_router(_extra_routes(reached))
-    keys_manager = token_for(db, building.people["pm_keys_specific"])
-    resident = token_for(db, building.people["resident"])
+    keys_manager = token_for(db, personas.people["pm_keys_specific"])
+    resident = token_for(db, personas.people["resident"])
     db.commit()
 
     def get(key_id: str, token: str | None) -> int:
         headers = bearer(token) if token else {}
         return client.get(f"/api/v1/gated/keys/{key_id}", headers=headers).status_code
 
-    assert get(building.managed_key_id, None) == 401
-    assert get(building.other_key_id, keys_manager) == 403
-    assert get(building.managed_key_id, resident) == 403
-    assert get(building.other_key_in_other_property_id, keys_manager) == 404
+    assert get(personas.managed_key_id, None) == 401
+    assert get(personas.other_key_id, keys_manager) == 403
+    assert get(personas.managed_key_id, resident) == 403
+    assert get(personas.other_key_in_other_property_id, keys_manager) == 404
     assert get("nope", keys_manager) == 404
     assert reached == []
-    assert get(building.managed_key_id, keys_manager) == 200
-    assert reached == [building.people["pm_keys_specific"]]
+    assert get(personas.managed_key_id, keys_manager) == 200
+    assert reached == [personas.people["pm_keys_specific"]]

@@ -6,30 +6,31 @@ Cookie sessions need the CSRF header on unsafe methods; bearer tokens never do.
 from __future__ import annotations
 
 import pytest
-from auth_fixtures import PASSWORD, T0, Building, Clock, bearer, make_person, token_for
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from factories import PASSWORD, T0, Clock, bearer, make_person, token_for
 from keyturn.cloud.auth import service
 from keyturn.cloud.auth.errors import InsufficientScope
 from keyturn.cloud.auth.opaque import digest
 from keyturn.cloud.auth.permissions import CredentialKind, Principal, Scope, expand_scopes
 from keyturn.cloud.models import ApiToken
+from worlds import Personas
 
 TOKENS = "/api/v1/auth/tokens"
 
 
-def _admin_token(db: Session, building: Building) -> str:
-    token = token_for(db, building.people["resident"])
+def _admin_token(db: Session, personas: Personas) -> str:
+    token = token_for(db, personas.people["resident"])
     db.commit()
     return token
 
 
 def test_a_token_is_shown_once_and_stored_as_its_sha256(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    admin = _admin_token(db, building)
+    admin = _admin_token(db, personas)
 
     created = client.post(
         TOKENS, json={"name": "reports", "scopes": ["read"]}, headers=bearer(admin)
@@ -45,8 +46,8 @@ def test_a_token_is_shown_once_and_stored_as_its_sha256(
     assert all("token" not in item for item in listed["items"])
 
 
-def test_a_revoked_token_gets_401(client: TestClient, db: Session, building: Building) -> None:
-    admin = _admin_token(db, building)
+def test_a_revoked_token_gets_401(client: TestClient, db: Session, personas: Personas) -> None:
+    admin = _admin_token(db, personas)
     created = client.post(TOKENS, json={"name": "ci", "scopes": ["write"]}, headers=bearer(admin))
     token, token_id = created.json()["token"], created.json()["id"]
     assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 200
@@ -60,9 +61,9 @@ def test_a_revoked_token_gets_401(client: TestClient, db: Session, building: Bui
 
 
 def test_an_expired_token_gets_401(
-    client: TestClient, db: Session, building: Building, clock: Clock
+    client: TestClient, db: Session, personas: Personas, clock: Clock
 ) -> None:
-    admin = _admin_token(db, building)
+    admin = _admin_token(db, personas)
     created = client.post(
         TOKENS,
         json={"name": "day", "scopes": ["read"], "expires_in_days": 1},
@@ -78,9 +79,9 @@ def test_an_expired_token_gets_401(
 
 
 def test_a_token_with_too_small_a_scope_gets_403(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    reader = token_for(db, building.people["resident"], frozenset({Scope.READ}))
+    reader = token_for(db, personas.people["resident"], frozenset({Scope.READ}))
     db.commit()
 
     answer = client.post(TOKENS, json={"name": "x", "scopes": ["read"]}, headers=bearer(reader))
@@ -92,10 +93,10 @@ def test_a_token_with_too_small_a_scope_gets_403(
 
 
 def test_another_accounts_token_cannot_be_revoked(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    mine = _admin_token(db, building)
-    theirs = token_for(db, building.people["guest"])
+    mine = _admin_token(db, personas)
+    theirs = token_for(db, personas.people["guest"])
     db.commit()
     their_id = db.execute(
         select(ApiToken.id).where(ApiToken.secret_digest == digest(theirs))
@@ -108,9 +109,9 @@ def test_another_accounts_token_cannot_be_revoked(
 
 
 def test_token_list_pages_with_a_cursor(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    admin = _admin_token(db, building)
+    admin = _admin_token(db, personas)
     for n in range(4):
         client.post(TOKENS, json={"name": f"t{n}", "scopes": ["read"]}, headers=bearer(admin))
 
@@ -132,7 +133,7 @@ def test_malformed_authorization_header_is_401(client: TestClient) -> None:
 
 
 def _cookie_login(client: TestClient, db: Session) -> str:
-    make_person(db, "carla@example.org", password=PASSWORD)
+    make_person(db, email="carla@example.org", password=PASSWORD)
     db.commit()
     answer = client.post(
         "/api/v1/auth/login", json={"email": "carla@example.org", "password": PASSWORD}
@@ -175,23 +176,23 @@ def test_cookie_session_needs_no_csrf_header_on_get(client: TestClient, db: Sess
 
 
 def test_bearer_requests_are_exempt_from_csrf(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    admin = _admin_token(db, building)
+    admin = _admin_token(db, personas)
 
     answer = client.post(TOKENS, json={"name": "cli", "scopes": ["read"]}, headers=bearer(admin))
 
     assert answer.status_code == 201
 
 
-def test_a_principal_cannot_mint_a_token_with_more_scopes(db: Session, building: Building) -> None:
+def test_a_principal_cannot_mint_a_token_with_more_scopes(db: Session, personas: Personas) -> None:
     account = db.execute(
         select(ApiToken.account_id).where(
-            ApiToken.secret_digest == digest(_admin_token(db, building))
+            ApiToken.secret_digest == digest(_admin_token(db, personas))
         )
     ).scalar_one()
     writer = Principal(
-        person_id=building.people["resident"],
+        person_id=personas.people["resident"],
         account_id=account,
         kind=CredentialKind.TOKEN,
         credential_id="t",

@@ -8,25 +8,16 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 
-from auth_fixtures import (
-    MASTER_KEY,
-    PASSWORD,
-    T0,
-    Building,
-    Clock,
-    bearer,
-    give_role,
-    make_person,
-    token_for,
-)
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from factories import MASTER_KEY, PASSWORD, T0, Clock, bearer, give_role, make_person, token_for
 from keyturn.cloud.auth import totp
 from keyturn.cloud.models import Account, Property
 from keyturn.crypto.sealed import unseal
 from keyturn.rules.types import Role
+from worlds import Personas
 
 LOGIN = "/api/v1/auth/login"
 EMAIL = "dana@example.org"
@@ -38,7 +29,7 @@ def _secret(text: str) -> bytes:
 
 def _enrolled(client: TestClient, db: Session, clock: Clock) -> tuple[bytes, str]:
     """Dana with a password and a confirmed TOTP factor; returns the secret and account id."""
-    person = make_person(db, EMAIL, password=PASSWORD)
+    person = make_person(db, email=EMAIL, password=PASSWORD)
     db.commit()
     token = client.post(LOGIN, json={"email": EMAIL, "password": PASSWORD, "mode": "token"}).json()[
         "access_token"
@@ -70,9 +61,9 @@ def test_enrolment_seals_the_secret_under_the_master_key_for_the_account(
 
 
 def test_a_wrong_confirmation_code_does_not_enable_totp(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    token = token_for(db, building.people["resident"])
+    token = token_for(db, personas.people["resident"])
     db.commit()
     client.post("/api/v1/auth/totp", headers=bearer(token))
 
@@ -86,7 +77,7 @@ def test_a_wrong_confirmation_code_does_not_enable_totp(
     assert (
         db.execute(
             select(Account.totp_secret_sealed).where(
-                Account.person_id == building.people["resident"]
+                Account.person_id == personas.people["resident"]
             )
         ).scalar_one()
         is None
@@ -140,31 +131,31 @@ def test_removing_totp_needs_a_current_code(client: TestClient, db: Session, clo
     assert db.execute(select(Account.totp_secret_sealed)).scalar_one() is None
 
 
-def _strict(db: Session, building: Building) -> None:
+def _strict(db: Session, personas: Personas) -> None:
     db.execute(
         update(Property)
-        .where(Property.id == building.property_id)
+        .where(Property.id == personas.property_id)
         .values(require_manager_totp=True)
     )
     db.commit()
 
 
 def test_manager_without_totp_at_a_strict_property_is_told_to_enrol(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    _strict(db, building)
-    manager = token_for(db, building.people["property_manager"])
-    resident = token_for(db, building.people["resident"])
+    _strict(db, personas)
+    manager = token_for(db, personas.people["property_manager"])
+    resident = token_for(db, personas.people["resident"])
     db.commit()
     invite = {"email": "new@example.org", "display_name": "New", "role": "staff"}
-    url = f"/api/v1/properties/{building.property_id}/invitations"
+    url = f"/api/v1/properties/{personas.property_id}/invitations"
 
     refused = client.post(url, json=invite, headers=bearer(manager))
     access = client.get(
-        f"/api/v1/properties/{building.property_id}/access", headers=bearer(manager)
+        f"/api/v1/properties/{personas.property_id}/access", headers=bearer(manager)
     )
     resident_access = client.get(
-        f"/api/v1/properties/{building.property_id}/access", headers=bearer(resident)
+        f"/api/v1/properties/{personas.property_id}/access", headers=bearer(resident)
     )
 
     assert refused.status_code == 403
@@ -177,14 +168,19 @@ def test_manager_without_totp_at_a_strict_property_is_told_to_enrol(
 
 
 def test_a_resident_who_is_also_manager_keeps_resident_rights_without_totp(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    _strict(db, building)
-    give_role(db, building.people["resident"], building.property_id, Role.PROPERTY_MANAGER)
-    token = token_for(db, building.people["resident"])
+    _strict(db, personas)
+    give_role(
+        db,
+        person_id=personas.people["resident"],
+        property_id=personas.property_id,
+        role=Role.PROPERTY_MANAGER,
+    )
+    token = token_for(db, personas.people["resident"])
     db.commit()
 
-    access = client.get(f"/api/v1/properties/{building.property_id}/access", headers=bearer(token))
+    access = client.get(f"/api/v1/properties/{personas.property_id}/access", headers=bearer(token))
 
     assert access.status_code == 200
     assert access.json()["manager_totp_missing"] is True
@@ -193,14 +189,14 @@ def test_a_resident_who_is_also_manager_keeps_resident_rights_without_totp(
 
 
 def test_manager_with_totp_satisfied_at_a_strict_property_may_act(
-    client: TestClient, db: Session, building: Building
+    client: TestClient, db: Session, personas: Personas
 ) -> None:
-    _strict(db, building)
-    manager = token_for(db, building.people["property_manager"], totp_satisfied=True)
+    _strict(db, personas)
+    manager = token_for(db, personas.people["property_manager"], totp_satisfied=True)
     db.commit()
 
     answer = client.post(
-        f"/api/v1/properties/{building.property_id}/invitations",
+        f"/api/v1/properties/{personas.property_id}/invitations",
         json={"email": "new@example.org", "display_name": "New", "role": "staff"},
         headers=bearer(manager),
     )
@@ -209,10 +205,10 @@ def test_manager_with_totp_satisfied_at_a_strict_property_may_act(
 
 
 def test_confirming_totp_satisfies_the_current_credential(
-    client: TestClient, db: Session, building: Building, clock: Clock
+    client: TestClient, db: Session, personas: Personas, clock: Clock
 ) -> None:
-    _strict(db, building)
-    manager = token_for(db, building.people["property_manager"])
+    _strict(db, personas)
+    manager = token_for(db, personas.people["property_manager"])
     db.commit()
     secret = _secret(client.post("/api/v1/auth/totp", headers=bearer(manager)).json()["secret"])
     client.post(
@@ -222,7 +218,7 @@ def test_confirming_totp_satisfies_the_current_credential(
     )
 
     answer = client.post(
-        f"/api/v1/properties/{building.property_id}/invitations",
+        f"/api/v1/properties/{personas.property_id}/invitations",
         json={"email": "new@example.org", "display_name": "New", "role": "staff"},
         headers=bearer(manager),
     )

@@ -125,6 +125,22 @@ def open_session(
     return NewSession(row, secret, csrf_token)
 
 
+def open_account(
+    *, session: Session, person_id: str, password: str | None = None, now: datetime
+) -> Account:
+    """The person's account, with a password or none yet (tokens only); one per person (409)."""
+    if session.scalar(select(Account.id).where(Account.person_id == person_id)) is not None:
+        raise Conflict("this person already has an account")
+    account = Account(
+        person_id=person_id,
+        password_hash=hash_password(password) if password is not None else None,
+        created_at=now,
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
 def issue_token(
     session: Session,
     account_id: str,

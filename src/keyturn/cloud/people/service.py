@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,8 +20,8 @@ from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import Conflict, NotFound
 from keyturn.cloud.errors import InvalidReference, Refusal
 from keyturn.cloud.mail.addresses import check_address
-from keyturn.cloud.models import Person, RoleMembership, Unit
-from keyturn.rules.types import Role
+from keyturn.cloud.models import Key, ManagedKey, Person, RoleMembership, RolePermission, Unit
+from keyturn.rules.types import Permission, Role
 
 CSV_COLUMNS = ("name", "email", "unit")
 MAX_IMPORT_ROWS = 2000
@@ -66,10 +67,45 @@ def memberships(session: Session, property_id: str, person_id: str) -> list[Role
     )
 
 
+def add_person(
+    *,
+    session: Session,
+    display_name: str,
+    email: str | None = None,
+    phone: str | None = None,
+    now: datetime | None = None,
+) -> Person:
+    """A new person, known by name and optionally by email (unique: a known one is 409) and
+    phone.
+
+    No role, no account and no invitation: `add_role` places them, the auth service opens
+    their account, `import_residents` and invitations do all of it by email.
+    """
+    if email is not None:
+        email = check_address(email)
+        if session.scalar(select(Person.id).where(Person.email == email.lower())) is not None:
+            raise Conflict("a person with this email is already known")
+    person = Person(display_name=display_name, email=email, phone=phone)
+    if now is not None:
+        person.created_at = now
+    session.add(person)
+    session.flush()
+    return person
+
+
 def add_role(
-    session: Session, property_id: str, person_id: str, role: Role, unit_id: str | None, by: str
+    session: Session,
+    property_id: str,
+    person_id: str,
+    role: Role,
+    unit_id: str | None,
+    by: str | None,
 ) -> RoleMembership:
-    """Give a person of this property one more role; a resident's unit must be here."""
+    """Give a person of this property one more role; a resident's unit must be here.
+
+    `by` is who gave it: None only for the first manager of a new portfolio, whom nobody
+    invites.
+    """
     if unit_id is not None:
         unit = session.get(Unit, unit_id)
         if unit is None or unit.property_id != property_id:
@@ -92,6 +128,29 @@ def add_role(
     session.add(membership)
     session.flush()
     return membership
+
+
+def give_permission(
+    *,
+    session: Session,
+    property_id: str,
+    person_id: str,
+    permission: Permission,
+    key_ids: Sequence[str] = (),
+    by: str | None = None,
+) -> RolePermission:
+    """Give a property manager one permission here; KEYS_SPECIFIC covers the `key_ids` only,
+    which must be keys of this property."""
+    keys = list(session.scalars(select(Key).where(Key.id.in_(key_ids))))
+    if {key.id for key in keys if key.property_id == property_id} != set(key_ids):
+        raise InvalidReference("every key must be a key of this property")
+    granted = RolePermission(
+        person_id=person_id, property_id=property_id, permission=permission, granted_by=by
+    )
+    session.add(granted)
+    session.add_all(ManagedKey(person_id=person_id, key_id=key_id) for key_id in key_ids)
+    session.flush()
+    return granted
 
 
 def membership_at(session: Session, property_id: str, membership_id: str) -> RoleMembership:

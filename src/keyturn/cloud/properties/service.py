@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.db import new_id
 from keyturn.cloud.errors import InvalidReference, Refusal
-from keyturn.cloud.models import Door, InvalidPropertySetting, Property, RoleMembership, Unit
+from keyturn.cloud.models import (
+    Door,
+    InvalidPropertySetting,
+    Portfolio,
+    Property,
+    RoleMembership,
+    Unit,
+)
 from keyturn.crypto.codes import door_secret
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.sealed import seal, unseal
@@ -98,6 +105,14 @@ LOCK_CONFIG_FIELDS = frozenset(
         "lockout_max_cooldown_s",
     }
 )
+
+
+def create_portfolio(*, session: Session, name: str) -> Portfolio:
+    """A new portfolio, the owner of properties and of the profiles people have with them."""
+    portfolio = Portfolio(id=new_id(), name=name)
+    session.add(portfolio)
+    session.flush()
+    return portfolio
 
 
 def create_property(
