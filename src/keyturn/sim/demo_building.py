@@ -278,7 +278,14 @@ def _issue_credentials(
         session.flush()
         home = home_of[unit.id]
         codes = {
-            door.id: issue_doorcode(session, master_key, person.id, door, now, residence_only=False)
+            door.id: issue_doorcode(
+                session=session,
+                master_key=master_key,
+                property_id=prop.id,
+                person_id=person.id,
+                door_id=door.id,
+                now=now,
+            )
             for door in (entrance, home)
         }
         # A new phone each time: any earlier one of this resident is revoked first.
@@ -292,7 +299,9 @@ def _issue_credentials(
         )
         phone = SigningKeyPair.generate()
         encoded = base64.urlsafe_b64encode(phone.public_bytes()).decode().rstrip("=")
-        registration = enrol_phone(session, person.id, encoded, now)
+        registration = enrol_phone(
+            session=session, person_id=person.id, public_key=encoded, now=now
+        )
         card_uid = None
         if number % CARD_EVERY == 0:
             session.execute(
@@ -320,10 +329,16 @@ def _issue_credentials(
             RoleMembership.property_id == prop.id, RoleMembership.role == Role.PROPERTY_MANAGER
         )
     ).first()
-    lost_phone = session.get(Person, suspended.person_id)
-    assert lost_phone is not None
     assert manager_id is not None
-    suspension.suspend(session, master_key, prop, lost_phone, manager_id, False, now)
+    suspension.suspend(
+        session=session,
+        master_key=master_key,
+        property_id=prop.id,
+        person_id=suspended.person_id,
+        suspended_by=manager_id,
+        send_temporary_code=False,
+        now=now,
+    )
     residents[-1] = DemoResident(**{**asdict(suspended), "suspended": True})
     return tuple(residents)
 

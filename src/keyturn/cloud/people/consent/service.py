@@ -16,7 +16,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.credentials.service import person_door_ids
+from keyturn.cloud.access.doors import person_door_ids
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
 from keyturn.cloud.models import (
     Door,
