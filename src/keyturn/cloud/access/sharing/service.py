@@ -254,7 +254,15 @@ def _person_with_role(
     ):
         return person
     membership = links.invite(
-        session, config, inviter_id, property_id, email, display_name, role, None, now
+        session=session,
+        config=config,
+        inviter_id=inviter_id,
+        property_id=property_id,
+        email=email,
+        display_name=display_name,
+        role=role,
+        unit_id=None,
+        now=now,
     )
     return session.get_one(Person, membership.person_id)
 
