@@ -216,7 +216,14 @@ def build_world(
     session.add(unit)
     session.flush()
     door_ids = [
-        create_door(session, MASTER_KEY, prop.id, f"Door {n}", DoorKind.COMMON, None).id
+        create_door(
+            session=session,
+            master_key=MASTER_KEY,
+            property_id=prop.id,
+            name=f"Door {n}",
+            kind=DoorKind.COMMON,
+            unit_id=None,
+        ).id
         for n in range(doors)
     ]
     for door_id in door_ids:

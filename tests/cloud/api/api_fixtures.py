@@ -76,13 +76,25 @@ def make_site(db: Session) -> Site:
     db.flush()
 
     def door(name: str, kind: DoorKind, unit_id: str | None = None) -> str:
-        return create_door(db, MASTER_KEY, prop.id, name, kind, unit_id).id
+        return create_door(
+            session=db,
+            master_key=MASTER_KEY,
+            property_id=prop.id,
+            name=name,
+            kind=kind,
+            unit_id=unit_id,
+        ).id
 
     foreign_unit = Unit(property_id=building.other_property_id, label="1A")
     db.add(foreign_unit)
     db.flush()
     foreign_door = create_door(
-        db, MASTER_KEY, building.other_property_id, "Oak 1A", DoorKind.RESIDENCE, foreign_unit.id
+        session=db,
+        master_key=MASTER_KEY,
+        property_id=building.other_property_id,
+        name="Oak 1A",
+        kind=DoorKind.RESIDENCE,
+        unit_id=foreign_unit.id,
     )
     foreign_person = make_person(db, "oak-resident@example.org")
     give_role(
