@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.permissions import MANAGERS, CredentialKind, Principal, standing_at
-from keyturn.cloud.history.views import viewer_at
+from keyturn.cloud.history.service import viewer_at
 from keyturn.cloud.history.visibility import viewer_for
 from keyturn.cloud.models import Person, Portfolio, Property, RoleMembership, RolePermission
 from keyturn.rules.types import Permission, Role
