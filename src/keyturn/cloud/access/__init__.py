@@ -12,5 +12,6 @@ How a route and its service share the work (every domain of the cloud follows it
   asks). It checks the ids against the property, does the whole change in the caller's
   session (flushing, publishing, queueing mail, writing audit records) and never commits.
 - The view then ends the transaction with one `db.commit()`, and answers from what the
-  service returned.
+  service returned. The one exception is a failed try that must count although the request
+  fails (a login attempt, a data request's code): the service commits it before it raises.
 """
