@@ -19,6 +19,8 @@ from keyturn.cloud.fields import (
     EXAMPLE_TIME,
     EXAMPLE_TOKEN_ID,
     Email,
+    Id,
+    Name,
     example_config,
     example_id,
     strict_config,
@@ -183,22 +185,22 @@ class PasswordResetConfirm(Strict):
     password: NewPassword
 
 
+# An invitation to a role, as POST /invitations and POST /people take it.
+EXAMPLE_INVITATION = {
+    "email": "bo@example.org",
+    "display_name": "Bo",
+    "role": "resident",
+    "unit_id": EXAMPLE_ID,
+}
+
+
 class InvitationCreate(Strict):
     """Invite a person by email to a role here; residents name their unit, nobody else does."""
 
-    model_config = strict_config(
-        {
-            "email": "bo@example.org",
-            "display_name": "Bo",
-            "role": "resident",
-            "unit_id": EXAMPLE_ID,
-        }
-    )
+    model_config = strict_config(EXAMPLE_INVITATION)
 
     email: Email
-    display_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ]
+    display_name: Name
     role: Literal[
         Role.PORTFOLIO_MANAGER,
         Role.PROPERTY_MANAGER,
@@ -207,7 +209,7 @@ class InvitationCreate(Strict):
         Role.SERVICE_PROVIDER,
         Role.COURIER,
     ]
-    unit_id: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None = None
+    unit_id: Id | None = None
 
     @model_validator(mode="after")
     def _unit_only_for_residents(self) -> InvitationCreate:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
+from keyturn.cloud.auth.schemas import EXAMPLE_INVITATION
 from keyturn.cloud.fields import (
     EXAMPLE_ID,
     EXAMPLE_MEMBERSHIP_ID,
@@ -53,14 +54,7 @@ class RoleIn(BaseModel):
 class PersonCreate(RoleIn):
     """A person invited by email to a role here; they choose a password from the email."""
 
-    model_config = strict_config(
-        {
-            "email": "bo@example.org",
-            "display_name": "Bo",
-            "role": "resident",
-            "unit_id": EXAMPLE_ID,
-        }
-    )
+    model_config = strict_config(EXAMPLE_INVITATION)
 
     email: Email
     display_name: Name
