@@ -39,7 +39,7 @@ from keyturn.cloud.models import (
 from keyturn.cloud.people.profiles import profiles_of
 from keyturn.cloud.privacy.errors import WrongState
 from keyturn.rules.photos import can_view_photo
-from keyturn.rules.visibility import EventFacts
+from keyturn.rules.visibility import EventFacts, Viewer
 
 SERVICE_PROVIDERS = """Categories of your information shared with service providers
 
@@ -159,7 +159,7 @@ def _photos_of(
     master_key: bytes,
     photo_dir: Path,
     person_id: str,
-    viewer: Any,
+    viewer: Viewer,
     visible: Sequence[Event],
 ) -> dict[str, tuple[str, bytes]]:
     """Photos of the person's own entries that P4 lets them see when they ask for their data."""
