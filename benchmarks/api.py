@@ -53,7 +53,7 @@ from keyturn.cloud.auth import service as auth_service
 from keyturn.cloud.auth.deps import public_route
 from keyturn.cloud.auth.permissions import ALL_SCOPES
 from keyturn.cloud.devices.sync import handle_uplink
-from keyturn.cloud.history.views import viewer_at
+from keyturn.cloud.history.service import viewer_at
 from keyturn.cloud.history.visibility import visible_events
 from keyturn.cloud.models import Account, Event, Grant
 from keyturn.cloud.privacy.retention.policies import shown_events

@@ -75,7 +75,10 @@ def test_phone_keycard_and_doorcode_are_revoked_by_the_same_call(session: Sessio
     provision_fake_lock(session, building.entrance_id)
     provision_fake_lock(session, building.gym_id)
     phone = enrol_phone(
-        session, building.resident_id, public_key_text(SigningKeyPair.generate()), NOW
+        session=session,
+        person_id=building.resident_id,
+        public_key=public_key_text(SigningKeyPair.generate()),
+        now=NOW,
     )
     card = activate_keycard(session, building.property_id, building.resident_id, "04a1b2c3")
     code = issue_personal_code(session, MASTER_KEY, building.resident_id, building.entrance_id, NOW)

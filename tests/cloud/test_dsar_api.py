@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from factories import bearer, token_for
 from keyturn.cloud.auth.permissions import Scope
 from keyturn.cloud.models import AuditRecord, OutboxMessage
+from keyturn.cloud.privacy.verification import MAX_ATTEMPTS_PER_CODE
 from worlds import HistoryWorld, make_history_world, tokens
 
 
@@ -77,6 +78,26 @@ def test_a_person_files_verifies_and_downloads_their_copy(
     other = tokens(session, world)["neighbour"]
     peek = client.get(f"/api/v1/account/data-requests/{request_id}", headers=bearer(other))
     assert peek.status_code == 404
+
+
+def test_rule_d2_failed_tries_through_the_api_count_until_the_code_is_spent(
+    client: TestClient, session: Session, world: HistoryWorld
+) -> None:
+    token = tokens(session, world)["resident"]
+    filed = client.post(
+        "/api/v1/account/data-requests", json={"kind": "copy"}, headers=bearer(token)
+    )
+    request_id = filed.json()["id"]
+    code = _code(session, "resident@example.org")
+    verify = f"/api/v1/account/data-requests/{request_id}/verify"
+    wrong = {"code": code, "email": "resident@example.org", "display_name": "someone"}
+    for _ in range(MAX_ATTEMPTS_PER_CODE):
+        assert client.post(verify, json=wrong, headers=bearer(token)).status_code == 422
+    right = {**wrong, "display_name": "resident"}
+    spent = client.post(verify, json=right, headers=bearer(token))
+    assert spent.status_code == 429, spent.text
+    read = client.get(f"/api/v1/account/data-requests/{request_id}", headers=bearer(token))
+    assert read.json()["state"] == "verifying"
 
 
 def test_an_agent_files_and_only_the_properties_reviewer_approves(

@@ -44,14 +44,22 @@ def test_dsar_commands_review_and_export(
     world: HistoryWorld = make_history_world(session)
     now = utcnow()
     copy = requests.file_request(
-        session, MASTER_KEY, world.people["resident"], RequestKind.COPY, now
+        session=session,
+        master_key=MASTER_KEY,
+        person_id=world.people["resident"],
+        kind=RequestKind.COPY,
+        now=now,
     )
     assert copy.code is not None
     requests.confirm_code(
         session, MASTER_KEY, copy.request, copy.code, "resident@example.org", "resident", now
     )
     other = requests.file_request(
-        session, MASTER_KEY, world.people["neighbour"], RequestKind.DELETION, now
+        session=session,
+        master_key=MASTER_KEY,
+        person_id=world.people["neighbour"],
+        kind=RequestKind.DELETION,
+        now=now,
     ).request
     session.commit()
 

@@ -58,7 +58,9 @@ def world(session: Session) -> HistoryWorld:
 def _verified(
     session: Session, world: HistoryWorld, name: str, kind: RequestKind
 ) -> DataSubjectRequest:
-    filed = requests.file_request(session, MASTER_KEY, world.people[name], kind, T0)
+    filed = requests.file_request(
+        session=session, master_key=MASTER_KEY, person_id=world.people[name], kind=kind, now=T0
+    )
     assert filed.code is not None
     email = f"{name}@example.org"
     requests.confirm_code(session, MASTER_KEY, filed.request, filed.code, email, name, T0)
@@ -103,7 +105,11 @@ def test_rule_d2_nothing_is_released_before_code_and_details_match(
     session: Session, world: HistoryWorld, tmp_path: Path
 ) -> None:
     filed = requests.file_request(
-        session, MASTER_KEY, world.people["resident"], RequestKind.COPY, T0
+        session=session,
+        master_key=MASTER_KEY,
+        person_id=world.people["resident"],
+        kind=RequestKind.COPY,
+        now=T0,
     )
     request, code = filed.request, filed.code
     assert code is not None
@@ -159,25 +165,25 @@ def test_rule_d3_an_agent_needs_letter_identity_and_a_reviewer(
     agent = world.people["outsider"]
     with pytest.raises(RequestError, match="agent_identity"):
         requests.file_agent_request(
-            session,
-            MASTER_KEY,
-            agent,
-            "resident@example.org",
-            RequestKind.COPY,
-            [(DocumentKind.AGENT_LETTER, "application/pdf", PDF)],
-            T0,
+            session=session,
+            master_key=MASTER_KEY,
+            agent_person_id=agent,
+            subject_email="resident@example.org",
+            kind=RequestKind.COPY,
+            documents=[(DocumentKind.AGENT_LETTER, "application/pdf", PDF)],
+            now=T0,
         )
     filed = requests.file_agent_request(
-        session,
-        MASTER_KEY,
-        agent,
-        "resident@example.org",
-        RequestKind.COPY,
-        [
+        session=session,
+        master_key=MASTER_KEY,
+        agent_person_id=agent,
+        subject_email="resident@example.org",
+        kind=RequestKind.COPY,
+        documents=[
             (DocumentKind.AGENT_LETTER, "application/pdf", PDF),
             (DocumentKind.AGENT_IDENTITY, "image/jpeg", b"agent id"),
         ],
-        T0,
+        now=T0,
     )
     request = filed.request
     assert filed.code is None

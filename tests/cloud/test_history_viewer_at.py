@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from factories import give_role, make_person, make_portfolio, make_property
 from keyturn.cloud.auth.permissions import MANAGERS, CredentialKind, Principal, standing_at
-from keyturn.cloud.history.views import viewer_at
+from keyturn.cloud.history.service import viewer_at
 from keyturn.cloud.history.visibility import viewer_for
 from keyturn.cloud.people.service import give_permission
 from keyturn.rules.types import Permission, Role

@@ -28,7 +28,13 @@ DUE = T0 + timedelta(days=90)
 
 def _erase(session: Session, person_id: str, email: str, name: str, photo_dir: Path) -> None:
     """A verified deletion request for the person, executed at T0 once their access ended."""
-    filed = requests.file_request(session, MASTER_KEY, person_id, RequestKind.DELETION, T0)
+    filed = requests.file_request(
+        session=session,
+        master_key=MASTER_KEY,
+        person_id=person_id,
+        kind=RequestKind.DELETION,
+        now=T0,
+    )
     assert filed.code is not None
     requests.confirm_code(session, MASTER_KEY, filed.request, filed.code, email, name, T0)
     for grant in session.scalars(select(Grant).where(Grant.person_id == person_id)):

@@ -206,7 +206,13 @@ def test_deletion_end_to_end(session: Session, tmp_path: Path) -> None:
 
     # Ada asks for deletion and verifies; her access blocks it until a manager removes it.
     asked = T0 + timedelta(hours=2)
-    filed = requests.file_request(session, MASTER_KEY, site.ada, RequestKind.DELETION, asked)
+    filed = requests.file_request(
+        session=session,
+        master_key=MASTER_KEY,
+        person_id=site.ada,
+        kind=RequestKind.DELETION,
+        now=asked,
+    )
     request = filed.request
     assert filed.code is not None
     requests.confirm_code(session, MASTER_KEY, request, filed.code, ADA_EMAIL, "Ada Park", asked)

@@ -16,6 +16,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from keyturn.cloud.errors import BadCursor
+from keyturn.cloud.fields import example_id
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,9 +35,7 @@ def _page_example(schema: dict[str, Any], model: type[BaseModel]) -> None:
     item = get_args(model.model_fields["items"].annotation)[0]
     extra = getattr(item, "model_config", {}).get("json_schema_extra")
     if isinstance(extra, dict) and extra.get("examples"):
-        schema["examples"] = [
-            {"items": extra["examples"][:1], "next_cursor": "6f1c0a4e-0000-4000-8000-0000000000ff"}
-        ]
+        schema["examples"] = [{"items": extra["examples"][:1], "next_cursor": example_id(0xFF)}]
 
 
 class Page(BaseModel, Generic[T]):

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.codes import issue_personal_code
 from keyturn.cloud.access.credentials.service import activate_keycard, enrol_phone
-from keyturn.cloud.access.keys.service import create_grant, create_key
+from keyturn.cloud.access.keys.schemas import Window
+from keyturn.cloud.access.keys.service import create_key, new_grant
 from keyturn.cloud.auth.service import open_account
 from keyturn.cloud.devices.service import (
     create_provisioning_token,
@@ -29,6 +30,7 @@ from keyturn.cloud.devices.service import (
 from keyturn.cloud.models import GrantKind, Key, Person
 from keyturn.cloud.people import service as people_service
 from keyturn.cloud.people.consent import service as consent
+from keyturn.cloud.properties.schemas import PropertyCreate
 from keyturn.cloud.properties.service import (
     create_door,
     create_portfolio,
@@ -139,7 +141,9 @@ def build(
         session=session,
         master_key=master_key,
         portfolio_id=portfolio.id,
-        fields={"name": "Simulated building", "time_zone": TIME_ZONE, "jurisdiction": "default"},
+        settings=PropertyCreate(
+            name="Simulated building", time_zone=TIME_ZONE, jurisdiction="default"
+        ),
     )
     ensure_device_models(session)
 
@@ -175,7 +179,7 @@ def build(
             property_id=prop.id,
             name=name,
             door_ids=door_ids,
-            windows=windows,
+            windows=[Window.model_validate(window) for window in windows],
             may_share=False,
             provides_doorcodes=False,
         )
@@ -210,7 +214,7 @@ def build(
     manager = add_person(Role.PROPERTY_MANAGER)
 
     def grant(person: SimPerson, key: Key, resident: bool, booker: str | None = None) -> None:
-        row = create_grant(
+        row = new_grant(
             session=session,
             key=key,
             person_id=person.id,

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.credentials.service import activate_keycard, enrol_phone, issue_doorcode
-from keyturn.cloud.access.keys.service import create_grant, create_key
+from keyturn.cloud.access.keys.service import create_key, new_grant
 from keyturn.cloud.access.revocation import Credential, revoke
 from keyturn.cloud.access.suspension import service as suspension
 from keyturn.cloud.auth.service import open_account
@@ -42,6 +42,7 @@ from keyturn.cloud.models import (
 from keyturn.cloud.people import service as people
 from keyturn.cloud.people.consent import service as consent
 from keyturn.cloud.people.profiles import profile_at, profile_in
+from keyturn.cloud.properties.schemas import PropertyCreate
 from keyturn.cloud.properties.service import (
     create_door,
     create_portfolio,
@@ -148,7 +149,7 @@ def _create(session: Session, master_key: bytes, now: datetime) -> tuple[DemoLog
         session=session,
         master_key=master_key,
         portfolio_id=portfolio.id,
-        fields={"name": PROPERTY_NAME, "time_zone": TIME_ZONE, "jurisdiction": JURISDICTION},
+        settings=PropertyCreate(name=PROPERTY_NAME, time_zone=TIME_ZONE, jurisdiction=JURISDICTION),
     )
 
     def add_door(name: str, kind: DoorKind, unit_id: str | None = None) -> Door:
@@ -213,7 +214,7 @@ def _create(session: Session, master_key: bytes, now: datetime) -> tuple[DemoLog
     def add_resident(name: str, unit: Unit, unit_key: Key) -> Person:
         resident = add_person(name, Role.RESIDENT, manager.id, unit)
         for key in (unit_key, building_key):
-            create_grant(
+            new_grant(
                 session=session,
                 key=key,
                 person_id=resident.id,
@@ -284,13 +285,13 @@ def _issue_credentials(
         consent.record_in_app(session=session, person=person, now=now)
         profile = profile_at(session, person=person, property_id=prop.id)
         if profile.is_minor and profile.guardian_consent_document is None:
-            consent.record_written(
+            consent.record_written_consent(
                 session=session,
-                profile=profile,
+                property_id=prop.id,
+                person_id=person.id,
                 kind=consent.ConsentKind.GUARDIAN,
                 document=GUARDIAN_CONSENT_DOCUMENT,
-                actor_id=manager_id,
-                property_id=prop.id,
+                recorded_by=manager_id,
                 now=now,
             )
         session.flush()
@@ -299,10 +300,10 @@ def _issue_credentials(
             door.id: issue_doorcode(
                 session=session,
                 master_key=master_key,
+                property_id=prop.id,
                 person_id=person.id,
-                door=door,
+                door_id=door.id,
                 now=now,
-                residence_only=False,
             )
             for door in (entrance, home)
         }
@@ -343,9 +344,9 @@ def _issue_credentials(
     suspension.suspend(
         session=session,
         master_key=master_key,
-        prop=prop,
-        person=session.get_one(Person, suspended.person_id),
-        manager_id=manager_id,
+        property_id=prop.id,
+        person_id=suspended.person_id,
+        suspended_by=manager_id,
         send_temporary_code=False,
         now=now,
     )

@@ -485,14 +485,13 @@ class Simulation:
 
         def suspend() -> None:
             with self.sessions.begin() as session:
-                prop = session.get_one(Property, b.property_id)
                 person = session.get_one(Person, victim.id)
                 done = suspension.suspend(
                     session=session,
                     master_key=self.master_key,
-                    prop=prop,
-                    person=person,
-                    manager_id=b.manager.id,
+                    property_id=b.property_id,
+                    person_id=victim.id,
+                    suspended_by=b.manager.id,
                     send_temporary_code=True,
                     now=self.now,
                 )
@@ -528,8 +527,8 @@ class Simulation:
                 suspension.restore(
                     session=session,
                     master_key=self.master_key,
-                    prop=session.get_one(Property, b.property_id),
-                    person=session.get_one(Person, victim.id),
+                    property_id=b.property_id,
+                    person_id=victim.id,
                     now=self.now,
                 )
                 enrol_new_phone(session, victim, self.now)

@@ -23,7 +23,10 @@ from keyturn.cloud.auth.permissions import (
     CredentialKind,
     Principal,
     Scope,
+    acts_for_property,
     authorize,
+    keys_in_reach,
+    may,
 )
 from keyturn.cloud.models import Portfolio
 from keyturn.rules.types import Role
@@ -136,6 +139,38 @@ def test_authorize_matches_the_table_for_every_persona(
         else:
             expected = "404" if persona == "outsider" else "403"
         assert outcome == expected, persona
+
+
+@pytest.mark.parametrize("action", [a for a in Action if a.value not in ACCOUNT_ACTIONS], ids=str)
+def test_may_is_authorize_as_a_yes_or_no(db: Session, personas: Personas, action: Action) -> None:
+    for persona in PERSONAS:
+        principal = _principal(db, personas.people[persona])
+        for property_id in (personas.property_id, personas.other_property_id):
+            allowed = _outcome(db, principal, action, property_id) == "ok"
+            assert may(db, principal, action, property_id) is allowed, persona
+
+
+def test_acting_for_the_whole_property_is_managing_others_credentials(
+    db: Session, personas: Personas
+) -> None:
+    acting = {
+        persona
+        for persona in PERSONAS
+        if acts_for_property(db, _principal(db, personas.people[persona]), personas.property_id)
+    }
+    assert acting == EXPECTED["credentials.manage"]
+
+
+def test_keys_in_reach_narrows_only_a_specific_keys_manager(
+    db: Session, personas: Personas
+) -> None:
+    def reach(persona: str) -> frozenset[str] | None:
+        principal = _principal(db, personas.people[persona])
+        return keys_in_reach(db, principal, Action.KEYS_READ, personas.property_id)
+
+    assert reach("pm_keys_specific") == {personas.managed_key_id}
+    assert reach("pm_keys_full") is None
+    assert reach("portfolio_manager") is None
 
 
 def test_another_propertys_objects_are_404_for_everyone(db: Session, personas: Personas) -> None:

@@ -201,6 +201,20 @@ def test_a_principal_cannot_mint_a_token_with_more_scopes(db: Session, personas:
     )
 
     with pytest.raises(InsufficientScope):
-        service.create_token(db, writer, "up", frozenset({Scope.ADMIN}), None, T0)
-    row, _secret = service.create_token(db, writer, "same", frozenset({Scope.READ}), None, T0)
+        service.create_token(
+            session=db,
+            principal=writer,
+            name="up",
+            scopes=frozenset({Scope.ADMIN}),
+            expires_at=None,
+            now=T0,
+        )
+    row, _secret = service.create_token(
+        session=db,
+        principal=writer,
+        name="same",
+        scopes=frozenset({Scope.READ}),
+        expires_at=None,
+        now=T0,
+    )
     assert row.scopes == ["read"]

@@ -1,20 +1,16 @@
-"""What a route that changes locks answers: per-lock status and a revocation's result.
+"""What a route that changes locks answers: per-lock status, a revocation, a code issued.
 
-Shared by every access resource's views so a revocation reads the same everywhere.
+Shared by every access resource's views so a revocation or a new code reads the same
+everywhere.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy.orm import Session
-
-from keyturn.cloud.access.revocation import Credential, Revocation, revoke
+from keyturn.cloud.access.codes import IssuedCode
+from keyturn.cloud.access.credentials.schemas import CodeIssued
+from keyturn.cloud.access.revocation import Revocation
 from keyturn.cloud.access.rollout import PENDING_NOTE, LockStatus
-from keyturn.cloud.access.schemas import (
-    LockStatusOut,
-    RevocationOut,
-)
+from keyturn.cloud.access.schemas import LockStatusOut, RevocationOut
 
 
 def locks_out(locks: list[LockStatus]) -> list[LockStatusOut]:
@@ -30,21 +26,6 @@ def revocation_out(revocation: Revocation, note: str = PENDING_NOTE) -> Revocati
     )
 
 
-def revoked(
-    db: Session,
-    master_key: bytes,
-    property_id: str,
-    credential: Credential,
-    now: datetime,
-    note: str = PENDING_NOTE,
-) -> RevocationOut:
-    """Revoke the credential the route found, commit, and answer with each lock's progress."""
-    revocation = revoke(
-        session=db,
-        master_key=master_key,
-        property_id=property_id,
-        credential=credential,
-        now=now,
-    )
-    db.commit()
-    return revocation_out(revocation, note)
+def code_out(issued: IssuedCode) -> CodeIssued:
+    """A code as the one response that shows it."""
+    return CodeIssued(id=issued.record_id, door_id=issued.door_id, code=issued.code)

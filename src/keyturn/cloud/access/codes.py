@@ -36,9 +36,10 @@ class CodeRefused(Refusal):
 
 @dataclass(frozen=True, slots=True)
 class IssuedCode:
-    """A code shown once to whoever asked for it; `record_id` names its row."""
+    """A code shown once to whoever asked for it; `record_id` names its row, at `door_id`."""
 
     record_id: str
+    door_id: str
     code: str
 
 
@@ -96,7 +97,7 @@ def issue_personal_code(
     )
     session.add(row)
     session.flush()
-    return IssuedCode(row.id, code)
+    return IssuedCode(row.id, door_id, code)
 
 
 def issue_one_time_code(
@@ -123,7 +124,7 @@ def issue_one_time_code(
     )
     session.add(row)
     session.flush()
-    return IssuedCode(row.id, code)
+    return IssuedCode(row.id, door_id, code)
 
 
 def create_single_day_code(
@@ -156,7 +157,7 @@ def create_single_day_code(
     session.add(row)
     session.flush()
     code = single_day_code(door_secret_of(door, master_key), local_date, slot, prop.doorcode_length)
-    return IssuedCode(row.id, code)
+    return IssuedCode(row.id, door_id, code)
 
 
 def revoke_single_day_code(session: Session, record_id: str, now: datetime) -> SingleDayCode:

@@ -14,8 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.codes import revoke_single_day_code
-from keyturn.cloud.access.credentials.service import person_door_ids
-from keyturn.cloud.access.keys.service import key_door_ids
+from keyturn.cloud.access.doors import key_door_ids, person_door_ids
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
 from keyturn.cloud.models import (
     Doorcode,

@@ -7,23 +7,18 @@ the one that issued them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
-
-
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-Email = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"
-    ),
-]
-
+from keyturn.cloud.fields import (
+    EXAMPLE_DEVICE_ID,
+    EXAMPLE_GRANT_ID,
+    EXAMPLE_ID,
+    EXAMPLE_TIME,
+    Id,
+    example_config,
+)
 
 HourMinute = Annotated[str, StringConstraints(pattern=r"^\d\d:\d\d$")]
 
@@ -31,28 +26,7 @@ HourMinute = Annotated[str, StringConstraints(pattern=r"^\d\d:\d\d$")]
 DoorIds = Annotated[list[Id], Field(min_length=1, max_length=50)]
 
 
-EXAMPLE_ID = "6f1c0a4e-0000-4000-8000-000000000001"
-
-
-EXAMPLE_PERSON_ID = "6f1c0a4e-0000-4000-8000-000000000002"
-
-
-EXAMPLE_KEY_ID = "6f1c0a4e-0000-4000-8000-000000000003"
-
-
-EXAMPLE_GRANT_ID = "6f1c0a4e-0000-4000-8000-000000000004"
-
-
-EXAMPLE_PROPERTY_ID = "6f1c0a4e-0000-4000-8000-000000000005"
-
-
-EXAMPLE_DEVICE_ID = "6f1c0a4e-0000-4000-8000-000000000006"
-
-
 EXAMPLE_WINDOW = {"weekday": 0, "start": "09:00", "end": "17:00"}
-
-
-EXAMPLE_TIME = "2026-03-02T09:00:00Z"
 
 
 EXAMPLE_LOCK = {
@@ -67,15 +41,6 @@ EXAMPLE_LOCK = {
 
 
 EXAMPLE_CODE = {"id": EXAMPLE_GRANT_ID, "door_id": EXAMPLE_ID, "code": "4826153"}
-
-
-def strict_config(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
-
-
-def example_config(example: dict[str, Any]) -> ConfigDict:
-    """The configuration of a response body: only its example for the OpenAPI description."""
-    return ConfigDict(json_schema_extra={"examples": [example]})
 
 
 class LockStatusOut(BaseModel):

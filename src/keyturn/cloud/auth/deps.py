@@ -258,13 +258,16 @@ def gated(
     return Depends(gate)
 
 
-def checked_standing(request: Request, principal: Principal, property_id: str) -> Standing | None:
-    """The standing `requires` just checked for this caller at this property, if it did.
+def checked_standing(
+    request: Request, principal: Principal, property_id: str | None = None
+) -> Standing | None:
+    """The standing `requires` just checked for this caller at this property (at whichever
+    property it checked, without one), if it did.
 
-    Views that need the caller's roles reuse it rather than reading them again.
+    Views that need the caller's roles pass it on rather than have them read again.
     """
     standing: Standing | None = getattr(request.state, STANDING_STATE, None)
-    if standing is None or standing.property_id != property_id:
+    if standing is None or property_id not in (None, standing.property_id):
         return None
     if standing.person_id != principal.person_id:
         return None

@@ -33,7 +33,9 @@ INVITATION_SUBJECT = "You are invited to Keyturn"
 ACCESS_SUBJECT = "You have access to a new building on Keyturn"
 
 
-def request_password_reset(session: Session, config: AuthConfig, email: str, now: datetime) -> None:
+def request_password_reset(
+    *, session: Session, config: AuthConfig, email: str, now: datetime
+) -> None:
     """Email a reset link if a person has this address; say nothing either way.
 
     At most `max_reset_links_per_hour` links go to one person per hour, so the endpoint
@@ -67,7 +69,7 @@ def request_password_reset(session: Session, config: AuthConfig, email: str, now
     enqueue_mail(session, person.email, RESET_SUBJECT, body, person_id=person.id)
 
 
-def reset_password(session: Session, secret: str, password: str, now: datetime) -> None:
+def reset_password(*, session: Session, secret: str, password: str, now: datetime) -> None:
     """Set the password through a reset link and end every session and token of the account."""
     person_id = _consume(session, secret, LinkPurpose.PASSWORD_RESET, now)
     account = _set_password(session, person_id, password, now)
@@ -78,6 +80,7 @@ def reset_password(session: Session, secret: str, password: str, now: datetime) 
 
 
 def invite(
+    *,
     session: Session,
     config: AuthConfig,
     inviter_id: str,
@@ -156,7 +159,7 @@ def invite(
     return membership
 
 
-def accept_invitation(session: Session, secret: str, password: str, now: datetime) -> None:
+def accept_invitation(*, session: Session, secret: str, password: str, now: datetime) -> None:
     """Set the invited person's password through their link, creating their account."""
     person_id = _consume(session, secret, LinkPurpose.INVITATION, now)
     _set_password(session, person_id, password, now)

@@ -347,6 +347,39 @@ def permits(standing: Standing, principal: Principal, action: Action) -> bool:
     )
 
 
+def may(session: Session, principal: Principal, action: Action, property_id: str) -> bool:
+    """Whether `authorize` would let the caller do the action at the property, as a yes or no.
+
+    For a service that chooses what to do or show by who asks, never to refuse: a refusal
+    goes through `authorize` (or `requires`), which says why.
+    """
+    standing = standing_at(session, principal.person_id, property_id)
+    return (
+        standing is not None and standing.admits(principal) and permits(standing, principal, action)
+    )
+
+
+def acts_for_property(session: Session, principal: Principal, property_id: str) -> bool:
+    """Whether the caller shares and revokes for the whole property, not only for their own
+    doors: whoever may manage others' credentials here (a resident may not)."""
+    return may(session, principal, Action.CREDENTIALS_MANAGE, property_id)
+
+
+def keys_in_reach(
+    session: Session, principal: Principal, action: Action, property_id: str
+) -> frozenset[str] | None:
+    """The keys the caller may act on for the action here: None for every key, else only the
+    keys assigned to them (a property manager with specific keys)."""
+    standing = standing_at(session, principal.person_id, property_id)
+    if standing is None:
+        return frozenset()
+    effective = standing.effective_for(principal)
+    # Allowed for a key id nobody manages means allowed for every key (not "specific keys").
+    if allows(POLICIES[action], effective, key_id=""):
+        return None
+    return effective.managed_key_ids
+
+
 def allowed_actions(standing: Standing, principal: Principal) -> list[Action]:
     """Every property action the caller may perform with this credential, in table order."""
     return [action for action in POLICIES if permits(standing, principal, action)]

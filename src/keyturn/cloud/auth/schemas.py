@@ -7,42 +7,38 @@ so argon2 never works on megabytes and nobody picks a trivially short one.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from keyturn.cloud.auth.permissions import Action, CredentialKind, Scope
+from keyturn.cloud.fields import (
+    EXAMPLE_ID,
+    EXAMPLE_PERSON_ID,
+    EXAMPLE_PROPERTY_ID,
+    EXAMPLE_TIME,
+    EXAMPLE_TOKEN_ID,
+    Email,
+    Id,
+    Name,
+    example_config,
+    example_id,
+    strict_config,
+)
 from keyturn.rules.types import Permission, Role
 
-Email = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"
-    ),
-]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 NewPassword = Annotated[str, StringConstraints(min_length=10, max_length=256)]
 TotpCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 LinkToken = Annotated[str, StringConstraints(min_length=16, max_length=128)]
-EXAMPLE_PERSON_ID = "6f1c0a4e-0000-4000-8000-000000000002"
-EXAMPLE_PROPERTY_ID = "6f1c0a4e-0000-4000-8000-000000000005"
-EXAMPLE_TIME = "2026-03-02T09:00:00Z"
 EXAMPLE_LINK_TOKEN = "lt_3q2rX0c9bWJm0QqjZk7d1A"  # noqa: S105 - an example in the API description
 EXAMPLE_TOKEN = {
-    "id": "6f1c0a4e-0000-4000-8000-000000000009",
+    "id": EXAMPLE_TOKEN_ID,
     "name": "reporting",
     "scopes": ["read"],
     "created_at": EXAMPLE_TIME,
     "expires_at": None,
 }
-
-
-def _strict(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
-
-
-def _example(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [example]})
 
 
 class Strict(BaseModel):
@@ -52,12 +48,7 @@ class Strict(BaseModel):
 class LoginRequest(Strict):
     """Credentials; `mode` "token" returns a bearer token instead of setting cookies."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"email": "ana@example.org", "password": "correct horse battery"}]
-        },
-    )
+    model_config = strict_config({"email": "ana@example.org", "password": "correct horse battery"})
 
     email: Email
     password: Password
@@ -66,7 +57,7 @@ class LoginRequest(Strict):
 
 
 class SessionOut(BaseModel):
-    model_config = _example(
+    model_config = example_config(
         {
             "kind": "session",
             "person_id": EXAMPLE_PERSON_ID,
@@ -82,7 +73,7 @@ class SessionOut(BaseModel):
 
 
 class LoginTokenOut(BaseModel):
-    model_config = _example(
+    model_config = example_config(
         {
             "kind": "token",
             "person_id": EXAMPLE_PERSON_ID,
@@ -100,7 +91,9 @@ class LoginTokenOut(BaseModel):
 
 
 class MembershipOut(BaseModel):
-    model_config = _example({"property_id": EXAMPLE_PROPERTY_ID, "role": "staff", "unit_id": None})
+    model_config = example_config(
+        {"property_id": EXAMPLE_PROPERTY_ID, "role": "staff", "unit_id": None}
+    )
 
     property_id: str
     role: Role
@@ -108,7 +101,7 @@ class MembershipOut(BaseModel):
 
 
 class MeOut(BaseModel):
-    model_config = _example(
+    model_config = example_config(
         {
             "person_id": EXAMPLE_PERSON_ID,
             "display_name": "Ana Ruiz",
@@ -136,10 +129,7 @@ class MeOut(BaseModel):
 class TokenCreate(Strict):
     """A new API token; scopes are read < write < admin, each implying the ones before."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"name": "reporting", "scopes": ["read"]}]},
-    )
+    model_config = strict_config({"name": "reporting", "scopes": ["read"]})
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=3)]
@@ -147,7 +137,7 @@ class TokenCreate(Strict):
 
 
 class TokenOut(BaseModel):
-    model_config = _example(EXAMPLE_TOKEN)
+    model_config = example_config(EXAMPLE_TOKEN)
 
     id: str
     name: str
@@ -157,7 +147,7 @@ class TokenOut(BaseModel):
 
 
 class TokenCreated(TokenOut):
-    model_config = _example(
+    model_config = example_config(
         {**EXAMPLE_TOKEN, "token": "kt_R27Xj1DbN5mcc8qwAXB01Ng26ESRG8Trfl8SphBtMSc"}
     )
 
@@ -165,7 +155,7 @@ class TokenCreated(TokenOut):
 
 
 class TotpEnrolmentOut(BaseModel):
-    model_config = _example(
+    model_config = example_config(
         {
             "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
             "otpauth_uri": "otpauth://totp/Keyturn:ana%40example.org?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Keyturn",
@@ -177,45 +167,40 @@ class TotpEnrolmentOut(BaseModel):
 
 
 class TotpCodeIn(Strict):
-    model_config = _strict({"code": "492039"})
+    model_config = strict_config({"code": "492039"})
 
     code: TotpCode
 
 
 class PasswordResetRequest(Strict):
-    model_config = _strict({"email": "ana@example.org"})
+    model_config = strict_config({"email": "ana@example.org"})
 
     email: Email
 
 
 class PasswordResetConfirm(Strict):
-    model_config = _strict({"token": EXAMPLE_LINK_TOKEN, "password": "a new long passphrase"})
+    model_config = strict_config({"token": EXAMPLE_LINK_TOKEN, "password": "a new long passphrase"})
 
     token: LinkToken
     password: NewPassword
 
 
+# An invitation to a role, as POST /invitations and POST /people take it.
+EXAMPLE_INVITATION = {
+    "email": "bo@example.org",
+    "display_name": "Bo",
+    "role": "resident",
+    "unit_id": EXAMPLE_ID,
+}
+
+
 class InvitationCreate(Strict):
     """Invite a person by email to a role here; residents name their unit, nobody else does."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "email": "bo@example.org",
-                    "display_name": "Bo",
-                    "role": "resident",
-                    "unit_id": "6f1c0a4e-0000-4000-8000-000000000001",
-                }
-            ]
-        },
-    )
+    model_config = strict_config(EXAMPLE_INVITATION)
 
     email: Email
-    display_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ]
+    display_name: Name
     role: Literal[
         Role.PORTFOLIO_MANAGER,
         Role.PROPERTY_MANAGER,
@@ -224,7 +209,7 @@ class InvitationCreate(Strict):
         Role.SERVICE_PROVIDER,
         Role.COURIER,
     ]
-    unit_id: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None = None
+    unit_id: Id | None = None
 
     @model_validator(mode="after")
     def _unit_only_for_residents(self) -> InvitationCreate:
@@ -234,8 +219,8 @@ class InvitationCreate(Strict):
 
 
 class InvitationOut(BaseModel):
-    model_config = _example(
-        {"person_id": EXAMPLE_PERSON_ID, "membership_id": "6f1c0a4e-0000-4000-8000-00000000000a"}
+    model_config = example_config(
+        {"person_id": EXAMPLE_PERSON_ID, "membership_id": example_id(0x0A)}
     )
 
     person_id: str
@@ -243,7 +228,7 @@ class InvitationOut(BaseModel):
 
 
 class InvitationAccept(Strict):
-    model_config = _strict({"token": EXAMPLE_LINK_TOKEN, "password": "a new long passphrase"})
+    model_config = strict_config({"token": EXAMPLE_LINK_TOKEN, "password": "a new long passphrase"})
 
     token: LinkToken
     password: NewPassword
@@ -252,7 +237,7 @@ class InvitationAccept(Strict):
 class PropertyAccessOut(BaseModel):
     """The caller's standing at a property, so a client can show only what will work."""
 
-    model_config = _example(
+    model_config = example_config(
         {
             "property_id": EXAMPLE_PROPERTY_ID,
             "roles": ["resident"],

@@ -33,7 +33,7 @@ from keyturn.cloud.auth.permissions import (
     Scope,
     expand_scopes,
 )
-from keyturn.cloud.models import Account, ApiToken, AuthSession, Person, TotpFactor
+from keyturn.cloud.models import Account, ApiToken, AuthSession, Person, RoleMembership, TotpFactor
 
 LOGIN_TOKEN_NAME = "login"  # noqa: S105 - a label
 # A session's last use is written at most this often, so busy pages cost no write each.
@@ -94,6 +94,34 @@ def log_in(
     if needs_rehash(stored):
         account.password_hash = hash_password(password)
     return account
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A login that succeeded: whose it is, and the cookie session or bearer token it opened."""
+
+    person_id: str
+    cookie: NewSession | None
+    token: tuple[ApiToken, str] | None
+
+
+def sign_in(
+    *,
+    session: Session,
+    config: AuthConfig,
+    master_key: bytes,
+    email: str,
+    password: str,
+    totp_code: str | None,
+    address: str,
+    as_token: bool,
+    now: datetime,
+) -> SignedIn:
+    """`log_in`, then a cookie session for the account or, `as_token`, a login token."""
+    account = log_in(session, config, master_key, email, password, totp_code, address, now)
+    if as_token:
+        return SignedIn(account.person_id, None, issue_login_token(session, config, account, now))
+    return SignedIn(account.person_id, open_session(session, config, account, address, now), None)
 
 
 def _fail(session: Session, error: Exception) -> None:
@@ -181,6 +209,7 @@ def issue_login_token(
 
 
 def create_token(
+    *,
     session: Session,
     principal: Principal,
     name: str,
@@ -269,7 +298,7 @@ def principal_from_cookie(
     return principal, row.csrf_digest
 
 
-def log_out(session: Session, principal: Principal, now: datetime) -> None:
+def log_out(*, session: Session, principal: Principal, now: datetime) -> None:
     """End the credential the caller used: its cookie session, or its bearer token."""
     table = AuthSession if principal.kind is CredentialKind.SESSION else ApiToken
     session.execute(
@@ -280,7 +309,7 @@ def log_out(session: Session, principal: Principal, now: datetime) -> None:
 
 
 def list_tokens(
-    session: Session, account_id: str, after: str | None, limit: int, now: datetime
+    *, session: Session, account_id: str, after: str | None, limit: int, now: datetime
 ) -> list[ApiToken]:
     """The account's live tokens ordered by id, after the cursor id; limit + 1 to see more."""
     query = select(ApiToken).where(
@@ -293,7 +322,7 @@ def list_tokens(
     return list(session.execute(query.order_by(ApiToken.id).limit(limit + 1)).scalars())
 
 
-def revoke_token(session: Session, principal: Principal, token_id: str, now: datetime) -> None:
+def revoke_token(*, session: Session, principal: Principal, token_id: str, now: datetime) -> None:
     """Revoke one of the caller's own tokens; another account's token is NotFound."""
     done = session.execute(
         update(ApiToken)
@@ -325,7 +354,7 @@ class TotpEnrolment:
 
 
 def begin_totp(
-    session: Session, config: AuthConfig, master_key: bytes, principal: Principal, now: datetime
+    *, session: Session, config: AuthConfig, master_key: bytes, principal: Principal, now: datetime
 ) -> TotpEnrolment:
     """A fresh pending TOTP secret for the caller, waiting for a code to confirm it."""
     account = session.get_one(Account, principal.account_id)
@@ -339,7 +368,7 @@ def begin_totp(
 
 
 def confirm_totp(
-    session: Session, master_key: bytes, principal: Principal, code: str, now: datetime
+    *, session: Session, master_key: bytes, principal: Principal, code: str, now: datetime
 ) -> None:
     """Enable the pending secret once a code from it checks; the caller's credential counts."""
     account = session.get_one(Account, principal.account_id)
@@ -355,7 +384,7 @@ def confirm_totp(
 
 
 def remove_totp(
-    session: Session, master_key: bytes, principal: Principal, code: str, now: datetime
+    *, session: Session, master_key: bytes, principal: Principal, code: str, now: datetime
 ) -> None:
     """Disable the TOTP factor, which needs a current code from it."""
     account = session.get_one(Account, principal.account_id)
@@ -404,3 +433,23 @@ def _mark_totp_satisfied(session: Session, principal: Principal) -> None:
     session.execute(
         update(table).where(table.id == principal.credential_id).values(totp_satisfied=True)
     )
+
+
+@dataclass(frozen=True)
+class Whoami:
+    """The caller as their account sees them: the person, the TOTP factor, every role."""
+
+    person: Person
+    totp_enabled: bool
+    memberships: list[RoleMembership]
+
+
+def whoami(*, session: Session, principal: Principal) -> Whoami:
+    person = session.get_one(Person, principal.person_id)
+    account = session.get_one(Account, principal.account_id)
+    memberships = session.execute(
+        select(RoleMembership)
+        .where(RoleMembership.person_id == person.id)
+        .order_by(RoleMembership.property_id, RoleMembership.role)
+    ).scalars()
+    return Whoami(person, account.totp_secret_sealed is not None, list(memberships))

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 
 from keyturn.cloud.auth import links, service
 from keyturn.cloud.auth.config import AuthConfig
@@ -30,7 +29,6 @@ from keyturn.cloud.auth.permissions import (
     CredentialKind,
     Principal,
     allowed_actions,
-    authorize,
     standing_at,
 )
 from keyturn.cloud.auth.schemas import (
@@ -52,8 +50,8 @@ from keyturn.cloud.auth.schemas import (
     TotpEnrolmentOut,
 )
 from keyturn.cloud.auth.totp import base32
-from keyturn.cloud.models import Account, Person, RoleMembership
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page
+from keyturn.cloud.people import service as people
 from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.rules.types import Role
 
@@ -106,19 +104,26 @@ def login(
     By default this sets an HttpOnly session cookie and a CSRF cookie; with `mode` "token"
     it returns a short-lived bearer token with every scope instead.
     """
-    address = client_address(request)
-    account = service.log_in(
-        db, config, master_key, body.email, body.password, body.totp_code, address, now
+    signed = service.sign_in(
+        session=db,
+        config=config,
+        master_key=master_key,
+        email=body.email,
+        password=body.password,
+        totp_code=body.totp_code,
+        address=client_address(request),
+        as_token=body.mode == "token",
+        now=now,
     )
-    if body.mode == "token":
-        token, secret = service.issue_login_token(db, config, account, now)
-        db.commit()
+    db.commit()
+    if signed.token is not None:
+        token, secret = signed.token
         assert token.expires_at is not None
         return LoginTokenOut(
-            person_id=account.person_id, access_token=secret, expires_at=token.expires_at
+            person_id=signed.person_id, access_token=secret, expires_at=token.expires_at
         )
-    opened = service.open_session(db, config, account, address, now)
-    db.commit()
+    opened = signed.cookie
+    assert opened is not None
     secure = _secure(request, config)
     max_age = config.session_lifetime_s
     response.set_cookie(
@@ -128,7 +133,7 @@ def login(
         CSRF_COOKIE, opened.csrf_token, max_age, httponly=False, secure=secure, samesite="lax"
     )
     return SessionOut(
-        person_id=account.person_id, expires_at=opened.row.expires_at, csrf_token=opened.csrf_token
+        person_id=signed.person_id, expires_at=opened.row.expires_at, csrf_token=opened.csrf_token
     )
 
 
@@ -137,7 +142,7 @@ def logout(
     principal: Annotated[Principal, requires(Action.ACCOUNT_READ)], db: Db, now: Now
 ) -> Response:
     """End the session or token used for this request, and clear the cookies."""
-    service.log_out(db, principal, now)
+    service.log_out(session=db, principal=principal, now=now)
     db.commit()
     response = Response(status_code=204)
     if principal.kind is CredentialKind.SESSION:
@@ -149,24 +154,18 @@ def logout(
 @router.get("/auth/me", response_model=MeOut, responses=SIGNED_IN)
 def me(principal: Annotated[Principal, requires(Action.ACCOUNT_READ)], db: Db) -> MeOut:
     """The caller: who they are, how they authenticated, and their roles per property."""
-    person = db.get_one(Person, principal.person_id)
-    account = db.get_one(Account, principal.account_id)
-    memberships = db.execute(
-        select(RoleMembership)
-        .where(RoleMembership.person_id == person.id)
-        .order_by(RoleMembership.property_id, RoleMembership.role)
-    ).scalars()
+    caller = service.whoami(session=db, principal=principal)
     return MeOut(
-        person_id=person.id,
-        display_name=person.display_name,
-        email=person.email,
+        person_id=caller.person.id,
+        display_name=caller.person.display_name,
+        email=caller.person.email,
         credential=principal.kind,
         scopes=sorted(principal.scopes),
-        totp_enabled=account.totp_secret_sealed is not None,
+        totp_enabled=caller.totp_enabled,
         totp_satisfied=principal.totp_satisfied,
         memberships=[
             MembershipOut(property_id=m.property_id, role=m.role, unit_id=m.unit_id)
-            for m in memberships
+            for m in caller.memberships
         ],
     )
 
@@ -180,7 +179,9 @@ def list_tokens(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[TokenOut]:
     """The caller's live API tokens, without their secrets, a page at a time."""
-    rows = service.list_tokens(db, principal.account_id, cursor, limit, now)
+    rows = service.list_tokens(
+        session=db, account_id=principal.account_id, after=cursor, limit=limit, now=now
+    )
     page = [_token_out(row) for row in rows[:limit]]
     return Page[TokenOut](items=page, next_cursor=page[-1].id if len(rows) > limit else None)
 
@@ -197,7 +198,12 @@ def create_token(
     """Create a scoped API token; its secret is in this response and nowhere else, ever."""
     expires_at = now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     row, secret = service.create_token(
-        db, principal, body.name, frozenset(body.scopes), expires_at, now
+        session=db,
+        principal=principal,
+        name=body.name,
+        scopes=frozenset(body.scopes),
+        expires_at=expires_at,
+        now=now,
     )
     db.commit()
     return TokenCreated(**_token_out(row).model_dump(), token=secret)
@@ -216,7 +222,7 @@ def revoke_token(
     now: Now,
 ) -> Response:
     """Revoke one of the caller's tokens; it stops working at once."""
-    service.revoke_token(db, principal, token_id, now)
+    service.revoke_token(session=db, principal=principal, token_id=token_id, now=now)
     db.commit()
     return Response(status_code=204)
 
@@ -235,7 +241,9 @@ def begin_totp(
     master_key: MasterKey,
 ) -> TotpEnrolmentOut:
     """Start TOTP enrolment: a new secret for the authenticator app, pending confirmation."""
-    enrolment = service.begin_totp(db, config, master_key, principal, now)
+    enrolment = service.begin_totp(
+        session=db, config=config, master_key=master_key, principal=principal, now=now
+    )
     db.commit()
     return TotpEnrolmentOut(secret=base32(enrolment.secret), otpauth_uri=enrolment.uri)
 
@@ -251,7 +259,9 @@ def confirm_totp(
     master_key: MasterKey,
 ) -> Response:
     """Confirm enrolment with a code; from now on login needs a code too."""
-    service.confirm_totp(db, master_key, principal, body.code, now)
+    service.confirm_totp(
+        session=db, master_key=master_key, principal=principal, code=body.code, now=now
+    )
     db.commit()
     return Response(status_code=204)
 
@@ -267,7 +277,9 @@ def remove_totp(
     master_key: MasterKey,
 ) -> Response:
     """Remove the TOTP factor, proving possession with a current code."""
-    service.remove_totp(db, master_key, principal, body.code, now)
+    service.remove_totp(
+        session=db, master_key=master_key, principal=principal, code=body.code, now=now
+    )
     db.commit()
     return Response(status_code=204)
 
@@ -283,7 +295,7 @@ def request_password_reset(
     body: PasswordResetRequest, db: Db, now: Now, config: Config
 ) -> Response:
     """Email a one-time reset link if the address is known; the answer never says."""
-    links.request_password_reset(db, config, body.email, now)
+    links.request_password_reset(session=db, config=config, email=body.email, now=now)
     db.commit()
     return Response(status_code=202)
 
@@ -297,7 +309,7 @@ def request_password_reset(
 )
 def confirm_password_reset(body: PasswordResetConfirm, db: Db, now: Now) -> Response:
     """Set a new password with the emailed link; every session and token of the account ends."""
-    links.reset_password(db, body.token, body.password, now)
+    links.reset_password(session=db, secret=body.token, password=body.password, now=now)
     db.commit()
     return Response(status_code=204)
 
@@ -311,7 +323,7 @@ def confirm_password_reset(body: PasswordResetConfirm, db: Db, now: Now) -> Resp
 )
 def accept_invitation(body: InvitationAccept, db: Db, now: Now) -> Response:
     """Accept an invitation by choosing a password; then sign in as usual."""
-    links.accept_invitation(db, body.token, body.password, now)
+    links.accept_invitation(session=db, secret=body.token, password=body.password, now=now)
     db.commit()
     return Response(status_code=204)
 
@@ -331,18 +343,16 @@ def invite(
     config: Config,
 ) -> InvitationOut:
     """Invite a person by email to a role at this property; appointing managers is admin work."""
-    if body.role.is_manager:
-        authorize(db, principal, Action.MANAGERS_MANAGE, property_id)
-    membership = links.invite(
-        db,
-        config,
-        principal.person_id,
-        property_id,
-        body.email,
-        body.display_name,
-        Role(body.role),
-        body.unit_id,
-        now,
+    membership = people.invite_person(
+        session=db,
+        config=config,
+        principal=principal,
+        property_id=property_id,
+        email=body.email,
+        display_name=body.display_name,
+        role=Role(body.role),
+        unit_id=body.unit_id,
+        now=now,
     )
     db.commit()
     return InvitationOut(person_id=membership.person_id, membership_id=membership.id)

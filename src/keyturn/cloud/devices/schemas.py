@@ -8,21 +8,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from keyturn.cloud.fields import EXAMPLE_DEVICE_ID, EXAMPLE_ID, example_config
 
 
 class ProvisionRequest(BaseModel):
     """What a lock sends once to enrol: the installer's token, its public key, its model."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "token": "pt_Qm9vdHN0cmFwIHRva2VuIGZvciBvbmUgbG9jayBvbmx5",
-                    "public_key": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
-                    "model": "keyturn-r1",
-                }
-            ]
+    model_config = example_config(
+        {
+            "token": "pt_Qm9vdHN0cmFwIHRva2VuIGZvciBvbmUgbG9jayBvbmx5",
+            "public_key": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            "model": "keyturn-r1",
         }
     )
 
@@ -32,8 +30,8 @@ class ProvisionRequest(BaseModel):
 
 
 EXAMPLE_HEALTH: dict[str, Any] = {
-    "device_id": "6f1c0a4e-0000-4000-8000-000000000006",
-    "door_id": "6f1c0a4e-0000-4000-8000-000000000001",
+    "device_id": EXAMPLE_DEVICE_ID,
+    "door_id": EXAMPLE_ID,
     "model": "keyturn-r1",
     "retired": False,
     "applied_access_list_version": 41,
@@ -51,7 +49,7 @@ EXAMPLE_HEALTH: dict[str, Any] = {
 class DeviceHealthOut(BaseModel):
     """How current and how well a lock is: the service's DeviceHealth as JSON."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_HEALTH]})
+    model_config = example_config(EXAMPLE_HEALTH)
 
     device_id: str
     door_id: str | None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session, defer
 
 from keyturn.cloud.access.access_lists import access_list_changes_at, build_access_list
@@ -40,7 +40,7 @@ from keyturn.cloud.models import (
     Property,
     ProvisioningToken,
 )
-from keyturn.cloud.properties.service import door_secret_of
+from keyturn.cloud.properties.service import door_secret_of, in_property
 from keyturn.cloud.properties.write_locks import lock_doors
 from keyturn.crypto.keys import VerifyKey
 from keyturn.crypto.sealed import seal
@@ -91,6 +91,19 @@ def sync_key_context(device_id: str) -> bytes:
 
 def _token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+def devices_at(*, property_id: str) -> Select[Device]:
+    """The property's locks, retired ones included."""
+    return select(Device).where(Device.property_id == property_id)
+
+
+def door_provisioning_token(
+    *, session: Session, property_id: str, door_id: str, model: str, now: datetime
+) -> str:
+    """`create_provisioning_token` for a door of this property (404 for another's)."""
+    door = in_property(session, Door, door_id, property_id)
+    return create_provisioning_token(session, door.id, model, now)
 
 
 def create_provisioning_token(

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.access_lists import known_people
+from keyturn.cloud.history.photos import seal_photo_key
 from keyturn.cloud.models import (
     EVENT_DETAIL_LENGTH,
     Device,
@@ -29,7 +30,6 @@ from keyturn.cloud.models import (
     LogGap,
     Photo,
 )
-from keyturn.crypto.sealed import seal
 from keyturn.protocol.messages import EventRecord, PhotoUpload
 
 CONTENT_TYPE_LENGTH = 64
@@ -234,7 +234,7 @@ def ingest_photos(
                 "storage_key": storage_key,
                 "lock_photo_id": upload.photo_id,
                 "content_type": upload.content_type[:CONTENT_TYPE_LENGTH],
-                "key_sealed": seal(master_key, upload.data_key, f"photo-key:{row_id}".encode()),
+                "key_sealed": seal_photo_key(master_key, upload.data_key, row_id),
                 "created_at": now,
                 "erased_at": None,
             }

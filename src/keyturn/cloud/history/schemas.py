@@ -12,9 +12,10 @@ from enum import StrEnum
 from typing import NamedTuple, Protocol
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from pydantic.config import JsonDict
 
+from keyturn.cloud.fields import example_config
 from keyturn.rules.photos import can_view_photo
 from keyturn.rules.types import CredentialType, DoorKind, Reason
 from keyturn.rules.visibility import EventFacts, Viewer
@@ -44,7 +45,7 @@ class Outcome(StrEnum):
 class EventOut(BaseModel):
     """One entry of a lock's journal, as far as the caller may see it."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_EVENT_EXAMPLE]})
+    model_config = example_config(_EVENT_EXAMPLE)
 
     id: str
     occurred_at: datetime = Field(description="The lock's time of the attempt, in UTC")
@@ -62,9 +63,7 @@ class EventOut(BaseModel):
 class EventPage(BaseModel):
     """A page of events, newest first; pass `next_cursor` back as `cursor` for the next one."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [_EVENT_EXAMPLE], "next_cursor": None}]}
-    )
+    model_config = example_config({"items": [_EVENT_EXAMPLE], "next_cursor": None})
 
     items: list[EventOut]
     next_cursor: str | None

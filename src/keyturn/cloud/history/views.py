@@ -1,15 +1,14 @@
 """HTTP routes of access history: the event list, its CSV export, and event photos.
 
-Every route reads through `history.queries` with a Viewer built here from the caller's
-effective standing, so the one SQL visibility filter decides what is shown; every read of
-history or photos writes an audit record (V6), residents' reads included.
+Every route reads through `history.service`, which builds the caller's Viewer from their
+effective standing (so the one SQL visibility filter decides what is shown) and audits every
+read of history or photos (V6), residents' reads included.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -27,64 +26,21 @@ from keyturn.cloud.auth.deps import (
     gated,
     requires,
 )
-from keyturn.cloud.auth.errors import Forbidden, NotFound
-from keyturn.cloud.auth.permissions import (
-    MANAGERS,
-    Action,
-    Principal,
-    Standing,
-    authorize,
-    standing_at,
-)
+from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.fields import AwareInstant
-from keyturn.cloud.history.errors import InvalidFilter, PhotoErased, PhotoUnreadable
-from keyturn.cloud.history.queries import MAX_PAGE, EventFilter, export_csv, list_events
-from keyturn.cloud.history.schemas import EventPage, Outcome, event_facts, event_page_json
-from keyturn.cloud.history.visibility import resident_periods
-from keyturn.cloud.models import Event, Photo
-from keyturn.cloud.privacy import audit
+from keyturn.cloud.history import service as history
+from keyturn.cloud.history.errors import InvalidFilter
+from keyturn.cloud.history.queries import MAX_PAGE, EventFilter, export_csv
+from keyturn.cloud.history.schemas import EventPage, Outcome, event_page_json
+from keyturn.cloud.models import Event
 from keyturn.cloud.problems import GUARDED, problem_responses
-from keyturn.crypto.errors import SealError
-from keyturn.crypto.sealed import decrypt_blob, unseal
-from keyturn.protocol.photos import photo_context
-from keyturn.rules.photos import can_view_photo
-from keyturn.rules.types import CredentialType, Permission
+from keyturn.rules.types import CredentialType
 from keyturn.rules.visibility import Viewer
 
 ID_MAX = 64
 CURSOR_MAX = 512
 
 router = APIRouter(prefix="/api/v1", tags=["history"], responses=GUARDED)
-
-
-def viewer_at(
-    db: Session,
-    principal: Principal,
-    property_id: str,
-    now: datetime,
-    standing: Standing | None = None,
-) -> Viewer:
-    """The caller's Viewer for one property, with manager powers only if they hold them now.
-
-    A manager whose credential lacks the TOTP the property demands reads as a non-manager
-    (Standing.effective_for); manager and security-viewer powers elsewhere are left out.
-    `standing` is the caller's standing at the property if the request has it already.
-    """
-    if standing is None:
-        standing = standing_at(db, principal.person_id, property_id)
-    effective = standing.effective_for(principal) if standing is not None else None
-    # A manager role at the property (either kind) is exactly what makes it a managed one.
-    manages = effective is not None and bool(effective.roles & MANAGERS)
-    secures = (
-        manages and effective is not None and Permission.SECURITY_VIEWER in effective.permissions
-    )
-    here = frozenset({property_id})
-    return Viewer(
-        person_id=principal.person_id,
-        resident_periods=resident_periods(db, principal.person_id, now),
-        managed_property_ids=here if manages else frozenset(),
-        security_viewer_property_ids=here if secures else frozenset(),
-    )
 
 
 async def event_filters(
@@ -117,23 +73,6 @@ async def event_filters(
 
 
 Filters = Annotated[EventFilter, Depends(event_filters)]
-
-
-def _described(filters: EventFilter) -> dict[str, Any]:
-    """The filters for the audit record, without the property (it has its own column)."""
-    fields = {
-        "door_id": filters.door_id,
-        "person_id": filters.subject_id,
-        "since": filters.since.isoformat() if filters.since else None,
-        "until": filters.until.isoformat() if filters.until else None,
-        "granted": filters.granted,
-        "credential_type": filters.credential_type,
-    }
-    return {name: value for name, value in fields.items() if value is not None}
-
-
-def _manages(viewer: Viewer, property_id: str) -> bool:
-    return property_id in viewer.managed_property_ids
 
 
 @router.get(
@@ -182,26 +121,18 @@ def _events_page(
     now: datetime,
 ) -> bytes:
     """One page of /events as JSON, its read audited and committed before it is answered."""
-    standing = checked_standing(request, principal, property_id)
-    viewer = viewer_at(db, principal, property_id, now, standing)
-    page = list_events(db, viewer, filters, cursor=cursor, limit=limit, now=now)
-    body = event_page_json(page.events, viewer, page.next_cursor)
-    audit.write(
-        db,
-        now=now,
-        actor_person_id=principal.person_id,
-        action="history.read",
-        object_type="events",
+    read = history.read_events(
+        session=db,
+        principal=principal,
         property_id=property_id,
-        detail={
-            "filters": _described(filters),
-            "count": len(page.events),
-            "as_manager": _manages(viewer, property_id),
-            "page": cursor is not None,
-        },
+        filters=filters,
+        cursor=cursor,
+        limit=limit,
+        standing=checked_standing(request, principal, property_id),
+        now=now,
     )
     db.commit()
-    return body
+    return event_page_json(read.page.events, read.viewer, read.page.next_cursor)
 
 
 def _csv_stream(
@@ -235,17 +166,13 @@ def export_property_events(
     The export is audited before the first byte leaves, so an aborted download is recorded
     too; it never holds more than the manager's own /events would show.
     """
-    viewer = viewer_at(
-        db, principal, property_id, now, checked_standing(request, principal, property_id)
-    )
-    audit.record(
-        db,
-        now=now,
-        actor_person_id=principal.person_id,
-        action="history.export",
-        object_type="events",
+    viewer = history.start_export(
+        session=db,
+        principal=principal,
         property_id=property_id,
-        detail={"filters": _described(filters), "as_manager": _manages(viewer, property_id)},
+        filters=filters,
+        standing=checked_standing(request, principal, property_id),
+        now=now,
     )
     db.commit()
     filename = f"events-{property_id}-{now:%Y%m%dT%H%M%SZ}.csv"
@@ -263,23 +190,6 @@ def _event_property(session: Session, params: Mapping[str, Any]) -> str | None:
     """The property of the event named in the path, for the permission check."""
     event = session.get(Event, params.get("event_id"))
     return event.property_id if event is not None else None
-
-
-def open_photo(photo: Photo, master_key: bytes, photo_dir: Path) -> bytes:
-    """The photo in clear: its data key unsealed, then the lock's ciphertext opened."""
-    if photo.key_sealed is None or photo.erased_at is not None:
-        raise PhotoErased()
-    try:
-        blob = (photo_dir / photo.storage_key).read_bytes()
-    except FileNotFoundError:
-        raise PhotoErased("the photo store no longer holds this photo") from None
-    if photo.lock_photo_id is None:
-        raise PhotoUnreadable("the lock's name for this photo was not recorded")
-    try:
-        data_key = unseal(master_key, photo.key_sealed, f"photo-key:{photo.id}".encode())
-        return decrypt_blob(data_key, blob, photo_context(photo.lock_photo_id))
-    except SealError:
-        raise PhotoUnreadable() from None
 
 
 @router.get(
@@ -314,30 +224,14 @@ def read_event_photo(
     A refusal is indistinguishable from a missing photo, so nobody learns that an event
     they may not see exists; every photo served is audited.
     """
-    event = db.get(Event, event_id)
-    if event is None:
-        raise NotFound()
-    try:
-        authorize(db, principal, Action.PHOTOS_READ, event.property_id)
-    except Forbidden:
-        raise NotFound() from None
-    standing = checked_standing(request, principal, event.property_id)
-    viewer = viewer_at(db, principal, event.property_id, now, standing)
-    if event.photo_id is None or not can_view_photo(viewer, event_facts(event), False):
-        raise NotFound()
-    photo = db.get(Photo, event.photo_id)
-    if photo is None:
-        raise NotFound()
-    jpeg = open_photo(photo, master_key, settings.photo_dir)
-    audit.record(
-        db,
+    photo, jpeg = history.event_photo(
+        session=db,
+        principal=principal,
+        event_id=event_id,
+        master_key=master_key,
+        photo_dir=settings.photo_dir,
+        standing=checked_standing(request, principal),
         now=now,
-        actor_person_id=principal.person_id,
-        action="photo.read",
-        object_type="photo",
-        object_id=photo.id,
-        property_id=event.property_id,
-        detail={"event_id": event.id, "as_manager": _manages(viewer, event.property_id)},
     )
     db.commit()
     return Response(jpeg, media_type=photo.content_type, headers={"Cache-Control": "no-store"})

@@ -8,21 +8,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from keyturn.cloud.fields import Flag
-from keyturn.cloud.people.consent.schemas import (
-    EXAMPLE_AT_PROPERTY,
+from keyturn.cloud.auth.schemas import EXAMPLE_INVITATION
+from keyturn.cloud.fields import (
+    EXAMPLE_ID,
+    EXAMPLE_MEMBERSHIP_ID,
     EXAMPLE_PERSON_ID,
     EXAMPLE_PROPERTY_ID,
-    ConsentAtPropertyOut,
+    EXAMPLE_TIME,
+    Email,
+    Flag,
+    Id,
+    Name,
+    example_config,
+    strict_config,
 )
+from keyturn.cloud.people.consent.schemas import EXAMPLE_AT_PROPERTY, ConsentAtPropertyOut
 from keyturn.rules.types import Role
 
-EXAMPLE_ID = "6f1c0a4e-0000-4000-8000-000000000001"
-EXAMPLE_MEMBERSHIP_ID = "6f1c0a4e-0000-4000-8000-000000000007"
-UnitId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # Guests, couriers and service providers arrive through their own flows, with their access.
 AssignableRole = Literal[
     Role.PORTFOLIO_MANAGER,
@@ -35,13 +39,10 @@ AssignableRole = Literal[
 class RoleIn(BaseModel):
     """A role at this property; a resident names their unit, nobody else does."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"role": "resident", "unit_id": EXAMPLE_ID}]},
-    )
+    model_config = strict_config({"role": "resident", "unit_id": EXAMPLE_ID})
 
     role: AssignableRole
-    unit_id: UnitId | None = None
+    unit_id: Id | None = None
 
     @model_validator(mode="after")
     def _unit_only_for_residents(self) -> RoleIn:
@@ -53,27 +54,10 @@ class RoleIn(BaseModel):
 class PersonCreate(RoleIn):
     """A person invited by email to a role here; they choose a password from the email."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "email": "bo@example.org",
-                    "display_name": "Bo",
-                    "role": "resident",
-                    "unit_id": EXAMPLE_ID,
-                }
-            ]
-        },
-    )
+    model_config = strict_config(EXAMPLE_INVITATION)
 
-    email: Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"
-        ),
-    ]
-    display_name: DisplayName
+    email: Email
+    display_name: Name
     is_minor: Flag = Field(
         default=False,
         description="A minor's credentials in New York City need a guardian's written consent",
@@ -83,11 +67,9 @@ class PersonCreate(RoleIn):
 class PersonUpdate(BaseModel):
     """Change a person's name or minor flag; fields left out stay as they are."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"display_name": "Bo", "is_minor": True}]}
-    )
+    model_config = strict_config({"display_name": "Bo", "is_minor": True})
 
-    display_name: DisplayName | None = None
+    display_name: Name | None = None
     is_minor: Flag | None = None
 
 
@@ -97,12 +79,12 @@ EXAMPLE_MEMBERSHIP: dict[str, Any] = {
     "property_id": EXAMPLE_PROPERTY_ID,
     "role": "resident",
     "unit_id": EXAMPLE_ID,
-    "created_at": "2026-03-02T09:00:00Z",
+    "created_at": EXAMPLE_TIME,
 }
 
 
 class MembershipOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_MEMBERSHIP]})
+    model_config = example_config(EXAMPLE_MEMBERSHIP)
 
     id: str
     person_id: str
@@ -113,20 +95,16 @@ class MembershipOut(BaseModel):
 
 
 class PersonOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": EXAMPLE_PERSON_ID,
-                    "display_name": "Bo",
-                    "email": "bo@example.org",
-                    "is_minor": False,
-                    "roles": [EXAMPLE_MEMBERSHIP],
-                    "suspended_at": None,
-                    "consent": EXAMPLE_AT_PROPERTY,
-                    "created_at": "2026-03-02T09:00:00Z",
-                }
-            ]
+    model_config = example_config(
+        {
+            "id": EXAMPLE_PERSON_ID,
+            "display_name": "Bo",
+            "email": "bo@example.org",
+            "is_minor": False,
+            "roles": [EXAMPLE_MEMBERSHIP],
+            "suspended_at": None,
+            "consent": EXAMPLE_AT_PROPERTY,
+            "created_at": EXAMPLE_TIME,
         }
     )
 
@@ -143,10 +121,7 @@ class PersonOut(BaseModel):
 class ResidentImport(BaseModel):
     """A CSV file with the header `name,email,unit` (unit labels); all rows or none."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"csv": "name,email,unit\nAna Lima,ana@example.org,4B\n"}]},
-    )
+    model_config = strict_config({"csv": "name,email,unit\nAna Lima,ana@example.org,4B\n"})
 
     csv: Annotated[str, StringConstraints(min_length=1, max_length=512 * 1024)]
 
@@ -160,7 +135,7 @@ EXAMPLE_IMPORT_ROW: dict[str, Any] = {
 
 
 class ImportRowOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_IMPORT_ROW]})
+    model_config = example_config(EXAMPLE_IMPORT_ROW)
 
     line: int
     email: str
@@ -171,9 +146,7 @@ class ImportRowOut(BaseModel):
 class ImportReport(BaseModel):
     """Every row imported: `created` new people, `added` known people given the role."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"imported": 1, "rows": [EXAMPLE_IMPORT_ROW]}]}
-    )
+    model_config = example_config({"imported": 1, "rows": [EXAMPLE_IMPORT_ROW]})
 
     imported: int
     rows: list[ImportRowOut] = Field(description="One entry per CSV row, in file order")

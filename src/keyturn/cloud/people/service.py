@@ -1,7 +1,8 @@
 """People of a property: who belongs where, role memberships, and the CSV import of residents.
 
-A person belongs to a property through a role there; the import is all-or-nothing and
-reports on every row.
+A person belongs to a property through a role there; appointing or removing a manager needs
+managers.manage on top of people.manage. The import is all-or-nothing and reports on every
+row.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.auth import links
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import Conflict, NotFound
+from keyturn.cloud.auth.permissions import Action, Principal, authorize
 from keyturn.cloud.errors import InvalidReference, Refusal
 from keyturn.cloud.mail.addresses import check_address
 from keyturn.cloud.models import Key, ManagedKey, Person, RoleMembership, RolePermission, Unit
+from keyturn.cloud.people.profiles import profile_at
 from keyturn.rules.types import Permission, Role
 
 CSV_COLUMNS = ("name", "email", "unit")
@@ -93,7 +96,86 @@ def add_person(
     return person
 
 
+def _check_appointer(session: Session, principal: Principal, property_id: str, role: Role) -> None:
+    """A manager role is given or taken only by someone who may manage managers here."""
+    if role.is_manager:
+        authorize(session, principal, Action.MANAGERS_MANAGE, property_id)
+
+
+def invite_person(
+    *,
+    session: Session,
+    config: AuthConfig,
+    principal: Principal,
+    property_id: str,
+    email: str,
+    display_name: str,
+    role: Role,
+    unit_id: str | None,
+    is_minor: bool = False,
+    now: datetime,
+) -> RoleMembership:
+    """Add (or find by email) a person with a role here, and email them an invitation."""
+    _check_appointer(session, principal, property_id, role)
+    membership = links.invite(
+        session=session,
+        config=config,
+        inviter_id=principal.person_id,
+        property_id=property_id,
+        email=email,
+        display_name=display_name,
+        role=role,
+        unit_id=unit_id,
+        now=now,
+    )
+    if is_minor:
+        profile_at(session, person=membership.person, property_id=property_id).is_minor = True
+    return membership
+
+
+def update_person(
+    *,
+    session: Session,
+    property_id: str,
+    person_id: str,
+    display_name: str | None,
+    is_minor: bool | None,
+) -> Person:
+    """Change the name this portfolio knows the person by, or their minor flag; None keeps it."""
+    person = person_at(session, property_id, person_id)
+    profile = profile_at(session, person=person, property_id=property_id)
+    if display_name is not None:
+        profile.display_name = display_name
+    if is_minor is not None:
+        profile.is_minor = is_minor
+    session.flush()
+    return person
+
+
+def give_role(
+    *,
+    session: Session,
+    principal: Principal,
+    property_id: str,
+    person_id: str,
+    role: Role,
+    unit_id: str | None,
+) -> RoleMembership:
+    """The caller gives a person of this property one more role; manager roles need
+    managers.manage."""
+    _check_appointer(session, principal, property_id, role)
+    return add_role(
+        session=session,
+        property_id=property_id,
+        person_id=person_id,
+        role=role,
+        unit_id=unit_id,
+        by=principal.person_id,
+    )
+
+
 def add_role(
+    *,
     session: Session,
     property_id: str,
     person_id: str,
@@ -103,9 +185,10 @@ def add_role(
 ) -> RoleMembership:
     """Give a person of this property one more role; a resident's unit must be here.
 
-    `by` is who gave it: None only for the first manager of a new portfolio, whom nobody
-    invites.
+    Checks nothing about who gives it (`give_role` does, for a caller). `by` is who gave it:
+    None only for the first manager of a new portfolio, whom nobody invites.
     """
+    person_at(session, property_id, person_id)
     if unit_id is not None:
         unit = session.get(Unit, unit_id)
         if unit is None or unit.property_id != property_id:
@@ -123,7 +206,11 @@ def add_role(
     if duplicate is not None:
         raise Conflict("this person already has that role at this property")
     membership = RoleMembership(
-        person_id=person_id, property_id=property_id, role=role, unit_id=unit_id, invited_by=by
+        person_id=person_id,
+        property_id=property_id,
+        role=role,
+        unit_id=unit_id,
+        invited_by=by,
     )
     session.add(membership)
     session.flush()
@@ -153,11 +240,20 @@ def give_permission(
     return granted
 
 
-def membership_at(session: Session, property_id: str, membership_id: str) -> RoleMembership:
-    found = session.get(RoleMembership, membership_id)
-    if found is None or found.property_id != property_id:
+def remove_role(
+    *, session: Session, principal: Principal, property_id: str, membership_id: str
+) -> None:
+    """Remove one role membership; the caller must outrank its holder (and may manage
+    managers, for a manager role)."""
+    membership = session.get(RoleMembership, membership_id)
+    if membership is None or membership.property_id != property_id:
         raise NotFound()
-    return found
+    authorize(
+        session, principal, Action.PEOPLE_MANAGE, property_id, subject_id=membership.person_id
+    )
+    _check_appointer(session, principal, property_id, Role(membership.role))
+    session.delete(membership)
+    session.flush()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,10 +277,11 @@ class _CsvRow:
 
 
 def import_residents(
+    *,
     session: Session,
     config: AuthConfig,
     property_id: str,
-    text: str,
+    csv_text: str,
     inviter_id: str,
     now: datetime,
 ) -> list[ImportRow]:
@@ -193,7 +290,7 @@ def import_residents(
     Every row is checked first; one bad row raises Rejected (422) with the report of all
     rows and nothing is written. Each resident gets the usual invitation email.
     """
-    rows = _parse(text)
+    rows = _parse(csv_text)
     units = dict(
         session.execute(select(Unit.label, Unit.id).where(Unit.property_id == property_id)).all()
     )
@@ -212,15 +309,15 @@ def import_residents(
     for row in rows:
         known = session.scalar(select(Person.id).where(Person.email == row.email.lower()))
         membership = links.invite(
-            session,
-            config,
-            inviter_id,
-            property_id,
-            row.email,
-            row.name,
-            Role.RESIDENT,
-            units[row.unit],
-            now,
+            session=session,
+            config=config,
+            inviter_id=inviter_id,
+            property_id=property_id,
+            email=row.email,
+            display_name=row.name,
+            role=Role.RESIDENT,
+            unit_id=units[row.unit],
+            now=now,
         )
         status = "added" if known else "created"
         done.append(ImportRow(row.line, row.email, status, person_id=membership.person_id))

@@ -1,7 +1,7 @@
-"""HTTP routes for the people of a property: invite, list, read, roles, CSV import, and the
-lost-phone suspension (A6).
+"""HTTP routes for the people of a property: invite, list, read, roles, CSV import, and
+consent.
 
-Appointing managers needs managers.manage on top of people.manage, checked by `authorize`.
+Appointing managers needs managers.manage on top of people.manage; the people service checks it.
 """
 
 from __future__ import annotations
@@ -11,21 +11,20 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.auth import links
 from keyturn.cloud.auth.deps import (
     Config,
     Db,
     Now,
     requires,
 )
-from keyturn.cloud.auth.permissions import Action, Principal, authorize
+from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.models import Person, RoleMembership
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
 from keyturn.cloud.people import service
 from keyturn.cloud.people.consent import service as consent
 from keyturn.cloud.people.consent import views as consent_views
 from keyturn.cloud.people.consent.views import consent_at_out
-from keyturn.cloud.people.profiles import profile_at, read_profile_at
+from keyturn.cloud.people.profiles import read_profile_at
 from keyturn.cloud.people.schemas import (
     ImportReport,
     ImportRowOut,
@@ -59,11 +58,6 @@ def _person_out(db: Session, property_id: str, person: Person) -> PersonOut:
         consent=consent_at_out(profile, consent.consent_at(db, person, property_id)),
         created_at=person.created_at,
     )
-
-
-def _check_manager_role(db: Session, principal: Principal, property_id: str, role: Role) -> None:
-    if role.is_manager:
-        authorize(db, principal, Action.MANAGERS_MANAGE, property_id)
 
 
 @router.get("/properties/{property_id}/people", response_model=Page[PersonOut])
@@ -100,23 +94,20 @@ def create_person(
     config: Config,
 ) -> PersonOut:
     """Add (or find by email) a person with a role here, and email them an invitation."""
-    _check_manager_role(db, principal, property_id, Role(body.role))
-    membership = links.invite(
-        db,
-        config,
-        principal.person_id,
-        property_id,
-        body.email,
-        body.display_name,
-        Role(body.role),
-        body.unit_id,
-        now,
+    membership = service.invite_person(
+        session=db,
+        config=config,
+        principal=principal,
+        property_id=property_id,
+        email=body.email,
+        display_name=body.display_name,
+        role=Role(body.role),
+        unit_id=body.unit_id,
+        is_minor=body.is_minor,
+        now=now,
     )
-    person = db.get_one(Person, membership.person_id)
-    if body.is_minor:
-        profile_at(db, person=person, property_id=property_id).is_minor = True
     db.commit()
-    return _person_out(db, property_id, person)
+    return _person_out(db, property_id, membership.person)
 
 
 @router.post(
@@ -134,7 +125,14 @@ def import_residents(
 
     A file with any bad row answers 422 `rejected` with `rows`, each marked ok or error.
     """
-    rows = service.import_residents(db, config, property_id, body.csv, principal.person_id, now)
+    rows = service.import_residents(
+        session=db,
+        config=config,
+        property_id=property_id,
+        csv_text=body.csv,
+        inviter_id=principal.person_id,
+        now=now,
+    )
     db.commit()
     return ImportReport(
         imported=len(rows),
@@ -176,12 +174,13 @@ def update_person(
     Marking someone a minor who holds credentials at a New York City property answers 409
     `consent-required` unless a guardian's written consent is on file (R7).
     """
-    person = service.person_at(db, property_id, person_id)
-    profile = profile_at(db, person=person, property_id=property_id)
-    if body.display_name is not None:
-        profile.display_name = body.display_name
-    if body.is_minor is not None:
-        profile.is_minor = body.is_minor
+    person = service.update_person(
+        session=db,
+        property_id=property_id,
+        person_id=person_id,
+        display_name=body.display_name,
+        is_minor=body.is_minor,
+    )
     db.commit()
     return _person_out(db, property_id, person)
 
@@ -200,10 +199,13 @@ def add_role(
     db: Db,
 ) -> MembershipOut:
     """Give a person of this property another role; manager roles need managers.manage."""
-    _check_manager_role(db, principal, property_id, Role(body.role))
-    service.person_at(db, property_id, person_id)
-    membership = service.add_role(
-        db, property_id, person_id, Role(body.role), body.unit_id, principal.person_id
+    membership = service.give_role(
+        session=db,
+        principal=principal,
+        property_id=property_id,
+        person_id=person_id,
+        role=Role(body.role),
+        unit_id=body.unit_id,
     )
     db.commit()
     return _membership_out(membership)
@@ -219,10 +221,9 @@ def remove_role(
     db: Db,
 ) -> Response:
     """Remove one role membership; removing a manager role needs managers.manage."""
-    membership = service.membership_at(db, property_id, membership_id)
-    authorize(db, principal, Action.PEOPLE_MANAGE, property_id, subject_id=membership.person_id)
-    _check_manager_role(db, principal, property_id, Role(membership.role))
-    db.delete(membership)
+    service.remove_role(
+        session=db, principal=principal, property_id=property_id, membership_id=membership_id
+    )
     db.commit()
     return Response(status_code=204)
 

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from keyturn.cloud.history.errors import PhotoErased, PhotoUnreadable
+from keyturn.cloud.history.photos import open_photo
 from keyturn.cloud.history.visibility import viewer_for, visible_events
 from keyturn.cloud.models import (
     DataSubjectRequest,
@@ -37,11 +39,8 @@ from keyturn.cloud.models import (
 )
 from keyturn.cloud.people.profiles import profiles_of
 from keyturn.cloud.privacy.errors import WrongState
-from keyturn.crypto.errors import SealError
-from keyturn.crypto.sealed import decrypt_blob, unseal
-from keyturn.protocol.photos import photo_context
 from keyturn.rules.photos import can_view_photo
-from keyturn.rules.visibility import EventFacts
+from keyturn.rules.visibility import EventFacts, Viewer
 
 SERVICE_PROVIDERS = """Categories of your information shared with service providers
 
@@ -161,7 +160,7 @@ def _photos_of(
     master_key: bytes,
     photo_dir: Path,
     person_id: str,
-    viewer: Any,
+    viewer: Viewer,
     visible: Sequence[Event],
 ) -> dict[str, tuple[str, bytes]]:
     """Photos of the person's own entries that P4 lets them see when they ask for their data."""
@@ -175,16 +174,11 @@ def _photos_of(
         if event.photo_id is None or not can_view_photo(viewer, _facts(event), True):
             continue
         photo = session.get(Photo, event.photo_id)
-        if photo is None or photo.key_sealed is None or photo.lock_photo_id is None:
+        if photo is None:
             continue
         try:
-            blob = (photo_dir / photo.storage_key).read_bytes()
-            data_key = unseal(master_key, photo.key_sealed, f"photo-key:{photo.id}".encode())
-            found[event.id] = (
-                photo.content_type,
-                decrypt_blob(data_key, blob, photo_context(photo.lock_photo_id)),
-            )
-        except (FileNotFoundError, SealError):
+            found[event.id] = (photo.content_type, open_photo(photo, master_key, photo_dir))
+        except (PhotoErased, PhotoUnreadable):
             continue
     return found
 

@@ -3,6 +3,9 @@ and the step that carries a verified request out.
 
 received → verifying → verified → (deletion: waiting_on_preconditions →) in_progress →
 completed; refused and on_hold (resumable) carry a recorded reason. Every step is audited.
+The steps take the request itself (the command line finds it by id prefix); the functions at
+the end take the request's id as a route names it, find it where the caller may see it (404
+elsewhere) and take one step, for the API's routes.
 """
 
 from __future__ import annotations
@@ -24,19 +27,28 @@ from keyturn.cloud.models import (
     Key,
     Person,
     RecordHold,
+    RequestDocument,
     RequestKind,
     RequestState,
     RoleMembership,
 )
 from keyturn.cloud.privacy import audit
 from keyturn.cloud.privacy.deletion import EVENT_HOLD, blockers, execute_deletion
-from keyturn.cloud.privacy.errors import RequestError, RequestNotFound, WrongState
+from keyturn.cloud.privacy.errors import (
+    RequestError,
+    RequestNotFound,
+    VerificationFailed,
+    WrongState,
+)
+from keyturn.cloud.privacy.export import deliver_copy
 from keyturn.cloud.privacy.lock_purges import complete_if_purged
 from keyturn.cloud.privacy.verification import (
     DocumentKind,
     check_code,
+    decode_upload,
     delete_documents,
     has_document,
+    open_document,
     send_code,
     store_document,
 )
@@ -166,7 +178,7 @@ def _new_request(
 
 
 def file_request(
-    session: Session, master_key: bytes, person_id: str, kind: RequestKind, now: datetime
+    *, session: Session, master_key: bytes, person_id: str, kind: RequestKind, now: datetime
 ) -> Filed:
     """A person's own request from their account; a code goes to their account address."""
     person = session.get(Person, person_id)
@@ -179,6 +191,7 @@ def file_request(
 
 
 def file_agent_request(
+    *,
     session: Session,
     master_key: bytes,
     agent_person_id: str,
@@ -560,3 +573,235 @@ def list_requests(
         )
     rows = list(session.scalars(query))
     return [row for row in rows if overdue(row, now)] if overdue_only else rows
+
+
+def documents_of(session: Session, request_id: str) -> list[RequestDocument]:
+    """The documents kept with a request, oldest first (their kinds, never their contents)."""
+    return list(
+        session.scalars(
+            select(RequestDocument)
+            .where(RequestDocument.request_id == request_id)
+            .order_by(RequestDocument.created_at)
+        )
+    )
+
+
+# The API's steps: the request found by id where the caller may see it, then one step.
+
+
+def own_request(*, session: Session, person_id: str, request_id: str) -> DataSubjectRequest:
+    """The person's request, as its subject or its agent; 404 for anyone else's."""
+    row = session.get(DataSubjectRequest, request_id)
+    if row is None or person_id not in (row.person_id, row.agent_person_id):
+        raise RequestNotFound()
+    return row
+
+
+def reviewed_request(*, session: Session, request_id: str) -> DataSubjectRequest:
+    """A request for its reviewer (`requires` checked the property that handles it)."""
+    row = session.get(DataSubjectRequest, request_id)
+    if row is None:
+        raise RequestNotFound()
+    return row
+
+
+def _carry_on(
+    session: Session,
+    master_key: bytes,
+    photo_dir: Path,
+    request: DataSubjectRequest,
+    now: datetime,
+    actor: str,
+) -> DataSubjectRequest:
+    """Carry a request that a step has just verified forward at once (`proceed`)."""
+    if request.state == RequestState.VERIFIED:
+        proceed(session, master_key, photo_dir, request, now, actor)
+    return request
+
+
+def verify_own_request(
+    *,
+    session: Session,
+    master_key: bytes,
+    photo_dir: Path,
+    person_id: str,
+    request_id: str,
+    code: str,
+    email: str,
+    display_name: str,
+    now: datetime,
+) -> DataSubjectRequest:
+    """Confirm the mailed code and the account details (D2); a verified request moves on.
+
+    A failed try is committed here before the refusal is raised, so it counts even though
+    the request fails (as the login throttle's attempts do).
+    """
+    request = own_request(session=session, person_id=person_id, request_id=request_id)
+    try:
+        confirm_code(session, master_key, request, code, email, display_name, now)
+    except VerificationFailed:
+        session.commit()
+        raise
+    return _carry_on(session, master_key, photo_dir, request, now, person_id)
+
+
+def resend_own_code(
+    *, session: Session, master_key: bytes, person_id: str, request_id: str, now: datetime
+) -> None:
+    """Mail a new code for the person's request that is still being verified."""
+    request = own_request(session=session, person_id=person_id, request_id=request_id)
+    resend_code(session, master_key, request, now)
+
+
+def add_own_document(
+    *,
+    session: Session,
+    master_key: bytes,
+    person_id: str,
+    request_id: str,
+    kind: DocumentKind,
+    content_type: str,
+    data_base64: str,
+    now: datetime,
+) -> DataSubjectRequest:
+    """Keep the government ID a reviewer asked for (D2), sent as base64, with the person's
+    request."""
+    request = own_request(session=session, person_id=person_id, request_id=request_id)
+    data = decode_upload(data_base64, content_type)
+    add_document(session, master_key, request, kind, content_type, data, now, person_id)
+    return request
+
+
+def proceed_own_request(
+    *,
+    session: Session,
+    master_key: bytes,
+    photo_dir: Path,
+    person_id: str,
+    request_id: str,
+    now: datetime,
+) -> DataSubjectRequest:
+    """Check again whether the person's waiting deletion can run now (D4)."""
+    request = own_request(session=session, person_id=person_id, request_id=request_id)
+    proceed(session, master_key, photo_dir, request, now, person_id)
+    return request
+
+
+def own_copy(
+    *,
+    session: Session,
+    master_key: bytes,
+    photo_dir: Path,
+    person_id: str,
+    request_id: str,
+    now: datetime,
+) -> tuple[DataSubjectRequest, bytes]:
+    """The copy of the person's verified copy request (D1); taking it completes the request."""
+    request = own_request(session=session, person_id=person_id, request_id=request_id)
+    return request, deliver_copy(session, master_key, photo_dir, request, now, person_id)
+
+
+def read_document(
+    *,
+    session: Session,
+    master_key: bytes,
+    request_id: str,
+    document_id: str,
+    reader_id: str,
+    now: datetime,
+) -> tuple[RequestDocument, bytes]:
+    """One document of a request in clear for its reviewer; every read is audited."""
+    request = reviewed_request(session=session, request_id=request_id)
+    document = session.get(RequestDocument, document_id)
+    if document is None or document.request_id != request.id:
+        raise RequestNotFound()
+    data = open_document(master_key, document)
+    audit.record(
+        session,
+        now=now,
+        actor_person_id=reader_id,
+        action="dsar.document_read",
+        object_type=OBJECT_TYPE,
+        object_id=request.id,
+        property_id=request.property_id,
+        detail={"document": document.kind},
+    )
+    return document, data
+
+
+def approve_request(
+    *,
+    session: Session,
+    master_key: bytes,
+    photo_dir: Path,
+    request_id: str,
+    reviewer_id: str,
+    now: datetime,
+) -> DataSubjectRequest:
+    """Accept an agent's documents (D3) or a government ID (D2); a verified request moves on."""
+    request = reviewed_request(session=session, request_id=request_id)
+    approve(session, request, now, reviewer_id)
+    return _carry_on(session, master_key, photo_dir, request, now, reviewer_id)
+
+
+def require_government_id(
+    *, session: Session, request_id: str, reviewer_id: str, now: datetime
+) -> DataSubjectRequest:
+    request = reviewed_request(session=session, request_id=request_id)
+    return require_id(session, request, now, reviewer_id)
+
+
+def refuse_request(
+    *, session: Session, request_id: str, reason: str, reviewer_id: str, now: datetime
+) -> DataSubjectRequest:
+    request = reviewed_request(session=session, request_id=request_id)
+    return refuse(session, request, reason, now, reviewer_id)
+
+
+def hold_request(
+    *, session: Session, request_id: str, reason: str, reviewer_id: str, now: datetime
+) -> DataSubjectRequest:
+    request = reviewed_request(session=session, request_id=request_id)
+    return hold(session, request, reason, now, reviewer_id)
+
+
+def release_request(
+    *, session: Session, request_id: str, reviewer_id: str, now: datetime
+) -> DataSubjectRequest:
+    request = reviewed_request(session=session, request_id=request_id)
+    return release(session, request, now, reviewer_id)
+
+
+def exempt_records(
+    *,
+    session: Session,
+    request_id: str,
+    event_ids: Sequence[str],
+    reason: str,
+    reviewer_id: str,
+    now: datetime,
+) -> DataSubjectRequest:
+    request = reviewed_request(session=session, request_id=request_id)
+    exempt_events(session, request, event_ids, reason, now, reviewer_id)
+    return request
+
+
+def extend_request(
+    *, session: Session, request_id: str, reason: str, reviewer_id: str, now: datetime
+) -> DataSubjectRequest:
+    request = reviewed_request(session=session, request_id=request_id)
+    return extend(session, request, reason, now, reviewer_id)
+
+
+def proceed_request(
+    *,
+    session: Session,
+    master_key: bytes,
+    photo_dir: Path,
+    request_id: str,
+    reviewer_id: str,
+    now: datetime,
+) -> DataSubjectRequest:
+    request = reviewed_request(session=session, request_id=request_id)
+    proceed(session, master_key, photo_dir, request, now, reviewer_id)
+    return request

@@ -6,14 +6,18 @@ Documents travel as base64 in JSON, so the API needs no multipart parser.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from keyturn.cloud.fields import (
+    EXAMPLE_EVENT_ID,
+    EXAMPLE_REQUEST_ID,
+    example_config,
+    strict_config,
+)
 from keyturn.cloud.models import RequestKind, RequestState
 from keyturn.cloud.privacy.verification import MAX_DOCUMENT_BASE64, DocumentKind
 
-EXAMPLE_REQUEST_ID = "6f1c0a4e-0000-4000-8000-00000000000b"
 # A one-page blank PDF and a 1x1 PNG: small, but whole documents a reviewer could open.
 EXAMPLE_PDF = (
     "JVBERi0xLjQKMSAwIG9iago8PC9UeXBlL0NhdGFsb2cvUGFnZXMgMiAwIFI+PgplbmRvYmoKMiAwIG9iago8PC9UeX"
@@ -31,21 +35,13 @@ EXAMPLE_IMAGE = {"content_type": "image/png", "data_base64": EXAMPLE_PNG}
 BODY_ENVELOPE = 64 * 1024
 
 
-def _strict(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
-
-
-def _example(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [example]})
-
-
 class RequestCreate(BaseModel):
-    model_config = _strict({"kind": "copy"})
+    model_config = strict_config({"kind": "copy"})
     kind: RequestKind
 
 
 class DocumentIn(BaseModel):
-    model_config = _strict(EXAMPLE_DOCUMENT)
+    model_config = strict_config(EXAMPLE_DOCUMENT)
     content_type: str = Field(max_length=100, examples=["application/pdf"])
     data_base64: str = Field(max_length=MAX_DOCUMENT_BASE64)
 
@@ -53,7 +49,7 @@ class DocumentIn(BaseModel):
 class AgentRequestCreate(BaseModel):
     """An authorised agent's request: the person's signed letter and the agent's ID (D3)."""
 
-    model_config = _strict(
+    model_config = strict_config(
         {
             "kind": "deletion",
             "subject_email": "bo@example.org",
@@ -73,7 +69,7 @@ AGENT_REQUEST_BODY_LIMIT = 2 * MAX_DOCUMENT_BASE64 + BODY_ENVELOPE
 
 
 class GovernmentIdIn(DocumentIn):
-    model_config = _strict({**EXAMPLE_IMAGE, "kind": "government_id"})
+    model_config = strict_config({**EXAMPLE_IMAGE, "kind": "government_id"})
 
     kind: DocumentKind = DocumentKind.GOVERNMENT_ID
 
@@ -81,21 +77,23 @@ class GovernmentIdIn(DocumentIn):
 class VerifyIn(BaseModel):
     """The mailed code plus the account's details, which must match (D2)."""
 
-    model_config = _strict({"code": "738204", "email": "bo@example.org", "display_name": "Bo"})
+    model_config = strict_config(
+        {"code": "738204", "email": "bo@example.org", "display_name": "Bo"}
+    )
     code: str = Field(min_length=1, max_length=16)
     email: str = Field(max_length=320)
     display_name: str = Field(max_length=200)
 
 
 class ReasonIn(BaseModel):
-    model_config = _strict({"reason": "Litigation hold requested by counsel on 2026-03-01"})
+    model_config = strict_config({"reason": "Litigation hold requested by counsel on 2026-03-01"})
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class ExemptIn(BaseModel):
-    model_config = _strict(
+    model_config = strict_config(
         {
-            "event_ids": ["6f1c0a4e-0000-4000-8000-00000000000c"],
+            "event_ids": [EXAMPLE_EVENT_ID],
             "reason": "Evidence in an open police report",
         }
     )
@@ -129,7 +127,7 @@ class DocumentOut(BaseModel):
 class RequestOut(BaseModel):
     """A request with its deadlines, holds, blockers and per-lock purge status."""
 
-    model_config = _example(
+    model_config = example_config(
         {
             "id": EXAMPLE_REQUEST_ID,
             "kind": "copy",

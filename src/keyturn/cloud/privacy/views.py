@@ -1,29 +1,26 @@
 """HTTP routes of data-subject requests: the person's own, an authorised agent's, and the
 reviewer's (DSAR_REVIEW at the property that handles the request).
 
-Views are thin: every step is a function of `privacy.requests`; the audit trail is written there.
+Views are thin: each route calls one function of `privacy.requests`, which finds the request
+where the caller may see it, takes the step and writes the audit trail; the view commits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.body_limits import body_limit
 from keyturn.cloud.fields import QueryFlag
-from keyturn.cloud.models import DataSubjectRequest, RequestDocument, RequestState
+from keyturn.cloud.models import DataSubjectRequest
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, page_list
-from keyturn.cloud.privacy import audit, requests
-from keyturn.cloud.privacy.errors import RequestNotFound
-from keyturn.cloud.privacy.export import deliver_copy
+from keyturn.cloud.privacy import requests
 from keyturn.cloud.privacy.lock_purges import purge_status
 from keyturn.cloud.privacy.schemas import (
     AGENT_REQUEST_BODY_LIMIT,
@@ -39,12 +36,7 @@ from keyturn.cloud.privacy.schemas import (
     RequestOut,
     VerifyIn,
 )
-from keyturn.cloud.privacy.verification import (
-    DOCUMENT_TYPES,
-    DocumentKind,
-    decode_upload,
-    open_document,
-)
+from keyturn.cloud.privacy.verification import DOCUMENT_TYPES, DocumentKind, decode_upload
 from keyturn.cloud.problems import GUARDED, problem_responses
 
 ZIP = "application/zip"
@@ -78,11 +70,6 @@ Reviewer = Annotated[Principal, requires(Action.DSAR_REVIEW, property_from=_requ
 
 
 def request_out(db: Session, row: DataSubjectRequest, now: datetime) -> RequestOut:
-    documents = db.scalars(
-        select(RequestDocument)
-        .where(RequestDocument.request_id == row.id)
-        .order_by(RequestDocument.created_at)
-    )
     return RequestOut(
         id=row.id,
         kind=row.kind,
@@ -112,23 +99,11 @@ def request_out(db: Session, row: DataSubjectRequest, now: datetime) -> RequestO
         locks=[
             LockOut.model_validate(lock, from_attributes=True) for lock in purge_status(db, row.id)
         ],
-        documents=[DocumentOut.model_validate(d, from_attributes=True) for d in documents],
+        documents=[
+            DocumentOut.model_validate(d, from_attributes=True)
+            for d in requests.documents_of(db, row.id)
+        ],
     )
-
-
-def _own(db: Session, principal: Principal, request_id: str) -> DataSubjectRequest:
-    """The caller's request (as its subject or its agent); 404 for anyone else's."""
-    row = db.get(DataSubjectRequest, request_id)
-    if row is None or principal.person_id not in (row.person_id, row.agent_person_id):
-        raise RequestNotFound()
-    return row
-
-
-def _reviewed(db: Session, request_id: str) -> DataSubjectRequest:
-    row = db.get(DataSubjectRequest, request_id)
-    if row is None:
-        raise RequestNotFound()
-    return row
 
 
 # -- the person and their agent ------------------------------------------------------------
@@ -141,7 +116,9 @@ def file_own_request(
     body: RequestCreate, principal: Submitter, db: Db, now: Now, master_key: MasterKey
 ) -> RequestOut:
     """Ask for a copy or the deletion of one's own data; a code is mailed to the account."""
-    filed = requests.file_request(db, master_key, principal.person_id, body.kind, now)
+    filed = requests.file_request(
+        session=db, master_key=master_key, person_id=principal.person_id, kind=body.kind, now=now
+    )
     db.commit()
     return request_out(db, filed.request, now)
 
@@ -165,7 +142,13 @@ def file_agent_request(
         )
     ]
     filed = requests.file_agent_request(
-        db, master_key, principal.person_id, body.subject_email, body.kind, documents, now
+        session=db,
+        master_key=master_key,
+        agent_person_id=principal.person_id,
+        subject_email=body.subject_email,
+        kind=body.kind,
+        documents=documents,
+        now=now,
     )
     db.commit()
     return request_out(db, filed.request, now)
@@ -196,7 +179,8 @@ def _page(
 
 @router.get("/account/data-requests/{request_id}", response_model=RequestOut)
 def read_own_request(request_id: str, principal: Submitter, db: Db, now: Now) -> RequestOut:
-    return request_out(db, _own(db, principal, request_id), now)
+    row = requests.own_request(session=db, person_id=principal.person_id, request_id=request_id)
+    return request_out(db, row, now)
 
 
 @router.post(
@@ -214,12 +198,18 @@ def verify_own_request(
     master_key: MasterKey,
 ) -> RequestOut:
     """Confirm the mailed code and the account details; a verified request moves on."""
-    row = _own(db, principal, request_id)
-    try:
-        requests.confirm_code(db, master_key, row, body.code, body.email, body.display_name, now)
-    finally:
-        db.commit()  # a failed try is counted even though the call raises
-    _move_on(db, master_key, settings.photo_dir, row, now, principal.person_id)
+    row = requests.verify_own_request(
+        session=db,
+        master_key=master_key,
+        photo_dir=settings.photo_dir,
+        person_id=principal.person_id,
+        request_id=request_id,
+        code=body.code,
+        email=body.email,
+        display_name=body.display_name,
+        now=now,
+    )
+    db.commit()
     return request_out(db, row, now)
 
 
@@ -232,7 +222,13 @@ def verify_own_request(
 def resend_code(
     request_id: str, principal: Submitter, db: Db, now: Now, master_key: MasterKey
 ) -> Response:
-    requests.resend_code(db, master_key, _own(db, principal, request_id), now)
+    requests.resend_own_code(
+        session=db,
+        master_key=master_key,
+        person_id=principal.person_id,
+        request_id=request_id,
+        now=now,
+    )
     db.commit()
     return Response(status_code=202)
 
@@ -252,10 +248,15 @@ def upload_government_id(
     master_key: MasterKey,
 ) -> RequestOut:
     """Send the government ID a reviewer asked for (D2); it is sealed and deleted at close."""
-    row = _own(db, principal, request_id)
-    data = decode_upload(body.data_base64, body.content_type)
-    requests.add_document(
-        db, master_key, row, body.kind, body.content_type, data, now, principal.person_id
+    row = requests.add_own_document(
+        session=db,
+        master_key=master_key,
+        person_id=principal.person_id,
+        request_id=request_id,
+        kind=body.kind,
+        content_type=body.content_type,
+        data_base64=body.data_base64,
+        now=now,
     )
     db.commit()
     return request_out(db, row, now)
@@ -273,8 +274,14 @@ def proceed_own_request(
     master_key: MasterKey,
 ) -> RequestOut:
     """Check again whether a waiting deletion can run now that access was removed (D4)."""
-    row = _own(db, principal, request_id)
-    requests.proceed(db, master_key, settings.photo_dir, row, now, principal.person_id)
+    row = requests.proceed_own_request(
+        session=db,
+        master_key=master_key,
+        photo_dir=settings.photo_dir,
+        person_id=principal.person_id,
+        request_id=request_id,
+        now=now,
+    )
     db.commit()
     return request_out(db, row, now)
 
@@ -293,24 +300,17 @@ def download_copy(
     master_key: MasterKey,
 ) -> Response:
     """The copy of a verified copy request; taking it completes the request."""
-    row = _own(db, principal, request_id)
-    data = deliver_copy(db, master_key, settings.photo_dir, row, now, principal.person_id)
+    row, data = requests.own_copy(
+        session=db,
+        master_key=master_key,
+        photo_dir=settings.photo_dir,
+        person_id=principal.person_id,
+        request_id=request_id,
+        now=now,
+    )
     db.commit()
     headers = {"Content-Disposition": f'attachment; filename="keyturn-data-{row.id[:8]}.zip"'}
     return Response(data, media_type=ZIP, headers=headers)
-
-
-def _move_on(
-    db: Session,
-    master_key: bytes,
-    photo_dir: Path,
-    row: DataSubjectRequest,
-    now: datetime,
-    actor: str | None,
-) -> None:
-    if row.state == RequestState.VERIFIED:
-        requests.proceed(db, master_key, photo_dir, row, now, actor)
-        db.commit()
 
 
 # -- the reviewer --------------------------------------------------------------------------
@@ -335,7 +335,7 @@ def list_property_requests(
 
 @router.get("/data-requests/{request_id}", response_model=RequestOut)
 def read_request(request_id: str, _principal: Reviewer, db: Db, now: Now) -> RequestOut:
-    return request_out(db, _reviewed(db, request_id), now)
+    return request_out(db, requests.reviewed_request(session=db, request_id=request_id), now)
 
 
 @router.get(
@@ -357,20 +357,13 @@ def read_document(
     master_key: MasterKey,
 ) -> Response:
     """One document in clear for the reviewer; every read is audited."""
-    row = _reviewed(db, request_id)
-    document = db.get(RequestDocument, document_id)
-    if document is None or document.request_id != row.id:
-        raise RequestNotFound()
-    data = open_document(master_key, document)
-    audit.record(
-        db,
+    document, data = requests.read_document(
+        session=db,
+        master_key=master_key,
+        request_id=request_id,
+        document_id=document_id,
+        reader_id=principal.person_id,
         now=now,
-        actor_person_id=principal.person_id,
-        action="dsar.document_read",
-        object_type=requests.OBJECT_TYPE,
-        object_id=row.id,
-        property_id=row.property_id,
-        detail={"document": document.kind},
     )
     db.commit()
     return Response(data, media_type=document.content_type)
@@ -386,16 +379,23 @@ def approve_request(
     master_key: MasterKey,
 ) -> RequestOut:
     """Accept an agent's documents (D3) or a government ID (D2)."""
-    row = _reviewed(db, request_id)
-    requests.approve(db, row, now, principal.person_id)
+    row = requests.approve_request(
+        session=db,
+        master_key=master_key,
+        photo_dir=settings.photo_dir,
+        request_id=request_id,
+        reviewer_id=principal.person_id,
+        now=now,
+    )
     db.commit()
-    _move_on(db, master_key, settings.photo_dir, row, now, principal.person_id)
     return request_out(db, row, now)
 
 
 @router.post("/data-requests/{request_id}/require-id", response_model=RequestOut, responses=STEP)
 def require_government_id(request_id: str, principal: Reviewer, db: Db, now: Now) -> RequestOut:
-    row = requests.require_id(db, _reviewed(db, request_id), now, principal.person_id)
+    row = requests.require_government_id(
+        session=db, request_id=request_id, reviewer_id=principal.person_id, now=now
+    )
     db.commit()
     return request_out(db, row, now)
 
@@ -404,7 +404,13 @@ def require_government_id(request_id: str, principal: Reviewer, db: Db, now: Now
 def refuse_request(
     request_id: str, body: ReasonIn, principal: Reviewer, db: Db, now: Now
 ) -> RequestOut:
-    row = requests.refuse(db, _reviewed(db, request_id), body.reason, now, principal.person_id)
+    row = requests.refuse_request(
+        session=db,
+        request_id=request_id,
+        reason=body.reason,
+        reviewer_id=principal.person_id,
+        now=now,
+    )
     db.commit()
     return request_out(db, row, now)
 
@@ -413,14 +419,22 @@ def refuse_request(
 def hold_request(
     request_id: str, body: ReasonIn, principal: Reviewer, db: Db, now: Now
 ) -> RequestOut:
-    row = requests.hold(db, _reviewed(db, request_id), body.reason, now, principal.person_id)
+    row = requests.hold_request(
+        session=db,
+        request_id=request_id,
+        reason=body.reason,
+        reviewer_id=principal.person_id,
+        now=now,
+    )
     db.commit()
     return request_out(db, row, now)
 
 
 @router.post("/data-requests/{request_id}/release", response_model=RequestOut, responses=STEP)
 def release_request(request_id: str, principal: Reviewer, db: Db, now: Now) -> RequestOut:
-    row = requests.release(db, _reviewed(db, request_id), now, principal.person_id)
+    row = requests.release_request(
+        session=db, request_id=request_id, reviewer_id=principal.person_id, now=now
+    )
     db.commit()
     return request_out(db, row, now)
 
@@ -429,8 +443,14 @@ def release_request(request_id: str, principal: Reviewer, db: Db, now: Now) -> R
 def exempt_records(
     request_id: str, body: ExemptIn, principal: Reviewer, db: Db, now: Now
 ) -> RequestOut:
-    row = _reviewed(db, request_id)
-    requests.exempt_events(db, row, body.event_ids, body.reason, now, principal.person_id)
+    row = requests.exempt_records(
+        session=db,
+        request_id=request_id,
+        event_ids=body.event_ids,
+        reason=body.reason,
+        reviewer_id=principal.person_id,
+        now=now,
+    )
     db.commit()
     return request_out(db, row, now)
 
@@ -439,7 +459,13 @@ def exempt_records(
 def extend_request(
     request_id: str, body: ReasonIn, principal: Reviewer, db: Db, now: Now
 ) -> RequestOut:
-    row = requests.extend(db, _reviewed(db, request_id), body.reason, now, principal.person_id)
+    row = requests.extend_request(
+        session=db,
+        request_id=request_id,
+        reason=body.reason,
+        reviewer_id=principal.person_id,
+        now=now,
+    )
     db.commit()
     return request_out(db, row, now)
 
@@ -453,7 +479,13 @@ def proceed_request(
     now: Now,
     master_key: MasterKey,
 ) -> RequestOut:
-    row = _reviewed(db, request_id)
-    requests.proceed(db, master_key, settings.photo_dir, row, now, principal.person_id)
+    row = requests.proceed_request(
+        session=db,
+        master_key=master_key,
+        photo_dir=settings.photo_dir,
+        request_id=request_id,
+        reviewer_id=principal.person_id,
+        now=now,
+    )
     db.commit()
     return request_out(db, row, now)

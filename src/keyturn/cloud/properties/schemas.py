@@ -8,23 +8,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from keyturn.cloud.access.schemas import (
+from keyturn.cloud.access.schemas import EXAMPLE_LOCK, LockStatusOut
+from keyturn.cloud.devices.schemas import EXAMPLE_HEALTH, DeviceHealthOut
+from keyturn.cloud.fields import (
     EXAMPLE_DEVICE_ID,
     EXAMPLE_ID,
-    EXAMPLE_LOCK,
+    EXAMPLE_PORTFOLIO_ID,
     EXAMPLE_PROPERTY_ID,
     EXAMPLE_TIME,
-    LockStatusOut,
+    EXAMPLE_UNIT_ID,
+    Flag,
+    Id,
+    Name,
+    example_config,
+    strict_config,
 )
-from keyturn.cloud.devices.schemas import EXAMPLE_HEALTH, DeviceHealthOut
-from keyturn.cloud.fields import Flag
 from keyturn.cloud.models import MAX_DOORCODE_LENGTH, MIN_DOORCODE_LENGTH
 from keyturn.rules.types import Capability, DoorKind
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Jurisdiction = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 CodeLength = Annotated[int, Field(ge=MIN_DOORCODE_LENGTH, le=MAX_DOORCODE_LENGTH, strict=True)]
@@ -45,7 +48,7 @@ EXAMPLE_LOCKOUT = {
 EXAMPLE_DOOR = {
     "id": EXAMPLE_ID,
     "property_id": EXAMPLE_PROPERTY_ID,
-    "unit_id": "6f1c0a4e-0000-4000-8000-000000000007",
+    "unit_id": EXAMPLE_UNIT_ID,
     "name": "4B front door",
     "kind": "residence",
     "lockdown": False,
@@ -54,18 +57,10 @@ EXAMPLE_DOOR = {
 }
 
 
-def _strict(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
-
-
-def _example(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [example]})
-
-
 class LockoutPolicyIn(BaseModel):
     """Wrong-code lockout (A7): failures within a window lock the keypad, doubling to a cap."""
 
-    model_config = _strict(EXAMPLE_LOCKOUT)
+    model_config = strict_config(EXAMPLE_LOCKOUT)
 
     max_failures: Annotated[int, Field(ge=1, le=100, strict=True)]
     window_s: Annotated[int, Field(ge=1, le=86_400, strict=True)]
@@ -85,7 +80,7 @@ class LockoutPolicyIn(BaseModel):
 class PropertyCreate(BaseModel):
     """A new building of the portfolio; it gets its own authority key pair."""
 
-    model_config = _strict(PROPERTY_EXAMPLE)
+    model_config = strict_config(PROPERTY_EXAMPLE)
 
     name: Name
     time_zone: TimeZone = Field(description="IANA zone, e.g. America/New_York")
@@ -98,7 +93,7 @@ class PropertyCreate(BaseModel):
 class PropertyUpdate(BaseModel):
     """Settings to change; omitted fields stay. Lock-held settings are fixed once locks bind."""
 
-    model_config = _strict({"doorcode_length": 8, "require_manager_totp": True})
+    model_config = strict_config({"doorcode_length": 8, "require_manager_totp": True})
 
     name: Name | None = None
     time_zone: TimeZone | None = None
@@ -115,7 +110,7 @@ class PropertyUpdate(BaseModel):
 
 
 class LockoutPolicyOut(BaseModel):
-    model_config = _example(EXAMPLE_LOCKOUT)
+    model_config = example_config(EXAMPLE_LOCKOUT)
 
     max_failures: int
     window_s: int
@@ -124,10 +119,10 @@ class LockoutPolicyOut(BaseModel):
 
 
 class PropertyOut(BaseModel):
-    model_config = _example(
+    model_config = example_config(
         {
             "id": EXAMPLE_PROPERTY_ID,
-            "portfolio_id": "6f1c0a4e-0000-4000-8000-000000000008",
+            "portfolio_id": EXAMPLE_PORTFOLIO_ID,
             **PROPERTY_EXAMPLE,
             "lockout": EXAMPLE_LOCKOUT,
             "require_manager_totp": False,
@@ -149,15 +144,15 @@ class PropertyOut(BaseModel):
 
 
 class UnitCreate(BaseModel):
-    model_config = _strict({"label": "4B"})
+    model_config = strict_config({"label": "4B"})
 
     label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
 class UnitOut(BaseModel):
-    model_config = _example(
+    model_config = example_config(
         {
-            "id": "6f1c0a4e-0000-4000-8000-000000000007",
+            "id": EXAMPLE_UNIT_ID,
             "property_id": EXAMPLE_PROPERTY_ID,
             "label": "4B",
             "created_at": EXAMPLE_TIME,
@@ -173,7 +168,7 @@ class UnitOut(BaseModel):
 class DoorCreate(BaseModel):
     """A door; residence doors usually name their unit."""
 
-    model_config = _strict({"name": "4B front door", "kind": "residence", "unit_id": None})
+    model_config = strict_config({"name": "4B front door", "kind": "residence", "unit_id": None})
 
     name: Name
     kind: DoorKind
@@ -183,7 +178,7 @@ class DoorCreate(BaseModel):
 class DoorUpdate(BaseModel):
     """Fields to change; `kind` cannot change while a lock is bound (409 door-kind-locked)."""
 
-    model_config = _strict({"kind": "common"})
+    model_config = strict_config({"kind": "common"})
 
     name: Name | None = None
     kind: DoorKind | None = None
@@ -191,7 +186,7 @@ class DoorUpdate(BaseModel):
 
 
 class DoorOut(BaseModel):
-    model_config = _example(EXAMPLE_DOOR)
+    model_config = example_config(EXAMPLE_DOOR)
 
     id: str
     property_id: str
@@ -206,7 +201,9 @@ class DoorOut(BaseModel):
 class DeviceOut(DeviceHealthOut):
     """A lock and its health: applied versus current access-list version, battery, firmware."""
 
-    model_config = _example({**EXAMPLE_HEALTH, "capabilities": ["keypad", "ble", "mechanical_key"]})
+    model_config = example_config(
+        {**EXAMPLE_HEALTH, "capabilities": ["keypad", "ble", "mechanical_key"]}
+    )
 
     capabilities: list[Capability] = Field(
         description="What the model has: camera, keypad, card reader, BLE, mechanical key"
@@ -214,13 +211,13 @@ class DeviceOut(DeviceHealthOut):
 
 
 class ProvisioningTokenCreate(BaseModel):
-    model_config = _strict({"model": "keyturn-r1"})
+    model_config = strict_config({"model": "keyturn-r1"})
 
     model: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class ProvisioningTokenOut(BaseModel):
-    model_config = _example(
+    model_config = example_config(
         {
             "door_id": EXAMPLE_ID,
             "model": "keyturn-r1",
@@ -238,7 +235,7 @@ class ProvisioningTokenOut(BaseModel):
 class LockdownOut(BaseModel):
     """Lockdown state of a property or door, and which locks have applied the last change."""
 
-    model_config = _example(
+    model_config = example_config(
         {
             "property_id": EXAMPLE_PROPERTY_ID,
             "door_id": None,

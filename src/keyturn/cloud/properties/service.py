@@ -26,6 +26,7 @@ from keyturn.cloud.models import (
     RoleMembership,
     Unit,
 )
+from keyturn.cloud.properties.schemas import DoorUpdate, PropertyCreate, PropertyUpdate
 from keyturn.crypto.codes import door_secret
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.sealed import seal, unseal
@@ -115,10 +116,18 @@ def create_portfolio(*, session: Session, name: str) -> Portfolio:
     return portfolio
 
 
+def properties_of(*, session: Session, person_id: str) -> Select[Property]:
+    """The properties where the person has a role, portfolio roles included."""
+    return select(Property).where(Property.id.in_(visible_property_ids(session, person_id)))
+
+
 def create_property(
-    session: Session, master_key: bytes, portfolio_id: str, fields: Mapping[str, Any]
+    *, session: Session, master_key: bytes, portfolio_id: str, settings: PropertyCreate
 ) -> Property:
     """A new property of the portfolio with its own authority key pair, stored and flushed."""
+    fields = settings.model_dump(exclude={"lockout"})
+    if settings.lockout is not None:
+        fields.update(settings.lockout.columns())
     prop = Property(id=new_id(), portfolio_id=portfolio_id, **fields)
     give_authority(prop, master_key)
     _check_lockout(prop)
@@ -127,12 +136,18 @@ def create_property(
     return prop
 
 
-def update_property(session: Session, prop: Property, changes: Mapping[str, Any]) -> Property:
-    """Apply setting changes; those a bound lock holds in its configuration are refused (409).
+def update_property(*, session: Session, property_id: str, changes: PropertyUpdate) -> Property:
+    """Apply setting changes (fields left out stay); those a bound lock holds in its
+    configuration are refused (409).
 
     A lock receives time zone, code length and lockout policy once, at provisioning, so
     changing them under bound locks would make cloud and locks disagree.
     """
+    prop = session.get_one(Property, property_id)
+    return _apply_settings(session, prop, changes.columns())
+
+
+def _apply_settings(session: Session, prop: Property, changes: Mapping[str, Any]) -> Property:
     fixed = sorted(
         name
         for name, value in changes.items()
@@ -207,14 +222,23 @@ def in_property(session: Session, model: type[T], object_id: str, property_id: s
     return row
 
 
-def create_unit(session: Session, property_id: str, label: str) -> Unit:
+def units_of(*, property_id: str) -> Select[Unit]:
+    return select(Unit).where(Unit.property_id == property_id)
+
+
+def create_unit(*, session: Session, property_id: str, label: str) -> Unit:
     unit = Unit(property_id=property_id, label=label)
     session.add(unit)
     session.flush()
     return unit
 
 
+def doors_of(*, property_id: str) -> Select[Door]:
+    return select(Door).where(Door.property_id == property_id)
+
+
 def create_door(
+    *,
     session: Session,
     master_key: bytes,
     property_id: str,
@@ -231,8 +255,19 @@ def create_door(
     return door
 
 
-def update_door(session: Session, door: Door, changes: Mapping[str, Any]) -> Door:
-    """Rename, re-kind or re-unit a door; the kind is fixed once a lock is bound (409)."""
+def update_door(*, session: Session, property_id: str, door_id: str, changes: DoorUpdate) -> Door:
+    """Rename, re-kind or re-unit a door (fields left out stay; a null unit_id clears it);
+    the kind is fixed once a lock is bound (409)."""
+    door = in_property(session, Door, door_id, property_id)
+    given = {
+        name: value
+        for name, value in changes.model_dump(exclude_unset=True).items()
+        if value is not None or name == "unit_id"
+    }
+    return _apply_door_changes(session, door, given)
+
+
+def _apply_door_changes(session: Session, door: Door, changes: Mapping[str, Any]) -> Door:
     if "unit_id" in changes:
         _check_unit(session, door.property_id, changes["unit_id"])
     for name, value in changes.items():

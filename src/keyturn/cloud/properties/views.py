@@ -10,11 +10,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from keyturn.cloud.access.answers import locks_out
 from keyturn.cloud.access.rollout import PENDING_NOTE
-from keyturn.cloud.access.schemas import LockStatusOut
 from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.devices import service as devices
@@ -92,7 +91,7 @@ def _lockdown_out(state: lockdown.LockdownState) -> LockdownOut:
         lockdown=state.lockdown,
         changed_at=state.changed_at,
         note=PENDING_NOTE,
-        locks=[LockStatusOut.model_validate(lock, from_attributes=True) for lock in state.locks],
+        locks=locks_out(state.locks),
     )
 
 
@@ -107,8 +106,7 @@ def list_properties(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[PropertyOut]:
     """The properties where the caller has a role, portfolio roles included."""
-    ids = service.visible_property_ids(db, principal.person_id)
-    query = select(Property).where(Property.id.in_(ids))
+    query = service.properties_of(session=db, person_id=principal.person_id)
     return paged(db, query, Property.id, cursor, limit, property_out)
 
 
@@ -123,10 +121,9 @@ def create_property(
     master_key: MasterKey,
 ) -> PropertyOut:
     """Add a building to the portfolio (portfolio managers); it gets its own authority key."""
-    fields = body.model_dump(exclude={"lockout"})
-    if body.lockout is not None:
-        fields.update(body.lockout.columns())
-    prop = service.create_property(db, master_key, portfolio_id, fields)
+    prop = service.create_property(
+        session=db, master_key=master_key, portfolio_id=portfolio_id, settings=body
+    )
     db.commit()
     return property_out(prop)
 
@@ -153,7 +150,7 @@ def update_property(
     db: Db,
 ) -> PropertyOut:
     """Change settings; time zone, code length and lockout are fixed while locks are bound."""
-    prop = service.update_property(db, db.get_one(Property, property_id), body.columns())
+    prop = service.update_property(session=db, property_id=property_id, changes=body)
     db.commit()
     return property_out(prop)
 
@@ -170,8 +167,7 @@ def list_units(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[UnitOut]:
     """The property's units."""
-    query = select(Unit).where(Unit.property_id == property_id)
-    return paged(db, query, Unit.id, cursor, limit, _unit_out)
+    return paged(db, service.units_of(property_id=property_id), Unit.id, cursor, limit, _unit_out)
 
 
 @router.post(
@@ -187,7 +183,7 @@ def create_unit(
     db: Db,
 ) -> UnitOut:
     """Add a unit; labels are unique within the property (409 otherwise)."""
-    unit = service.create_unit(db, property_id, body.label)
+    unit = service.create_unit(session=db, property_id=property_id, label=body.label)
     db.commit()
     return _unit_out(unit)
 
@@ -215,8 +211,7 @@ def list_doors(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[DoorOut]:
     """The property's doors with their kind and bound lock."""
-    query = select(Door).where(Door.property_id == property_id)
-    return paged(db, query, Door.id, cursor, limit, door_out)
+    return paged(db, service.doors_of(property_id=property_id), Door.id, cursor, limit, door_out)
 
 
 @router.post(
@@ -233,7 +228,14 @@ def create_door(
     master_key: MasterKey,
 ) -> DoorOut:
     """Add a door; it gets its own secret for doorcode MACs and single-day codes."""
-    door = service.create_door(db, master_key, property_id, body.name, body.kind, body.unit_id)
+    door = service.create_door(
+        session=db,
+        master_key=master_key,
+        property_id=property_id,
+        name=body.name,
+        kind=body.kind,
+        unit_id=body.unit_id,
+    )
     db.commit()
     return door_out(door)
 
@@ -264,13 +266,7 @@ def update_door(
     db: Db,
 ) -> DoorOut:
     """Rename a door, move it to a unit, or change its kind while no lock is bound."""
-    door = service.in_property(db, Door, door_id, property_id)
-    changes = {
-        name: value
-        for name, value in body.model_dump(exclude_unset=True).items()
-        if value is not None or name == "unit_id"
-    }
-    door = service.update_door(db, door, changes)
+    door = service.update_door(session=db, property_id=property_id, door_id=door_id, changes=body)
     db.commit()
     return door_out(door)
 
@@ -294,7 +290,7 @@ def list_devices(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[DeviceOut]:
     """The property's locks with their health, against each door's newest published list."""
-    query = select(Device).where(Device.property_id == property_id)
+    query = devices.devices_at(property_id=property_id)
     return paged(db, query, Device.id, cursor, limit, lambda d: _device_out(db, d, now))
 
 
@@ -312,11 +308,12 @@ def create_provisioning_token(
     now: Now,
 ) -> ProvisioningTokenOut:
     """A one-time token that enrols one lock of the model at this door within 24 hours."""
-    door = service.in_property(db, Door, door_id, property_id)
-    token = devices.create_provisioning_token(db, door.id, body.model, now)
+    token = devices.door_provisioning_token(
+        session=db, property_id=property_id, door_id=door_id, model=body.model, now=now
+    )
     db.commit()
     return ProvisioningTokenOut(
-        door_id=door.id, model=body.model, token=token, expires_at=now + devices.TOKEN_LIFETIME
+        door_id=door_id, model=body.model, token=token, expires_at=now + devices.TOKEN_LIFETIME
     )
 
 
@@ -327,7 +324,22 @@ def _set_property_lockdown(
     db: Session, master_key: bytes, property_id: str, on: bool, now: datetime
 ) -> LockdownOut:
     state = lockdown.set_property_lockdown(
-        db, master_key, db.get_one(Property, property_id), on, now
+        session=db, master_key=master_key, property_id=property_id, on=on, now=now
+    )
+    db.commit()
+    return _lockdown_out(state)
+
+
+def _set_door_lockdown(
+    db: Session, master_key: bytes, property_id: str, door_id: str, on: bool, now: datetime
+) -> LockdownOut:
+    state = lockdown.set_door_lockdown(
+        session=db,
+        master_key=master_key,
+        property_id=property_id,
+        door_id=door_id,
+        on=on,
+        now=now,
     )
     db.commit()
     return _lockdown_out(state)
@@ -340,7 +352,7 @@ def read_property_lockdown(
     db: Db,
 ) -> LockdownOut:
     """Whether the property is locked down, and which locks have applied the last change."""
-    return _lockdown_out(lockdown.property_lockdown(db, db.get_one(Property, property_id)))
+    return _lockdown_out(lockdown.property_lockdown(session=db, property_id=property_id))
 
 
 @router.put("/properties/{property_id}/lockdown", response_model=LockdownOut)
@@ -375,8 +387,9 @@ def read_door_lockdown(
     db: Db,
 ) -> LockdownOut:
     """Whether this door is locked down on its own, and whether its lock has applied it."""
-    door = service.in_property(db, Door, door_id, property_id)
-    return _lockdown_out(lockdown.door_lockdown(db, door))
+    return _lockdown_out(
+        lockdown.door_lockdown(session=db, property_id=property_id, door_id=door_id)
+    )
 
 
 @router.put("/properties/{property_id}/doors/{door_id}/lockdown", response_model=LockdownOut)
@@ -389,10 +402,7 @@ def start_door_lockdown(
     master_key: MasterKey,
 ) -> LockdownOut:
     """Lock down one door from its lock's next sync."""
-    door = service.in_property(db, Door, door_id, property_id)
-    state = lockdown.set_door_lockdown(db, master_key, door, True, now)
-    db.commit()
-    return _lockdown_out(state)
+    return _set_door_lockdown(db, master_key, property_id, door_id, True, now)
 
 
 @router.delete("/properties/{property_id}/doors/{door_id}/lockdown", response_model=LockdownOut)
@@ -405,7 +415,4 @@ def end_door_lockdown(
     master_key: MasterKey,
 ) -> LockdownOut:
     """Lift one door's own lockdown from its lock's next sync."""
-    door = service.in_property(db, Door, door_id, property_id)
-    state = lockdown.set_door_lockdown(db, master_key, door, False, now)
-    db.commit()
-    return _lockdown_out(state)
+    return _set_door_lockdown(db, master_key, property_id, door_id, False, now)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic.config import JsonDict
 
+from keyturn.cloud.fields import example_config, strict_config
 from keyturn.cloud.models import DESCRIPTION_LENGTH, URL_LENGTH
 from keyturn.cloud.webhooks.service import InvalidWebhookUrl, check_url
 
@@ -25,13 +26,8 @@ _SUBSCRIPTION_EXAMPLE: JsonDict = {
 class WebhookCreate(BaseModel):
     """A URL to receive the property's door events, signed with a secret made for it."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"url": "https://hooks.example.org/keyturn", "description": "Front desk dashboard"}
-            ]
-        },
+    model_config = strict_config(
+        {"url": "https://hooks.example.org/keyturn", "description": "Front desk dashboard"}
     )
 
     url: str = Field(
@@ -50,7 +46,7 @@ class WebhookCreate(BaseModel):
 
 
 class WebhookOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_SUBSCRIPTION_EXAMPLE]})
+    model_config = example_config(_SUBSCRIPTION_EXAMPLE)
 
     id: str
     url: str
@@ -61,19 +57,13 @@ class WebhookOut(BaseModel):
 class WebhookCreated(WebhookOut):
     """The new subscription with its signing secret, shown this once and never again."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{**_SUBSCRIPTION_EXAMPLE, "secret": "whsec_3q2-7wEXAMPLEonlyk9x"}]
-        }
-    )
+    model_config = example_config({**_SUBSCRIPTION_EXAMPLE, "secret": "whsec_3q2-7wEXAMPLEonlyk9x"})
 
     secret: str = Field(description="Verify X-Keyturn-Signature with it; it is never shown again")
 
 
 class WebhookPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [_SUBSCRIPTION_EXAMPLE], "next_cursor": None}]}
-    )
+    model_config = example_config({"items": [_SUBSCRIPTION_EXAMPLE], "next_cursor": None})
 
     items: list[WebhookOut]
     next_cursor: str | None

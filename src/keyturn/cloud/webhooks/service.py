@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.db import new_id
 from keyturn.cloud.errors import Refusal
 from keyturn.cloud.history.schemas import event_facts
@@ -30,6 +31,7 @@ from keyturn.cloud.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from keyturn.cloud.privacy import audit
 from keyturn.cloud.webhooks.egress import literal_is_private
 from keyturn.crypto.sealed import seal, unseal
 from keyturn.rules.visibility import Viewer, can_view_event
@@ -83,9 +85,9 @@ def secret_context(subscription_id: str) -> bytes:
 
 
 def create_subscription(
+    *,
     session: Session,
     master_key: bytes,
-    *,
     property_id: str,
     person_id: str,
     url: str,
@@ -93,7 +95,8 @@ def create_subscription(
     now: datetime,
     allow_private: bool,
 ) -> tuple[WebhookSubscription, str]:
-    """Store a subscription and return it with its signing secret, which is never shown again.
+    """Store a subscription and return it with its signing secret, which is never shown again;
+    the creation is audited.
 
     Without allow_private, a host that is plainly not public (localhost, a private or
     link-local address) is refused at once; names are checked at each delivery (egress.py).
@@ -117,7 +120,23 @@ def create_subscription(
     )
     session.add(subscription)
     session.flush()
+    _audit(session, subscription, "webhook.create", person_id, now)
     return subscription, secret
+
+
+def _audit(
+    session: Session, subscription: WebhookSubscription, action: str, actor_id: str, now: datetime
+) -> None:
+    audit.record(
+        session,
+        now=now,
+        actor_person_id=actor_id,
+        action=action,
+        object_type="webhook_subscription",
+        object_id=subscription.id,
+        property_id=subscription.property_id,
+        detail={"url": subscription.url},
+    )
 
 
 def subscription_secret(master_key: bytes, subscription: WebhookSubscription) -> bytes:
@@ -125,7 +144,7 @@ def subscription_secret(master_key: bytes, subscription: WebhookSubscription) ->
 
 
 def list_subscriptions(
-    session: Session, property_id: str, after: str | None, limit: int
+    *, session: Session, property_id: str, after: str | None, limit: int
 ) -> tuple[Sequence[WebhookSubscription], str | None]:
     """One page of the property's subscriptions in id order, and the cursor for the next."""
     query = select(WebhookSubscription).where(WebhookSubscription.property_id == property_id)
@@ -136,12 +155,17 @@ def list_subscriptions(
     return shown, shown[-1].id if len(rows) > limit and shown else None
 
 
-def find_subscription(
-    session: Session, property_id: str, subscription_id: str
-) -> WebhookSubscription | None:
-    """The subscription if it belongs to this property; another property's is not found."""
+def delete_subscription(
+    *, session: Session, property_id: str, subscription_id: str, deleted_by: str, now: datetime
+) -> None:
+    """Stop a subscription of this property (404 for another's); its queued deliveries go
+    with it, and the deletion is audited."""
     found = session.get(WebhookSubscription, subscription_id)
-    return found if found is not None and found.property_id == property_id else None
+    if found is None or found.property_id != property_id:
+        raise NotFound()
+    session.delete(found)
+    _audit(session, found, "webhook.delete", deleted_by, now)
+    session.flush()
 
 
 def subscriber_viewer(

@@ -11,10 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, requires
-from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.models import WebhookSubscription
-from keyturn.cloud.privacy import audit
 from keyturn.cloud.problems import GUARDED
 from keyturn.cloud.webhooks import service
 from keyturn.cloud.webhooks.schemas import WebhookCreate, WebhookCreated, WebhookOut, WebhookPage
@@ -52,24 +50,14 @@ def create_webhook(
     HMAC-SHA256 of "<t>.<body>" under the secret, and holds only what you may see.
     """
     subscription, secret = service.create_subscription(
-        db,
-        master_key,
+        session=db,
+        master_key=master_key,
         property_id=property_id,
         person_id=principal.person_id,
         url=body.url,
         description=body.description,
         now=now,
         allow_private=settings.webhook_private_targets,
-    )
-    audit.record(
-        db,
-        now=now,
-        actor_person_id=principal.person_id,
-        action="webhook.create",
-        object_type="webhook_subscription",
-        object_id=subscription.id,
-        property_id=property_id,
-        detail={"url": subscription.url},
     )
     db.commit()
     return WebhookCreated(**_out(subscription).model_dump(), secret=secret)
@@ -84,7 +72,9 @@ def list_webhooks(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> WebhookPage:
     """The property's subscriptions, oldest id first; secrets are never listed."""
-    rows, next_cursor = service.list_subscriptions(db, property_id, cursor, limit)
+    rows, next_cursor = service.list_subscriptions(
+        session=db, property_id=property_id, after=cursor, limit=limit
+    )
     return WebhookPage(items=[_out(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -99,19 +89,12 @@ def delete_webhook(
     now: Now,
 ) -> Response:
     """Stop a subscription; deliveries still queued for it are dropped with it."""
-    subscription = service.find_subscription(db, property_id, webhook_id)
-    if subscription is None:
-        raise NotFound()
-    db.delete(subscription)
-    audit.record(
-        db,
-        now=now,
-        actor_person_id=principal.person_id,
-        action="webhook.delete",
-        object_type="webhook_subscription",
-        object_id=webhook_id,
+    service.delete_subscription(
+        session=db,
         property_id=property_id,
-        detail={"url": subscription.url},
+        subscription_id=webhook_id,
+        deleted_by=principal.person_id,
+        now=now,
     )
     db.commit()
     return Response(status_code=204)

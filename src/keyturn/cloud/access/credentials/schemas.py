@@ -10,8 +10,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from keyturn.cloud.access.schemas import (
-    EXAMPLE_CODE,
+from keyturn.cloud.access.schemas import EXAMPLE_CODE
+from keyturn.cloud.fields import (
     EXAMPLE_GRANT_ID,
     EXAMPLE_ID,
     EXAMPLE_PERSON_ID,

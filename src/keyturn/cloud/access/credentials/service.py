@@ -1,8 +1,8 @@
 """A person's credentials at a property: phones and their mobile keys, personal doorcodes and
 keycards.
 
-Every function takes objects already known to belong to the property, or checks ids named in
-a request body against it.
+Every function checks the ids it is given against the property: an object of another
+property answers 404, an id named in a request body 422 unknown-reference.
 """
 
 from __future__ import annotations
@@ -11,26 +11,27 @@ import base64
 import binascii
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.capabilities import require_capability_somewhere
 from keyturn.cloud.access.codes import IssuedCode, issue_personal_code
 from keyturn.cloud.access.credentials.mobile_keys import IssuedKey, issue_for_phone, phone_of
+from keyturn.cloud.access.doors import person_door_ids
 from keyturn.cloud.access.errors import NotYours
-from keyturn.cloud.access.keys.service import live_grants_at_door
+from keyturn.cloud.access.keys.service import doors_at, live_grants_at_door
+from keyturn.cloud.access.revocation import Revocation, revoke
 from keyturn.cloud.access.rollout import publish
 from keyturn.cloud.auth.errors import Conflict, NotFound
 from keyturn.cloud.errors import Refusal
 from keyturn.cloud.models import (
     Door,
     Doorcode,
-    Grant,
-    Key,
     Keycard,
     MobileKeyRegistration,
-    key_doors,
 )
+from keyturn.cloud.people.service import person_at
+from keyturn.cloud.properties.service import in_property
 from keyturn.crypto.keys import VerifyKey
 from keyturn.rules.types import CredentialType, DoorKind
 
@@ -55,8 +56,13 @@ def decode_phone_key(text: str) -> bytes:
         raise InvalidPhoneKey() from None
 
 
+def phones_of(*, person_id: str) -> Select[MobileKeyRegistration]:
+    """The person's enrolled phones, revoked ones included."""
+    return select(MobileKeyRegistration).where(MobileKeyRegistration.person_id == person_id)
+
+
 def enrol_phone(
-    session: Session, person_id: str, public_key: str, now: datetime
+    *, session: Session, person_id: str, public_key: str, now: datetime
 ) -> MobileKeyRegistration:
     """Register a phone's public key; the same key can never be enrolled twice (409)."""
     raw = decode_phone_key(public_key)
@@ -73,14 +79,8 @@ def enrol_phone(
     return registration
 
 
-def own_phone(session: Session, person_id: str, registration_id: str) -> MobileKeyRegistration:
-    found = session.get(MobileKeyRegistration, registration_id)
-    if found is None or found.person_id != person_id:
-        raise NotFound()
-    return found
-
-
 def mobile_keys(
+    *,
     session: Session,
     master_key: bytes,
     person_id: str,
@@ -95,7 +95,64 @@ def mobile_keys(
     return issue_for_phone(session, master_key, phone, now, property_id=property_id)
 
 
+def revoke_phone(
+    *,
+    session: Session,
+    master_key: bytes,
+    property_id: str,
+    person_id: str,
+    registration_id: str,
+    now: datetime,
+) -> Revocation:
+    """Revoke one of the person's own phones; locks refuse its mobile keys from their next sync."""
+    found = session.get(MobileKeyRegistration, registration_id)
+    if found is None or found.person_id != person_id:
+        raise NotFound()
+    return revoke(
+        session=session, master_key=master_key, property_id=property_id, credential=found, now=now
+    )
+
+
+def reset_own_doorcode(
+    *,
+    session: Session,
+    master_key: bytes,
+    property_id: str,
+    person_id: str,
+    door_id: str,
+    now: datetime,
+) -> IssuedCode:
+    """A resident issues or resets their own residence-door code, never a shared door's."""
+    door = in_property(session, Door, door_id, property_id)
+    return _issue_doorcode(session, master_key, person_id, door, now, residence_only=True)
+
+
+def doorcodes_of(*, session: Session, property_id: str, person_id: str) -> Select[Doorcode]:
+    """A person's personal doorcodes at this property (rows only, never the codes)."""
+    person = person_at(session, property_id, person_id)
+    return (
+        select(Doorcode)
+        .join(Door, Door.id == Doorcode.door_id)
+        .where(Doorcode.person_id == person.id, Door.property_id == property_id)
+    )
+
+
 def issue_doorcode(
+    *,
+    session: Session,
+    master_key: bytes,
+    property_id: str,
+    person_id: str,
+    door_id: str,
+    now: datetime,
+) -> IssuedCode:
+    """Issue or reset a person's code at a door their key gives doorcodes for (A3)."""
+    person = person_at(session, property_id, person_id)
+    door = doors_at(session, property_id, [door_id])[0]
+    return _issue_doorcode(session, master_key, person.id, door, now, residence_only=False)
+
+
+def _issue_doorcode(
     session: Session,
     master_key: bytes,
     person_id: str,
@@ -123,7 +180,10 @@ def issue_doorcode(
     return issue_personal_code(session, master_key, person_id, door.id, now)
 
 
-def doorcode_at(session: Session, property_id: str, doorcode_id: str) -> Doorcode:
+def revoke_doorcode(
+    *, session: Session, master_key: bytes, property_id: str, doorcode_id: str, now: datetime
+) -> Revocation:
+    """Revoke a personal doorcode; its lock drops it at its next sync."""
     found = session.execute(
         select(Doorcode)
         .join(Door, Door.id == Doorcode.door_id)
@@ -131,7 +191,15 @@ def doorcode_at(session: Session, property_id: str, doorcode_id: str) -> Doorcod
     ).scalar_one_or_none()
     if found is None:
         raise NotFound()
-    return found
+    return revoke(
+        session=session, master_key=master_key, property_id=property_id, credential=found, now=now
+    )
+
+
+def keycards_of(*, session: Session, property_id: str, person_id: str) -> Select[Keycard]:
+    """A person's keycards at this property, active or not."""
+    person = person_at(session, property_id, person_id)
+    return select(Keycard).where(Keycard.person_id == person.id, Keycard.property_id == property_id)
 
 
 def activate_keycard(session: Session, property_id: str, person_id: str, card_uid: str) -> Keycard:
@@ -167,21 +235,19 @@ def issue_keycard(
     card_uid: str,
     now: datetime,
 ) -> Keycard:
-    """`activate_keycard`, published at once to every door of the person's keys here."""
-    card = activate_keycard(session, property_id, person_id, card_uid)
-    publish(session, master_key, person_door_ids(session, property_id, person_id), now)
+    """Activate a card for a person of this property, published at once to every door of
+    their keys here; it works from each lock's next sync."""
+    person = person_at(session, property_id, person_id)
+    card = activate_keycard(session, property_id, person.id, card_uid)
+    publish(session, master_key, person_door_ids(session, property_id, person.id), now)
     return card
 
 
-def person_door_ids(session: Session, property_id: str, person_id: str) -> list[str]:
-    """Doors of this property on any key the person was ever granted (where locks know them)."""
-    return sorted(
-        set(
-            session.scalars(
-                select(key_doors.c.door_id)
-                .join(Key, Key.id == key_doors.c.key_id)
-                .join(Grant, Grant.key_id == Key.id)
-                .where(Grant.person_id == person_id, Key.property_id == property_id)
-            )
-        )
+def deactivate_keycard(
+    *, session: Session, master_key: bytes, property_id: str, keycard_id: str, now: datetime
+) -> Revocation:
+    """Deactivate a card; locks refuse it from their next sync."""
+    card = in_property(session, Keycard, keycard_id, property_id)
+    return revoke(
+        session=session, master_key=master_key, property_id=property_id, credential=card, now=now
     )

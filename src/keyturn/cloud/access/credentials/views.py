@@ -10,9 +10,8 @@ import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
-from keyturn.cloud.access.answers import revoked
+from keyturn.cloud.access.answers import code_out, revocation_out
 from keyturn.cloud.access.credentials import service as credential_service
 from keyturn.cloud.access.credentials.schemas import (
     CodeIssued,
@@ -25,18 +24,12 @@ from keyturn.cloud.access.credentials.schemas import (
     PhoneEnrol,
     PhoneOut,
 )
-from keyturn.cloud.access.keys import service as key_service
 from keyturn.cloud.access.schemas import RevocationOut
 from keyturn.cloud.auth.deps import Db, Gate, MasterKey, Now, gated, requires
-from keyturn.cloud.auth.permissions import (
-    Action,
-    Principal,
-)
-from keyturn.cloud.models import Door, Doorcode, Keycard, MobileKeyRegistration
+from keyturn.cloud.auth.permissions import Action, Principal
+from keyturn.cloud.models import Doorcode, Keycard, MobileKeyRegistration
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
-from keyturn.cloud.people.service import person_at
 from keyturn.cloud.problems import GUARDED, problem_responses
-from keyturn.cloud.properties.service import in_property
 
 router = APIRouter(prefix="/api/v1", tags=["keys and credentials"], responses=GUARDED)
 
@@ -63,9 +56,7 @@ def list_phones(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[PhoneOut]:
     """The caller's enrolled phones, revoked ones included."""
-    query = select(MobileKeyRegistration).where(
-        MobileKeyRegistration.person_id == principal.person_id
-    )
+    query = credential_service.phones_of(person_id=principal.person_id)
     return paged(db, query, MobileKeyRegistration.id, cursor, limit, _phone_out)
 
 
@@ -83,7 +74,9 @@ def enrol_phone(
     now: Now,
 ) -> PhoneOut:
     """Enrol the caller's phone by its public key; then ask for mobile keys with it."""
-    registration = credential_service.enrol_phone(db, principal.person_id, body.public_key, now)
+    registration = credential_service.enrol_phone(
+        session=db, person_id=principal.person_id, public_key=body.public_key, now=now
+    )
     db.commit()
     return _phone_out(registration)
 
@@ -106,7 +99,12 @@ async def issue_mobile_keys(
     def issue(principal: Principal) -> MobileKeysOut:
         db = gate.db
         issued = credential_service.mobile_keys(
-            db, master_key, principal.person_id, registration_id, property_id, gate.now
+            session=db,
+            master_key=master_key,
+            person_id=principal.person_id,
+            registration_id=registration_id,
+            property_id=property_id,
+            now=gate.now,
         )
         answer = MobileKeysOut(
             registration_id=registration_id,
@@ -140,8 +138,16 @@ def revoke_phone(
     master_key: MasterKey,
 ) -> RevocationOut:
     """Revoke one of the caller's phones; locks refuse its mobile keys from their next sync."""
-    registration = credential_service.own_phone(db, principal.person_id, registration_id)
-    return revoked(db, master_key, property_id, registration, now)
+    revocation = credential_service.revoke_phone(
+        session=db,
+        master_key=master_key,
+        property_id=property_id,
+        person_id=principal.person_id,
+        registration_id=registration_id,
+        now=now,
+    )
+    db.commit()
+    return revocation_out(revocation)
 
 
 def _doorcode_out(row: Doorcode) -> DoorcodeOut:
@@ -163,12 +169,16 @@ def reset_own_doorcode(
     master_key: MasterKey,
 ) -> CodeIssued:
     """A resident issues or resets their own residence-door code (never a shared door's)."""
-    door = in_property(db, Door, body.door_id, property_id)
-    issued = credential_service.issue_doorcode(
-        db, master_key, principal.person_id, door, now, residence_only=True
+    issued = credential_service.reset_own_doorcode(
+        session=db,
+        master_key=master_key,
+        property_id=property_id,
+        person_id=principal.person_id,
+        door_id=body.door_id,
+        now=now,
     )
     db.commit()
-    return CodeIssued(id=issued.record_id, door_id=door.id, code=issued.code)
+    return code_out(issued)
 
 
 @router.get(
@@ -183,11 +193,8 @@ def list_doorcodes(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[DoorcodeOut]:
     """A person's personal doorcodes here (never the codes themselves)."""
-    person = person_at(db, property_id, person_id)
-    query = (
-        select(Doorcode)
-        .join(Door, Door.id == Doorcode.door_id)
-        .where(Doorcode.person_id == person.id, Door.property_id == property_id)
+    query = credential_service.doorcodes_of(
+        session=db, property_id=property_id, person_id=person_id
     )
     return paged(db, query, Doorcode.id, cursor, limit, _doorcode_out)
 
@@ -208,13 +215,16 @@ def issue_doorcode(
     master_key: MasterKey,
 ) -> CodeIssued:
     """Issue or reset a person's code at a door their key gives doorcodes for (A3)."""
-    person = person_at(db, property_id, person_id)
-    door = key_service.doors_at(db, property_id, [body.door_id])[0]
     issued = credential_service.issue_doorcode(
-        db, master_key, person.id, door, now, residence_only=False
+        session=db,
+        master_key=master_key,
+        property_id=property_id,
+        person_id=person_id,
+        door_id=body.door_id,
+        now=now,
     )
     db.commit()
-    return CodeIssued(id=issued.record_id, door_id=door.id, code=issued.code)
+    return code_out(issued)
 
 
 @router.delete("/properties/{property_id}/doorcodes/{doorcode_id}", response_model=RevocationOut)
@@ -227,8 +237,11 @@ def revoke_doorcode(
     master_key: MasterKey,
 ) -> RevocationOut:
     """Revoke a personal doorcode; its lock drops it at its next sync."""
-    row = credential_service.doorcode_at(db, property_id, doorcode_id)
-    return revoked(db, master_key, property_id, row, now)
+    revocation = credential_service.revoke_doorcode(
+        session=db, master_key=master_key, property_id=property_id, doorcode_id=doorcode_id, now=now
+    )
+    db.commit()
+    return revocation_out(revocation)
 
 
 def _keycard_out(row: Keycard) -> KeycardOut:
@@ -247,10 +260,7 @@ def list_keycards(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[KeycardOut]:
     """A person's keycards at this property, active or not."""
-    person = person_at(db, property_id, person_id)
-    query = select(Keycard).where(
-        Keycard.person_id == person.id, Keycard.property_id == property_id
-    )
+    query = credential_service.keycards_of(session=db, property_id=property_id, person_id=person_id)
     return paged(db, query, Keycard.id, cursor, limit, _keycard_out)
 
 
@@ -276,12 +286,11 @@ def activate_keycard(
     master_key: MasterKey,
 ) -> KeycardOut:
     """Activate a card by its identifier for a person; it works from each lock's next sync."""
-    person = person_at(db, property_id, person_id)
     card = credential_service.issue_keycard(
         session=db,
         master_key=master_key,
         property_id=property_id,
-        person_id=person.id,
+        person_id=person_id,
         card_uid=body.card_uid,
         now=now,
     )
@@ -299,5 +308,8 @@ def deactivate_keycard(
     master_key: MasterKey,
 ) -> RevocationOut:
     """Deactivate a card; locks refuse it from their next sync."""
-    card = in_property(db, Keycard, keycard_id, property_id)
-    return revoked(db, master_key, property_id, card, now)
+    revocation = credential_service.deactivate_keycard(
+        session=db, master_key=master_key, property_id=property_id, keycard_id=keycard_id, now=now
+    )
+    db.commit()
+    return revocation_out(revocation)

@@ -11,21 +11,24 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from keyturn.cloud.access.schemas import (
+    EXAMPLE_WINDOW,
+    DoorIds,
+    HourMinute,
+)
+from keyturn.cloud.fields import (
     EXAMPLE_GRANT_ID,
     EXAMPLE_ID,
     EXAMPLE_KEY_ID,
     EXAMPLE_PERSON_ID,
     EXAMPLE_PROPERTY_ID,
     EXAMPLE_TIME,
-    EXAMPLE_WINDOW,
-    DoorIds,
-    HourMinute,
+    Flag,
     Id,
+    Instant,
     Name,
     example_config,
     strict_config,
 )
-from keyturn.cloud.fields import Flag, Instant
 from keyturn.cloud.models import GrantKind
 
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.access_lists import schedule_from_json
+from keyturn.cloud.access.doors import key_door_ids
 from keyturn.cloud.access.errors import NotYours
+from keyturn.cloud.access.keys.schemas import KeyUpdate, Window
+from keyturn.cloud.access.revocation import Revocation, revoke
 from keyturn.cloud.auth.errors import NotFound
+from keyturn.cloud.auth.permissions import Action, Principal, keys_in_reach
 from keyturn.cloud.errors import InvalidReference
 from keyturn.cloud.models import (
     Door,
@@ -24,7 +27,9 @@ from keyturn.cloud.models import (
     Key,
     key_doors,
 )
+from keyturn.cloud.people.service import referenced_person
 from keyturn.cloud.privacy import audit
+from keyturn.cloud.properties.service import in_property
 from keyturn.rules.errors import InvalidGrant
 from keyturn.rules.grants import (
     resident_status_start,
@@ -46,19 +51,29 @@ def doors_at(session: Session, property_id: str, door_ids: Sequence[str]) -> lis
     return sorted(found, key=lambda door: door.id)
 
 
-def schedule_json(windows: Sequence[Any]) -> dict[str, Any]:
+def schedule_json(windows: Sequence[Window]) -> dict[str, object]:
     """`Key.schedule_json` for the windows, checked by the access service's parser."""
-    data = {"windows": [dict(window) for window in windows]}
+    data: dict[str, object] = {"windows": [window.model_dump() for window in windows]}
     schedule_from_json(data)
     return data
 
 
+def keys_at(*, session: Session, principal: Principal, property_id: str) -> Select[Key]:
+    """The property's keys the caller may read: a manager with specific keys sees only theirs."""
+    query = select(Key).where(Key.property_id == property_id)
+    reach = keys_in_reach(session, principal, Action.KEYS_READ, property_id)
+    if reach is not None:
+        query = query.where(Key.id.in_(sorted(reach)))
+    return query
+
+
 def create_key(
+    *,
     session: Session,
     property_id: str,
     name: str,
     door_ids: Sequence[str],
-    windows: Sequence[Any],
+    windows: Sequence[Window],
     may_share: bool,
     provides_doorcodes: bool,
 ) -> Key:
@@ -75,11 +90,14 @@ def create_key(
     return key
 
 
-def update_key(session: Session, key: Key, changes: dict[str, Any]) -> Key:
-    """Change a key; a key held by couriers still may never open a residence door (A8), and
-    a key that carries resident status gains none (V2)."""
-    if "door_ids" in changes:
-        doors = doors_at(session, key.property_id, changes.pop("door_ids"))
+def update_key(*, session: Session, property_id: str, key_id: str, changes: KeyUpdate) -> Key:
+    """Change a key; fields left out (or null) stay. A key held by couriers still may never
+    open a residence door (A8), and a key that carries resident status gains none (V2)."""
+    key = in_property(session, Key, key_id, property_id)
+    given = changes.model_dump(exclude_unset=True, exclude_none=True)
+    if "door_ids" in given:
+        del given["door_ids"]
+        doors = doors_at(session, key.property_id, changes.door_ids or [])
         if _has_kind(session, key.id, GrantKind.COURIER):
             validate_courier_doors({door.id: door.kind for door in doors})
         before = set(key_door_ids(key))
@@ -88,9 +106,10 @@ def update_key(session: Session, key: Key, changes: dict[str, Any]) -> Key:
             _carries_resident_status(session, key.id),
         )
         key.doors = doors
-    if "windows" in changes:
-        key.schedule_json = schedule_json(changes.pop("windows"))
-    for name, value in changes.items():
+    if "windows" in given:
+        del given["windows"]
+        key.schedule_json = schedule_json(changes.windows or [])
+    for name, value in given.items():
         setattr(key, name, value)
     session.flush()
     return key
@@ -111,11 +130,14 @@ def _carries_resident_status(session: Session, key_id: str) -> bool:
     return found is not None
 
 
-def key_door_ids(key: Key) -> list[str]:
-    return sorted(door.id for door in key.doors)
+def grants_of(*, session: Session, property_id: str, key_id: str) -> Select[Grant]:
+    """Everyone the key was granted to, revoked grants included."""
+    key = in_property(session, Key, key_id, property_id)
+    return select(Grant).where(Grant.key_id == key.id)
 
 
-def grant_at(session: Session, key: Key, grant_id: str) -> Grant:
+def _grant_at(session: Session, property_id: str, key_id: str, grant_id: str) -> Grant:
+    key = in_property(session, Key, key_id, property_id)
     grant = session.get(Grant, grant_id)
     if grant is None or grant.key_id != key.id:
         raise NotFound()
@@ -123,15 +145,42 @@ def grant_at(session: Session, key: Key, grant_id: str) -> Grant:
 
 
 def create_grant(
+    *,
+    session: Session,
+    property_id: str,
+    key_id: str,
+    person_id: str,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    resident: bool,
+    created_by: str,
+    now: datetime,
+) -> Grant:
+    """Grant the key to a person of this property from `starts_at` (default now)."""
+    key = in_property(session, Key, key_id, property_id)
+    person = referenced_person(session, property_id, person_id)
+    return new_grant(
+        session=session,
+        key=key,
+        person_id=person.id,
+        starts_at=starts_at or now,
+        ends_at=ends_at,
+        resident=resident,
+        created_by=created_by,
+        now=now,
+    )
+
+
+def new_grant(
+    *,
     session: Session,
     key: Key,
     person_id: str,
     starts_at: datetime,
     ends_at: datetime | None,
     resident: bool,
-    created_by: str,
+    created_by: str | None,
     kind: GrantKind = GrantKind.STANDARD,
-    *,
     now: datetime,
 ) -> Grant:
     """Grant the key to a person from `starts_at` to an optional `ends_at`.
@@ -175,6 +224,22 @@ def create_grant(
             },
         )
     return grant
+
+
+def revoke_grant(
+    *,
+    session: Session,
+    master_key: bytes,
+    property_id: str,
+    key_id: str,
+    grant_id: str,
+    now: datetime,
+) -> Revocation:
+    """Revoke a grant; every lock of the key's doors drops it at its next sync."""
+    grant = _grant_at(session, property_id, key_id, grant_id)
+    return revoke(
+        session=session, master_key=master_key, property_id=property_id, credential=grant, now=now
+    )
 
 
 def live_grants(session: Session, person_id: str, now: datetime) -> Select[Grant]:

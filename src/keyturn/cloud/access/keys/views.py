@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
-from keyturn.cloud.access.answers import revoked
+from keyturn.cloud.access.answers import revocation_out
+from keyturn.cloud.access.doors import key_door_ids
 from keyturn.cloud.access.keys import service as key_service
 from keyturn.cloud.access.keys.schemas import (
     GrantCreate,
@@ -22,16 +22,9 @@ from keyturn.cloud.access.keys.schemas import (
 )
 from keyturn.cloud.access.schemas import RevocationOut
 from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
-from keyturn.cloud.auth.permissions import (
-    POLICIES,
-    Action,
-    Principal,
-    allows,
-    standing_at,
-)
+from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.models import Grant, Key
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
-from keyturn.cloud.people.service import referenced_person
 from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.cloud.properties.service import in_property
 
@@ -47,7 +40,7 @@ def key_out(key: Key) -> KeyOut:
         id=key.id,
         property_id=key.property_id,
         name=key.name,
-        door_ids=key_service.key_door_ids(key),
+        door_ids=key_door_ids(key),
         windows=[Window(**window) for window in windows],
         may_share=key.may_share,
         provides_doorcodes=key.provides_doorcodes,
@@ -68,13 +61,7 @@ def list_keys(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[KeyOut]:
     """The property's keys; a manager with specific keys sees only the keys assigned to them."""
-    query = select(Key).where(Key.property_id == property_id)
-    standing = standing_at(db, principal.person_id, property_id)
-    assert standing is not None
-    effective = standing.effective_for(principal)
-    # Allowed for a key id nobody manages means allowed for every key (not "specific keys").
-    if not allows(POLICIES[Action.KEYS_READ], effective, key_id=""):
-        query = query.where(Key.id.in_(sorted(effective.managed_key_ids)))
+    query = key_service.keys_at(session=db, principal=principal, property_id=property_id)
     return paged(db, query, Key.id, cursor, limit, key_out)
 
 
@@ -89,13 +76,13 @@ def create_key(
 ) -> KeyOut:
     """A key: doors of this property plus a weekly schedule, with its sharing flags."""
     key = key_service.create_key(
-        db,
-        property_id,
-        body.name,
-        body.door_ids,
-        [w.model_dump() for w in body.windows],
-        body.may_share,
-        body.provides_doorcodes,
+        session=db,
+        property_id=property_id,
+        name=body.name,
+        door_ids=body.door_ids,
+        windows=body.windows,
+        may_share=body.may_share,
+        provides_doorcodes=body.provides_doorcodes,
     )
     db.commit()
     return key_out(key)
@@ -135,9 +122,7 @@ def update_key(
     A key ever granted with resident status gains no residence door (409 resident-key-door):
     its holders would see that door's earlier history (V2); grant a new key for it instead.
     """
-    key = in_property(db, Key, key_id, property_id)
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    key = key_service.update_key(db, key, changes)
+    key = key_service.update_key(session=db, property_id=property_id, key_id=key_id, changes=body)
     db.commit()
     return key_out(key)
 
@@ -152,10 +137,8 @@ def list_grants(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[GrantOut]:
     """Everyone this key was granted to, revoked grants included."""
-    key = in_property(db, Key, key_id, property_id)
-    return paged(
-        db, select(Grant).where(Grant.key_id == key.id), Grant.id, cursor, limit, grant_out
-    )
+    query = key_service.grants_of(session=db, property_id=property_id, key_id=key_id)
+    return paged(db, query, Grant.id, cursor, limit, grant_out)
 
 
 @router.post(
@@ -185,16 +168,15 @@ def create_grant(
     to themself (403 self-resident-status), a start before now becomes now, and every grant
     of it is audited.
     """
-    key = in_property(db, Key, key_id, property_id)
-    person = referenced_person(db, property_id, body.person_id)
     grant = key_service.create_grant(
-        db,
-        key,
-        person.id,
-        body.starts_at or now,
-        body.ends_at,
-        body.resident,
-        principal.person_id,
+        session=db,
+        property_id=property_id,
+        key_id=key_id,
+        person_id=body.person_id,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        resident=body.resident,
+        created_by=principal.person_id,
         now=now,
     )
     db.commit()
@@ -214,6 +196,13 @@ def revoke_grant(
     master_key: MasterKey,
 ) -> RevocationOut:
     """Revoke a grant; every lock of the key's doors drops it at its next sync."""
-    key = in_property(db, Key, key_id, property_id)
-    grant = key_service.grant_at(db, key, grant_id)
-    return revoked(db, master_key, property_id, grant, now)
+    revocation = key_service.revoke_grant(
+        session=db,
+        master_key=master_key,
+        property_id=property_id,
+        key_id=key_id,
+        grant_id=grant_id,
+        now=now,
+    )
+    db.commit()
+    return revocation_out(revocation)

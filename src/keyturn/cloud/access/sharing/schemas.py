@@ -15,20 +15,23 @@ from keyturn.cloud.access.credentials.schemas import CodeIssued
 from keyturn.cloud.access.keys.schemas import Window, Windows
 from keyturn.cloud.access.schemas import (
     EXAMPLE_CODE,
+    DoorIds,
+    LockStatusOut,
+)
+from keyturn.cloud.fields import (
     EXAMPLE_GRANT_ID,
     EXAMPLE_ID,
     EXAMPLE_KEY_ID,
     EXAMPLE_PERSON_ID,
     EXAMPLE_TIME,
-    DoorIds,
+    Day,
     Email,
     Id,
-    LockStatusOut,
+    Instant,
     Name,
     example_config,
     strict_config,
 )
-from keyturn.cloud.fields import Day, Instant
 from keyturn.cloud.models import GrantKind
 
 

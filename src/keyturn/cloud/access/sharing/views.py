@@ -2,7 +2,7 @@
 codes, couriers and service providers (A8).
 
 A resident acts only on their own doors and sees only what they created; managers who may
-share keys act on the whole property.
+share keys act on the whole property (the service asks `permissions.acts_for_property`).
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.answers import locks_out, revoked
+from keyturn.cloud.access.answers import code_out, locks_out, revocation_out
 from keyturn.cloud.access.credentials.schemas import CodeIssued
+from keyturn.cloud.access.doors import key_door_ids
 from keyturn.cloud.access.keys.schemas import Window
-from keyturn.cloud.access.keys.service import check_door_is_callers, doors_at, key_door_ids
 from keyturn.cloud.access.schemas import RevocationOut
 from keyturn.cloud.access.sharing import service as sharing
 from keyturn.cloud.access.sharing.schemas import (
@@ -31,25 +30,9 @@ from keyturn.cloud.access.sharing.schemas import (
     VisitorCreate,
     VisitorOut,
 )
-from keyturn.cloud.auth.deps import (
-    Config,
-    Db,
-    MasterKey,
-    Now,
-    requires,
-)
-from keyturn.cloud.auth.errors import NotFound
-from keyturn.cloud.auth.permissions import Action, Principal, permits, standing_at
-from keyturn.cloud.models import (
-    Door,
-    Grant,
-    GrantKind,
-    Key,
-    OneTimeCode,
-    Person,
-    Property,
-    SingleDayCode,
-)
+from keyturn.cloud.auth.deps import Config, Db, MasterKey, Now, requires
+from keyturn.cloud.auth.permissions import Action, Principal
+from keyturn.cloud.models import Grant, Person, SingleDayCode
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, paged
 from keyturn.cloud.problems import GUARDED, problem_responses
 
@@ -61,20 +44,6 @@ NO_FREE_CODE = problem_responses(
         "(`missing-capability`, naming `capability` and `door_id`)"
     },
 )
-
-
-def _manages_sharing(db: Session, principal: Principal, property_id: str) -> bool:
-    """Whether the caller acts for the building (may manage others' credentials) here."""
-    standing = standing_at(db, principal.person_id, property_id)
-    return standing is not None and permits(standing, principal, Action.CREDENTIALS_MANAGE)
-
-
-def _created_by_filter(
-    db: Session, principal: Principal, property_id: str
-) -> list[ColumnElement[bool]]:
-    if _manages_sharing(db, principal, property_id):
-        return []
-    return [Grant.created_by == principal.person_id]
 
 
 # Guests (A5)
@@ -91,17 +60,6 @@ def _guest_out(db: Session, grant: Grant) -> GuestOut:
         starts_at=grant.starts_at,
         ends_at=grant.ends_at,
         revoked_at=grant.revoked_at,
-    )
-
-
-def _grants_of_kind(
-    property_id: str, kind: GrantKind, *conditions: ColumnElement[bool]
-) -> Select[Grant]:
-    """Grants of one kind on this property's keys, narrowed by `conditions`."""
-    return (
-        select(Grant)
-        .join(Key, Key.id == Grant.key_id)
-        .where(Key.property_id == property_id, Grant.kind == kind, *conditions)
     )
 
 
@@ -125,13 +83,12 @@ def invite_guest(
     guest gets an email and enrols a phone to receive their mobile key.
     """
     grant = sharing.invite_guest(
-        db,
-        config,
-        db.get_one(Property, property_id),
-        db.get_one(Person, principal.person_id),
-        _manages_sharing(db, principal, property_id),
-        body,
-        now,
+        session=db,
+        config=config,
+        principal=principal,
+        property_id=property_id,
+        invite=body,
+        now=now,
     )
     db.commit()
     return _guest_out(db, grant)
@@ -146,9 +103,7 @@ def list_guests(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[GuestOut]:
     """The guests the caller invited here (managers: every guest of the property)."""
-    query = _grants_of_kind(
-        property_id, GrantKind.GUEST, *_created_by_filter(db, principal, property_id)
-    )
+    query = sharing.guests_of(session=db, principal=principal, property_id=property_id)
     return paged(db, query, Grant.id, cursor, limit, lambda grant: _guest_out(db, grant))
 
 
@@ -162,17 +117,16 @@ def revoke_guest(
     master_key: MasterKey,
 ) -> RevocationOut:
     """Revoke a guest's access; every lock of the key's doors drops it at its next sync."""
-    grant = _own_grant(db, principal, property_id, grant_id, GrantKind.GUEST)
-    return revoked(db, master_key, property_id, grant, now)
-
-
-def _own_grant(
-    db: Session, principal: Principal, property_id: str, grant_id: str, kind: GrantKind
-) -> Grant:
-    grant = sharing.created_grant(db, property_id, grant_id, [kind])
-    if grant.created_by != principal.person_id and not _manages_sharing(db, principal, property_id):
-        raise NotFound()
-    return grant
+    revocation = sharing.revoke_guest(
+        session=db,
+        master_key=master_key,
+        principal=principal,
+        property_id=property_id,
+        grant_id=grant_id,
+        now=now,
+    )
+    db.commit()
+    return revocation_out(revocation)
 
 
 # Single-day codes (A4)
@@ -210,30 +164,20 @@ def create_single_day_codes(
 
     Each code is shown only here; the lock verifies it offline, from midnight to midnight.
     """
-    prop = db.get_one(Property, property_id)
     issued = sharing.create_single_day_codes(
-        db,
-        master_key,
-        prop,
-        principal.person_id,
-        _manages_sharing(db, principal, property_id),
-        body,
-        now,
+        session=db,
+        master_key=master_key,
+        principal=principal,
+        property_id=property_id,
+        request=body,
+        now=now,
     )
     db.commit()
-    doors = {door.id: door.name for door in doors_at(db, property_id, body.door_ids)}
-    codes = [
-        CodeIssued(id=item.record_id, door_id=_door_of(db, item.record_id), code=item.code)
-        for item in issued
-    ]
-    note = sharing.SINGLE_DAY_NOTE.format(
-        day=body.local_date.isoformat(), doors=", ".join(sorted(doors.values()))
+    return SingleDayIssued(
+        local_date=issued.local_date,
+        codes=[code_out(code) for code in issued.codes],
+        note=issued.note,
     )
-    return SingleDayIssued(local_date=body.local_date, codes=codes, note=note)
-
-
-def _door_of(db: Session, single_day_id: str) -> str:
-    return db.get_one(SingleDayCode, single_day_id).door_id
 
 
 @router.get("/properties/{property_id}/single-day-codes", response_model=Page[SingleDayOut])
@@ -245,13 +189,7 @@ def list_single_day_codes(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[SingleDayOut]:
     """The single-day codes the caller made here (managers: all), without the codes."""
-    query = (
-        select(SingleDayCode)
-        .join(Door, Door.id == SingleDayCode.door_id)
-        .where(Door.property_id == property_id)
-    )
-    if not _manages_sharing(db, principal, property_id):
-        query = query.where(SingleDayCode.created_by == principal.person_id)
+    query = sharing.single_day_codes_of(session=db, principal=principal, property_id=property_id)
     return paged(db, query, SingleDayCode.id, cursor, limit, lambda r: _single_day_out(db, r))
 
 
@@ -263,8 +201,8 @@ def read_single_day_code(
     db: Db,
 ) -> SingleDayOut:
     """One single-day code and, once revoked, which locks have applied the revocation."""
-    row = sharing.single_day_at(
-        db, property_id, code_id, principal.person_id, _manages_sharing(db, principal, property_id)
+    row = sharing.single_day_code(
+        session=db, principal=principal, property_id=property_id, code_id=code_id
     )
     return _single_day_out(db, row)
 
@@ -282,10 +220,16 @@ def revoke_single_day_code(
 
     The answer says so in `note` and lists per lock whether it has applied the revocation.
     """
-    row = sharing.single_day_at(
-        db, property_id, code_id, principal.person_id, _manages_sharing(db, principal, property_id)
+    revocation = sharing.revoke_single_day_code(
+        session=db,
+        master_key=master_key,
+        principal=principal,
+        property_id=property_id,
+        code_id=code_id,
+        now=now,
     )
-    return revoked(db, master_key, property_id, row, now, sharing.SINGLE_DAY_REVOKED_NOTE)
+    db.commit()
+    return revocation_out(revocation, sharing.SINGLE_DAY_REVOKED_NOTE)
 
 
 # One-time codes and couriers (A8)
@@ -309,14 +253,17 @@ def create_one_time_code(
 
     A resident may make one only for a door of their own keys.
     """
-    door = doors_at(db, property_id, [body.door_id])[0]
-    if not _manages_sharing(db, principal, property_id):
-        check_door_is_callers(db, principal.person_id, door, now, residence_needs_resident=True)
-    issued = sharing.issue_one_time_codes(
-        db, master_key, [door], principal.person_id, body.valid_minutes, now
-    )[0]
+    issued = sharing.create_one_time_code(
+        session=db,
+        master_key=master_key,
+        principal=principal,
+        property_id=property_id,
+        door_id=body.door_id,
+        valid_minutes=body.valid_minutes,
+        now=now,
+    )
     db.commit()
-    return CodeIssued(id=issued.record_id, door_id=door.id, code=issued.code)
+    return code_out(issued)
 
 
 @router.delete("/properties/{property_id}/one-time-codes/{code_id}", response_model=RevocationOut)
@@ -329,10 +276,16 @@ def revoke_one_time_code(
     master_key: MasterKey,
 ) -> RevocationOut:
     """Revoke a one-time (or courier) code; its lock drops it at its next sync."""
-    row: OneTimeCode = sharing.one_time_at(
-        db, property_id, code_id, principal.person_id, _manages_sharing(db, principal, property_id)
+    revocation = sharing.revoke_one_time_code(
+        session=db,
+        master_key=master_key,
+        principal=principal,
+        property_id=property_id,
+        code_id=code_id,
+        now=now,
     )
-    return revoked(db, master_key, property_id, row, now)
+    db.commit()
+    return revocation_out(revocation)
 
 
 @router.post(
@@ -353,20 +306,17 @@ def create_courier_codes(
 
     A residence door among them is refused with 422 invalid-grant and nothing is issued.
     """
-    issued = sharing.courier_codes(
-        db, master_key, property_id, principal.person_id, body.door_ids, body.valid_minutes, now
+    issued = sharing.create_courier_codes(
+        session=db,
+        master_key=master_key,
+        property_id=property_id,
+        created_by=principal.person_id,
+        door_ids=body.door_ids,
+        valid_minutes=body.valid_minutes,
+        now=now,
     )
     db.commit()
-    return CodesIssued(
-        codes=[
-            CodeIssued(
-                id=item.record_id,
-                door_id=db.get_one(OneTimeCode, item.record_id).door_id,
-                code=item.code,
-            )
-            for item in issued
-        ]
-    )
+    return CodesIssued(codes=[code_out(code) for code in issued])
 
 
 def _visitor_out(grant: Grant) -> VisitorOut:
@@ -394,15 +344,13 @@ def add_courier(
     config: Config,
 ) -> VisitorOut:
     """A courier with a key of their own, never for residence doors (A8, 422 otherwise)."""
-    grant = sharing.add_visitor(
-        db,
-        config,
-        db.get_one(Property, property_id),
-        db.get_one(Person, principal.person_id),
-        True,
-        body,
-        GrantKind.COURIER,
-        now,
+    grant = sharing.add_courier(
+        session=db,
+        config=config,
+        principal=principal,
+        property_id=property_id,
+        visitor=body,
+        now=now,
     )
     db.commit()
     return _visitor_out(grant)
@@ -417,7 +365,7 @@ def list_couriers(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[VisitorOut]:
     """Every courier key granted at this property."""
-    query = _grants_of_kind(property_id, GrantKind.COURIER)
+    query = sharing.couriers_of(property_id=property_id)
     return paged(db, query, Grant.id, cursor, limit, _visitor_out)
 
 
@@ -425,14 +373,17 @@ def list_couriers(
 def revoke_courier(
     property_id: str,
     grant_id: str,
-    principal: Annotated[Principal, requires(Action.COURIERS_MANAGE)],
+    _principal: Annotated[Principal, requires(Action.COURIERS_MANAGE)],
     db: Db,
     now: Now,
     master_key: MasterKey,
 ) -> RevocationOut:
     """Revoke a courier's key; locks drop it at their next sync."""
-    grant = sharing.created_grant(db, property_id, grant_id, [GrantKind.COURIER])
-    return revoked(db, master_key, property_id, grant, now)
+    revocation = sharing.revoke_courier(
+        session=db, master_key=master_key, property_id=property_id, grant_id=grant_id, now=now
+    )
+    db.commit()
+    return revocation_out(revocation)
 
 
 @router.post(
@@ -447,15 +398,13 @@ def add_service_provider(
     config: Config,
 ) -> VisitorOut:
     """Book a service provider on a recurring weekly schedule (a resident: for their doors)."""
-    grant = sharing.add_visitor(
-        db,
-        config,
-        db.get_one(Property, property_id),
-        db.get_one(Person, principal.person_id),
-        _manages_sharing(db, principal, property_id),
-        body,
-        GrantKind.SERVICE_PROVIDER,
-        now,
+    grant = sharing.add_service_provider(
+        session=db,
+        config=config,
+        principal=principal,
+        property_id=property_id,
+        visitor=body,
+        now=now,
     )
     db.commit()
     return _visitor_out(grant)
@@ -470,9 +419,7 @@ def list_service_providers(
     limit: Limit = DEFAULT_PAGE,
 ) -> Page[VisitorOut]:
     """The service providers the caller booked here (managers: all)."""
-    query = _grants_of_kind(
-        property_id, GrantKind.SERVICE_PROVIDER, *_created_by_filter(db, principal, property_id)
-    )
+    query = sharing.service_providers_of(session=db, principal=principal, property_id=property_id)
     return paged(db, query, Grant.id, cursor, limit, _visitor_out)
 
 
@@ -488,5 +435,13 @@ def revoke_service_provider(
     master_key: MasterKey,
 ) -> RevocationOut:
     """Cancel a service provider's booking; locks drop it at their next sync."""
-    grant = _own_grant(db, principal, property_id, grant_id, GrantKind.SERVICE_PROVIDER)
-    return revoked(db, master_key, property_id, grant, now)
+    revocation = sharing.revoke_service_provider(
+        session=db,
+        master_key=master_key,
+        principal=principal,
+        property_id=property_id,
+        grant_id=grant_id,
+        now=now,
+    )
+    db.commit()
+    return revocation_out(revocation)

@@ -6,16 +6,15 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from keyturn.cloud.access.schemas import (
+from keyturn.cloud.access.schemas import EXAMPLE_LOCK, LockStatusOut
+from keyturn.cloud.fields import (
     EXAMPLE_ID,
-    EXAMPLE_LOCK,
     EXAMPLE_PERSON_ID,
     EXAMPLE_TIME,
-    LockStatusOut,
+    Flag,
     example_config,
     strict_config,
 )
-from keyturn.cloud.fields import Flag
 
 
 class SuspendRequest(BaseModel):

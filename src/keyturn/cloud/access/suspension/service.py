@@ -18,7 +18,7 @@ from keyturn.cloud.access.capabilities import lacking
 from keyturn.cloud.access.codes import (
     IssuedCode,
 )
-from keyturn.cloud.access.credentials.service import person_door_ids
+from keyturn.cloud.access.doors import person_door_ids
 from keyturn.cloud.access.keys.service import live_grants
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
 from keyturn.cloud.access.sharing.service import issue_one_time_codes
@@ -38,6 +38,7 @@ from keyturn.cloud.people.profiles import (
     properties_in,
     read_profile_at,
 )
+from keyturn.cloud.people.service import person_at
 from keyturn.rules.types import CredentialType
 
 # A lost-phone temporary code opens the doors for a day from its first use (the longest a
@@ -99,23 +100,26 @@ def _portfolio_door_ids(session: Session, portfolio_id: str, person_id: str) -> 
 
 
 def suspend(
+    *,
     session: Session,
     master_key: bytes,
-    prop: Property,
-    person: Person,
-    manager_id: str,
+    property_id: str,
+    person_id: str,
+    suspended_by: str,
     send_temporary_code: bool,
     now: datetime,
 ) -> Suspension:
-    """Suspend at once, in this property's portfolio only: the profile flagged, the phones
-    barred and earlier sign-ins refused there, its locks told. The person's other portfolios,
-    their phones and sessions there, are untouched.
+    """Suspend a person of this property at once, in its portfolio only: the profile flagged,
+    the phones barred and earlier sign-ins refused there, its locks told. The person's other
+    portfolios, their phones and sessions there, are untouched.
 
     The temporary doorcode is a one-time code per door of the person's live keys here whose
     lock has a keypad (or no lock yet), made for the person (issued_for) but with its own
     subject, so the suspension of the person's subject does not block it; it is emailed to
     the person and never shown to the manager.
     """
+    prop = session.get_one(Property, property_id)
+    person = person_at(session, property_id, person_id)
     profile = profile_at(session, person=person, property_id=prop.id)
     if profile.suspended_at is None:
         profile.suspended_at = now
@@ -133,7 +137,13 @@ def suspend(
         ]
         if doors:
             codes = issue_one_time_codes(
-                session, master_key, doors, manager_id, TEMPORARY_CODE_MINUTES, now, person.id
+                session=session,
+                master_key=master_key,
+                doors=doors,
+                created_by=suspended_by,
+                valid_minutes=TEMPORARY_CODE_MINUTES,
+                now=now,
+                issued_for=person.id,
             )
             _mail_temporary_code(session, person, prop, doors, codes)
             emailed, code_doors = True, [door.id for door in doors]
@@ -186,9 +196,11 @@ def _mail_temporary_code(
 
 
 def restore(
-    session: Session, master_key: bytes, prop: Property, person: Person, now: datetime
+    *, session: Session, master_key: bytes, property_id: str, person_id: str, now: datetime
 ) -> Suspension:
     """Lift the suspension; temporary codes are revoked and old phones stay barred."""
+    prop = session.get_one(Property, property_id)
+    person = person_at(session, property_id, person_id)
     profile = profile_at(session, person=person, property_id=prop.id)
     profile.suspended_at = None
     for code in _live_temporary_codes(session, person.id, prop.portfolio_id):
@@ -198,7 +210,10 @@ def restore(
     return Suspension(person.id, None, locks=lock_status(session, door_ids, now))
 
 
-def suspension_state(session: Session, prop: Property, person: Person) -> Suspension:
+def suspension_state(*, session: Session, property_id: str, person_id: str) -> Suspension:
+    """Whether a person of this property is suspended, and which locks have applied it."""
+    prop = session.get_one(Property, property_id)
+    person = person_at(session, property_id, person_id)
     profile = read_profile_at(session, person=person, property_id=prop.id)
     since = profile.suspended_at
     if since is None:

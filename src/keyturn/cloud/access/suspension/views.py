@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from keyturn.cloud.access.schemas import LockStatusOut
+from keyturn.cloud.access.answers import locks_out
 from keyturn.cloud.access.suspension import service as suspension
 from keyturn.cloud.access.suspension.schemas import SuspendRequest, SuspensionOut
 from keyturn.cloud.auth.deps import (
@@ -18,8 +18,6 @@ from keyturn.cloud.auth.deps import (
     requires,
 )
 from keyturn.cloud.auth.permissions import Action, Principal
-from keyturn.cloud.models import Property
-from keyturn.cloud.people import service
 from keyturn.cloud.problems import GUARDED, problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["people"], responses=GUARDED)
@@ -33,7 +31,7 @@ def _suspension_out(state: suspension.Suspension, note: str) -> SuspensionOut:
         temporary_code_emailed=state.temporary_code_emailed,
         temporary_code_doors=state.temporary_code_doors,
         note=note,
-        locks=[LockStatusOut.model_validate(lock, from_attributes=True) for lock in state.locks],
+        locks=locks_out(state.locks),
     )
 
 
@@ -56,16 +54,15 @@ def suspend(
     Every phone registration is revoked, the person's sessions end, every lock refuses their
     credentials from its next sync (`locks`), and a temporary doorcode is emailed to them.
     """
-    person = service.person_at(db, property_id, person_id)
     request = body or SuspendRequest()
     state = suspension.suspend(
-        db,
-        master_key,
-        db.get_one(Property, property_id),
-        person,
-        principal.person_id,
-        request.send_temporary_code,
-        now,
+        session=db,
+        master_key=master_key,
+        property_id=property_id,
+        person_id=person_id,
+        suspended_by=principal.person_id,
+        send_temporary_code=request.send_temporary_code,
+        now=now,
     )
     db.commit()
     return _suspension_out(state, suspension.SUSPENDED_NOTE)
@@ -79,8 +76,7 @@ def read_suspension(
     db: Db,
 ) -> SuspensionOut:
     """Whether the person is suspended, and which locks have applied the suspension."""
-    person = service.person_at(db, property_id, person_id)
-    state = suspension.suspension_state(db, db.get_one(Property, property_id), person)
+    state = suspension.suspension_state(session=db, property_id=property_id, person_id=person_id)
     note = suspension.SUSPENDED_NOTE if state.suspended_at else "Not suspended."
     return _suspension_out(state, note)
 
@@ -95,7 +91,8 @@ def restore(
     master_key: MasterKey,
 ) -> SuspensionOut:
     """Lift the suspension; the person must enrol a new phone for mobile keys."""
-    person = service.person_at(db, property_id, person_id)
-    state = suspension.restore(db, master_key, db.get_one(Property, property_id), person, now)
+    state = suspension.restore(
+        session=db, master_key=master_key, property_id=property_id, person_id=person_id, now=now
+    )
     db.commit()
     return _suspension_out(state, suspension.RESTORED_NOTE)

@@ -9,18 +9,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from keyturn.cloud.access.schemas import LockStatusOut
-from keyturn.cloud.fields import Agreed
+from keyturn.cloud.fields import (
+    EXAMPLE_PERSON_ID,
+    EXAMPLE_PROPERTY_ID,
+    EXAMPLE_TIME,
+    Agreed,
+    example_config,
+    example_id,
+    strict_config,
+)
 from keyturn.rules.consent import ConsentChannel, ConsentRefusal
 
 DocumentRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-EXAMPLE_PERSON_ID = "6f1c0a4e-0000-4000-8000-000000000002"
-EXAMPLE_PROPERTY_ID = "6f1c0a4e-0000-4000-8000-000000000005"
-EXAMPLE_PORTFOLIO_ID = "6f1c0a4e-0000-4000-8000-0000000000f0"
+# A portfolio of the caller's own consents, numbered apart from the properties' examples.
+EXAMPLE_OWN_PORTFOLIO_ID = example_id(0xF0)
 EXAMPLE_ON_FILE: dict[str, Any] = {
-    "tenant_consent_at": "2026-03-02T09:00:00Z",
+    "tenant_consent_at": EXAMPLE_TIME,
     "tenant_consent_via": "app",
     "tenant_consent_document": None,
     "guardian_consent_at": None,
@@ -34,14 +41,10 @@ EXAMPLE_AT_PROPERTY: dict[str, Any] = {
 }
 
 
-def _example(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [example]})
-
-
 class OwnConsentIn(BaseModel):
     """The caller's own express consent, given in the app: `consent` must be true."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"consent": True}]})
+    model_config = strict_config({"consent": True})
 
     consent: Agreed = Field(
         description="True: I agree that the building collects the credentials its locks check "
@@ -52,11 +55,8 @@ class OwnConsentIn(BaseModel):
 class WrittenConsentIn(BaseModel):
     """A consent on paper that a manager holds: the tenant's own, or a guardian's for a minor."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"kind": "guardian", "document": "Consent form 2026-014, office binder B"}]
-        },
+    model_config = strict_config(
+        {"kind": "guardian", "document": "Consent form 2026-014, office binder B"}
     )
 
     kind: Literal["tenant", "guardian"]
@@ -78,7 +78,7 @@ class ConsentOut(BaseModel):
 class ConsentAtPropertyOut(ConsentOut):
     """The consents on file and what this property's rules make of them."""
 
-    model_config = _example(EXAMPLE_AT_PROPERTY)
+    model_config = example_config(EXAMPLE_AT_PROPERTY)
 
     required: bool = Field(description="Whether this property needs consent from this person")
     collection_allowed: bool = Field(
@@ -88,7 +88,7 @@ class ConsentAtPropertyOut(ConsentOut):
 
 
 class MissingConsentOut(BaseModel):
-    model_config = _example(
+    model_config = example_config(
         {"property_id": EXAMPLE_PROPERTY_ID, "missing": "guardian_written_consent_missing"}
     )
 
@@ -99,8 +99,8 @@ class MissingConsentOut(BaseModel):
 class PortfolioConsentOut(ConsentOut):
     """The consents one portfolio holds for the caller, and whether it knows them as a minor."""
 
-    model_config = _example(
-        {**EXAMPLE_ON_FILE, "portfolio_id": EXAMPLE_PORTFOLIO_ID, "is_minor": False}
+    model_config = example_config(
+        {**EXAMPLE_ON_FILE, "portfolio_id": EXAMPLE_OWN_PORTFOLIO_ID, "is_minor": False}
     )
 
     portfolio_id: str
@@ -111,10 +111,10 @@ class OwnConsentOut(BaseModel):
     """The caller's consents with each portfolio, and the properties where a credential would
     be refused now."""
 
-    model_config = _example(
+    model_config = example_config(
         {
             "portfolios": [
-                {**EXAMPLE_ON_FILE, "portfolio_id": EXAMPLE_PORTFOLIO_ID, "is_minor": False}
+                {**EXAMPLE_ON_FILE, "portfolio_id": EXAMPLE_OWN_PORTFOLIO_ID, "is_minor": False}
             ],
             "missing_at": [],
         }
@@ -127,11 +127,11 @@ class OwnConsentOut(BaseModel):
 class WithdrawalOut(BaseModel):
     """A withdrawn consent, the credentials it took away, and which locks have dropped them."""
 
-    model_config = _example(
+    model_config = example_config(
         {
             "person_id": EXAMPLE_PERSON_ID,
             "kind": "tenant",
-            "withdrawn_at": "2026-03-02T09:00:00Z",
+            "withdrawn_at": EXAMPLE_TIME,
             "revoked_doorcodes": 2,
             "removed_keycards": 1,
             "revoked_phones": 1,

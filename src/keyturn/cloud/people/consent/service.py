@@ -16,7 +16,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.credentials.service import person_door_ids
+from keyturn.cloud.access.doors import person_door_ids
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
 from keyturn.cloud.models import (
     Door,
@@ -47,6 +47,7 @@ from keyturn.cloud.people.profiles import (
     profiles_of,
     read_profile_at,
 )
+from keyturn.cloud.people.service import person_at
 from keyturn.cloud.privacy import audit
 from keyturn.rules.consent import (
     ConsentRefusal,
@@ -154,21 +155,57 @@ def record_in_app(session: Session, person: Person, now: datetime) -> bool:
     return given
 
 
-def record_written(
+@dataclass(frozen=True, slots=True)
+class ConsentHere:
+    """A person's consents on file with one property's portfolio, and what the property makes
+    of them."""
+
+    profile: Profile
+    state: ConsentAt
+
+
+@dataclass(frozen=True, slots=True)
+class OwnConsents:
+    """The caller's consents with each portfolio that knows them, and where a credential
+    would be refused now for lack of one."""
+
+    portfolios: list[tuple[Profile, PersonConsent]]
+    missing: list[Refused]
+
+
+def own_consents(*, session: Session, person_id: str) -> OwnConsents:
+    session.flush()
+    person = session.get_one(Person, person_id)
+    return OwnConsents(
+        [(profile, consent_of(profile)) for profile in profiles_of(session, person_id=person.id)],
+        missing_anywhere(session, person),
+    )
+
+
+def give_own_consent(*, session: Session, person_id: str, now: datetime) -> OwnConsents:
+    """`record_in_app` for the caller, and their consents as they now stand."""
+    record_in_app(session, session.get_one(Person, person_id), now)
+    return own_consents(session=session, person_id=person_id)
+
+
+def record_written_consent(
+    *,
     session: Session,
-    profile: Profile,
+    property_id: str,
+    person_id: str,
     kind: ConsentKind,
     document: str,
-    actor_id: str,
-    property_id: str,
+    recorded_by: str,
     now: datetime,
-) -> None:
+) -> ConsentHere:
     """A written consent a manager holds, kept with the person's profile at the manager's
     portfolio: the tenant's own, or a guardian's for a minor.
 
     `document` says where the signed paper or file is; nothing else about the signer (their
     name, their relation to the minor) is collected (R7).
     """
+    person = person_at(session, property_id, person_id)
+    profile = profile_at(session, person=person, property_id=property_id)
     if kind is ConsentKind.TENANT:
         profile.nyc_consent_at, profile.nyc_consent_document = now, document
     else:
@@ -177,16 +214,57 @@ def record_written(
         session,
         profile.person_id,
         "consent.recorded",
-        actor_id,
+        recorded_by,
         property_id,
         now,
         kind,
         "written",
         document,
     )
+    session.flush()
+    return ConsentHere(profile, consent_at(session, person, property_id))
 
 
-def withdraw(
+def withdraw_own_consent(
+    *, session: Session, master_key: bytes, person_id: str, now: datetime
+) -> Withdrawal:
+    """The caller withdraws their own consent, with every portfolio that knows them."""
+    return _withdraw(
+        session=session,
+        master_key=master_key,
+        person=session.get_one(Person, person_id),
+        kind=ConsentKind.TENANT,
+        actor_id=person_id,
+        property_id=None,
+        now=now,
+    )
+
+
+def withdraw_consent(
+    *,
+    session: Session,
+    master_key: bytes,
+    property_id: str,
+    person_id: str,
+    kind: ConsentKind,
+    withdrawn_by: str,
+    now: datetime,
+) -> Withdrawal:
+    """A manager records that a person of this property withdrew a consent (in writing or in
+    person), with this property's portfolio only."""
+    return _withdraw(
+        session=session,
+        master_key=master_key,
+        person=person_at(session, property_id, person_id),
+        kind=kind,
+        actor_id=withdrawn_by,
+        property_id=property_id,
+        now=now,
+    )
+
+
+def _withdraw(
+    *,
     session: Session,
     master_key: bytes,
     person: Person,

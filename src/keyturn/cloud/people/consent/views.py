@@ -9,15 +9,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 
-from keyturn.cloud.access.schemas import LockStatusOut
+from keyturn.cloud.access.answers import locks_out
 from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
-from keyturn.cloud.models import Person, Profile
-from keyturn.cloud.people import service
+from keyturn.cloud.models import Profile
 from keyturn.cloud.people.consent import service as consent
-from keyturn.cloud.people.consent.check import PersonConsent, consent_of
+from keyturn.cloud.people.consent.check import PersonConsent
 from keyturn.cloud.people.consent.schemas import (
     ConsentAtPropertyOut,
     ConsentOut,
@@ -28,8 +26,7 @@ from keyturn.cloud.people.consent.schemas import (
     WithdrawalOut,
     WrittenConsentIn,
 )
-from keyturn.cloud.people.consent.service import ConsentAt, ConsentKind, Withdrawal
-from keyturn.cloud.people.profiles import profile_at, profiles_of
+from keyturn.cloud.people.consent.service import ConsentAt, ConsentKind, OwnConsents, Withdrawal
 
 router = APIRouter(tags=["consent"])
 
@@ -54,19 +51,19 @@ def consent_at_out(profile: Profile, state: ConsentAt) -> ConsentAtPropertyOut:
     )
 
 
-def _own_out(db: Session, person: Person) -> OwnConsentOut:
+def _own_out(own: OwnConsents) -> OwnConsentOut:
     return OwnConsentOut(
         portfolios=[
             PortfolioConsentOut(
-                **_on_file(profile, consent_of(profile)),
+                **_on_file(profile, on_file),
                 portfolio_id=profile.portfolio_id,
                 is_minor=profile.is_minor,
             )
-            for profile in profiles_of(db, person_id=person.id)
+            for profile, on_file in own.portfolios
         ],
         missing_at=[
             MissingConsentOut(property_id=found.property_id, missing=found.refusal)
-            for found in consent.missing_anywhere(db, person)
+            for found in own.missing
         ],
     )
 
@@ -81,7 +78,7 @@ def _withdrawal_out(done: Withdrawal) -> WithdrawalOut:
         revoked_phones=done.revoked_phones,
         revoked_temporary_codes=done.revoked_temporary_codes,
         note=consent.WITHDRAWN_NOTE,
-        locks=[LockStatusOut.model_validate(lock, from_attributes=True) for lock in done.locks],
+        locks=locks_out(done.locks),
     )
 
 
@@ -91,7 +88,7 @@ def read_own_consent(
 ) -> OwnConsentOut:
     """The caller's consents on file with each portfolio that knows them, and where a
     credential would be refused for lack of one."""
-    return _own_out(db, db.get_one(Person, principal.person_id))
+    return _own_out(consent.own_consents(session=db, person_id=principal.person_id))
 
 
 @router.post("/account/consent", response_model=OwnConsentOut)
@@ -108,10 +105,9 @@ def give_own_consent(
     is recorded but does not count: a manager records a parent's or guardian's written
     consent instead (R7).
     """
-    person = db.get_one(Person, principal.person_id)
-    consent.record_in_app(db, person, now)
+    own = consent.give_own_consent(session=db, person_id=principal.person_id, now=now)
     db.commit()
-    return _own_out(db, person)
+    return _own_out(own)
 
 
 @router.delete("/account/consent", response_model=WithdrawalOut)
@@ -122,9 +118,8 @@ def withdraw_own_consent(
     master_key: MasterKey,
 ) -> WithdrawalOut:
     """Withdraw one's own consent: credentials it allowed are revoked at once (see `locks`)."""
-    person = db.get_one(Person, principal.person_id)
-    done = consent.withdraw(
-        db, master_key, person, ConsentKind.TENANT, principal.person_id, None, now
+    done = consent.withdraw_own_consent(
+        session=db, master_key=master_key, person_id=principal.person_id, now=now
     )
     db.commit()
     return _withdrawal_out(done)
@@ -145,13 +140,17 @@ def record_written_consent(
     parent's or guardian's (the only consent that lets a minor's credentials be collected in
     New York City). `document` says where the signed paper is; nothing about the signer is kept.
     """
-    person = service.person_at(db, property_id, person_id)
-    profile = profile_at(db, person=person, property_id=property_id)
-    consent.record_written(
-        db, profile, ConsentKind(body.kind), body.document, principal.person_id, property_id, now
+    here = consent.record_written_consent(
+        session=db,
+        property_id=property_id,
+        person_id=person_id,
+        kind=ConsentKind(body.kind),
+        document=body.document,
+        recorded_by=principal.person_id,
+        now=now,
     )
     db.commit()
-    return consent_at_out(profile, consent.consent_at(db, person, property_id))
+    return consent_at_out(here.profile, here.state)
 
 
 @router.delete(
@@ -168,9 +167,14 @@ def withdraw_consent(
 ) -> WithdrawalOut:
     """Record that a consent was withdrawn (in writing or in person): credentials it allowed
     are revoked at once, and each lock drops them at its next sync (`locks`)."""
-    person = service.person_at(db, property_id, person_id)
-    done = consent.withdraw(
-        db, master_key, person, ConsentKind(kind), principal.person_id, property_id, now
+    done = consent.withdraw_consent(
+        session=db,
+        master_key=master_key,
+        property_id=property_id,
+        person_id=person_id,
+        kind=ConsentKind(kind),
+        withdrawn_by=principal.person_id,
+        now=now,
     )
     db.commit()
     return _withdrawal_out(done)
