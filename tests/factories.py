@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.codes import IssuedCode, issue_personal_code
 from keyturn.cloud.access.credentials.service import activate_keycard, enrol_phone
-from keyturn.cloud.access.keys.service import create_grant, create_key
+from keyturn.cloud.access.keys.schemas import Window
+from keyturn.cloud.access.keys.service import create_key, new_grant
 from keyturn.cloud.access.revocation import Credential, Revocation, revoke
 from keyturn.cloud.auth import service as auth_service
 from keyturn.cloud.auth import totp
@@ -50,6 +51,7 @@ from keyturn.cloud.models import (
 )
 from keyturn.cloud.people import service as people_service
 from keyturn.cloud.people.consent import service as consent_service
+from keyturn.cloud.properties.schemas import PropertyCreate
 from keyturn.cloud.properties.service import (
     create_door,
     create_portfolio,
@@ -105,9 +107,20 @@ def make_property(
     if portfolio_id is None:
         portfolio_id = make_portfolio(session, name=portfolio_name).id
     fields = {"name": name, "time_zone": time_zone, "jurisdiction": jurisdiction, **settings}
-    return create_property(
-        session=session, master_key=MASTER_KEY, portfolio_id=portfolio_id, fields=fields
+    accepted = {key: value for key, value in fields.items() if key in PropertyCreate.model_fields}
+    prop = create_property(
+        session=session,
+        master_key=MASTER_KEY,
+        portfolio_id=portfolio_id,
+        settings=PropertyCreate.model_validate(accepted),
     )
+    # Columns the API sets through nested bodies (the lockout policy) or other routes
+    # (a retention override) are set on the row, as those services would leave them.
+    for column, value in fields.items():
+        if column not in accepted:
+            setattr(prop, column, value)
+    session.flush()
+    return prop
 
 
 def make_unit(session: Session, *, property_id: str, label: str = "1A") -> Unit:
@@ -317,7 +330,7 @@ def make_key(
         property_id=property_id,
         name=name,
         door_ids=door_ids,
-        windows=windows,
+        windows=[Window.model_validate(window) for window in windows],
         may_share=may_share,
         provides_doorcodes=provides_doorcodes,
     )
@@ -336,7 +349,7 @@ def give_key(
     now: datetime | None = None,
 ) -> Grant:
     """A grant of the key, given at `now` (by default when it starts) by `by`."""
-    return create_grant(
+    return new_grant(
         session=session,
         key=key,
         person_id=person_id,

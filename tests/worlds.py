@@ -59,7 +59,6 @@ from keyturn.cloud.app import create_app
 from keyturn.cloud.devices.service import current_access_list
 from keyturn.cloud.models import Device, Door, Event, Key, OutboxMessage, Photo
 from keyturn.cloud.people.consent.service import ConsentKind, record_written
-from keyturn.cloud.people.profiles import profile_at
 from keyturn.cloud.properties.service import authority_of
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.protocol.messages import AccessList
@@ -319,11 +318,11 @@ def make_sync_building(session: Session) -> SyncBuilding:
     consent_in_app(session, person_id=resident.id, now=SYNC_NOW)
     record_written(
         session=session,
-        profile=profile_at(session, person=manager, property_id=prop.id),
+        person=manager,
+        property_id=prop.id,
         kind=ConsentKind.TENANT,
         document="signed at the office",
-        actor_id=manager.id,
-        property_id=prop.id,
+        recorded_by=manager.id,
         now=SYNC_NOW,
     )
     session.flush()

@@ -164,6 +164,7 @@ def give_role(
     """The caller gives a person of this property one more role; manager roles need
     managers.manage."""
     _check_appointer(session, principal, property_id, role)
+    person_at(session, property_id, person_id)
     return add_role(
         session=session,
         property_id=property_id,
@@ -188,7 +189,6 @@ def add_role(
     Checks nothing about who gives it (`give_role` does, for a caller). `by` is who gave it:
     None only for the first manager of a new portfolio, whom nobody invites.
     """
-    person_at(session, property_id, person_id)
     if unit_id is not None:
         unit = session.get(Unit, unit_id)
         if unit is None or unit.property_id != property_id:

@@ -204,7 +204,28 @@ def record_written_consent(
     `document` says where the signed paper or file is; nothing else about the signer (their
     name, their relation to the minor) is collected (R7).
     """
-    person = person_at(session, property_id, person_id)
+    return record_written(
+        session=session,
+        person=person_at(session, property_id, person_id),
+        property_id=property_id,
+        kind=kind,
+        document=document,
+        recorded_by=recorded_by,
+        now=now,
+    )
+
+
+def record_written(
+    *,
+    session: Session,
+    person: Person,
+    property_id: str,
+    kind: ConsentKind,
+    document: str,
+    recorded_by: str,
+    now: datetime,
+) -> ConsentHere:
+    """`record_written_consent` for a person already found (or, in setup, known by no role)."""
     profile = profile_at(session, person=person, property_id=property_id)
     if kind is ConsentKind.TENANT:
         profile.nyc_consent_at, profile.nyc_consent_document = now, document
