@@ -14,7 +14,19 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
-from keyturn.cli import bench, db, demo, device, dsar, lock, mail, retention, serve, simulate
+from keyturn.cli import (
+    bench,
+    db,
+    demo,
+    device,
+    dsar,
+    lock,
+    mail,
+    retention,
+    serve,
+    setup,
+    simulate,
+)
 from keyturn.cli.context import err_console, set_data_dir
 from keyturn.errors import UserError
 
@@ -33,6 +45,7 @@ cli.add_typer(device.app, name="device")
 cli.add_typer(mail.app, name="mail")
 cli.add_typer(retention.app, name="retention")
 cli.add_typer(dsar.app, name="dsar")
+cli.command("setup")(setup.setup)
 cli.command("serve")(serve.serve)
 cli.command("demo")(demo.demo)
 cli.command("bench")(bench.bench)

@@ -1,6 +1,8 @@
 """`keyturn serve`: run the API server in the foreground.
 
-The schema is migrated first so a fresh data dir just works.
+The schema is migrated first so a fresh data dir just works. A database nobody has set up
+(no portfolio, no account) is still served, with one line on stderr saying to run
+`keyturn setup`: the operator may run it from another terminal while this one serves.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from keyturn.cli.context import console, settings
+from keyturn.cli.context import console, err_console, settings
+from keyturn.cli.setup import is_empty
 from keyturn.cloud import db as database
 from keyturn.cloud.app import create_app
+from keyturn.cloud.sessions import session_factory
 
 
 def serve(
@@ -26,6 +30,17 @@ def serve(
     database.require_current_schema(
         config.resolved_database_url, "recreate it, or migrate it by hand to match"
     )
+    engine = database.make_engine(config.resolved_database_url)
+    try:
+        with session_factory(engine)() as session:
+            if is_empty(session):
+                err_console.print(
+                    "no portfolio or account yet: run `keyturn setup` to create the first "
+                    "operator, portfolio and property",
+                    highlight=False,
+                )
+    finally:
+        engine.dispose()
     console.print(f"serving on http://{host}:{port}/ (API docs at /docs)")
     # Forwarded headers are the app's to judge (KEYTURN_TRUSTED_PROXIES), not uvicorn's.
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning", proxy_headers=False)

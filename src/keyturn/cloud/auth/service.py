@@ -396,6 +396,22 @@ def remove_totp(
     account.totp_secret_sealed = None
 
 
+def enable_totp_at_setup(
+    *, session: Session, config: AuthConfig, master_key: bytes, account: Account, now: datetime
+) -> TotpEnrolment:
+    """Enable a new TOTP factor on an account nobody has logged into yet (`keyturn setup`).
+
+    No code confirms it here: the caller shows the secret once to the person at the console.
+    """
+    if account.totp_secret_sealed is not None:
+        raise Conflict("a TOTP factor is already enabled; remove it first")
+    secret = totp.new_secret()
+    _factor(session, account.id, now)
+    account.totp_secret_sealed = totp.seal_secret(master_key, account.id, secret)
+    email = session.get_one(Person, account.person_id).email or account.person_id
+    return TotpEnrolment(secret, totp.provisioning_uri(secret, email, config.totp_issuer))
+
+
 def _accept_code(
     session: Session, master_key: bytes, account: Account, sealed: bytes, code: str, now: datetime
 ) -> bool:
