@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,37 @@ def test_password_file_is_read_and_never_printed(db: Session, db_url: str, tmp_p
 
 def _padded(text: str) -> str:
     return text + "=" * (-len(text) % 8)
+
+
+def _serve_notice(data: Path, db_url: str) -> str:
+    """What `keyturn serve` prints on stderr before serving; the server is stopped again."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYTURN_")}
+    env.update(KEYTURN_DATABASE_URL=db_url, KEYTURN_MASTER_KEY=MASTER_KEY_TEXT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keyturn", "--data-dir", str(data), "serve", "--port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # blocks until it serves, or ends on exit
+        assert "serving on" in first, proc.stderr.read() if proc.stderr else first
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    return stderr
+
+
+def test_serve_on_an_empty_database_says_to_run_setup_and_serves(
+    db_url: str, tmp_path: Path
+) -> None:
+    before = _serve_notice(tmp_path / "data", db_url)
+    assert _run(tmp_path / "data", db_url, "--no-input", *FLAGS).returncode == 0
+    after = _serve_notice(tmp_path / "data", db_url)
+
+    assert "run `keyturn setup`" in before
+    assert before.strip().count("\n") == 0
+    assert "keyturn setup" not in after

@@ -38,6 +38,7 @@ def serve(
                     "no portfolio or account yet: run `keyturn setup` to create the first "
                     "operator, portfolio and property",
                     highlight=False,
+                    soft_wrap=True,
                 )
     finally:
         engine.dispose()
