@@ -10,15 +10,20 @@ import re
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from factories import MASTER_KEY_TEXT, Clock
+from keyturn.cli import context, main, setup
 from keyturn.cloud.auth import totp
 from keyturn.cloud.models import Account, Person, Portfolio, Property, RoleMembership
+from keyturn.errors import UserError
 from keyturn.rules.types import Role
 
 LOGIN = "/api/v1/auth/login"
@@ -209,3 +214,59 @@ def test_serve_on_an_empty_database_says_to_run_setup_and_serves(
     assert "run `keyturn setup`" in before
     assert before.strip().count("\n") == 0
     assert "keyturn setup" not in after
+
+
+def test_interactive_setup_prompts_hides_the_password_and_checks_a_code(
+    db: Session, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed = bytes(range(20))
+    monkeypatch.setattr(context, "_overrides", {})  # --data-dir stays in this test
+    monkeypatch.setattr(setup, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(totp, "new_secret", lambda: fixed)
+    monkeypatch.delenv("KEYTURN_SETUP_PASSWORD", raising=False)
+    monkeypatch.setenv("KEYTURN_DATABASE_URL", db_url)
+    monkeypatch.setenv("KEYTURN_MASTER_KEY", MASTER_KEY_TEXT)
+    answers = [
+        EMAIL,
+        "Olga Operator",
+        PASSWORD,
+        PASSWORD,
+        "Elm Holdings",
+        "12 Elm St",
+        "Europe/Berlin",
+        "",  # jurisdiction: the default
+        totp.code_at(fixed, datetime.now(UTC)),
+    ]
+
+    result = CliRunner().invoke(
+        main.cli, ["--data-dir", str(tmp_path / "data"), "setup"], input="\n".join(answers) + "\n"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    assert totp.base32(fixed) in result.output
+    db.rollback()
+    prop = db.scalars(select(Property)).one()
+    assert (prop.time_zone, prop.jurisdiction) == ("Europe/Berlin", "default")
+    assert _counts(db) == (1, 1, 1, 1, 1)
+
+
+def test_interactive_setup_with_a_wrong_code_creates_nothing(
+    db: Session, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(context, "_overrides", {})  # --data-dir stays in this test
+    monkeypatch.setattr(setup, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setenv("KEYTURN_SETUP_PASSWORD", PASSWORD)
+    monkeypatch.setenv("KEYTURN_DATABASE_URL", db_url)
+    monkeypatch.setenv("KEYTURN_MASTER_KEY", MASTER_KEY_TEXT)
+
+    result = CliRunner().invoke(
+        main.cli,
+        ["--data-dir", str(tmp_path / "data"), "setup", *FLAGS],
+        input="000000\n" * setup.CODE_TRIES,
+    )
+
+    assert result.exit_code != 0
+    assert isinstance(result.exception, UserError)
+    assert "nothing was created" in str(result.exception)
+    assert _counts(db) == (0, 0, 0, 0, 0)

@@ -99,7 +99,7 @@ def setup(
     url = config.resolved_database_url
     database.upgrade(url, "head")
     database.require_current_schema(url, "recreate it, or migrate it by hand to match")
-    interactive = not no_input and sys.stdin.isatty()
+    interactive = not no_input and _stdin_is_terminal()
     engine = database.make_engine(url)
     try:
         factory = session_factory(engine)
@@ -141,6 +141,10 @@ def setup(
         console.print("next: `keyturn serve`, then log in with your email, password and code")
     finally:
         engine.dispose()
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
 
 
 def _create(
