@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -44,7 +44,7 @@ CODE_TRIES = 3
 class Answers:
     email: str
     name: str
-    password: str
+    password: str = field(repr=False)
     portfolio: str
     property: str
     time_zone: str
