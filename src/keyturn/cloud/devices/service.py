@@ -148,14 +148,15 @@ def provision_device(
     master_key: bytes,
     token: str,
     public_key: bytes,
-    model_name: str,
+    model_name: str | None,
     now: datetime,
 ) -> DoorConfig:
     """Bind a new lock to the token's door and return the configuration it keeps for life.
 
     The token is spent in the same transaction; a token that is unknown, expired or spent
     raises InvalidProvisioningToken and changes nothing. A door whose lock is not retired
-    refuses a second one; a retired lock is unbound from the door to make room.
+    refuses a second one; a retired lock is unbound from the door to make room. The token
+    names the lock model; `model_name`, when given, must be that model (ModelMismatch).
     """
     found = session.scalars(
         select(ProvisioningToken).where(ProvisioningToken.token_hash == _token_hash(token))
@@ -169,7 +170,7 @@ def provision_device(
         raise InvalidProvisioningToken("the provisioning token is unknown, expired or used")
     model = session.get(DeviceModel, found.model_id)
     assert model is not None
-    if model.name != model_name:
+    if model_name is not None and model.name != model_name:
         raise ModelMismatch(f"the token enrols a {model.name}, not a {model_name}")
     door = session.get(Door, found.door_id)
     assert door is not None
