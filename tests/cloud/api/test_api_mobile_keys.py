@@ -1,17 +1,21 @@
 """Mobile keys as a phone fetches them over the API, on SQLite and PostgreSQL: the window the
-API reports is the one the token holds, and a key fetched now is valid now."""
+API reports is the one the token holds, a key fetched now is valid now, and anyone can
+verify a key with the property's published COSE key set."""
 
 from __future__ import annotations
 
 import base64
 from datetime import datetime
 
+import cbor2
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from factories import Clock
 from keyturn.cloud.models import Property
-from keyturn.crypto.keys import SigningKeyPair, VerifyKey
+from keyturn.crypto.errors import InvalidSignature
+from keyturn.crypto.keys import SigningKeyPair, VerifyKey, read_cose_key_set
 from keyturn.crypto.mobile_keys import read_mobile_key, verify_mobile_key
 from worlds import Site
 
@@ -55,3 +59,30 @@ def test_the_api_reports_the_window_the_token_holds_and_a_fresh_key_opens_at_onc
         assert claims.not_before <= clock.now
         # Presented in the same second it was fetched: valid, not refused for a second.
         assert verify_mobile_key(token, authority, clock.now).key_id == key["grant_id"]
+
+
+def test_anyone_verifies_a_mobile_key_with_the_published_cose_key_set(
+    client: TestClient, site: Site, clock: Clock
+) -> None:
+    keys = _fetch_keys(client, site, SigningKeyPair.generate())
+
+    published = client.get(f"/api/v1/properties/{site.property_id}/keys.cose")  # no login
+
+    assert published.status_code == 200
+    assert published.headers["content-type"] == "application/cose-key-set"
+    (item,) = cbor2.loads(published.content)
+    assert (item[1], item[3], item[-1]) == (1, -8, 6)  # OKP, EdDSA, Ed25519
+    (authority,) = read_cose_key_set(published.content)
+    assert item[2] == authority.kid
+    for key in keys:
+        claims = verify_mobile_key(_unb64(key["token"]), authority, clock.now)
+        assert claims.key_id == key["grant_id"]
+    with pytest.raises(InvalidSignature):
+        verify_mobile_key(_unb64(keys[0]["token"]), SigningKeyPair.generate().public, clock.now)
+
+
+def test_the_key_set_of_an_unknown_property_is_a_problem(client: TestClient, site: Site) -> None:
+    missing = client.get("/api/v1/properties/no-such-property/keys.cose")
+
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
