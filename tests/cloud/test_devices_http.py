@@ -125,6 +125,30 @@ def test_a_used_token_is_a_problem_and_creates_nothing(
         assert session.scalar(select(func.count()).select_from(Device)) == 1
 
 
+def test_provisioning_takes_the_model_from_the_token(
+    client: TestClient, building: SyncBuilding, db_url: str, tmp_path: Path, engine: Engine
+) -> None:
+    """`keyturn lock provision --cloud URL --token T`, as docs/operations.md writes it, sends
+    no model: the token names it. A model that differs is refused with nothing changed."""
+    token = _enroll(db_url, tmp_path, building.gym_id, "keyturn-c2")
+
+    wrong = _provision(client, token, SigningKeyPair.generate(), "keyturn-r1")
+    answer = client.post(
+        "/api/v1/devices/provision",
+        json={"token": token, "public_key": public_key_text(SigningKeyPair.generate())},
+    )
+
+    assert wrong.status_code == 422
+    assert wrong.json()["type"].endswith("/device-model-mismatch")
+    assert "keyturn-c2" in wrong.json()["detail"]
+    assert answer.status_code == 201, answer.text
+    config = msgspec.msgpack.decode(answer.content, type=DoorConfig)
+    assert config.door_id == building.gym_id
+    with session_factory(engine)() as session:
+        device = session.scalars(select(Device)).one()
+        assert device.model.name == "keyturn-c2"
+
+
 def test_bad_frames_and_unknown_locks_are_problems(
     client: TestClient, building: SyncBuilding
 ) -> None:

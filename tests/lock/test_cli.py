@@ -147,6 +147,23 @@ def test_provision_sends_token_key_and_model_and_installs_the_config(
     assert (tmp_path / "lock" / "storage.key").stat().st_mode & 0o777 == 0o600
 
 
+def test_lock_provision_without_model_leaves_the_model_to_the_token(
+    tmp_path: Path, provisioning_cloud: tuple[str, list[dict[str, str]]]
+) -> None:
+    """As docs/operations.md writes it: `keyturn lock provision --cloud URL --token T`."""
+    url, requests = provisioning_cloud
+    lock_dir = tmp_path / "lock"
+
+    result = _keyturn(
+        "lock", "provision", "--cloud", url, "--token", "one-time-123", "--lock-dir", str(lock_dir)
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "model" not in requests[-1]
+    with Lock.open(lock_dir, ManualClock(START)) as lock:
+        assert lock.device_id
+
+
 def test_the_lock_never_imports_the_cloud() -> None:
     code = (
         "import sys, keyturn.lock.agent, keyturn.lock.sync, keyturn.lock.runner, "

@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 
 from keyturn.crypto.keys import SigningKeyPair
-from keyturn.crypto.mobile_keys import sign_challenge
+from keyturn.crypto.mobile_keys import issue_mobile_key, sign_challenge
 from keyturn.lock.mobile import CHALLENGE_TTL_MS, ChallengeBook, TokenCache
 from keyturn.protocol.messages import ScheduleSpec, WindowSpec
+from keyturn.protocol.mobile_claims import token_schedule_claim
 from keyturn.rules.types import CredentialType, Reason
 from lock.harness import Harness
 
@@ -90,7 +91,57 @@ def test_expired_token_is_denied_first_seen_and_cached_alike(harness: Harness) -
 
 def test_token_not_yet_valid_is_denied(harness: Harness) -> None:
     token = harness.token(PHONE, not_before=harness.now() + timedelta(minutes=5))
-    assert harness.tap(PHONE, token).detail == "token_not_yet_valid"
+    attempt = harness.tap(PHONE, token)
+    assert attempt.detail == "token_not_yet_valid"
+    assert attempt.decision.reason is Reason.NOT_YET_VALID
+    assert not attempt.granted
+
+
+def test_a_key_fetched_this_second_opens_at_once_and_later_first_seen_and_cached(
+    harness: Harness,
+) -> None:
+    harness.clock.advance(0.7)  # the cloud issues in the middle of a second
+    fetched = harness.now()
+    token = issue_mobile_key(
+        harness.authority,
+        PHONE.public_bytes(),
+        "key-mk",
+        [harness.door_id],
+        fetched,
+        fetched + timedelta(hours=1),
+        token_schedule_claim(ScheduleSpec(), "person-1", "mk-1"),
+        fetched,
+    )
+    assert harness.tap(PHONE, token).granted
+    harness.clock.advance(0.2)
+    assert harness.tap(PHONE, token).granted
+
+
+def test_a_key_not_yet_valid_is_refused_as_such_then_opens_when_its_time_comes(
+    harness: Harness,
+) -> None:
+    token = harness.token(PHONE, not_before=harness.now() + timedelta(seconds=30))
+    assert harness.tap(PHONE, token).decision.reason is Reason.NOT_YET_VALID
+    assert harness.tap(PHONE, token).decision.reason is Reason.NOT_YET_VALID  # cached
+    thief = SigningKeyPair.generate()
+    stolen = harness.tap(thief, token)
+    assert (stolen.detail, stolen.decision.reason) == (
+        "challenge_signature_invalid",
+        Reason.UNKNOWN_CREDENTIAL,
+    )
+    harness.clock.advance(30)
+    assert harness.tap(PHONE, token).granted
+
+
+def test_a_key_before_its_nbf_is_never_granted_by_a_grant_window_outside_the_token(
+    harness: Harness,
+) -> None:
+    # The claim's grant bounds lie before the token's window (disjoint): the schedule keeps
+    # the claim's bounds, which contain now, yet the token is not valid yet.
+    now = int(harness.now().timestamp())
+    schedule = ScheduleSpec(starts_at=now - 3600, ends_at=now + 60)
+    token = harness.token(PHONE, not_before=harness.now() + timedelta(minutes=5), schedule=schedule)
+    assert harness.tap(PHONE, token).decision.reason is Reason.NOT_YET_VALID
 
 
 def test_cached_token_still_honours_a_revocation(harness: Harness) -> None:
@@ -147,8 +198,8 @@ def test_cache_hit_skips_the_token_signature_check(
 
     token = harness.token(PHONE)
     calls = []
-    real = agent.verify_mobile_key
-    monkeypatch.setattr(agent, "verify_mobile_key", lambda *a: calls.append(1) or real(*a))
+    real = agent.read_mobile_key
+    monkeypatch.setattr(agent, "read_mobile_key", lambda *a: calls.append(1) or real(*a))
     assert harness.tap(PHONE, token).granted
     assert harness.tap(PHONE, token).granted
     assert len(calls) == 1

@@ -103,8 +103,9 @@ def reference(
     t = int(now.timestamp())
     if cred.kind == "mobile":
         token_start = int(START.timestamp()) + cred.token_from_h * HOUR
-        if not token_start <= now.timestamp() < token_start + cred.token_hours * HOUR:
-            return Reason.UNKNOWN_CREDENTIAL
+        if now.timestamp() >= token_start + cred.token_hours * HOUR:
+            return Reason.UNKNOWN_CREDENTIAL  # an expired token is not read at all
+        # A token not valid yet is refused as NOT_YET_VALID by its bounds below.
     if revoked is not None:
         if cred.subject in revoked.subjects:
             return Reason.SUSPENDED

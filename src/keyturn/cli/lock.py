@@ -43,7 +43,12 @@ def _open(lock_dir: Path | None, power_lost: bool = False) -> Lock:
 def provision(
     cloud: Annotated[str, typer.Option(help="The cloud's base URL.")],
     token: Annotated[str, typer.Option(help="One-time provisioning token from the portal.")],
-    model: Annotated[str, typer.Option(help="The lock model name.")] = "keyturn-sim",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="The lock model name; by default the one the token names (refused if it differs)."
+        ),
+    ] = None,
     lock_dir: LockDir = None,
 ) -> None:
     """Make the lock's key pair and fetch its door configuration from the cloud."""

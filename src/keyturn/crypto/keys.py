@@ -10,6 +10,7 @@ import hashlib
 import hmac
 from typing import Any
 
+import cbor2
 import cryptography.exceptions
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -86,6 +87,11 @@ class VerifyKey:
                 }
             )
         return self._cose
+
+    def cose_key_map(self) -> dict[int, Any]:
+        """This key as a COSE_Key map (RFC 9052 section 7): kty OKP, kid, alg EdDSA,
+        key_ops verify, crv Ed25519 and x, as the cwt library writes it."""
+        return dict(self.cose_key().to_dict())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, VerifyKey):
@@ -166,3 +172,33 @@ class SigningKeyPair:
 AuthorityKeyPair = SigningKeyPair
 DeviceKeyPair = SigningKeyPair
 PhoneKeyPair = SigningKeyPair
+
+
+COSE_KEY_SET_MEDIA_TYPE = "application/cose-key-set"
+
+
+def cose_key_set(keys: list[VerifyKey]) -> bytes:
+    """The CBOR COSE_KeySet (RFC 9052 section 7): an array of COSE_Key maps."""
+    return cbor2.dumps([key.cose_key_map() for key in keys])
+
+
+def read_cose_key_set(encoded: bytes) -> list[VerifyKey]:
+    """The Ed25519 keys of a COSE_KeySet, read back with the cwt library; ValueError if the
+    set is not an array of OKP Ed25519 public keys."""
+    try:
+        items = cbor2.loads(encoded)
+    except cbor2.CBORDecodeError as exc:
+        raise ValueError(f"not CBOR: {exc}") from None
+    if not isinstance(items, list):
+        raise ValueError("a COSE_KeySet is a CBOR array")
+    keys = []
+    for item in items:
+        if (
+            not isinstance(item, dict)
+            or item.get(1) != COSE_KTY_OKP
+            or item.get(-1) != COSE_CRV_ED25519
+        ):
+            raise ValueError("only OKP Ed25519 keys are expected")
+        cose = COSEKey.new(item)
+        keys.append(VerifyKey.from_bytes(cose.to_dict()[-2]))
+    return keys

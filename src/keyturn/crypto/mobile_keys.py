@@ -67,6 +67,25 @@ class MobileKeyClaims:
         return door_id in self.door_ids
 
 
+def token_window(
+    not_before: datetime, expires: datetime, issued_at: datetime
+) -> tuple[datetime, datetime]:
+    """The [nbf, exp) a token asked for [not_before, expires) holds: whole seconds (CWT
+    NumericDate), the one place this rounding is done, so callers can report what the token
+    says.
+
+    expires is rounded down. not_before is rounded down when that lands no later than
+    issued_at (a key fetched now is valid from the start of this second, so a phone can use
+    it at once), and up otherwise: rounding never opens the window before the moment of
+    issue, so a grant that starts in the future is never valid before it starts.
+    """
+    start = _timestamp(not_before)
+    down = math.floor(start)
+    nbf = down if down <= _timestamp(issued_at) else math.ceil(start)
+    exp = math.floor(_timestamp(expires))
+    return datetime.fromtimestamp(nbf, UTC), datetime.fromtimestamp(exp, UTC)
+
+
 def issue_mobile_key(
     authority: SigningKeyPair,
     phone_public: bytes,
@@ -79,12 +98,12 @@ def issue_mobile_key(
 ) -> bytes:
     """A mobile-key token for the phone holding phone_public, signed by the authority.
 
-    The window is [not_before, expires): not_before is rounded up and expires down to
-    whole seconds, so rounding never widens it.
+    The window is [not_before, expires) in whole seconds, rounded by `token_window`.
     """
     VerifyKey.from_bytes(phone_public)
-    nbf = math.ceil(_timestamp(not_before))
-    exp = math.floor(_timestamp(expires))
+    window_start, window_end = token_window(not_before, expires, issued_at)
+    nbf = int(window_start.timestamp())
+    exp = int(window_end.timestamp())
     if exp <= nbf:
         raise ValueError("expires must be at least a second after not_before")
     if not door_ids or not all(isinstance(door, str) for door in door_ids):
@@ -111,14 +130,24 @@ def verify_mobile_key(token: bytes, authority_public: VerifyKey, now: datetime) 
     Raises InvalidSignature for a bad or malformed token, ExpiredToken or TokenNotYetValid
     for a good token outside its window. The clock is never read here.
     """
-    _, payload = verify_sign1(token, authority_public, MOBILE_KEY_AAD)
-    claims = _parse_claims(payload, authority_public.key_id)
+    claims = read_mobile_key(token, authority_public)
     moment = _timestamp(now)
     if moment < claims.not_before.timestamp():
         raise TokenNotYetValid("mobile key is not valid yet")
     if moment >= claims.expires.timestamp():
         raise ExpiredToken("mobile key has expired")
     return claims
+
+
+def read_mobile_key(token: bytes, authority_public: VerifyKey) -> MobileKeyClaims:
+    """The claims of a token signed by the authority, whatever its validity window.
+
+    Raises InvalidSignature for a bad or malformed token. The caller must check the window
+    (`verify_mobile_key` does); a lock uses this to say why it refuses a key that is not
+    valid yet.
+    """
+    _, payload = verify_sign1(token, authority_public, MOBILE_KEY_AAD)
+    return _parse_claims(payload, authority_public.key_id)
 
 
 def new_challenge() -> bytes:

@@ -16,9 +16,9 @@ from pathlib import Path
 import msgspec
 
 from keyturn.crypto.codes import card_mac, code_mac
-from keyturn.crypto.errors import ExpiredToken, InvalidSignature, TokenNotYetValid
+from keyturn.crypto.errors import InvalidSignature
 from keyturn.crypto.keys import SigningKeyPair
-from keyturn.crypto.mobile_keys import verify_challenge, verify_mobile_key
+from keyturn.crypto.mobile_keys import read_mobile_key, verify_challenge
 from keyturn.lock.access import AccessIndex, ApplyResult, single_day_credential_id
 from keyturn.lock.camera import Camera, PhotoVault, SimulatedCamera
 from keyturn.lock.clock import HardwareClock, LockClock, SystemClock, TimeCorrection
@@ -58,6 +58,10 @@ _BATTERY = "battery_pct"
 _LOCKOUT = "keypad_lockout"
 _PURGES = "purges_done"
 _PUSH_SEQ = "push_seq"
+_NOT_YET_VALID = "token_not_yet_valid"
+_SCHEDULE_REASONS = frozenset(
+    {Reason.GRANTED, Reason.OUTSIDE_SCHEDULE, Reason.NOT_YET_VALID, Reason.EXPIRED}
+)
 
 
 class ClockState(msgspec.Struct, frozen=True):
@@ -387,7 +391,13 @@ class Lock:
         self, challenge: bytes, token: bytes, signature: bytes, now_ms: int
     ) -> tuple[Decision, str | None]:
         entry, detail = self._mobile_entry(challenge, token, signature, now_ms)
-        return self._decide(CredentialType.MOBILE_KEY, entry, now_ms), detail
+        decision = self._decide(CredentialType.MOBILE_KEY, entry, now_ms)
+        if detail == _NOT_YET_VALID and decision.reason in _SCHEDULE_REASONS:
+            # An authentic key presented before its nbf is refused as such, never granted.
+            # Its schedule, narrowed to the token's window, already says so, except when the
+            # grant's bounds lie outside that window and the schedule kept the grant's.
+            decision = Decision(Reason.NOT_YET_VALID, decision.credential_type, decision.entry)
+        return decision, detail
 
     def _mobile_entry(
         self, challenge: bytes, token: bytes, signature: bytes, now_ms: int
@@ -399,11 +409,7 @@ class Lock:
         cached = self.tokens.get(digest)
         if cached is None:
             try:
-                claims = verify_mobile_key(token, self.settings.authority, now)
-            except ExpiredToken:
-                return None, "token_expired"
-            except TokenNotYetValid:
-                return None, "token_not_yet_valid"
+                claims = read_mobile_key(token, self.settings.authority)
             except (InvalidSignature, ValueError):
                 return None, "token_invalid"
             try:
@@ -412,17 +418,16 @@ class Lock:
                 return None, "token_malformed"
             self.tokens.put(digest, claims, entry)
         else:
-            # The same answer for a cached token as for a fresh one outside its window.
             claims, entry = cached
-            if now < claims.not_before:
-                return None, "token_not_yet_valid"
-            if now >= claims.expires:
-                return None, "token_expired"
+        # The same answer for a cached token as for a fresh one outside its window. A key
+        # that is not valid yet is still checked to the end, to be refused as NOT_YET_VALID.
+        if now >= claims.expires:
+            return None, "token_expired"
         try:
             verify_challenge(claims, challenge, self.door_id, signature)
         except (InvalidSignature, ValueError):
             return None, "challenge_signature_invalid"
-        return entry, None
+        return entry, _NOT_YET_VALID if now < claims.not_before else None
 
     # -- keycard, mechanical key, sensors --------------------------------------------------
 

@@ -2,7 +2,8 @@
 cloud returns for it, with every secret sealed under the device storage key.
 
 Against a cloud this is one request, POST {cloud}/api/v1/devices/provision with the JSON
-body {"token", "public_key" (raw Ed25519 key, base64url), "model"}; the body of the reply
+body {"token", "public_key" (raw Ed25519 key, base64url), "model" (optional: the token names
+the model, and the cloud refuses one that differs)}; the body of the reply
 (201 Created) is the msgpack DoorConfig.
 """
 
@@ -79,13 +80,19 @@ def read_config(store: Store, storage_key: bytes) -> DoorConfig:
     return msgspec.msgpack.decode(encoded, type=DoorConfig)
 
 
-def provision_with_cloud(data_dir: Path, cloud_url: str, token: str, model: str) -> DoorConfig:
-    """Create the identity, ask the cloud for this lock's door config, and install it."""
+def provision_with_cloud(
+    data_dir: Path, cloud_url: str, token: str, model: str | None = None
+) -> DoorConfig:
+    """Create the identity, ask the cloud for this lock's door config, and install it.
+
+    Without `model` the cloud takes the model the token was issued for."""
     import httpx
 
     public = create_identity(data_dir)
     encoded_key = base64.urlsafe_b64encode(public.public_bytes()).decode().rstrip("=")
-    body = {"token": token, "public_key": encoded_key, "model": model}
+    body = {"token": token, "public_key": encoded_key}
+    if model is not None:
+        body["model"] = model
     try:
         response = httpx.post(cloud_url.rstrip("/") + PROVISION_PATH, json=body, timeout=30.0)
     except httpx.HTTPError as exc:

@@ -14,7 +14,8 @@ from keyturn.cloud.fields import EXAMPLE_DEVICE_ID, EXAMPLE_ID, example_config
 
 
 class ProvisionRequest(BaseModel):
-    """What a lock sends once to enrol: the installer's token, its public key, its model."""
+    """What a lock sends once to enrol: the installer's token, its public key and, optionally,
+    its model (the token already names the model; a model that differs is refused)."""
 
     model_config = example_config(
         {
@@ -26,7 +27,13 @@ class ProvisionRequest(BaseModel):
 
     token: str = Field(min_length=1, max_length=200)
     public_key: str = Field(description="the lock's raw Ed25519 public key, base64url")
-    model: str = Field(min_length=1, max_length=64, description="a lock model, e.g. keyturn-r1")
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="a lock model, e.g. keyturn-r1; optional, as the token names the model, "
+        "but refused if it differs from the token's",
+    )
 
 
 EXAMPLE_HEALTH: dict[str, Any] = {

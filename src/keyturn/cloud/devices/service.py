@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, defer
 
 from keyturn.cloud.access.access_lists import access_list_changes_at, build_access_list
 from keyturn.cloud.access.revisions import REVISION_OF_SCOPES, door_revision, door_scopes
+from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.db import new_id
 from keyturn.cloud.devices.errors import (
     DoorAlreadyBound,
@@ -42,7 +43,7 @@ from keyturn.cloud.models import (
 )
 from keyturn.cloud.properties.service import door_secret_of, in_property
 from keyturn.cloud.properties.write_locks import lock_doors
-from keyturn.crypto.keys import VerifyKey
+from keyturn.crypto.keys import VerifyKey, cose_key_set
 from keyturn.crypto.sealed import seal
 from keyturn.protocol.access_lists import content_bytes, content_from_bytes, make_delta
 from keyturn.protocol.messages import AccessList, DoorConfig, LockoutSpec
@@ -143,19 +144,32 @@ def decode_public_key(text: str) -> bytes:
         raise InvalidDeviceKey("public_key must be a 32-byte Ed25519 key in base64url") from None
 
 
+def property_key_set(session: Session, property_id: str) -> bytes:
+    """The property's authority public key as a CBOR COSE_KeySet (RFC 9052 section 7).
+
+    The authority signs every mobile key and access list of the property, so this is what
+    anyone needs to verify them. NotFound for an unknown property.
+    """
+    public = session.scalar(select(Property.authority_public_key).where(Property.id == property_id))
+    if public is None:
+        raise NotFound()
+    return cose_key_set([VerifyKey.from_bytes(public)])
+
+
 def provision_device(
     session: Session,
     master_key: bytes,
     token: str,
     public_key: bytes,
-    model_name: str,
+    model_name: str | None,
     now: datetime,
 ) -> DoorConfig:
     """Bind a new lock to the token's door and return the configuration it keeps for life.
 
     The token is spent in the same transaction; a token that is unknown, expired or spent
     raises InvalidProvisioningToken and changes nothing. A door whose lock is not retired
-    refuses a second one; a retired lock is unbound from the door to make room.
+    refuses a second one; a retired lock is unbound from the door to make room. The token
+    names the lock model; `model_name`, when given, must be that model (ModelMismatch).
     """
     found = session.scalars(
         select(ProvisioningToken).where(ProvisioningToken.token_hash == _token_hash(token))
@@ -169,7 +183,7 @@ def provision_device(
         raise InvalidProvisioningToken("the provisioning token is unknown, expired or used")
     model = session.get(DeviceModel, found.model_id)
     assert model is not None
-    if model.name != model_name:
+    if model_name is not None and model.name != model_name:
         raise ModelMismatch(f"the token enrols a {model.name}, not a {model_name}")
     door = session.get(Door, found.door_id)
     assert door is not None

@@ -25,6 +25,7 @@ from keyturn.cloud.devices.sync import handle_uplink
 from keyturn.cloud.models import Device
 from keyturn.cloud.problems import GUARDED, problem_responses
 from keyturn.cloud.sessions import session_factory
+from keyturn.crypto.keys import COSE_KEY_SET_MEDIA_TYPE
 from keyturn.settings import Settings
 
 MSGPACK = "application/msgpack"
@@ -145,3 +146,34 @@ def health(device_id: str, request: Request, master_key: MasterKey) -> service.D
         return service.device_health(session, device_id, datetime.now(UTC), master_key=master_key)
 
     return _in_transaction(request, work)
+
+
+@router.get(
+    "/properties/{property_id}/keys.cose",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {COSE_KEY_SET_MEDIA_TYPE: BYTES},
+            "description": "The property's authority public key as a CBOR COSE_KeySet",
+        },
+        **problem_responses(404, 422, meaning={404: "No such property"}),
+    },
+    description=(
+        "The public key(s) that sign this property's mobile keys and access lists, as a COSE "
+        "Key Set (RFC 9052 section 7), so anyone holding a mobile key or an access list can "
+        "verify it. No login: a public key reveals nothing secret."
+    ),
+    dependencies=[
+        public_route(
+            "a public key reveals nothing secret, and only someone who already knows the "
+            "property's unguessable id (a phone or lock of that property) can ask"
+        )
+    ],
+)
+def property_keys(property_id: str, request: Request) -> Response:
+    """The property's authority public key(s) as `application/cose-key-set`."""
+
+    def work(session: Session, _settings: Settings) -> bytes:
+        return service.property_key_set(session, property_id)
+
+    return Response(_in_transaction(request, work), media_type=COSE_KEY_SET_MEDIA_TYPE)

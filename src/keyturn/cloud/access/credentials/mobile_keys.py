@@ -19,7 +19,7 @@ from keyturn.cloud.errors import Refusal
 from keyturn.cloud.models import Grant, Key, MobileKeyRegistration, Profile, Property, key_doors
 from keyturn.cloud.properties.service import open_authority
 from keyturn.crypto.keys import SigningKeyPair
-from keyturn.crypto.mobile_keys import issue_mobile_key
+from keyturn.crypto.mobile_keys import issue_mobile_key, token_window
 from keyturn.protocol.mobile_claims import token_schedule_claim
 
 DEFAULT_TTL = timedelta(days=3)
@@ -185,5 +185,7 @@ def issue_for_phone(
             schedule=claim,
             issued_at=now,
         )
-        issued.append(IssuedKey(grant.id, door_ids, not_before, expires, token))
+        # Report the window the token holds, rounded as the token rounds it.
+        window_start, window_end = token_window(not_before, expires, now)
+        issued.append(IssuedKey(grant.id, door_ids, window_start, window_end, token))
     return issued
