@@ -24,6 +24,7 @@ from keyturn.cloud.errors import InvalidReference, Refusal
 from keyturn.cloud.mail.addresses import check_address
 from keyturn.cloud.models import Key, ManagedKey, Person, RoleMembership, RolePermission, Unit
 from keyturn.cloud.people.profiles import profile_at
+from keyturn.cloud.properties.service import check_unit
 from keyturn.rules.types import Permission, Role
 
 CSV_COLUMNS = ("name", "email", "unit")
@@ -189,10 +190,7 @@ def add_role(
     Checks nothing about who gives it (`give_role` does, for a caller). `by` is who gave it:
     None only for the first manager of a new portfolio, whom nobody invites.
     """
-    if unit_id is not None:
-        unit = session.get(Unit, unit_id)
-        if unit is None or unit.property_id != property_id:
-            raise InvalidReference(f"no unit {unit_id} at this property")
+    check_unit(session, property_id, unit_id)
     duplicate = session.scalars(
         select(RoleMembership.id).where(
             RoleMembership.person_id == person_id,

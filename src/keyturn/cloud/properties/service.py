@@ -247,7 +247,7 @@ def create_door(
     unit_id: str | None,
 ) -> Door:
     """A new door with its own sealed secret; a unit must belong to the same property."""
-    _check_unit(session, property_id, unit_id)
+    check_unit(session, property_id, unit_id)
     door = Door(id=new_id(), property_id=property_id, name=name, kind=kind, unit_id=unit_id)
     give_door_secret(door, master_key)
     session.add(door)
@@ -269,14 +269,15 @@ def update_door(*, session: Session, property_id: str, door_id: str, changes: Do
 
 def _apply_door_changes(session: Session, door: Door, changes: Mapping[str, Any]) -> Door:
     if "unit_id" in changes:
-        _check_unit(session, door.property_id, changes["unit_id"])
+        check_unit(session, door.property_id, changes["unit_id"])
     for name, value in changes.items():
         setattr(door, name, value)
     session.flush()
     return door
 
 
-def _check_unit(session: Session, property_id: str, unit_id: str | None) -> None:
+def check_unit(session: Session, property_id: str, unit_id: str | None) -> None:
+    """Refuse (422 unknown-reference) a unit id that is not a unit of this property."""
     if unit_id is None:
         return
     unit = session.get(Unit, unit_id)
