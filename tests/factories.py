@@ -51,6 +51,8 @@ from keyturn.cloud.models import (
 )
 from keyturn.cloud.people import service as people_service
 from keyturn.cloud.people.consent import service as consent_service
+from keyturn.cloud.people.managers import service as managers_service
+from keyturn.cloud.people.managers.service import Powers
 from keyturn.cloud.properties.schemas import PropertyCreate
 from keyturn.cloud.properties.service import (
     create_door,
@@ -215,12 +217,11 @@ def give_role(
         by=by,
     )
     if permission is not None:
-        people_service.give_permission(
+        managers_service.write_powers(
             session=session,
             property_id=property_id,
             person_id=person_id,
-            permission=permission,
-            key_ids=key_ids,
+            powers=Powers.of([permission], key_ids),
             by=by,
         )
     return membership

@@ -13,7 +13,7 @@ from factories import give_role, make_person, make_portfolio, make_property
 from keyturn.cloud.auth.permissions import MANAGERS, CredentialKind, Principal, standing_at
 from keyturn.cloud.history.service import viewer_at
 from keyturn.cloud.history.visibility import viewer_for
-from keyturn.cloud.people.service import give_permission
+from keyturn.cloud.people.managers.service import Powers, write_powers
 from keyturn.rules.types import Permission, Role
 from keyturn.rules.visibility import Viewer
 
@@ -75,11 +75,12 @@ def test_rule_v4_viewer_from_the_checked_standing_matches_person_wide_facts(
         if role is not None:
             give_role(session, person_id=person.id, property_id=prop.id, role=role)
     if security:
-        give_permission(
+        write_powers(
             session=session,
             property_id=props[0].id,
             person_id=person.id,
-            permission=Permission.SECURITY_VIEWER,
+            powers=Powers(security_viewer=True),
+            by=None,
         )
     session.flush()
     principal = Principal(person.id, "account", CredentialKind.TOKEN, "token", frozenset(), False)

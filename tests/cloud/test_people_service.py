@@ -1,4 +1,5 @@
-"""The people service's writers that the factories, the simulator and the demo use."""
+"""The people and managers services' writers that the factories, the simulator and the demo
+use."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from factories import make_key, make_person, make_property
 from keyturn.cloud.auth.errors import Conflict
 from keyturn.cloud.errors import InvalidReference
 from keyturn.cloud.models import ManagedKey, Person
-from keyturn.cloud.people.service import add_person, give_permission
-from keyturn.rules.types import Permission
+from keyturn.cloud.people.managers.service import KeyLevel, Powers, write_powers
+from keyturn.cloud.people.service import add_person
 
 
 def test_a_known_email_is_not_a_new_person(session: Session) -> None:
@@ -30,18 +31,18 @@ def test_specific_keys_must_be_keys_of_the_property(session: Session) -> None:
     manager = make_person(session, email="pm@example.org")
 
     with pytest.raises(InvalidReference):
-        give_permission(
+        write_powers(
             session=session,
             property_id=here.id,
             person_id=manager.id,
-            permission=Permission.KEYS_SPECIFIC,
-            key_ids=[gym.id, lobby.id],
+            powers=Powers(keys=KeyLevel.SPECIFIC, key_ids=frozenset({gym.id, lobby.id})),
+            by=None,
         )
-    give_permission(
+    write_powers(
         session=session,
         property_id=here.id,
         person_id=manager.id,
-        permission=Permission.KEYS_SPECIFIC,
-        key_ids=[gym.id],
+        powers=Powers(keys=KeyLevel.SPECIFIC, key_ids=frozenset({gym.id})),
+        by=None,
     )
     assert session.scalars(select(ManagedKey.key_id)).all() == [gym.id]

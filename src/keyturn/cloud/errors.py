@@ -24,8 +24,10 @@ Refusal ................................ errors
     CsrfFailed ......................... auth.errors
     InsufficientScope .................. auth.errors
     TotpRequired ....................... auth.errors
+    OwnManagerPowers ................... people.managers.service
   NotFound ............................. auth.errors
   Conflict ............................. auth.errors
+    PortfolioManagerPowers ............. people.managers.service
   InvalidLink .......................... auth.errors
   InvalidTotpCode ...................... auth.errors
   Throttled ............................ auth.errors
@@ -47,6 +49,7 @@ Refusal ................................ errors
     InvalidAddress ..................... mail.errors
     UnsafeHeader ....................... mail.errors
   ConsentRequired ...................... people.consent.check
+  InvalidPowers ........................ people.managers.service
   Rejected ............................. people.service
   RequestError ......................... privacy.errors
     RequestNotFound .................... privacy.errors

@@ -41,6 +41,7 @@ from keyturn.cloud.models import (
 )
 from keyturn.cloud.people import service as people
 from keyturn.cloud.people.consent import service as consent
+from keyturn.cloud.people.managers.service import KeyLevel, Powers, write_powers
 from keyturn.cloud.people.profiles import profile_at, profile_in
 from keyturn.cloud.properties.schemas import PropertyCreate
 from keyturn.cloud.properties.service import (
@@ -51,7 +52,7 @@ from keyturn.cloud.properties.service import (
 )
 from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.keys import SigningKeyPair
-from keyturn.rules.types import DoorKind, Permission, Role
+from keyturn.rules.types import DoorKind, Role
 
 PROPERTY_NAME = "Keyturn Demo House"
 PORTFOLIO_NAME = "Demo Portfolio"
@@ -202,14 +203,13 @@ def _create(session: Session, master_key: bytes, now: datetime) -> tuple[DemoLog
 
     owner = add_person("Pat Portfolio", Role.PORTFOLIO_MANAGER, None)
     manager = add_person(MANAGER_NAME, Role.PROPERTY_MANAGER, owner.id)
-    for permission in (Permission.KEYS_FULL, Permission.DEVICE_MANAGEMENT):
-        people.give_permission(
-            session=session,
-            property_id=prop.id,
-            person_id=manager.id,
-            permission=permission,
-            by=owner.id,
-        )
+    write_powers(
+        session=session,
+        property_id=prop.id,
+        person_id=manager.id,
+        powers=Powers(keys=KeyLevel.FULL, device_management=True),
+        by=owner.id,
+    )
 
     def add_resident(name: str, unit: Unit, unit_key: Key) -> Person:
         resident = add_person(name, Role.RESIDENT, manager.id, unit)

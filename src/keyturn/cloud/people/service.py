@@ -1,15 +1,14 @@
 """People of a property: who belongs where, role memberships, and the CSV import of residents.
 
 A person belongs to a property through a role there; appointing or removing a manager needs
-managers.manage on top of people.manage. The import is all-or-nothing and reports on every
-row.
+managers.manage on top of people.manage, checked and audited by the managers service. The
+import is all-or-nothing and reports on every row.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,10 +21,11 @@ from keyturn.cloud.auth.errors import Conflict, NotFound
 from keyturn.cloud.auth.permissions import Action, Principal, authorize
 from keyturn.cloud.errors import InvalidReference, Refusal
 from keyturn.cloud.mail.addresses import check_address
-from keyturn.cloud.models import Key, ManagedKey, Person, RoleMembership, RolePermission, Unit
+from keyturn.cloud.models import Person, RoleMembership, Unit
+from keyturn.cloud.people.managers import service as managers
 from keyturn.cloud.people.profiles import profile_at
 from keyturn.cloud.properties.service import check_unit
-from keyturn.rules.types import Permission, Role
+from keyturn.rules.types import Role
 
 CSV_COLUMNS = ("name", "email", "unit")
 MAX_IMPORT_ROWS = 2000
@@ -97,12 +97,6 @@ def add_person(
     return person
 
 
-def _check_appointer(session: Session, principal: Principal, property_id: str, role: Role) -> None:
-    """A manager role is given or taken only by someone who may manage managers here."""
-    if role.is_manager:
-        authorize(session, principal, Action.MANAGERS_MANAGE, property_id)
-
-
 def invite_person(
     *,
     session: Session,
@@ -116,8 +110,10 @@ def invite_person(
     is_minor: bool = False,
     now: datetime,
 ) -> RoleMembership:
-    """Add (or find by email) a person with a role here, and email them an invitation."""
-    _check_appointer(session, principal, property_id, role)
+    """Add (or find by email) a person with a role here, and email them an invitation; a
+    manager role needs managers.manage and is audited."""
+    if role.is_manager:
+        managers.check_appointer(session, principal, property_id, None)
     membership = links.invite(
         session=session,
         config=config,
@@ -131,6 +127,16 @@ def invite_person(
     )
     if is_minor:
         profile_at(session, person=membership.person, property_id=property_id).is_minor = True
+    if role.is_manager:
+        # The invitation may have found the caller by email: nobody appoints themself.
+        managers.check_appointer(session, principal, property_id, membership.person_id)
+        managers.audit_role(
+            session=session,
+            actor_id=principal.person_id,
+            membership=membership,
+            given=True,
+            now=now,
+        )
     return membership
 
 
@@ -161,12 +167,14 @@ def give_role(
     person_id: str,
     role: Role,
     unit_id: str | None,
+    now: datetime,
 ) -> RoleMembership:
     """The caller gives a person of this property one more role; manager roles need
-    managers.manage."""
-    _check_appointer(session, principal, property_id, role)
+    managers.manage, never for oneself, and are audited."""
+    if role.is_manager:
+        managers.check_appointer(session, principal, property_id, person_id)
     person_at(session, property_id, person_id)
-    return add_role(
+    membership = add_role(
         session=session,
         property_id=property_id,
         person_id=person_id,
@@ -174,6 +182,15 @@ def give_role(
         unit_id=unit_id,
         by=principal.person_id,
     )
+    if role.is_manager:
+        managers.audit_role(
+            session=session,
+            actor_id=principal.person_id,
+            membership=membership,
+            given=True,
+            now=now,
+        )
+    return membership
 
 
 def add_role(
@@ -215,41 +232,37 @@ def add_role(
     return membership
 
 
-def give_permission(
-    *,
-    session: Session,
-    property_id: str,
-    person_id: str,
-    permission: Permission,
-    key_ids: Sequence[str] = (),
-    by: str | None = None,
-) -> RolePermission:
-    """Give a property manager one permission here; KEYS_SPECIFIC covers the `key_ids` only,
-    which must be keys of this property."""
-    keys = list(session.scalars(select(Key).where(Key.id.in_(key_ids))))
-    if {key.id for key in keys if key.property_id == property_id} != set(key_ids):
-        raise InvalidReference("every key must be a key of this property")
-    granted = RolePermission(
-        person_id=person_id, property_id=property_id, permission=permission, granted_by=by
-    )
-    session.add(granted)
-    session.add_all(ManagedKey(person_id=person_id, key_id=key_id) for key_id in key_ids)
-    session.flush()
-    return granted
-
-
 def remove_role(
-    *, session: Session, principal: Principal, property_id: str, membership_id: str
+    *, session: Session, principal: Principal, property_id: str, membership_id: str, now: datetime
 ) -> None:
     """Remove one role membership; the caller must outrank its holder (and may manage
-    managers, for a manager role)."""
+    managers, for a manager role: removing the property manager role removes the manager
+    with every permission, as the managers service does)."""
     membership = session.get(RoleMembership, membership_id)
     if membership is None or membership.property_id != property_id:
         raise NotFound()
     authorize(
         session, principal, Action.PEOPLE_MANAGE, property_id, subject_id=membership.person_id
     )
-    _check_appointer(session, principal, property_id, Role(membership.role))
+    role = Role(membership.role)
+    if role is Role.PROPERTY_MANAGER:
+        managers.remove_manager(
+            session=session,
+            principal=principal,
+            property_id=property_id,
+            person_id=membership.person_id,
+            now=now,
+        )
+        return
+    if role.is_manager:
+        managers.check_appointer(session, principal, property_id, membership.person_id)
+        managers.audit_role(
+            session=session,
+            actor_id=principal.person_id,
+            membership=membership,
+            given=False,
+            now=now,
+        )
     session.delete(membership)
     session.flush()
 

@@ -24,6 +24,7 @@ from keyturn.cloud.people import service
 from keyturn.cloud.people.consent import service as consent
 from keyturn.cloud.people.consent import views as consent_views
 from keyturn.cloud.people.consent.views import consent_at_out
+from keyturn.cloud.people.managers import views as managers_views
 from keyturn.cloud.people.profiles import read_profile_at
 from keyturn.cloud.people.schemas import (
     ImportReport,
@@ -197,6 +198,7 @@ def add_role(
     body: RoleIn,
     principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
     db: Db,
+    now: Now,
 ) -> MembershipOut:
     """Give a person of this property another role; manager roles need managers.manage."""
     membership = service.give_role(
@@ -206,6 +208,7 @@ def add_role(
         person_id=person_id,
         role=Role(body.role),
         unit_id=body.unit_id,
+        now=now,
     )
     db.commit()
     return _membership_out(membership)
@@ -219,14 +222,22 @@ def remove_role(
     membership_id: str,
     principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
     db: Db,
+    now: Now,
 ) -> Response:
-    """Remove one role membership; removing a manager role needs managers.manage."""
+    """Remove one role membership; removing a manager role needs managers.manage, and
+    removing the property manager role also removes that manager's permissions here."""
     service.remove_role(
-        session=db, principal=principal, property_id=property_id, membership_id=membership_id
+        session=db,
+        principal=principal,
+        property_id=property_id,
+        membership_id=membership_id,
+        now=now,
     )
     db.commit()
     return Response(status_code=204)
 
 
-# The consent routes (R5, R7) live in their own module, served under this router's prefix.
+# The consent routes (R5, R7) and the manager routes live in their own modules, served under
+# this router's prefix.
 router.include_router(consent_views.router)
+router.include_router(managers_views.router)
