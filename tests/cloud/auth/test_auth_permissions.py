@@ -329,3 +329,21 @@ def test_a_portfolio_role_at_another_portfolio_gives_nothing_here(
 
     assert _outcome(db, principal, Action.PROPERTY_READ, personas.property_id) == "404"
     assert _outcome(db, principal, Action.PROPERTY_READ, personas.other_property_id) == "ok"
+
+
+# Routes whose action is decided here rather than inferred from their resource's neighbours.
+ROUTE_ACTIONS = {
+    ("GET", "/api/v1/properties/{property_id}/managers"): "people.read",
+    ("PUT", "/api/v1/properties/{property_id}/managers/{person_id}"): "managers.manage",
+    ("DELETE", "/api/v1/properties/{property_id}/managers/{person_id}"): "managers.manage",
+}
+
+
+def test_the_manager_routes_are_guarded_by_the_decided_actions(app: FastAPI) -> None:
+    marked = {
+        (method, route.path): route.policy
+        for route in app_routes(app)
+        for method in route.methods
+        if (method, route.path) in ROUTE_ACTIONS
+    }
+    assert marked == ROUTE_ACTIONS

@@ -24,6 +24,10 @@ How to read the table:
   names) is allowed only on someone with a role here, 404 otherwise; anything but a read
   also needs the caller to rank at least as high as that person, and acting on a manager
   needs `managers.manage` (see `rules.ranks`).
+- Managers: the list of a property's managers and their powers is read with `people.read`
+  (every manager may see who else manages the building and with which powers; nothing there
+  is more private than the people list). Appointing, changing and removing a manager is
+  `managers.manage`, never on oneself (403 `own-manager-powers`, the managers service).
 """
 
 from __future__ import annotations

@@ -435,8 +435,8 @@ def _roles_here(session: Session, property_id: str, person_id: str) -> frozenset
 def _checked(powers: Powers) -> Powers:
     if (powers.keys is KeyLevel.SPECIFIC) != bool(powers.key_ids):
         raise InvalidPowers(
-            "key_ids name the keys a manager with specific keys may grant: "
-            "give at least one with keys 'specific', and none with any other level"
+            "the keys a manager manages (key_ids, or --key) go with the level 'specific' "
+            "only: name at least one with it, and none with any other level"
         )
     return powers
 
