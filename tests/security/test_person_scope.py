@@ -193,6 +193,13 @@ def test_another_portfolio_cannot_change_a_person_it_attached(
     role = call("POST", "/roles", f"{person}/roles", json={"role": "property_manager"})
     if role.status_code == 201:
         _ok(client.delete(f"{here}/roles/{role.json()['id']}", headers=theirs), 204)
+    managers = f"{here}/managers/{resident}"
+    manager_route = "/api/v1/properties/{property_id}/managers/{person_id}"
+    walked |= {("PUT", manager_route), ("DELETE", manager_route)}
+    powers = {"keys": "full", "device_management": True, "security_viewer": True}
+    _ok(client.put(f"{site.url}/managers/{resident}", json=powers, headers=theirs), 404)
+    _ok(client.put(managers, json=powers, headers=theirs), 200)
+    _ok(client.delete(managers, headers=theirs), 204)
     call("POST", "/restore", f"{person}/restore")
     call("POST", "/suspend", f"{person}/suspend", json={"send_temporary_code": False})
 
