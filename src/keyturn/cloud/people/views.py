@@ -1,7 +1,8 @@
-"""HTTP routes for the people of a property: invite, list, read, roles, CSV import, and
-consent.
+"""HTTP routes for the people of a property: invite, list, read, roles, CSV import, consent
+and managers.
 
-Appointing managers needs managers.manage on top of people.manage; the people service checks it.
+Giving or taking a manager role needs managers.manage on top of people.manage; the managers
+service checks and audits it, whichever route it comes through.
 """
 
 from __future__ import annotations
