@@ -50,7 +50,11 @@ def _manager_out(entry: service.ManagerEntry) -> ManagerOut:
     )
 
 
-@router.get("/properties/{property_id}/managers", response_model=Page[ManagerOut])
+@router.get(
+    "/properties/{property_id}/managers",
+    response_model=Page[ManagerOut],
+    responses=problem_responses(400, meaning={400: "The cursor names no manager of this list"}),
+)
 def list_managers(
     property_id: str,
     _principal: Annotated[Principal, requires(Action.PEOPLE_READ)],
