@@ -47,6 +47,8 @@ Refusal ................................ errors
     InvalidAddress ..................... mail.errors
     UnsafeHeader ....................... mail.errors
   ConsentRequired ...................... people.consent.check
+  InvalidLease ......................... people.residency.service
+  NoUnitKey ............................ people.residency.service
   Rejected ............................. people.service
   RequestError ......................... privacy.errors
     RequestNotFound .................... privacy.errors
