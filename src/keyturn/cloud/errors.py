@@ -50,6 +50,8 @@ Refusal ................................ errors
     UnsafeHeader ....................... mail.errors
   ConsentRequired ...................... people.consent.check
   InvalidPowers ........................ people.managers.service
+  InvalidLease ......................... people.residency.service
+  NoUnitKey ............................ people.residency.service
   Rejected ............................. people.service
   RequestError ......................... privacy.errors
     RequestNotFound .................... privacy.errors

@@ -1,4 +1,5 @@
-"""Periodic background work inside the server: retention sweeps and outbound delivery.
+"""Periodic background work inside the server: retention sweeps, outbound delivery and due
+move-outs.
 
 Each job is a daemon thread that waits one interval before every run, so starting the
 server (or a test client) never runs anything at once; a failed run is logged and the
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 
 from keyturn.cloud.mail.sender import deliver_pending
 from keyturn.cloud.mail.suppression import use_suppression_key
+from keyturn.cloud.people.residency.service import end_due_residencies
 from keyturn.cloud.privacy.retention.service import run_retention
 from keyturn.cloud.sessions import session_factory
 from keyturn.cloud.webhooks.delivery import deliver_webhooks
@@ -90,9 +92,16 @@ async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
         hooks = deliver_webhooks(sessions, master_key, now, client)
         return {"mail": mail.summary(), "webhooks": hooks}
 
+    def residencies(now: datetime) -> Any:
+        with sessions() as session:
+            ended = end_due_residencies(session=session, master_key=master_key, now=now)
+            session.commit()
+        return {"moved_out": [report.membership_id for report in ended]}
+
     jobs = {
         "retention": (retention, settings.retention_interval_s),
         "outbound": (outbound, settings.outbound_interval_s),
+        "residency": (residencies, settings.residency_interval_s),
     }
     started = []
     for name, (work, interval) in jobs.items():

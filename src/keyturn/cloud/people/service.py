@@ -11,6 +11,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -27,6 +28,9 @@ from keyturn.cloud.people.profiles import profile_at
 from keyturn.cloud.properties.service import check_unit
 from keyturn.rules.types import Role
 
+if TYPE_CHECKING:
+    from keyturn.cloud.people.residency.service import MoveOut
+
 CSV_COLUMNS = ("name", "email", "unit")
 MAX_IMPORT_ROWS = 2000
 
@@ -41,7 +45,9 @@ class Rejected(Refusal):
 
 def people_at(property_id: str) -> Select[Person]:
     """People with at least one role at the property."""
-    members = select(RoleMembership.person_id).where(RoleMembership.property_id == property_id)
+    members = select(RoleMembership.person_id).where(
+        RoleMembership.property_id == property_id, RoleMembership.in_force()
+    )
     return select(Person).where(Person.id.in_(members))
 
 
@@ -65,7 +71,11 @@ def memberships(session: Session, property_id: str, person_id: str) -> list[Role
     return list(
         session.scalars(
             select(RoleMembership)
-            .where(RoleMembership.person_id == person_id, RoleMembership.property_id == property_id)
+            .where(
+                RoleMembership.person_id == person_id,
+                RoleMembership.property_id == property_id,
+                RoleMembership.in_force(),
+            )
             .order_by(RoleMembership.role, RoleMembership.id)
         )
     )
@@ -213,6 +223,7 @@ def add_role(
             RoleMembership.person_id == person_id,
             RoleMembership.property_id == property_id,
             RoleMembership.role == role,
+            RoleMembership.in_force(),
             RoleMembership.unit_id.is_(None)
             if unit_id is None
             else RoleMembership.unit_id == unit_id,
@@ -233,11 +244,24 @@ def add_role(
 
 
 def remove_role(
-    *, session: Session, principal: Principal, property_id: str, membership_id: str, now: datetime
-) -> None:
+    *,
+    session: Session,
+    master_key: bytes,
+    principal: Principal,
+    property_id: str,
+    membership_id: str,
+    now: datetime,
+) -> MoveOut | None:
     """Remove one role membership; the caller must outrank its holder (and may manage
     managers, for a manager role: removing the property manager role removes the manager
-    with every permission, as the managers service does)."""
+    with every permission, as the managers service does).
+
+    A resident's membership is their residency: it is ended by a move-out now, which revokes
+    what depended on it and is reported; any other role is deleted (None).
+    """
+    # Imported here: the residency service grants keys, and the keys service reads people.
+    from keyturn.cloud.people.residency.service import move_out
+
     membership = session.get(RoleMembership, membership_id)
     if membership is None or membership.property_id != property_id:
         raise NotFound()
@@ -253,7 +277,7 @@ def remove_role(
             person_id=membership.person_id,
             now=now,
         )
-        return
+        return None
     if role.is_manager:
         managers.check_appointer(session, principal, property_id, membership.person_id)
         managers.audit_role(
@@ -263,8 +287,19 @@ def remove_role(
             given=False,
             now=now,
         )
+    if role is Role.RESIDENT:
+        return move_out(
+            session=session,
+            master_key=master_key,
+            property_id=property_id,
+            membership_id=membership.id,
+            at=now,
+            by=principal.person_id,
+            now=now,
+        )
     session.delete(membership)
     session.flush()
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +414,7 @@ def _row_error(
             RoleMembership.property_id == property_id,
             RoleMembership.role == Role.RESIDENT,
             RoleMembership.unit_id == units[row.unit],
+            RoleMembership.in_force(),
         )
     )
     if already is not None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.auth.deps import (
     Config,
     Db,
+    MasterKey,
     Now,
     requires,
 )
@@ -216,7 +217,10 @@ def add_role(
 
 
 @router.delete(
-    "/properties/{property_id}/roles/{membership_id}", status_code=204, response_class=Response
+    "/properties/{property_id}/roles/{membership_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(409, meaning={409: "The residency has already ended"}),
 )
 def remove_role(
     property_id: str,
@@ -224,11 +228,18 @@ def remove_role(
     principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
     db: Db,
     now: Now,
+    master_key: MasterKey,
 ) -> Response:
     """Remove one role membership; removing a manager role needs managers.manage, and
-    removing the property manager role also removes that manager's permissions here."""
+    removing the property manager role also removes that manager's permissions here.
+
+    A resident's role is their residency: removing it moves them out now, revoking what
+    depended on it (audited; `POST .../residencies/{id}/move-out` answers the same with the
+    per-lock report); any other role is simply removed.
+    """
     service.remove_role(
         session=db,
+        master_key=master_key,
         principal=principal,
         property_id=property_id,
         membership_id=membership_id,
