@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
 from keyturn.cli import (
+    audit,
     bench,
     db,
     demo,
@@ -45,6 +46,7 @@ cli.add_typer(device.app, name="device")
 cli.add_typer(mail.app, name="mail")
 cli.add_typer(retention.app, name="retention")
 cli.add_typer(dsar.app, name="dsar")
+cli.add_typer(audit.app, name="audit")
 cli.command("setup")(setup.setup)
 cli.command("serve")(serve.serve)
 cli.command("demo")(demo.demo)
