@@ -89,6 +89,8 @@ def test_the_table_shows_the_propertys_local_time_and_the_action_in_words(
     assert "gave resident status" in table
     assert "Morgan Reyes <morgan@example.org>" in table
     assert "Unit 1A for Ada Park" in table
+    assert '"doors": ["1A door"]' in table
+    assert "person_id" not in table
 
 
 def test_filters_by_actor_address_action_and_since(

@@ -211,6 +211,11 @@ def test_actors_and_subjects_are_named_as_the_portfolio_knows_them(
         "Unit 2B for neighbour",
     }
     assert {item["actor"]["name"] for item in resident_status} == {"system"}
+    for item in resident_status:
+        holder = item["subject"]["name"].split(" for ")[1]
+        assert item["detail"]["person"] == holder
+        assert item["detail"]["key"] == item["subject"]["name"].split(" for ")[0]
+        assert item["detail"]["doors"] == [item["detail"]["key"].removeprefix("Unit ")]
 
 
 def test_only_this_propertys_records_are_listed_and_never_a_secret(

@@ -101,9 +101,20 @@ def list_(
             who,
             entry.action_words,
             about,
-            json.dumps(entry.detail, sort_keys=True) if entry.detail else "",
+            _readable(entry.detail),
         )
     console.print(table)
+
+
+def _readable(detail: dict[str, Any]) -> str:
+    """The detail for a person: an id is left out where its name is shown beside it."""
+    named = {"person_id": "person", "key_id": "key", "door_id": "door", "door_ids": "doors"}
+    shown = {
+        member: value
+        for member, value in detail.items()
+        if member not in named or named[member] not in detail
+    }
+    return json.dumps(shown, sort_keys=True) if shown else ""
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:

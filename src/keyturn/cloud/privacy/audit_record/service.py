@@ -101,7 +101,10 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """What the act was about; `name` where it is a person, door, key, grant or property."""
+    """What the act was about; `name` where it is a person, door, key, grant or property.
+
+    The detail names the people, keys and doors it holds by id too (`person`, `key`, `doors`).
+    """
 
     type: str
     id: str | None
@@ -210,7 +213,7 @@ def _entries(session: Session, property_id: str, rows: Sequence[AuditRecord]) ->
             action=row.action,
             action_words=action_words(row.action),
             subject=names.subject(row),
-            detail=_shown(row.detail),
+            detail=names.detail(row),
         )
         for row in rows
     ]
@@ -239,13 +242,18 @@ class _Names:
         self.property_name = session.get_one(Property, property_id).name
 
     def load(self, rows: Sequence[AuditRecord]) -> None:
+        def named(object_type: str, member: str) -> set[str]:
+            """Ids of this type: the records' subjects and their detail's `member`."""
+            ids = {row.object_id for row in rows if row.object_type == object_type}
+            for row in rows:
+                value = (row.detail or {}).get(member)
+                ids.update(value if isinstance(value, list) else [value])
+            return {found for found in ids if isinstance(found, str)}
+
         person_ids = {row.actor_person_id for row in rows if row.actor_person_id}
-        person_ids |= {
-            row.object_id for row in rows if row.object_type == "person" and row.object_id
-        }
-        door_ids = {row.object_id for row in rows if row.object_type == "door" and row.object_id}
-        key_ids = {row.object_id for row in rows if row.object_type == "key" and row.object_id}
-        grant_ids = {row.object_id for row in rows if row.object_type == "grant" and row.object_id}
+        person_ids |= named("person", "person_id")
+        door_ids = named("door", "door_id") | named("door", "door_ids")
+        key_ids, grant_ids = named("key", "key_id"), named("grant", "grant_id")
         if grant_ids:
             for grant_id, person_id, key_name in self.session.execute(
                 select(Grant.id, Grant.person_id, Key.name)
@@ -256,21 +264,33 @@ class _Names:
                 person_ids.add(person_id)
         self._load_people(person_ids)
         if door_ids:
-            self.doors = dict(
-                self.session.execute(
-                    select(Door.id, Door.name).where(
-                        Door.id.in_(sorted(door_ids)), Door.property_id == self.property_id
-                    )
-                ).tuples()
-            )
+            self.doors = self._names_of(Door, door_ids)
         if key_ids:
-            self.keys = dict(
-                self.session.execute(
-                    select(Key.id, Key.name).where(
-                        Key.id.in_(sorted(key_ids)), Key.property_id == self.property_id
-                    )
-                ).tuples()
+            self.keys = self._names_of(Key, key_ids)
+
+    def detail(self, row: AuditRecord) -> dict[str, Any]:
+        """The shown detail with the name beside each person, door and key id it holds."""
+        shown = _shown(row.detail)
+        person_id, key_id = shown.get("person_id"), shown.get("key_id")
+        door_id, door_ids = shown.get("door_id"), shown.get("door_ids")
+        if isinstance(person_id, str) and person_id in self.people:
+            shown["person"] = self.people[person_id][0]
+        if isinstance(key_id, str) and key_id in self.keys:
+            shown["key"] = self.keys[key_id]
+        if isinstance(door_id, str) and door_id in self.doors:
+            shown["door"] = self.doors[door_id]
+        if isinstance(door_ids, list):
+            shown["doors"] = [self.doors[door] for door in door_ids if door in self.doors]
+        return shown
+
+    def _names_of(self, model: type[Door] | type[Key], ids: set[str]) -> dict[str, str]:
+        """The names of these doors or keys of this property (another's stay unnamed)."""
+        rows = self.session.execute(
+            select(model.id, model.name).where(
+                model.id.in_(sorted(ids)), model.property_id == self.property_id
             )
+        )
+        return {object_id: name for object_id, name in rows}
 
     def _load_people(self, person_ids: Iterable[str]) -> None:
         wanted = sorted(set(person_ids))
