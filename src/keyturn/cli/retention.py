@@ -67,8 +67,7 @@ def run(
 ) -> None:
     """Anonymise and delete what each property's retention no longer allows, and report it.
 
-    With --now the run acts as if it were that instant: `--dry-run --now` shows what a day
-    to come will remove without changing anything.
+    With --dry-run --now, a drill: what that day's run will remove, with nothing changed.
     """
     moment = now_or_clock(now)
     photo_dir = settings().photo_dir
