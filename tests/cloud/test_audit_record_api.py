@@ -20,6 +20,7 @@ from factories import Clock, bearer
 from keyturn.cloud.models import AuditRecord
 from keyturn.cloud.people.service import update_person
 from keyturn.cloud.privacy import audit
+from keyturn.cloud.privacy.audit_record.service import action_words
 from keyturn.cloud.privacy.retention.override import change_override
 from worlds import HistoryWorld, make_history_world, tokens
 
@@ -260,3 +261,19 @@ def test_managers_other_than_the_portfolio_manager_may_not_read_it(
         assert answer.status_code == 403, who
     outsider = client.get(url(world), headers=bearer(tokens_of["outsider"]))
     assert outsider.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("action", "words"),
+    [
+        ("history.read", "read access history"),
+        ("dsar.on_hold", "data-subject request: on hold"),
+        ("dsar.records_held", "data-subject request: records held"),
+        ("lockdown.lifted", "lockdown: lifted"),
+        ("retention", "retention"),
+    ],
+)
+def test_an_action_without_words_of_its_own_is_spelled_from_its_code(
+    action: str, words: str
+) -> None:
+    assert action_words(action) == words

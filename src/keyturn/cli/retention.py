@@ -198,7 +198,7 @@ def set_(
         raise UserError("give either --days N or --clear")
     moment = now_or_clock(now)
     with migrated_session() as session:
-        prop = change_override(
+        status = change_override(
             session=session,
             property_id=find_property(session, property_).id,
             override_days=days,
@@ -206,7 +206,6 @@ def set_(
             now=moment,
         )
         session.commit()
-        status = status_of(session, prop, moment)
     policy = status.retention.policy
     console.print(
         f"{status.name}: access events kept {policy.days} days "

@@ -14,6 +14,7 @@ from keyturn.cloud.errors import Refusal
 from keyturn.cloud.models import Property
 from keyturn.cloud.privacy import audit
 from keyturn.cloud.privacy.retention.policies import set_retention_override
+from keyturn.cloud.privacy.retention.status import RetentionStatus, status_of
 from keyturn.rules.errors import InvalidRetention
 
 ACTION = "retention.override"
@@ -34,8 +35,9 @@ def change_override(
     override_days: int | None,
     actor_person_id: str | None,
     now: datetime,
-) -> Property:
-    """Set the property's retention to `override_days` (None: the jurisdiction's own).
+) -> RetentionStatus:
+    """Set the property's retention to `override_days` (None: the jurisdiction's own) and
+    return its retention as it now stands.
 
     `actor_person_id` None means the operator at the CLI. RetentionOverrideRefused leaves
     the property as it was.
@@ -61,4 +63,4 @@ def change_override(
             **(audit.BY_OPERATOR if actor_person_id is None else {}),
         },
     )
-    return prop
+    return status_of(session, prop, now)

@@ -51,7 +51,7 @@ def set_retention(
 ) -> RetentionOut:
     """Shorten the property's retention to `override_days`, or with null go back to the
     jurisdiction's; longer than the law allows is refused and nothing changes. Audited."""
-    prop = change_override(
+    status = change_override(
         session=db,
         property_id=property_id,
         override_days=body.override_days,
@@ -59,7 +59,7 @@ def set_retention(
         now=now,
     )
     db.commit()
-    return _out(status_of(db, prop, now))
+    return _out(status)
 
 
 def _out(status: RetentionStatus) -> RetentionOut:
