@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from factories import make_door, make_person, make_property, record_event
+from keyturn.cloud.errors import BadCursor
 from keyturn.cloud.history.queries import (
-    BadCursor,
     EventFilter,
     decode_cursor,
     export_csv,

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
 from keyturn.cli import (
+    audit,
     bench,
     db,
     demo,
@@ -49,6 +50,7 @@ cli.add_typer(retention.app, name="retention")
 cli.add_typer(dsar.app, name="dsar")
 cli.add_typer(managers.app, name="manager")
 cli.add_typer(residents.app, name="resident")
+cli.add_typer(audit.app, name="audit")
 cli.command("setup")(setup.setup)
 cli.command("serve")(serve.serve)
 cli.command("demo")(demo.demo)

@@ -1,7 +1,9 @@
-"""`keyturn retention`: apply each property's retention now, or show the policies.
+"""`keyturn retention`: apply each property's retention, show the policies, set an override.
 
 `run` prints per property and jurisdiction what was (with --dry-run: would be) anonymised or
-deleted, with a progress bar on a terminal; `show` lists each policy and its next deadlines.
+deleted, with a progress bar on a terminal; `show` lists each policy and its next deadlines;
+`set` shortens one property's retention (never past the law) or resets it. `--now` runs or
+shows everything as if it were another instant, for dry runs and drills.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -18,10 +20,12 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from keyturn.cli.arguments import NowOption, find_property, migrated_session, now_or_clock
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
 from keyturn.cloud import sessions
 from keyturn.cloud.models import Property
+from keyturn.cloud.privacy.retention.override import change_override
 from keyturn.cloud.privacy.retention.service import (
     PROPERTY_COUNTS,
     SERVICE_COUNTS,
@@ -34,15 +38,6 @@ from keyturn.errors import UserError
 
 app = typer.Typer(help="Apply or show the retention of access history.", no_args_is_help=True)
 
-NowOption = Annotated[
-    datetime | None,
-    typer.Option(
-        "--now",
-        help="Evaluate as of this UTC instant instead of the clock (for audits and tests).",
-        formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
-        hidden=True,
-    ),
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
@@ -58,12 +53,6 @@ def _sessions() -> Iterator[sessionmaker[Session]]:
         engine.dispose()
 
 
-def _instant(now: datetime | None) -> datetime:
-    if now is None:
-        return database.utcnow()
-    return now.replace(tzinfo=UTC) if now.tzinfo is None else now
-
-
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
@@ -76,8 +65,11 @@ def run(
     as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
-    """Anonymise and delete what each property's retention no longer allows, and report it."""
-    moment = _instant(now)
+    """Anonymise and delete what each property's retention no longer allows, and report it.
+
+    With --dry-run --now, a drill: what that day's run will remove, with nothing changed.
+    """
+    moment = now_or_clock(now)
     photo_dir = settings().photo_dir
     with _sessions() as factory:
         if dry_run or as_json or not console.is_terminal:
@@ -129,8 +121,8 @@ def _print_report(report: RetentionReport) -> None:
 
 @app.command()
 def show(as_json: JsonOption = False, now: NowOption = None) -> None:
-    """List each property's retention policy, its limit and its next deadlines."""
-    moment = _instant(now)
+    """List each property's retention policy, its limit, its override and its next deadlines."""
+    moment = now_or_clock(now)
     with _sessions() as factory, factory() as session:
         properties = session.scalars(select(Property).order_by(Property.name, Property.id))
         statuses = [status_of(session, prop, moment) for prop in properties]
@@ -185,3 +177,39 @@ def _status_json(status: RetentionStatus) -> dict[str, object]:
         "next_deletion_at": iso(status.next_deletion_at),
         "log_gaps": status.log_gap_count,
     }
+
+
+@app.command("set")
+def set_(
+    property_: Annotated[
+        str, typer.Option("--property", help="The property, by id or exact name.")
+    ],
+    days: Annotated[
+        int | None,
+        typer.Option("--days", help="Keep access events this many days (at most the law's)."),
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Go back to the jurisdiction's retention.")
+    ] = False,
+    now: NowOption = None,
+) -> None:
+    """Shorten one property's retention, or reset it with --clear; audited as the operator."""
+    if (days is None) == (not clear):
+        raise UserError("give either --days N or --clear")
+    moment = now_or_clock(now)
+    with migrated_session() as session:
+        status = change_override(
+            session=session,
+            property_id=find_property(session, property_).id,
+            override_days=days,
+            actor_person_id=None,
+            now=moment,
+        )
+        session.commit()
+    policy = status.retention.policy
+    console.print(
+        f"{status.name}: access events kept {policy.days} days "
+        f"({'override' if days is not None else 'the jurisdiction'}; "
+        f"{policy.jurisdiction} allows {policy.limit_days})",
+        highlight=False,
+    )

@@ -60,6 +60,7 @@ Refusal ................................ errors
     VerificationThrottled .............. privacy.errors
     PreconditionsUnmet ................. privacy.errors
     InvalidDocument .................... privacy.errors
+  RetentionOverrideRefused ............. privacy.retention.override
   DoorKindLocked ....................... properties.models
   InvalidPropertySetting ............... properties.models
   SettingsFixedByLocks ................. properties.service

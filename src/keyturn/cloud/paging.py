@@ -2,12 +2,16 @@
 
 A cursor is the id of the previous page's last item and lists are ordered by id (or, for the
 few short lists kept in another order, by that order), so paging stays stable while rows are
-added elsewhere.
+added elsewhere. Newest-first lists (history, the audit record) page by an opaque cursor of
+the last item's instant and id instead.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar, get_args
 
 from fastapi import Query
@@ -90,3 +94,22 @@ def page_list(
     chosen = list(items[start : start + limit])
     more = start + limit < len(items)
     return Page[T](items=chosen, next_cursor=id_of(chosen[-1]) if more and chosen else None)
+
+
+def time_cursor(moment: datetime, row_id: str) -> str:
+    """The opaque cursor after the row at `moment` with `row_id`, for a newest-first list."""
+    raw = json.dumps([moment.isoformat(), row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def read_time_cursor(cursor: str) -> tuple[datetime, str]:
+    """The instant and id a `time_cursor` holds; BadCursor for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment_text, row_id = json.loads(raw)
+        moment = datetime.fromisoformat(moment_text)
+    except (ValueError, TypeError) as exc:
+        raise BadCursor("the cursor is not one this service issued") from exc
+    if moment.tzinfo is None or not isinstance(row_id, str):
+        raise BadCursor("the cursor is not one this service issued")
+    return moment, row_id

@@ -79,6 +79,7 @@ EXPECTED: dict[str, set[str]] = {
     "webhooks.manage": MANAGERS,
     "audit.read": {"portfolio_manager"},
     "retention.read": MANAGERS,
+    "retention.manage": {"portfolio_manager"},
     "dsar.review": {"portfolio_manager"},
 }
 ACCOUNT_ACTIONS = {
@@ -95,6 +96,7 @@ LEAST_SCOPE: dict[str, str] = {
     "account.security": "admin",
     "managers.manage": "admin",
     "dsar.review": "admin",
+    "retention.manage": "admin",
 }
 
 

@@ -57,7 +57,8 @@ class Scope(StrEnum):
 
     READ = "read"  # look: every GET
     WRITE = "write"  # change building data: people, keys, codes, devices, guests
-    ADMIN = "admin"  # security of accounts: tokens, TOTP, manager appointments, DSAR review
+    # security of accounts (tokens, TOTP, manager appointments), DSAR review, retention override
+    ADMIN = "admin"
 
 
 _SCOPE_ORDER = (Scope.READ, Scope.WRITE, Scope.ADMIN)
@@ -114,6 +115,7 @@ class Action(StrEnum):
     WEBHOOKS_MANAGE = "webhooks.manage"  # subscribe URLs to door events
     AUDIT_READ = "audit.read"  # the audit record of disclosures and administrative acts
     RETENTION_READ = "retention.read"  # the property's retention policy and log gaps
+    RETENTION_MANAGE = "retention.manage"  # shorten the property's retention, or reset it
     DSAR_REVIEW = "dsar.review"  # review data-subject requests and authorised agents (D3)
 
 
@@ -189,6 +191,9 @@ POLICIES: dict[Action, Policy] = {
     Action.WEBHOOKS_MANAGE: _by(Scope.WRITE, *MANAGERS),
     Action.AUDIT_READ: _by(Scope.READ, PORTFOLIO),
     Action.RETENTION_READ: _by(Scope.READ, *MANAGERS),
+    # A shorter retention erases history for good at the job's next run: the portfolio's
+    # owner decides it, with a credential fit for irreversible acts.
+    Action.RETENTION_MANAGE: _by(Scope.ADMIN, PORTFOLIO),
     Action.DSAR_REVIEW: _by(Scope.ADMIN, PORTFOLIO),
 }
 

@@ -6,11 +6,9 @@ caller can list an event its viewer may not see.
 
 from __future__ import annotations
 
-import base64
 import csv
 import functools
 import io
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +17,6 @@ from sqlalchemy import BindParameter, ColumnElement, Integer, Select, and_, bind
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.db import utcnow
-from keyturn.cloud.errors import BadCursor
 from keyturn.cloud.history.schemas import StoredEvent, StoredRow
 from keyturn.cloud.history.visibility import (
     NEWEST_FIRST,
@@ -29,6 +26,7 @@ from keyturn.cloud.history.visibility import (
     visibility_clause,
 )
 from keyturn.cloud.models import Event
+from keyturn.cloud.paging import read_time_cursor, time_cursor
 from keyturn.cloud.privacy.retention.policies import hidden_before, shown_events
 from keyturn.rules.types import CredentialType
 from keyturn.rules.visibility import Viewer
@@ -67,20 +65,11 @@ class Page:
 
 
 def encode_cursor(event: StoredEvent) -> str:
-    raw = json.dumps([event.occurred_at.isoformat(), event.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return time_cursor(event.occurred_at, event.id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        occurred, event_id = json.loads(raw)
-        moment = datetime.fromisoformat(occurred)
-    except (ValueError, TypeError) as exc:
-        raise BadCursor("the cursor is not one this service issued") from exc
-    if moment.tzinfo is None or not isinstance(event_id, str):
-        raise BadCursor("the cursor is not one this service issued")
-    return moment, event_id
+    return read_time_cursor(cursor)
 
 
 def list_events(

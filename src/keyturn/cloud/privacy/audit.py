@@ -6,7 +6,9 @@ other personal data; the detail never holds secrets or the disclosed content its
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
@@ -16,8 +18,16 @@ from keyturn.cloud.db import new_id
 from keyturn.cloud.models import AuditRecord
 
 AUDIT_RETENTION = timedelta(days=730)
+# The detail member that marks an act of the installation's operator (the CLI), who is no
+# person: records with no actor and without it are the system's own.
+BY_OPERATOR: Mapping[str, str] = MappingProxyType({"by": "operator"})
 # Reads that disclose history write a record each; a prebuilt INSERT skips the ORM's flush.
 _INSERT = insert(cast(Table, AuditRecord.__table__))
+
+
+def by_operator(detail: Mapping[str, Any] | None) -> bool:
+    """Whether a record's detail marks it as the operator's act (see BY_OPERATOR)."""
+    return all((detail or {}).get(name) == value for name, value in BY_OPERATOR.items())
 
 
 def record(

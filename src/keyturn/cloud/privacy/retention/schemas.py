@@ -1,9 +1,10 @@
-"""Response bodies of the retention routes: a property's policy and deadlines, its log gaps."""
+"""Bodies of the retention routes: a property's policy and deadlines, the override a portfolio
+manager sets, and its log gaps."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +14,7 @@ from keyturn.cloud.fields import (
     EXAMPLE_PROPERTY_ID,
     EXAMPLE_TIME,
     example_config,
+    strict_config,
 )
 
 EXAMPLE_GAP: dict[str, Any] = {
@@ -72,3 +74,13 @@ class RetentionOut(BaseModel):
     next_anonymisation_at: datetime | None
     next_deletion_at: datetime | None
     log_gap_count: int = Field(description="Log-loss intervals recorded; listed at …/log-gaps")
+
+
+class RetentionOverrideIn(BaseModel):
+    """The property's own retention in days, or null for the jurisdiction's."""
+
+    model_config = strict_config({"override_days": 30})
+
+    override_days: Annotated[int, Field(strict=True)] | None = Field(
+        description="Days to keep access events: 1 up to the jurisdiction's limit; null resets"
+    )

@@ -1,0 +1,83 @@
+"""What commands are told, read one way everywhere: an instant (with its offset, never
+guessed) and a property (by id or by its exact name).
+
+Each failure is a UserError, so the command prints one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from keyturn.cli.context import settings
+from keyturn.cloud import db as database
+from keyturn.cloud import sessions
+from keyturn.cloud.models import Property
+from keyturn.errors import UserError
+
+NowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        metavar="ISO",
+        help=(
+            "Act as if it were this instant, e.g. 2027-03-01T00:00:00Z (an offset is "
+            "required): for dry runs and drills that show what happens on a given day."
+        ),
+    ),
+]
+
+
+def instant(text: str, option: str = "--now") -> datetime:
+    """An ISO 8601 instant with its offset; a naive or malformed one is refused."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(
+            f"{option}: {text!r} is not an ISO 8601 instant, e.g. 2027-03-01T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise UserError(
+            f"{option}: {text!r} has no time zone; add Z or an offset, e.g. 2027-03-01T00:00:00Z"
+        )
+    return moment
+
+
+def now_or_clock(text: str | None) -> datetime:
+    """The instant of `--now`, or the clock's when it was not given."""
+    return database.utcnow() if text is None else instant(text)
+
+
+@contextmanager
+def migrated_session() -> Iterator[Session]:
+    """A session on the configured database, refused while it has no schema yet."""
+    url = settings().resolved_database_url
+    if database.current_revision(url) is None:
+        raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
+    engine = database.make_engine(url)
+    try:
+        with sessions.session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def find_property(session: Session, named: str) -> Property:
+    """The property with this id, or else the one with exactly this name."""
+    found = session.scalars(
+        select(Property).where(or_(Property.id == named, Property.name == named))
+    ).all()
+    by_id = [prop for prop in found if prop.id == named]
+    if by_id:
+        return by_id[0]
+    if not found:
+        raise UserError(f"no property {named!r}: give its id or its exact name")
+    if len(found) > 1:
+        raise UserError(f"{len(found)} properties are named {named!r}: give the id instead")
+    return found[0]
