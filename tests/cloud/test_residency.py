@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -535,3 +537,60 @@ def test_after_a_move_out_nothing_blocks_the_deletion_of_the_persons_data(
     )
 
     assert blockers(session, building.resident_id, T0 + DAY) == []
+
+
+lease_moves = st.lists(
+    st.tuples(
+        st.integers(0, 30),  # days after the last act that the next one happens
+        st.integers(-40, 40),  # the new start, in days from that act
+        st.one_of(st.none(), st.integers(-40, 80)),  # the new end, in days from that act
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(moves=lease_moves)
+def test_rule_v2_lease_changes_never_start_resident_status_before_it_was_given(
+    session: Session, moves: list[tuple[int, int, int | None]]
+) -> None:
+    """Whatever lease changes follow a move-in, the residency's grant never starts before the
+    move-in gave it, ends when the lease does, and is revoked once the residency has ended."""
+    try:
+        b = make_residency_building(session)
+        membership = _move_in(session, b, starts_at=T0 + 5 * DAY, now=T0)
+        now = T0
+        for later, start, end in moves:
+            now += later * DAY
+            starts_at = now + start * DAY
+            ends_at = None if end is None else now + end * DAY
+            try:
+                change_lease(
+                    session=session,
+                    master_key=MASTER_KEY,
+                    property_id=b.property_id,
+                    membership_id=membership.id,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    by=b.manager_id,
+                    now=now,
+                )
+            except InvalidLease:
+                assert ends_at is not None
+                assert ends_at <= starts_at
+            except Conflict:
+                assert membership.ended_at is not None
+            [grant] = session.scalars(select(Grant).where(Grant.person_id == b.resident_id)).all()
+            assert grant.starts_at >= T0
+            if membership.ended_at is None:
+                assert grant.ends_at == membership.ends_at
+                assert grant.revoked_at is None
+            else:
+                assert grant.revoked_at == membership.ended_at
+    finally:
+        session.rollback()  # each example builds its own building

@@ -275,3 +275,56 @@ def test_removing_a_residents_role_moves_them_out_and_another_role_is_just_remov
         f"/api/v1/properties/{building.property_id}/people/{moved['person_id']}", headers=manager
     )
     assert person.status_code == 404
+
+
+def test_a_manager_may_not_move_out_someone_who_outranks_them(
+    client: TestClient, db: Session, building: ResidencyBuilding, manager: dict[str, str]
+) -> None:
+    """The residency routes pass the resident to the rank check: a property manager cannot
+    end the residency of the portfolio manager, nor move them in."""
+    pm = _property_manager(db, building, "pm@example.test")
+    pm_headers = bearer(token_for(db, pm))
+    db.commit()
+    owner_home = client.post(
+        _url(building),
+        json={
+            "person_id": building.manager_id,
+            "unit_id": building.other_unit_id,
+            "starts_at": T0.isoformat(),
+        },
+        headers=pm_headers,
+    )
+    assert owner_home.status_code == 403, owner_home.text
+    lee = client.post(
+        _url(building),
+        json={
+            "email": "lee@example.test",
+            "display_name": "Lee",
+            "unit_id": building.unit_id,
+            "starts_at": T0.isoformat(),
+        },
+        headers=manager,
+    ).json()
+    give_role(
+        db,
+        person_id=lee["person_id"],
+        property_id=building.property_id,
+        role=Role.PORTFOLIO_MANAGER,
+    )
+    db.commit()
+
+    refused = client.post(f"{_url(building)}/{lee['id']}/move-out", headers=pm_headers)
+    moved = client.patch(
+        f"{_url(building)}/{lee['id']}", json={"starts_at": T0.isoformat()}, headers=pm_headers
+    )
+
+    assert (refused.status_code, moved.status_code) == (403, 403)
+    db.expire_all()
+    assert db.get_one(RoleMembership, lee["id"]).ended_at is None
+
+
+def _property_manager(db: Session, building: ResidencyBuilding, email: str) -> str:
+    pm = make_person(db, email=email, name="Pat Manager")
+    give_role(db, person_id=pm.id, property_id=building.property_id, role=Role.PROPERTY_MANAGER)
+    db.commit()
+    return pm.id
