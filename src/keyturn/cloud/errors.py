@@ -47,6 +47,7 @@ Refusal ................................ errors
     InvalidAddress ..................... mail.errors
     UnsafeHeader ....................... mail.errors
   ConsentRequired ...................... people.consent.check
+  PmsFileRefused ....................... people.pms.connectors
   Rejected ............................. people.service
   RequestError ......................... privacy.errors
     RequestNotFound .................... privacy.errors

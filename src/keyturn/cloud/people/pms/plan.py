@@ -11,18 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from keyturn.cloud.models import ReviewState
 from keyturn.cloud.people.pms.connectors import LeaseMoment, PmsResident
-
-
-class ReviewState(StrEnum):
-    """A partial match's review: waiting, or decided by a manager."""
-
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
 
 
 @dataclass(frozen=True, slots=True)
