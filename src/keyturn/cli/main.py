@@ -22,6 +22,7 @@ from keyturn.cli import (
     dsar,
     lock,
     mail,
+    pms,
     retention,
     serve,
     setup,
@@ -45,6 +46,7 @@ cli.add_typer(device.app, name="device")
 cli.add_typer(mail.app, name="mail")
 cli.add_typer(retention.app, name="retention")
 cli.add_typer(dsar.app, name="dsar")
+cli.add_typer(pms.app, name="pms")
 cli.command("setup")(setup.setup)
 cli.command("serve")(serve.serve)
 cli.command("demo")(demo.demo)

@@ -1,5 +1,5 @@
-"""HTTP routes for the people of a property: invite, list, read, roles, CSV import, and
-consent.
+"""HTTP routes for the people of a property: invite, list, read, roles, CSV import, consent
+and the PMS sync's reviews.
 
 Appointing managers needs managers.manage on top of people.manage; the people service checks it.
 """
@@ -24,6 +24,7 @@ from keyturn.cloud.people import service
 from keyturn.cloud.people.consent import service as consent
 from keyturn.cloud.people.consent import views as consent_views
 from keyturn.cloud.people.consent.views import consent_at_out
+from keyturn.cloud.people.pms import views as pms_views
 from keyturn.cloud.people.profiles import read_profile_at
 from keyturn.cloud.people.schemas import (
     ImportReport,
@@ -228,5 +229,7 @@ def remove_role(
     return Response(status_code=204)
 
 
-# The consent routes (R5, R7) live in their own module, served under this router's prefix.
+# The consent routes (R5, R7) and the PMS reviews live in their own modules, served under this
+# router's prefix.
 router.include_router(consent_views.router)
+router.include_router(pms_views.router)
