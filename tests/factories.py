@@ -324,6 +324,7 @@ def make_key(
     windows: tuple[dict[str, Any], ...] = (),
     may_share: bool = False,
     provides_doorcodes: bool = False,
+    unit_id: str | None = None,
 ) -> Key:
     return create_key(
         session=session,
@@ -333,6 +334,7 @@ def make_key(
         windows=[Window.model_validate(window) for window in windows],
         may_share=may_share,
         provides_doorcodes=provides_doorcodes,
+        unit_id=unit_id,
     )
 
 

@@ -13,7 +13,9 @@ walkers) and `Site` on top of it (doors, a resident key and locks, for the resou
 `SyncBuilding` (a New York City building whose locks the sync tests play); `HistoryWorld`
 (residence and shared doors with events, for history, privacy and webhook tests);
 `RetentionSite` (a property whose records are aged for the retention job); `LiveWorld`
-(locks at every door and many residents, for the races against a live server).
+(locks at every door and many residents, for the races against a live server);
+`ResidencyBuilding` (a New York City building with a unit key, locks and a resident moving in
+and out, plus a building of another portfolio).
 """
 
 from __future__ import annotations
@@ -701,3 +703,94 @@ def make_live_world(
         current_access_list(session=session, master_key=MASTER_KEY, door_id=door_id, now=now)
     session.commit()
     return world
+
+
+# ResidencyBuilding: a unit with its own key and locks, for move-in and move-out -------------------
+
+
+@dataclass
+class ResidencyBuilding:
+    """12 Elm St (New York City): units 4B and 5C, an entrance, a gym, locks at the entrance,
+    the gym and 4B's door; 4B's unit key (entrance and 4B's door, shareable, with doorcodes),
+    a building key (entrance and gym) and a staff key (gym). Ada (no role yet) and a
+    portfolio manager; 3 Oak Ave of another portfolio with one door and its lock."""
+
+    property_id: str
+    unit_id: str  # 4B
+    other_unit_id: str  # 5C, whose only door has no lock and no key
+    entrance_id: str
+    gym_id: str
+    home_id: str  # 4B's residence door
+    unit_key_id: str
+    building_key_id: str
+    staff_key_id: str
+    manager_id: str
+    resident_id: str
+    lock_ids: dict[str, str]  # door id -> device id
+    other_property_id: str
+    other_door_id: str
+    other_key_id: str
+
+
+def make_residency_building(session: Session) -> ResidencyBuilding:
+    prop = make_property(session, name="12 Elm St", jurisdiction="US-NY-NYC", doorcode_length=6)
+    unit = make_unit(session, property_id=prop.id, label="4B")
+    other_unit = make_unit(session, property_id=prop.id, label="5C")
+    entrance = make_door(session, property_id=prop.id, name="Entrance", kind=DoorKind.ENTRANCE)
+    gym = make_door(session, property_id=prop.id, name="Gym", kind=DoorKind.COMMON)
+    home = make_door(
+        session, property_id=prop.id, name="4B door", kind=DoorKind.RESIDENCE, unit_id=unit.id
+    )
+    make_door(
+        session,
+        property_id=prop.id,
+        name="5C door",
+        kind=DoorKind.RESIDENCE,
+        unit_id=other_unit.id,
+    )
+    unit_key = make_key(
+        session,
+        property_id=prop.id,
+        name="Residents 4B",
+        door_ids=[entrance.id, home.id],
+        may_share=True,
+        provides_doorcodes=True,
+        unit_id=unit.id,
+    )
+    building_key = make_key(
+        session, property_id=prop.id, name="Building", door_ids=[entrance.id, gym.id]
+    )
+    staff_key = make_key(session, property_id=prop.id, name="Staff", door_ids=[gym.id])
+    manager = make_member(
+        session,
+        email="morgan@example.test",
+        name="Morgan Manager",
+        property_id=prop.id,
+        role=Role.PORTFOLIO_MANAGER,
+    )
+    resident = make_person(session, email="ada@example.test", name="Ada Park")
+    other = make_property(session, portfolio_name="Oak Holdings", name="3 Oak Ave")
+    other_door = make_door(session, property_id=other.id, name="Oak lobby")
+    other_key = make_key(session, property_id=other.id, name="Oak lobby", door_ids=[other_door.id])
+    locks = {
+        door.id: provision_lock(session, door_id=door.id).device_id
+        for door in (entrance, gym, home, other_door)
+    }
+    session.flush()
+    return ResidencyBuilding(
+        property_id=prop.id,
+        unit_id=unit.id,
+        other_unit_id=other_unit.id,
+        entrance_id=entrance.id,
+        gym_id=gym.id,
+        home_id=home.id,
+        unit_key_id=unit_key.id,
+        building_key_id=building_key.id,
+        staff_key_id=staff_key.id,
+        manager_id=manager.id,
+        resident_id=resident.id,
+        lock_ids=locks,
+        other_property_id=other.id,
+        other_door_id=other_door.id,
+        other_key_id=other_key.id,
+    )

@@ -48,6 +48,8 @@ Refusal ................................ errors
     UnsafeHeader ....................... mail.errors
   ConsentRequired ...................... people.consent.check
   PmsFileRefused ....................... people.pms.connectors
+  InvalidLease ......................... people.residency.service
+  NoUnitKey ............................ people.residency.service
   Rejected ............................. people.service
   RequestError ......................... privacy.errors
     RequestNotFound .................... privacy.errors

@@ -62,13 +62,17 @@ key_doors = Table(
 
 
 class Key(Base):
-    """A set of doors plus a weekly schedule, granted to people."""
+    """A set of doors plus a weekly schedule, granted to people.
+
+    A unit's key (`unit_id` set) is the one a move-in grants to the unit's new resident.
+    """
 
     __tablename__ = "keys"
     __table_args__ = (UniqueConstraint("property_id", "name"),)
 
     id: Mapped[str] = id_column()
     property_id: Mapped[str] = foreign_id("properties.id", ondelete="CASCADE", index=False)
+    unit_id: Mapped[str | None] = foreign_id("units.id", ondelete="SET NULL")
     name: Mapped[str] = mapped_column(String(200))
     schedule_json: Mapped[dict[str, Any]] = mapped_column(default=dict)
     may_share: Mapped[bool] = flag()

@@ -8,6 +8,7 @@ it. A keycard has no revocation instant of its own: it is deactivated, reported 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,6 +54,26 @@ def revoke(
     revoked_at, door_ids = _mark(session, property_id, credential, now)
     publish(session, master_key, door_ids, now)
     return Revocation(credential.id, revoked_at, lock_status(session, door_ids, revoked_at))
+
+
+def revoke_all(
+    *,
+    session: Session,
+    master_key: bytes,
+    property_id: str,
+    credentials: Sequence[Credential],
+    also_publish: Iterable[str] = (),
+    now: datetime,
+) -> list[LockStatus]:
+    """Revoke many credentials at `now` and publish every door they opened once (with
+    `also_publish`, doors whose lists changed otherwise in the same act); the per-lock status
+    of the whole change.
+    """
+    door_ids = set(also_publish)
+    for credential in credentials:
+        door_ids.update(_mark(session, property_id, credential, now)[1])
+    publish(session, master_key, door_ids, now)
+    return lock_status(session, door_ids, now)
 
 
 def _mark(

@@ -118,6 +118,7 @@ def invite(
             RoleMembership.person_id == person.id,
             RoleMembership.property_id == property_id,
             RoleMembership.role == role,
+            RoleMembership.in_force(),
             RoleMembership.unit_id.is_(None)
             if unit_id is None
             else RoleMembership.unit_id == unit_id,

@@ -252,6 +252,7 @@ _STANDING_AT = (
             .where(
                 _MEMBER.person_id == bindparam("person"),
                 _MEMBER.role == Role.PORTFOLIO_MANAGER,
+                _MEMBER.ended_at.is_(None),
                 _MEMBER_PROPERTY.portfolio_id == Property.portfolio_id,
             )
         ).label("portfolio_manager"),
@@ -269,6 +270,7 @@ _STANDING_AT = (
         and_(
             RoleMembership.property_id == Property.id,
             RoleMembership.person_id == bindparam("person"),
+            RoleMembership.in_force(),
         ),
     )
     .outerjoin(

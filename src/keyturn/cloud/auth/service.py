@@ -465,7 +465,7 @@ def whoami(*, session: Session, principal: Principal) -> Whoami:
     account = session.get_one(Account, principal.account_id)
     memberships = session.execute(
         select(RoleMembership)
-        .where(RoleMembership.person_id == person.id)
+        .where(RoleMembership.person_id == person.id, RoleMembership.in_force())
         .order_by(RoleMembership.property_id, RoleMembership.role)
     ).scalars()
     return Whoami(person, account.totp_secret_sealed is not None, list(memberships))

@@ -186,7 +186,7 @@ def viewer_for(session: Session, person_id: str, now: datetime) -> Viewer:
     memberships: Sequence[tuple[str, Role, str]] = session.execute(
         select(RoleMembership.property_id, RoleMembership.role, Property.portfolio_id)
         .join(Property, Property.id == RoleMembership.property_id)
-        .where(RoleMembership.person_id == person_id)
+        .where(RoleMembership.person_id == person_id, RoleMembership.in_force())
     ).all()
     managed = {pid for pid, role, _ in memberships if role == Role.PROPERTY_MANAGER}
     portfolios = {folio for _, role, folio in memberships if role == Role.PORTFOLIO_MANAGER}

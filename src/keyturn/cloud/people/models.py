@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ColumnElement, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from keyturn.cloud.db import (
@@ -95,11 +95,26 @@ class Profile(Base):
 
 
 class RoleMembership(Base):
-    """A person's role at one property; a resident's membership names their unit."""
+    """A person's role at one property; a resident's membership names their unit.
+
+    A resident's membership is their residency: it may carry the lease's `starts_at` and
+    `ends_at`, and `ended_at` records when the move-out took effect (see people.residency).
+    An ended membership stays for the record but gives no role: every role look-up reads
+    only memberships in force (`in_force`).
+    """
 
     __tablename__ = "role_memberships"
     __table_args__ = (
-        UniqueConstraint("person_id", "property_id", "role", "unit_id"),
+        Index(
+            "uq_role_memberships_live_person_id_property_id_role_unit_id",
+            "person_id",
+            "property_id",
+            "role",
+            "unit_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
         CheckConstraint("role <> 'resident' OR unit_id IS NOT NULL", name="resident_has_unit"),
     )
 
@@ -109,9 +124,17 @@ class RoleMembership(Base):
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
     unit_id: Mapped[str | None] = foreign_id("units.id", ondelete="CASCADE")
     invited_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
 
     person: Mapped[Person] = relationship(back_populates="memberships", foreign_keys=[person_id])
+
+    @classmethod
+    def in_force(cls) -> ColumnElement[bool]:
+        """The condition a membership that still gives its role meets (not ended)."""
+        return cls.ended_at.is_(None)
 
 
 class RolePermission(Base):

@@ -41,7 +41,9 @@ class Rejected(Refusal):
 
 def people_at(property_id: str) -> Select[Person]:
     """People with at least one role at the property."""
-    members = select(RoleMembership.person_id).where(RoleMembership.property_id == property_id)
+    members = select(RoleMembership.person_id).where(
+        RoleMembership.property_id == property_id, RoleMembership.in_force()
+    )
     return select(Person).where(Person.id.in_(members))
 
 
@@ -65,7 +67,11 @@ def memberships(session: Session, property_id: str, person_id: str) -> list[Role
     return list(
         session.scalars(
             select(RoleMembership)
-            .where(RoleMembership.person_id == person_id, RoleMembership.property_id == property_id)
+            .where(
+                RoleMembership.person_id == person_id,
+                RoleMembership.property_id == property_id,
+                RoleMembership.in_force(),
+            )
             .order_by(RoleMembership.role, RoleMembership.id)
         )
     )
@@ -196,6 +202,7 @@ def add_role(
             RoleMembership.person_id == person_id,
             RoleMembership.property_id == property_id,
             RoleMembership.role == role,
+            RoleMembership.in_force(),
             RoleMembership.unit_id.is_(None)
             if unit_id is None
             else RoleMembership.unit_id == unit_id,
@@ -366,6 +373,7 @@ def _row_error(
             RoleMembership.property_id == property_id,
             RoleMembership.role == Role.RESIDENT,
             RoleMembership.unit_id == units[row.unit],
+            RoleMembership.in_force(),
         )
     )
     if already is not None:

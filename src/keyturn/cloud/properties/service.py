@@ -191,7 +191,9 @@ def _has_live_lock(session: Session, property_id: str) -> bool:
 
 def visible_property_ids(session: Session, person_id: str) -> Select[str]:
     """Ids of the properties where the person has a role, portfolio roles included."""
-    own = select(RoleMembership.property_id).where(RoleMembership.person_id == person_id)
+    own = select(RoleMembership.property_id).where(
+        RoleMembership.person_id == person_id, RoleMembership.in_force()
+    )
     portfolios = (
         select(Property.portfolio_id)
         .join(RoleMembership, RoleMembership.property_id == Property.id)

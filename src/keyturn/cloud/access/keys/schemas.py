@@ -46,7 +46,8 @@ Windows = Annotated[list[Window], Field(max_length=50)]
 
 
 class KeyCreate(BaseModel):
-    """A key: doors plus a weekly schedule (no windows: any time) and its sharing flags."""
+    """A key: doors plus a weekly schedule (no windows: any time) and its sharing flags;
+    `unit_id` makes it the key a move-in to that unit grants."""
 
     model_config = strict_config(
         {
@@ -63,6 +64,7 @@ class KeyCreate(BaseModel):
     windows: Windows = []
     may_share: Flag = False
     provides_doorcodes: Flag = False
+    unit_id: Id | None = None
 
 
 class KeyUpdate(BaseModel):
@@ -96,6 +98,7 @@ class KeyOut(BaseModel):
     windows: list[Window]
     may_share: Flag
     provides_doorcodes: Flag
+    unit_id: str | None = None
     created_at: datetime
 
 

@@ -29,7 +29,7 @@ from keyturn.cloud.models import (
 )
 from keyturn.cloud.people.service import referenced_person
 from keyturn.cloud.privacy import audit
-from keyturn.cloud.properties.service import in_property
+from keyturn.cloud.properties.service import check_unit, in_property
 from keyturn.rules.errors import InvalidGrant
 from keyturn.rules.grants import (
     resident_status_start,
@@ -76,13 +76,17 @@ def create_key(
     windows: Sequence[Window],
     may_share: bool,
     provides_doorcodes: bool,
+    unit_id: str | None = None,
 ) -> Key:
+    """A key of this property; with `unit_id` (a unit here) it is that unit's key."""
+    check_unit(session, property_id, unit_id)
     key = Key(
         property_id=property_id,
         name=name,
         schedule_json=schedule_json(windows),
         may_share=may_share,
         provides_doorcodes=provides_doorcodes,
+        unit_id=unit_id,
     )
     key.doors = doors_at(session, property_id, door_ids)
     session.add(key)

@@ -44,6 +44,7 @@ def key_out(key: Key) -> KeyOut:
         windows=[Window(**window) for window in windows],
         may_share=key.may_share,
         provides_doorcodes=key.provides_doorcodes,
+        unit_id=key.unit_id,
         created_at=key.created_at,
     )
 
@@ -83,6 +84,7 @@ def create_key(
         windows=body.windows,
         may_share=body.may_share,
         provides_doorcodes=body.provides_doorcodes,
+        unit_id=body.unit_id,
     )
     db.commit()
     return key_out(key)

@@ -250,6 +250,7 @@ def _person_with_role(
             RoleMembership.person_id == person.id,
             RoleMembership.property_id == property_id,
             RoleMembership.role == role,
+            RoleMembership.in_force(),
         )
     ):
         return person

@@ -185,7 +185,7 @@ def holdings(connection: Connection, person_ids: Iterable[str]) -> dict[str, set
             _phone_usable(
                 select(RoleMembership.person_id, RoleMembership.property_id)
                 .join(Property, Property.id == RoleMembership.property_id)
-                .where(RoleMembership.person_id.in_(phones)),
+                .where(RoleMembership.person_id.in_(phones), RoleMembership.in_force()),
                 RoleMembership.person_id,
             ),
             _phone_usable(
@@ -234,7 +234,9 @@ def standings(
     roles: dict[tuple[str, str], set[Role]] = defaultdict(set)
     for person_id, property_id, role in connection.execute(
         select(RoleMembership.person_id, RoleMembership.property_id, RoleMembership.role).where(
-            RoleMembership.person_id.in_(people), RoleMembership.property_id.in_(places)
+            RoleMembership.person_id.in_(people),
+            RoleMembership.property_id.in_(places),
+            RoleMembership.in_force(),
         )
     ):
         roles[(person_id, property_id)].add(Role(role))

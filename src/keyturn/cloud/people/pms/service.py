@@ -227,7 +227,7 @@ def _residencies(session: Session, property_id: str, portfolio_id: str) -> list[
             Profile,
             (Profile.person_id == Person.id) & (Profile.portfolio_id == portfolio_id),
         )
-        .where(PmsLink.property_id == property_id, residency.is_live(RoleMembership))
+        .where(PmsLink.property_id == property_id, RoleMembership.in_force())
         .order_by(PmsLink.external_key)
     ).all()
     return [
@@ -268,7 +268,7 @@ def _directory(
             .where(
                 RoleMembership.property_id == property_id,
                 RoleMembership.role == Role.RESIDENT,
-                residency.is_live(RoleMembership),
+                RoleMembership.in_force(),
                 RoleMembership.id.not_in(linked),
             )
         )
