@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from keyturn.cloud.people.residency import service as residency
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +25,7 @@ from keyturn.cloud.models import (
 from keyturn.cloud.people.pms import service as pms
 from keyturn.cloud.people.pms.connectors import FileConnector, PmsFileRefused, PmsResident
 from keyturn.cloud.people.pms.connectors import write_file as write_export
+from keyturn.cloud.people.residency import service as residency
 from keyturn.cloud.sessions import session_factory
 from worlds import ResidencyBuilding, make_residency_building
 
@@ -67,7 +67,11 @@ def run(
 
 
 def membership_of(session: Session, email: str) -> RoleMembership:
-    return session.scalars(select(RoleMembership).join(Person).where(Person.email == email)).one()
+    return session.scalars(
+        select(RoleMembership)
+        .join(Person, Person.id == RoleMembership.person_id)
+        .where(Person.email == email)
+    ).one()
 
 
 def audits(session: Session) -> int:

@@ -37,7 +37,7 @@ class Residency:
     key: str
     name: str
     unit: str
-    starts_at: datetime
+    starts_at: datetime | None
     ends_at: datetime | None
 
 
