@@ -689,7 +689,8 @@ class Simulation:
             known = b.residents[-1]
             assert known.email is not None
             assert known.home is not None
-            unit = next(label for label, door in b.units.items() if door is known.home)
+            # Another unit, so it is no resident placed by hand: a partial match to review.
+            unit = next(label for label, door in sorted(b.units.items()) if door is not known.home)
             rows.append(PmsResident("Someone Else", known.email, unit, today, None, "L-0"))
         write_file(self.pms_file, rows)
         with self.sessions.begin() as session:
