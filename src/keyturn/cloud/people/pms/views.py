@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from keyturn.cloud.auth.deps import Db, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.models import PmsReview
+from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, page_list
 from keyturn.cloud.people.pms import service
 from keyturn.cloud.people.pms.schemas import ReviewDecision, ReviewOut
 
@@ -32,14 +33,17 @@ def _review_out(review: PmsReview) -> ReviewOut:
     )
 
 
-@router.get("/properties/{property_id}/pms/reviews", response_model=list[ReviewOut])
+@router.get("/properties/{property_id}/pms/reviews", response_model=Page[ReviewOut])
 def list_reviews(
     property_id: str,
     _principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
     db: Db,
-) -> list[ReviewOut]:
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[ReviewOut]:
     """The PMS partial matches of this property (same email, another name), waiting first."""
-    return [_review_out(r) for r in service.list_reviews(session=db, property_id=property_id)]
+    reviews = [_review_out(r) for r in service.list_reviews(session=db, property_id=property_id)]
+    return page_list(reviews, lambda review: review.id, cursor, limit)
 
 
 @router.post("/properties/{property_id}/pms/reviews/{review_id}", response_model=ReviewOut)
