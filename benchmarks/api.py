@@ -195,6 +195,7 @@ def settings_for(url: str, data_dir: Path) -> Settings:
         master_key=MASTER_KEY_TEXT,
         retention_interval_s=0,
         outbound_interval_s=0,
+        residency_interval_s=0,
     )
 
 

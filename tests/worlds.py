@@ -58,11 +58,19 @@ from factories import (
     token_for,
 )
 from keyturn.cloud.app import create_app
-from keyturn.cloud.devices.service import current_access_list
+from keyturn.cloud.devices.service import (
+    create_provisioning_token,
+    current_access_list,
+    provision_device,
+)
+from keyturn.cloud.devices.sync import handle_uplink
 from keyturn.cloud.models import Device, Door, Event, Key, OutboxMessage, Photo
 from keyturn.cloud.people.consent.service import ConsentKind, record_written
 from keyturn.cloud.properties.service import authority_of
 from keyturn.crypto.keys import SigningKeyPair
+from keyturn.lock.agent import DownlinkResult, Lock
+from keyturn.lock.clock import ManualClock
+from keyturn.lock.provision import create_identity, install_config
 from keyturn.protocol.messages import AccessList
 from keyturn.rules.types import CredentialType, DoorKind, Permission, Reason, Role
 from keyturn.settings import Settings
@@ -732,7 +740,9 @@ class ResidencyBuilding:
     other_key_id: str
 
 
-def make_residency_building(session: Session) -> ResidencyBuilding:
+def make_residency_building(session: Session, *, locks: bool = True) -> ResidencyBuilding:
+    """The building; without `locks` its doors have none, for a test that installs real ones
+    (`install_real_lock`)."""
     prop = make_property(session, name="12 Elm St", jurisdiction="US-NY-NYC", doorcode_length=6)
     unit = make_unit(session, property_id=prop.id, label="4B")
     other_unit = make_unit(session, property_id=prop.id, label="5C")
@@ -772,9 +782,10 @@ def make_residency_building(session: Session) -> ResidencyBuilding:
     other = make_property(session, portfolio_name="Oak Holdings", name="3 Oak Ave")
     other_door = make_door(session, property_id=other.id, name="Oak lobby")
     other_key = make_key(session, property_id=other.id, name="Oak lobby", door_ids=[other_door.id])
-    locks = {
+    lock_ids = {
         door.id: provision_lock(session, door_id=door.id).device_id
         for door in (entrance, gym, home, other_door)
+        if locks
     }
     session.flush()
     return ResidencyBuilding(
@@ -789,8 +800,43 @@ def make_residency_building(session: Session) -> ResidencyBuilding:
         staff_key_id=staff_key.id,
         manager_id=manager.id,
         resident_id=resident.id,
-        lock_ids=locks,
+        lock_ids=lock_ids,
         other_property_id=other.id,
         other_door_id=other_door.id,
         other_key_id=other_key.id,
     )
+
+
+# Real locks: the lock's own code, provisioned and synced through the cloud's real services ------
+
+
+def install_real_lock(
+    session: Session, *, door_id: str, data_dir: Path, clock: ManualClock, now: datetime = T0
+) -> Lock:
+    """A real lock at the door: its own identity, provisioned as an installer does."""
+    data_dir.mkdir(parents=True)
+    public = create_identity(data_dir)
+    token = create_provisioning_token(
+        session=session, door_id=door_id, model_name="keyturn-r1", now=now
+    )
+    config = provision_device(
+        session=session,
+        master_key=MASTER_KEY,
+        token=token,
+        public_key=public.public_bytes(),
+        model_name="keyturn-r1",
+        now=now,
+    )
+    session.commit()
+    install_config(data_dir, config)
+    return Lock.open(data_dir, clock)
+
+
+def sync_real_lock(
+    session: Session, lock: Lock, *, clock: ManualClock, now: datetime, photo_dir: Path
+) -> DownlinkResult:
+    """One sync of a real lock at `now` through the cloud's sync handler, committed."""
+    clock.set(now)
+    answer = handle_uplink(session, MASTER_KEY, photo_dir, lock.build_uplink(), now)
+    session.commit()
+    return lock.apply_downlink(answer)

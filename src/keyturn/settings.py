@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(default=3600, ge=0)
     # Seconds between sends of queued mail and webhook deliveries by the server; 0 turns it off.
     outbound_interval_s: float = Field(default=30, ge=0)
+    # Seconds between the server's runs of due move-outs (residencies whose end has come); 0
+    # turns it off.
+    residency_interval_s: float = Field(default=60, ge=0)
     # PMS exports the server syncs on a schedule: PROPERTY_ID=PATH pairs, comma-separated, each
     # a .csv or .json file the PMS rewrites; empty: no scheduled sync.
     pms_sources: str = ""

@@ -49,6 +49,7 @@ from keyturn.cloud.people.residency.service import (
     move_out,
     residency_state,
 )
+from keyturn.cloud.privacy.deletion import blockers
 from keyturn.rules.types import Role
 from worlds import ResidencyBuilding, make_residency_building, sync
 
@@ -514,3 +515,23 @@ def test_a_guest_shared_from_another_key_stays_while_a_role_remains(
     )
     assert report.revoked.shared_grants == ()
     assert session.get_one(Grant, guest.id).revoked_at is None
+
+
+def test_after_a_move_out_nothing_blocks_the_deletion_of_the_persons_data(
+    session: Session, building: ResidencyBuilding
+) -> None:
+    """D4: a tenant who moved out and holds nothing else can have their data deleted."""
+    held = _resident_with_everything(session, building)
+    assert blockers(session, building.resident_id, T0)
+
+    move_out(
+        session=session,
+        master_key=MASTER_KEY,
+        property_id=building.property_id,
+        membership_id=held["membership"],
+        at=T0 + DAY,
+        by=building.manager_id,
+        now=T0 + DAY,
+    )
+
+    assert blockers(session, building.resident_id, T0 + DAY) == []

@@ -6,6 +6,7 @@ NOW (the clock is passed in, never read) and checks row by row what stayed and w
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,15 @@ from retention_fixtures import NOW, NYC, add_audit, days, snapshot
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from factories import record_photo
+from factories import (
+    MASTER_KEY,
+    T0,
+    consent_in_app,
+    give_doorcode,
+    give_keycard,
+    give_phone,
+    record_photo,
+)
 from keyturn.cloud.history.queries import EventFilter, list_events
 from keyturn.cloud.models import (
     AuditRecord,
@@ -25,6 +34,7 @@ from keyturn.cloud.models import (
     Photo,
     Property,
 )
+from keyturn.cloud.people.residency.service import move_in, move_out
 from keyturn.cloud.privacy.retention.policies import retention_of, set_retention_override
 from keyturn.cloud.privacy.retention.service import (
     CREDENTIALS_DELETED,
@@ -46,6 +56,8 @@ from worlds import (
     add_aged_grant,
     add_aged_person,
     add_retention_site,
+    make_residency_building,
+    sync,
 )
 
 
@@ -343,3 +355,68 @@ def test_a_second_run_changes_nothing(
     assert all(second.total(count) == 0 for count in PROPERTY_COUNTS)
     assert snapshot(engine, photo_dir) == after_first
     assert second.chunks == 0
+
+
+def test_rule_r6_a_moved_out_residents_credentials_leave_the_cloud_and_the_locks_list(
+    session: Session, factory: sessionmaker[Session], photo_dir: Path
+) -> None:
+    """A tenant moved out (a New York City building): what the move-out revoked is gone from
+    the cloud once 90 days have passed, and from each lock's list at its next sync."""
+    b = make_residency_building(session)
+    membership = move_in(
+        session=session,
+        master_key=MASTER_KEY,
+        property_id=b.property_id,
+        person_id=b.resident_id,
+        unit_id=b.unit_id,
+        starts_at=T0,
+        by=b.manager_id,
+        now=T0,
+    )
+    consent_in_app(session, person_id=b.resident_id, now=T0)
+    code = give_doorcode(session, person_id=b.resident_id, door_id=b.home_id, now=T0)
+    card = give_keycard(
+        session, property_id=b.property_id, person_id=b.resident_id, card_uid="04AB"
+    )
+    phone = give_phone(session, person_id=b.resident_id, now=T0)
+    # Made at T0, as the services would have stamped them then.
+    card.created_at = phone.registered_at = T0
+    card_id, phone_id, phone_key = card.id, phone.id, phone.phone_key_id
+    session.commit()
+    home = b.lock_ids[b.home_id]
+    assert {entry.subject for entry in sync(session, home, T0).upserts} == {b.resident_id}
+
+    moved_out = T0 + timedelta(days=1)
+    report = move_out(
+        session=session,
+        master_key=MASTER_KEY,
+        property_id=b.property_id,
+        membership_id=membership.id,
+        at=moved_out,
+        by=b.manager_id,
+        now=moved_out,
+    )
+    session.commit()
+    [grant] = report.revoked.grants
+    listed = sync(session, home, moved_out)
+    assert listed.upserts == ()
+    assert grant in listed.revoked_key_ids
+
+    run_retention(factory, moved_out + timedelta(days=89), photo_dir=photo_dir)
+    session.expire_all()
+    assert session.get(Grant, grant) is not None
+    assert session.get(Doorcode, code.record_id) is not None
+
+    horizon = moved_out + timedelta(days=91)
+    run_retention(factory, horizon, photo_dir=photo_dir)
+    session.expire_all()
+    assert session.get(Grant, grant) is None
+    assert session.get(Doorcode, code.record_id) is None
+    assert session.get(Keycard, card_id) is None
+    assert session.get(MobileKeyRegistration, phone_id) is None
+    # The lock's list no longer carries her at its next sync, not even as a revocation.
+    later = sync(session, home, horizon)
+    assert later.upserts == ()
+    assert grant not in later.revoked_key_ids
+    assert phone_key not in later.revoked_credential_ids
+    assert b.resident_id not in later.suspended_subjects

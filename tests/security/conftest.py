@@ -98,6 +98,7 @@ def live_server(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[Callabl
             "KEYTURN_MASTER_KEY": MASTER_KEY_TEXT,
             "KEYTURN_RETENTION_INTERVAL_S": "0",
             "KEYTURN_OUTBOUND_INTERVAL_S": "0",
+            "KEYTURN_RESIDENCY_INTERVAL_S": "0",
             **{f"KEYTURN_AUTH_{name.upper()}": str(value) for name, value in auth_settings.items()},
         }
         log = data_dir / "server.log"

@@ -23,6 +23,7 @@ from keyturn.cli import (
     lock,
     mail,
     pms,
+    residents,
     retention,
     serve,
     setup,
@@ -47,6 +48,7 @@ cli.add_typer(mail.app, name="mail")
 cli.add_typer(retention.app, name="retention")
 cli.add_typer(dsar.app, name="dsar")
 cli.add_typer(pms.app, name="pms")
+cli.add_typer(residents.app, name="resident")
 cli.command("setup")(setup.setup)
 cli.command("serve")(serve.serve)
 cli.command("demo")(demo.demo)

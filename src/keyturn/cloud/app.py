@@ -30,6 +30,7 @@ from keyturn.cloud.inputs import refuse_nul_characters
 from keyturn.cloud.jobs import background_jobs
 from keyturn.cloud.openapi import complete_openapi
 from keyturn.cloud.people import views as people_views
+from keyturn.cloud.people.residency import views as residency_views
 from keyturn.cloud.privacy import views as privacy_views
 from keyturn.cloud.privacy.retention import views as retention_views
 from keyturn.cloud.problems import answer_refusal, problem, problem_responses
@@ -72,6 +73,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     for resource_views in (
         properties_views,
         people_views,
+        residency_views,
         suspension_views,
         key_views,
         credential_views,

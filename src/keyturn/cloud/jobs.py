@@ -1,5 +1,5 @@
-"""Periodic background work inside the server: retention sweeps, outbound delivery and the
-PMS sync.
+"""Periodic background work inside the server: retention sweeps, outbound delivery, due
+move-outs and the PMS sync.
 
 Each job is a daemon thread that waits one interval before every run, so starting the
 server (or a test client) never runs anything at once; a failed run is logged and the
@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from keyturn.cloud.mail.sender import deliver_pending
 from keyturn.cloud.mail.suppression import use_suppression_key
 from keyturn.cloud.people.pms.service import sync_sources
+from keyturn.cloud.people.residency.service import end_due_residencies
 from keyturn.cloud.privacy.retention.service import run_retention
 from keyturn.cloud.sessions import session_factory
 from keyturn.cloud.webhooks.delivery import deliver_webhooks
@@ -92,6 +93,12 @@ async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
         hooks = deliver_webhooks(sessions, master_key, now, client)
         return {"mail": mail.summary(), "webhooks": hooks}
 
+    def residencies(now: datetime) -> Any:
+        with sessions() as session:
+            ended = end_due_residencies(session=session, master_key=master_key, now=now)
+            session.commit()
+        return {"moved_out": [report.membership_id for report in ended]}
+
     pms_sources = settings.pms_source_map
 
     def pms(now: datetime) -> Any:
@@ -100,6 +107,7 @@ async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
     jobs = {
         "retention": (retention, settings.retention_interval_s),
         "outbound": (outbound, settings.outbound_interval_s),
+        "residency": (residencies, settings.residency_interval_s),
         "pms": (pms, settings.pms_sync_interval_s if pms_sources else 0),
     }
     started = []

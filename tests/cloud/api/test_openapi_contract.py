@@ -65,6 +65,7 @@ def app(engine: Engine, db_url: str, tmp_path: Path, clock: Clock) -> FastAPI:
         master_key=MASTER_KEY_TEXT,
         retention_interval_s=0,
         outbound_interval_s=0,
+        residency_interval_s=0,
     )
     application = create_app(settings, engine)
     application.state.clock = clock

@@ -91,6 +91,8 @@ class MembershipOut(BaseModel):
     property_id: str
     role: Role
     unit_id: str | None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
     created_at: datetime
 
 

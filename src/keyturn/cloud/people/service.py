@@ -12,6 +12,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -26,6 +27,9 @@ from keyturn.cloud.models import Key, ManagedKey, Person, RoleMembership, RolePe
 from keyturn.cloud.people.profiles import profile_at
 from keyturn.cloud.properties.service import check_unit
 from keyturn.rules.types import Permission, Role
+
+if TYPE_CHECKING:
+    from keyturn.cloud.people.residency.service import MoveOut
 
 CSV_COLUMNS = ("name", "email", "unit")
 MAX_IMPORT_ROWS = 2000
@@ -246,10 +250,23 @@ def give_permission(
 
 
 def remove_role(
-    *, session: Session, principal: Principal, property_id: str, membership_id: str
-) -> None:
+    *,
+    session: Session,
+    master_key: bytes,
+    principal: Principal,
+    property_id: str,
+    membership_id: str,
+    now: datetime,
+) -> MoveOut | None:
     """Remove one role membership; the caller must outrank its holder (and may manage
-    managers, for a manager role)."""
+    managers, for a manager role).
+
+    A resident's membership is their residency: it is ended by a move-out now, which revokes
+    what depended on it and is reported; any other role is deleted (None).
+    """
+    # Imported here: the residency service grants keys, and the keys service reads people.
+    from keyturn.cloud.people.residency.service import move_out
+
     membership = session.get(RoleMembership, membership_id)
     if membership is None or membership.property_id != property_id:
         raise NotFound()
@@ -257,8 +274,19 @@ def remove_role(
         session, principal, Action.PEOPLE_MANAGE, property_id, subject_id=membership.person_id
     )
     _check_appointer(session, principal, property_id, Role(membership.role))
+    if membership.role == Role.RESIDENT:
+        return move_out(
+            session=session,
+            master_key=master_key,
+            property_id=property_id,
+            membership_id=membership.id,
+            at=now,
+            by=principal.person_id,
+            now=now,
+        )
     session.delete(membership)
     session.flush()
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.auth.deps import (
     Config,
     Db,
+    MasterKey,
     Now,
     requires,
 )
@@ -213,17 +214,32 @@ def add_role(
 
 
 @router.delete(
-    "/properties/{property_id}/roles/{membership_id}", status_code=204, response_class=Response
+    "/properties/{property_id}/roles/{membership_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(409, meaning={409: "The residency has already ended"}),
 )
 def remove_role(
     property_id: str,
     membership_id: str,
     principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
     db: Db,
+    now: Now,
+    master_key: MasterKey,
 ) -> Response:
-    """Remove one role membership; removing a manager role needs managers.manage."""
+    """Remove one role membership; removing a manager role needs managers.manage.
+
+    A resident's role is their residency: removing it moves them out now, revoking what
+    depended on it (audited; `POST .../residencies/{id}/move-out` answers the same with the
+    per-lock report); any other role is simply removed.
+    """
     service.remove_role(
-        session=db, principal=principal, property_id=property_id, membership_id=membership_id
+        session=db,
+        master_key=master_key,
+        principal=principal,
+        property_id=property_id,
+        membership_id=membership_id,
+        now=now,
     )
     db.commit()
     return Response(status_code=204)

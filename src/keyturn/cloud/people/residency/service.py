@@ -39,6 +39,7 @@ from keyturn.cloud.access.keys.service import new_grant
 from keyturn.cloud.access.revocation import Credential, revoke_all
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
 from keyturn.cloud.auth.errors import Conflict, NotFound
+from keyturn.cloud.auth.permissions import Action, Principal, authorize
 from keyturn.cloud.errors import InvalidReference, Refusal
 from keyturn.cloud.models import (
     Door,
@@ -50,11 +51,15 @@ from keyturn.cloud.models import (
     MobileKeyRegistration,
     OneTimeCode,
     Person,
+    Profile,
+    Property,
     RoleMembership,
     SingleDayCode,
     Unit,
     key_doors,
 )
+from keyturn.cloud.people.profiles import portfolio_of
+from keyturn.cloud.people.service import add_person
 from keyturn.cloud.privacy import audit
 from keyturn.cloud.properties.service import check_unit
 from keyturn.rules.types import DoorKind, Role
@@ -246,6 +251,135 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def resident_for_move_in(
+    *,
+    session: Session,
+    property_id: str,
+    person_id: str | None,
+    email: str | None,
+    display_name: str | None,
+    now: datetime,
+) -> Person:
+    """The person a move-in names: by id a person this property's portfolio knows (a role at
+    one of its properties, ended ones too, or a profile with it), else 422; by email the person
+    with that address, added with `display_name` if nobody has it."""
+    if person_id is None:
+        assert email is not None
+        found = session.scalars(select(Person).where(Person.email == email.lower())).first()
+        if found is not None:
+            return found
+        return add_person(session=session, display_name=display_name or email, email=email, now=now)
+    portfolio_id = portfolio_of(session, property_id)
+    known = session.scalar(
+        select(
+            or_(
+                exists().where(
+                    RoleMembership.person_id == person_id,
+                    RoleMembership.property_id.in_(
+                        select(Property.id).where(Property.portfolio_id == portfolio_id)
+                    ),
+                ),
+                exists().where(
+                    Profile.person_id == person_id, Profile.portfolio_id == portfolio_id
+                ),
+            )
+        )
+    )
+    person = session.get(Person, person_id)
+    if not known or person is None:
+        raise InvalidReference(f"no person {person_id} in this portfolio")
+    return person
+
+
+def move_in_as(
+    *,
+    session: Session,
+    master_key: bytes,
+    principal: Principal,
+    property_id: str,
+    person_id: str,
+    unit_id: str,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    now: datetime,
+) -> RoleMembership:
+    """`move_in` for a caller with people.manage, who must outrank the person if they already
+    have a role here (one with none has no rank to outrank)."""
+    here = _keeps_role(session, person_id, property_id)
+    authorize(
+        session,
+        principal,
+        Action.PEOPLE_MANAGE,
+        property_id,
+        subject_id=person_id if here else None,
+    )
+    return move_in(
+        session=session,
+        master_key=master_key,
+        property_id=property_id,
+        person_id=person_id,
+        unit_id=unit_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        by=principal.person_id,
+        now=now,
+    )
+
+
+def change_lease_as(
+    *,
+    session: Session,
+    master_key: bytes,
+    principal: Principal,
+    property_id: str,
+    membership_id: str,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    now: datetime,
+) -> RoleMembership:
+    """`change_lease` for a caller, who must outrank the resident."""
+    membership = _open_residency(session, property_id, membership_id)
+    authorize(
+        session, principal, Action.PEOPLE_MANAGE, property_id, subject_id=membership.person_id
+    )
+    return change_lease(
+        session=session,
+        master_key=master_key,
+        property_id=property_id,
+        membership_id=membership_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        by=principal.person_id,
+        now=now,
+    )
+
+
+def move_out_as(
+    *,
+    session: Session,
+    master_key: bytes,
+    principal: Principal,
+    property_id: str,
+    membership_id: str,
+    at: datetime | None,
+    now: datetime,
+) -> MoveOut:
+    """`move_out` for a caller, who must outrank the resident; no `at` is now."""
+    membership = _open_residency(session, property_id, membership_id)
+    authorize(
+        session, principal, Action.PEOPLE_MANAGE, property_id, subject_id=membership.person_id
+    )
+    return move_out(
+        session=session,
+        master_key=master_key,
+        property_id=property_id,
+        membership_id=membership_id,
+        at=now if at is None else at,
+        by=principal.person_id,
+        now=now,
+    )
+
+
 def move_in(
     *,
     session: Session,
@@ -387,6 +521,7 @@ def end_due_residencies(*, session: Session, master_key: bytes, now: datetime) -
             RoleMembership.ends_at <= now,
         )
         .order_by(RoleMembership.ends_at, RoleMembership.id)
+        .with_for_update(skip_locked=True)
     ).all()
     return [_end(session, master_key, membership, None, now) for membership in due]
 
