@@ -267,6 +267,11 @@ class Simulation:
 
     def _come_home(self, person: SimPerson) -> None:
         assert person.home is not None
+        if person.moved_out:
+            # Someone who left comes back to their old door only: wrong codes typed at the
+            # entrance by every leaver would lock its keypad for everyone (A7).
+            self._enter(person, person.home)
+            return
         self._enter(person, self.building.entrance)
         self.at(self.now + timedelta(minutes=2), lambda: self._enter(person, person.home))
 
