@@ -9,10 +9,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from factories import MASTER_KEY, T0, row_counts
+from factories import MASTER_KEY, MASTER_KEY_TEXT, T0, row_counts
+from keyturn.cloud.app import create_app
 from keyturn.cloud.models import (
     AuditRecord,
     Grant,
@@ -27,6 +30,7 @@ from keyturn.cloud.people.pms.connectors import FileConnector, PmsFileRefused, P
 from keyturn.cloud.people.pms.connectors import write_file as write_export
 from keyturn.cloud.people.residency import service as residency
 from keyturn.cloud.sessions import session_factory
+from keyturn.settings import Settings, SettingsError, load_settings
 from worlds import ResidencyBuilding, make_residency_building
 
 NOW = T0
@@ -316,3 +320,32 @@ def test_the_scheduled_sync_logs_a_failing_source_in_one_line_and_goes_on(
     lines = [r.getMessage() for r in caplog.records if r.name == pms.log.name]
     assert len(lines) == 2
     assert all("\n" not in line for line in lines)
+
+
+def test_the_server_runs_the_pms_job_only_for_configured_sources(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    def app_with(**pms_settings: object) -> FastAPI:
+        settings = Settings(
+            data_dir=tmp_path, database_url=db_url, master_key=MASTER_KEY_TEXT, **pms_settings
+        )
+        return create_app(settings, engine)
+
+    configured = app_with(pms_sources=f"some-property={tmp_path / 'export.csv'}")
+    with TestClient(configured):
+        job = configured.state.pms_schedule
+        assert job.alive
+        assert job.interval_s == 3600
+    assert job.runs == 0  # waits one interval first, like every job
+    for unscheduled in (app_with(), app_with(pms_sources="p=/x.csv", pms_sync_interval_s=0)):
+        with TestClient(unscheduled):
+            assert not hasattr(unscheduled.state, "pms_schedule")
+
+
+def test_pms_sources_setting_names_its_mistake() -> None:
+    assert Settings(pms_sources=" a=/srv/a.csv , b=/srv/b.json ").pms_source_map == {
+        "a": Path("/srv/a.csv"),
+        "b": Path("/srv/b.json"),
+    }
+    with pytest.raises(SettingsError, match=r"KEYTURN_PMS_SOURCES: '/srv/a\.csv' is not"):
+        load_settings(pms_sources="/srv/a.csv")
