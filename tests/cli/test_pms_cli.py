@@ -117,5 +117,5 @@ def test_pms_bad_input_is_one_line_and_exit_status_2(
     )
     with pytest.raises(SystemExit):
         app()
-    assert "no property named or with id 'Nowhere'" in capsys.readouterr().err
+    assert "no property named 'Nowhere'" in capsys.readouterr().err
     assert row_counts(session) == before

@@ -14,12 +14,10 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
-from keyturn.cli.context import console, settings
+from keyturn.cli.context import console, property_named, settings
 from keyturn.cli.retention import NowOption, _instant, _sessions
-from keyturn.cloud.models import PmsReview, Property
+from keyturn.cloud.models import PmsReview
 from keyturn.cloud.people.pms import service
 from keyturn.cloud.people.pms.connectors import FileConnector
 from keyturn.cloud.people.pms.service import SyncReport
@@ -31,19 +29,6 @@ PropertyOption = Annotated[
     str, typer.Option("--property", help="The property's name or id.", show_default=False)
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-
-
-def _property(session: Session, name_or_id: str) -> Property:
-    found = list(
-        session.scalars(
-            select(Property).where(or_(Property.id == name_or_id, Property.name == name_or_id))
-        )
-    )
-    if not found:
-        raise UserError(f"--property: no property named or with id {name_or_id!r}")
-    if len(found) > 1:
-        raise UserError(f"--property: several properties are named {name_or_id!r}; use its id")
-    return found[0]
 
 
 @app.command()
@@ -62,7 +47,7 @@ def sync(
     moment = _instant(now)
     master_key = settings().master_key_bytes()
     with _sessions() as factory, factory.begin() as session:
-        prop = _property(session, property_)
+        prop = property_named(session, property_)
         report = service.sync(
             session=session,
             master_key=master_key,
@@ -141,7 +126,7 @@ def _print_sync(report: SyncReport) -> None:
 def reviews(property_: PropertyOption, as_json: JsonOption = False) -> None:
     """List the PMS partial matches of a property (same email, another name)."""
     with _sessions() as factory, factory() as session:
-        prop = _property(session, property_)
+        prop = property_named(session, property_)
         rows = [_review_json(r) for r in service.list_reviews(session=session, property_id=prop.id)]
     if as_json:
         typer.echo(json.dumps(rows))
