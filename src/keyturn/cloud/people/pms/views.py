@@ -15,6 +15,7 @@ from keyturn.cloud.models import PmsReview
 from keyturn.cloud.paging import DEFAULT_PAGE, Cursor, Limit, Page, page_list
 from keyturn.cloud.people.pms import service
 from keyturn.cloud.people.pms.schemas import ReviewDecision, ReviewOut
+from keyturn.cloud.problems import problem_responses
 
 router = APIRouter()
 
@@ -33,7 +34,11 @@ def _review_out(review: PmsReview) -> ReviewOut:
     )
 
 
-@router.get("/properties/{property_id}/pms/reviews", response_model=Page[ReviewOut])
+@router.get(
+    "/properties/{property_id}/pms/reviews",
+    response_model=Page[ReviewOut],
+    responses=problem_responses(400, meaning={400: "The cursor names no review of this list"}),
+)
 def list_reviews(
     property_id: str,
     _principal: Annotated[Principal, requires(Action.PEOPLE_MANAGE)],
