@@ -64,7 +64,11 @@ def _resident(draw: st.DrawFn) -> PmsResident:
     )
 
 
-_residents = st.lists(_resident(), max_size=8, unique_by=lambda resident: resident.key)
+_residents = st.lists(
+    _resident(),
+    max_size=8,
+    unique_by=(lambda resident: resident.key, lambda resident: (resident.email, resident.unit)),
+)
 
 
 @given(_residents)
@@ -133,6 +137,11 @@ HEADER = "name,email,unit,lease_start,lease_end\n"
         (
             HEADER + "Ann,ann@x.example,A1,2026-03-01,\nBo,ANN@x.example,A2,2026-03-01,\n",
             "line 3: the same resident as line 2",
+        ),
+        (
+            "external_id,name,email,unit,lease_start\nL1,Ann,a@x.example,A1,2026-03-01\n"
+            "L2,Ann,a@x.example,A1,2026-04-01\n",
+            "line 3: a@x.example already has a lease of unit A1 at line 2",
         ),
     ],
 )

@@ -178,6 +178,7 @@ def _residents(
         raise PmsFileRefused(f"{source}: at most {MAX_ROWS} residents per file")
     residents: list[PmsResident] = []
     seen: dict[str, int] = {}
+    homes: dict[tuple[str, str], int] = {}
     for number, row in rows:
         where = f"{source} {unit_of_place} {number}"
         resident = _resident(row, where)
@@ -186,6 +187,12 @@ def _residents(
             raise PmsFileRefused(
                 f"{where}: the same resident as {unit_of_place} {first} "
                 f"({'external_id' if resident.external_id else 'email'} repeated)"
+            )
+        first = homes.setdefault((resident.email, resident.unit), number)
+        if first != number:
+            raise PmsFileRefused(
+                f"{where}: {resident.email} already has a lease of unit {resident.unit} "
+                f"at {unit_of_place} {first}"
             )
         residents.append(resident)
     return residents

@@ -64,8 +64,8 @@ class SyncReport:
                     "name": m.lease.name,
                     "email": m.lease.email,
                     "unit": m.lease.unit,
-                    "starts_at": m.lease.starts_at.isoformat(),
-                    "ends_at": m.lease.ends_at.isoformat() if m.lease.ends_at else None,
+                    "starts_at": _iso(m.lease.starts_at),
+                    "ends_at": _iso(m.lease.ends_at),
                 }
                 for m in p.moves_in
             ],
