@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     # Seconds between the server's runs of due move-outs (residencies whose end has come); 0
     # turns it off.
     residency_interval_s: float = Field(default=60, ge=0)
+    # PMS exports the server syncs on a schedule: PROPERTY_ID=PATH pairs, comma-separated, each
+    # a .csv or .json file the PMS rewrites; empty: no scheduled sync.
+    pms_sources: str = ""
+    # Seconds between the server's PMS syncs; 0 turns the schedule off.
+    pms_sync_interval_s: float = Field(default=3600, ge=0)
     # Whether webhooks may post to private, loopback or link-local addresses (a local bridge).
     webhook_private_targets: bool = False
     # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or
@@ -90,6 +95,17 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         return value
+
+    @field_validator("pms_sources")
+    @classmethod
+    def _check_pms_sources(cls, value: str) -> str:
+        _pms_sources(value)
+        return value
+
+    @property
+    def pms_source_map(self) -> dict[str, Path]:
+        """The PMS export of each property the server syncs on its schedule."""
+        return _pms_sources(self.pms_sources)
 
     @property
     def trusted_proxy_list(self) -> list[str]:
@@ -179,3 +195,15 @@ def load_settings(**overrides: object) -> Settings:
         name = "KEYTURN_" + str(first["loc"][0]).upper() if first["loc"] else "KEYTURN"
         message = first["msg"].removeprefix("Value error, ")
         raise SettingsError(f"{name}: {message}") from None
+
+
+def _pms_sources(value: str) -> dict[str, Path]:
+    sources: dict[str, Path] = {}
+    for item in _split(value):
+        property_id, equals, path = item.partition("=")
+        if not equals or not property_id.strip() or not path.strip():
+            raise ValueError(f"{item!r} is not PROPERTY_ID=PATH")
+        if property_id.strip() in sources:
+            raise ValueError(f"property {property_id.strip()} is named twice")
+        sources[property_id.strip()] = Path(path.strip())
+    return sources

@@ -54,9 +54,29 @@ def test_the_run_covers_the_hard_cases(summary: dict[str, Any]) -> None:
     assert summary["photos_in_cloud"] == summary["photos"]
 
 
+def test_residents_move_in_and_out_and_no_lock_admits_them_after_syncing_it(
+    summary: dict[str, Any],
+) -> None:
+    assert summary["move_outs"] >= 1
+    assert summary["scheduled_move_outs"] >= 1  # ended by end_due_residencies at its time
+    assert summary["move_ins"] >= 1  # through the PMS sync
+    assert summary["pms_syncs"] == 4
+    assert summary["pms_reviews"] == 1  # the same email under another name
+    assert summary["granted_after_move_out_sync"] == 0
+    assert summary["denied_by_reason"].get("revoked", 0) > 0
+
+
 def test_the_same_seed_repeats_the_same_run(tmp_path: Path, summary: dict[str, Any]) -> None:
     again = simulate(SimConfig(doors=8, residents=20, days=4, seed=3), tmp_path)
-    for key in ("attempts", "granted", "denied_by_reason", "events_generated", "lost_events"):
+    for key in (
+        "attempts",
+        "granted",
+        "denied_by_reason",
+        "events_generated",
+        "lost_events",
+        "move_outs",
+        "move_ins",
+    ):
         assert again[key] == summary[key]
 
 
@@ -94,6 +114,9 @@ def test_simulate_command_prints_json_and_exits_zero() -> None:
         "duplicate_events",
         "oracle_disagreements",
         "lost_phone_suspensions",
+        "move_outs",
+        "move_ins",
+        "granted_after_move_out_sync",
     ):
         assert key in summary
 
@@ -172,3 +195,32 @@ def test_oracle_schedules_days_and_one_time_windows() -> None:
     assert not oracle.expects_grant(courier, "d", T0 + timedelta(minutes=31), T0)
     assert not oracle.expects_grant(None, "d", T0, T0)
     assert not oracle.expects_grant(_truth(), "other-door", T0, T0)
+
+
+def test_oracle_lets_a_lock_decide_either_way_after_a_move_out_until_it_syncs() -> None:
+    oracle = Oracle(NY)
+    code = _truth()
+    moved = T0 - timedelta(hours=1)
+    oracle.move_out("p", moved, frozenset({"d"}))
+    before_sync = T0 - timedelta(hours=2)
+    assert oracle.expects_grant(code, "d", T0, before_sync)
+    assert oracle.either_is_honest(code, "d", T0, before_sync)
+    assert not oracle.expects_grant(code, "d", T0, T0)
+    assert not oracle.either_is_honest(code, "d", T0, T0)
+    assert oracle.moved_out_at("p", "d", T0) == moved
+
+
+def test_oracle_a_move_out_ahead_counts_only_from_its_time() -> None:
+    oracle = Oracle(NY)
+    at = T0 + timedelta(hours=3)
+    guest = _truth(kind="single_day", holder=None, made_by="p", day=date(2026, 3, 2), slot=0)
+    oracle.truths.append(guest)
+    oracle.move_out("p", at, frozenset({"d"}))
+    assert oracle.expects_grant(_truth(), "d", T0, T0)
+    assert not oracle.either_is_honest(_truth(), "d", T0, T0)
+    assert oracle.moved_out_at("p", "d", T0) is None
+    later = at + timedelta(minutes=5)
+    assert oracle.either_is_honest(_truth(), "d", later, T0)
+    assert not oracle.expects_grant(_truth(), "d", later, later)
+    assert not oracle.expects_grant(guest, "d", later, later)  # the guest codes they made
+    assert oracle.expects_grant(_truth(holder="q"), "d", later, later)

@@ -1,4 +1,5 @@
-"""Shared state of one CLI invocation: the settings and the Rich consoles.
+"""Shared state of one CLI invocation: the settings and the Rich consoles, and the one way a
+command finds the property named on its command line.
 
 Commands call `settings()` instead of reading the environment themselves.
 """

@@ -24,6 +24,7 @@ from keyturn.cli import (
     lock,
     mail,
     managers,
+    pms,
     residents,
     retention,
     serve,
@@ -49,6 +50,7 @@ cli.add_typer(mail.app, name="mail")
 cli.add_typer(retention.app, name="retention")
 cli.add_typer(dsar.app, name="dsar")
 cli.add_typer(managers.app, name="manager")
+cli.add_typer(pms.app, name="pms")
 cli.add_typer(residents.app, name="resident")
 cli.add_typer(audit.app, name="audit")
 cli.command("setup")(setup.setup)

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from keyturn.cli.arguments import find_property
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
 from keyturn.cloud import sessions
@@ -50,7 +51,7 @@ def _session() -> Iterator[Session]:
 def list_(property_: PropertyOption, as_json: JsonOption = False) -> None:
     """Every manager of the property with their key level, managed keys and other powers."""
     with _session() as session:
-        prop = service.find_property(session=session, name_or_id=property_)
+        prop = find_property(session, property_)
         entries = service.list_managers(session=session, property_id=prop.id)
     if as_json:
         typer.echo(json.dumps([_entry_json(entry) for entry in entries]))
@@ -94,7 +95,7 @@ def set_(
 ) -> None:
     """Appoint a person of the property as property manager, or replace their powers."""
     with _session() as session:
-        prop = service.find_property(session=session, name_or_id=property_)
+        prop = find_property(session, property_)
         person = service.find_member(session=session, property_id=prop.id, email=email)
         key_ids = service.key_ids_named(session=session, property_id=prop.id, names=key or [])
         entry = service.set_manager(
@@ -127,7 +128,7 @@ def set_(
 def remove(property_: PropertyOption, email: EmailOption) -> None:
     """Remove a property manager: their role and every permission and managed key there."""
     with _session() as session:
-        prop = service.find_property(session=session, name_or_id=property_)
+        prop = find_property(session, property_)
         person = service.find_member(session=session, property_id=prop.id, email=email)
         service.remove_manager(
             session=session,

@@ -13,9 +13,10 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from keyturn.cli.arguments import find_property
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
 from keyturn.cloud import sessions
@@ -45,19 +46,6 @@ def _session() -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
-
-
-def _property(session: Session, name_or_id: str) -> Property:
-    found = list(
-        session.scalars(
-            select(Property).where(or_(Property.id == name_or_id, Property.name == name_or_id))
-        )
-    )
-    if not found:
-        raise UserError(f"no property named {name_or_id!r}")
-    if len(found) > 1:
-        raise UserError(f"several properties are named {name_or_id!r}: give its id")
-    return found[0]
 
 
 def _unit(session: Session, prop: Property, label: str) -> Unit:
@@ -107,7 +95,7 @@ def move_in(
     config = settings()
     now = database.utcnow()
     with _session() as session:
-        prop = _property(session, property_name)
+        prop = find_property(session, property_name)
         unit = _unit(session, prop, unit_label)
         person = _person(session, email)
         if person is None:
@@ -150,7 +138,7 @@ def move_out(
     config = settings()
     now = database.utcnow()
     with _session() as session:
-        prop = _property(session, property_name)
+        prop = find_property(session, property_name)
         unit = _unit(session, prop, unit_label)
         person = _person(session, email)
         membership = None
@@ -212,7 +200,7 @@ def list_(
     """List the property's residencies with their dates and state."""
     now = database.utcnow()
     with _session() as session:
-        prop = _property(session, property_name)
+        prop = find_property(session, property_name)
         unit_id = _unit(session, prop, unit_label).id if unit_label else None
         rows = list(session.scalars(residency.residencies_at(prop.id, unit_id)))
         if not rows:

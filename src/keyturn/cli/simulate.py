@@ -1,7 +1,8 @@
 """`keyturn simulate`: a whole building in simulated time, checked against the oracle.
 
 It prints a summary (JSON with --json) and exits non-zero when the locks and the oracle
-disagree or an event is neither in the cloud nor inside a recorded log gap.
+disagree, a lock that had synced past a resident's move-out still let them in, or an event is
+neither in the cloud nor inside a recorded log gap.
 """
 
 from __future__ import annotations
@@ -53,7 +54,11 @@ def simulate_command(
         print(json.dumps(summary))
     else:
         _print(summary)
-    if summary["oracle_disagreements"] or summary["unaccounted_events"]:
+    if (
+        summary["oracle_disagreements"]
+        or summary["granted_after_move_out_sync"]
+        or summary["unaccounted_events"]
+    ):
         raise typer.Exit(1)
 
 

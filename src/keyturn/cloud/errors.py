@@ -50,6 +50,7 @@ Refusal ................................ errors
     UnsafeHeader ....................... mail.errors
   ConsentRequired ...................... people.consent.check
   InvalidPowers ........................ people.managers.service
+  PmsFileRefused ....................... people.pms.connectors
   InvalidLease ......................... people.residency.service
   NoUnitKey ............................ people.residency.service
   Rejected ............................. people.service

@@ -1,5 +1,5 @@
-"""Periodic background work inside the server: retention sweeps, outbound delivery and due
-move-outs.
+"""Periodic background work inside the server: retention sweeps, outbound delivery, due
+move-outs and the PMS sync.
 
 Each job is a daemon thread that waits one interval before every run, so starting the
 server (or a test client) never runs anything at once; a failed run is logged and the
@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from keyturn.cloud.mail.sender import deliver_pending
 from keyturn.cloud.mail.suppression import use_suppression_key
+from keyturn.cloud.people.pms.service import sync_sources
 from keyturn.cloud.people.residency.service import end_due_residencies
 from keyturn.cloud.privacy.retention.service import run_retention
 from keyturn.cloud.sessions import session_factory
@@ -98,10 +99,16 @@ async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
             session.commit()
         return {"moved_out": [report.membership_id for report in ended]}
 
+    pms_sources = settings.pms_source_map
+
+    def pms(now: datetime) -> Any:
+        return sync_sources(sessions, master_key, pms_sources, now)
+
     jobs = {
         "retention": (retention, settings.retention_interval_s),
         "outbound": (outbound, settings.outbound_interval_s),
         "residency": (residencies, settings.residency_interval_s),
+        "pms": (pms, settings.pms_sync_interval_s if pms_sources else 0),
     }
     started = []
     for name, (work, interval) in jobs.items():

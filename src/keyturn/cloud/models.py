@@ -54,7 +54,10 @@ from keyturn.cloud.mail.models import (
 from keyturn.cloud.people.models import (
     Account,
     Person,
+    PmsLink,
+    PmsReview,
     Profile,
+    ReviewState,
     RoleMembership,
     RolePermission,
 )
@@ -130,6 +133,8 @@ __all__ = [
     "OutboxMessage",
     "Person",
     "Photo",
+    "PmsLink",
+    "PmsReview",
     "Portfolio",
     "Profile",
     "Property",
@@ -138,6 +143,7 @@ __all__ = [
     "RequestDocument",
     "RequestKind",
     "RequestState",
+    "ReviewState",
     "RoleMembership",
     "RolePermission",
     "SingleDayCode",

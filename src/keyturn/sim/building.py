@@ -85,6 +85,10 @@ class SimPerson:
     registration_id: str | None = None
     temporary_codes: dict[str, tuple[str, Truth]] = field(default_factory=dict)  # lost phone
     tokens: list[tuple[bytes, Truth]] = field(default_factory=list)
+    membership_id: str | None = None  # a resident's residency
+    email: str | None = None
+    moved_out: bool = False
+    from_pms: bool = False  # moved in by the PMS sync, which alone moves them out
 
 
 @dataclass
@@ -97,6 +101,7 @@ class SimBuilding:
     walker: SimPerson
     walker_home: SimDoor
     grants_by_person: dict[str, list[str]]
+    units: dict[str, SimDoor] = field(default_factory=dict)  # unit label -> its door
 
     @property
     def entrance(self) -> SimDoor:
@@ -165,6 +170,7 @@ def build(
     for name, kind in SHARED_DOORS:
         add_door(name, kind, "keyturn-r1")
     homes: list[tuple[str, SimDoor]] = []
+    units: dict[str, SimDoor] = {}
     for number in range(doors - len(SHARED_DOORS)):
         unit = create_unit(session=session, property_id=prop.id, label=f"U{number + 1}")
         model = "keyturn-c2" if number % 4 == 3 else "keyturn-m"
@@ -172,6 +178,7 @@ def build(
         # One residence lock in five has no network and syncs only through phones.
         home.relay_only = number % 5 == 2
         homes.append((unit.id, home))
+        units[unit.label] = home
 
     def key(name: str, door_ids: list[str], windows: Sequence[dict[str, Any]] = ()) -> Key:
         return create_key(
@@ -191,14 +198,12 @@ def build(
 
     def add_person(role: Role, unit_id: str | None = None, by: str | None = None) -> SimPerson:
         number = len(people) + 1
+        email = f"{role.value}-{number}@{EMAIL_DOMAIN}"
         person = people_service.add_person(
-            session=session,
-            display_name=f"{role.value} {number}",
-            email=f"{role.value}-{number}@{EMAIL_DOMAIN}",
-            now=now,
+            session=session, display_name=f"{role.value} {number}", email=email, now=now
         )
         open_account(session=session, person_id=person.id, now=now)
-        people_service.add_role(
+        membership = people_service.add_role(
             session=session,
             property_id=prop.id,
             person_id=person.id,
@@ -206,7 +211,7 @@ def build(
             unit_id=unit_id,
             by=by,
         )
-        sim = SimPerson(person.id, role)
+        sim = SimPerson(person.id, role, membership_id=membership.id, email=email)
         people.append(sim)
         return sim
 
@@ -293,7 +298,7 @@ def build(
     for door in sim_doors:
         provision_lock(session, master_key, door, locks_dir, clock, now)
     building = SimBuilding(
-        prop.id, tz, sim_doors, people, manager, walker, walker_home, grants_by_person
+        prop.id, tz, sim_doors, people, manager, walker, walker_home, grants_by_person, units
     )
     return building
 

@@ -1,8 +1,9 @@
 """The reference oracle: a deliberately plain model of who should get in, kept apart from
 the rules core so that the simulator can check the real lock against it.
 
-It knows the ground truth the simulator created (credentials, revocations, suspensions)
-and, for each lock, the moment its knowledge dates from; it shares no code with the lock.
+It knows the ground truth the simulator created (credentials, revocations, suspensions,
+move-outs) and, for each lock, the moment its knowledge dates from; it shares no code with
+the lock.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Truth:
     record_id: str | None = None  # the cloud row, for revoking
     phone_registered_at: datetime | None = None  # mobile keys: when their phone was enrolled
     issued_for: str | None = None  # a lost-phone temporary code: whose it is (not its subject)
+    made_by: str | None = None  # a guest's single-day code: the resident who made it
 
     @property
     def needs_list(self) -> bool:
@@ -55,12 +57,42 @@ class Oracle:
     suspension stays barred for good (a new phone is needed); the holder's live temporary
     codes are revoked when a suspension starts (it issues fresh ones) and when it is lifted.
     A lock applies each of these only once its knowledge dates from after it.
+
+    A move-out takes the doors the resident loses from every credential they hold, from the
+    instant it takes effect. Until a lock has synced past that instant it may honestly still
+    admit them (it may also already refuse, having heard of a move-out scheduled ahead);
+    once it has, it must refuse.
     """
 
     tz: ZoneInfo
     suspensions: dict[str, list[tuple[datetime, datetime | None]]] = field(default_factory=dict)
     phone_bars: dict[str, list[datetime]] = field(default_factory=dict)
     truths: list[Truth] = field(default_factory=list)
+    move_outs: dict[str, list[tuple[datetime, frozenset[str]]]] = field(default_factory=dict)
+
+    def move_out(self, person: str, at: datetime, doors: frozenset[str]) -> None:
+        """The person loses `doors` from `at` on, and the guest codes they made go with it."""
+        self.move_outs.setdefault(person, []).append((at, doors))
+        for truth in self.truths:
+            if truth.made_by == person and truth.revoked_at is None:
+                truth.revoked_at = at
+
+    def moved_out_at(self, person: str | None, door: str, now: datetime) -> datetime | None:
+        """When the person's move-out from `door` took effect, if it has by `now`."""
+        effective = [
+            at for at, doors in self.move_outs.get(person or "", []) if door in doors and at <= now
+        ]
+        return min(effective, default=None)
+
+    def either_is_honest(
+        self, truth: Truth | None, door: str, now: datetime, known: datetime | None
+    ) -> bool:
+        """Whether the lock may decide either way: the holder has moved out of the door but
+        the lock has not synced since."""
+        if truth is None:
+            return False
+        moved = self.moved_out_at(truth.holder, door, now)
+        return moved is not None and (known is None or known < moved)
 
     def suspend(self, person: str, at: datetime) -> None:
         self.suspensions.setdefault(person, []).append((at, None))
@@ -110,6 +142,8 @@ class Oracle:
         if self._suspended_as_of(truth.holder, known):
             return False
         if self._phone_barred_as_of(truth, known):
+            return False
+        if self.moved_out_at(truth.holder, door, known) is not None:
             return False
         if door not in truth.doors:
             return False

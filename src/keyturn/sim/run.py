@@ -1,5 +1,6 @@
 """A whole building in simulated time: residents, guests, couriers, staff, a dog walker, a lost
-phone, power cuts, phone-relayed syncs and a lock that dies before it can sync.
+phone, power cuts, phone-relayed syncs, a lock that dies before it can sync, and residents who
+move out (at once or scheduled ahead) and move in through a daily PMS sync.
 
 Every attempt goes through a real lock and every sync through the cloud's real sync code; the
 oracle says what each attempt should have done, and the summary counts where they differ.
@@ -14,7 +15,7 @@ import re
 import shutil
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from keyturn.cloud.access.codes import (
     create_single_day_code,
     issue_one_time_code,
+    issue_personal_code,
     revoke_single_day_code,
 )
 from keyturn.cloud.access.credentials.mobile_keys import (
@@ -47,14 +49,20 @@ from keyturn.cloud.models import (
     Person,
     Photo,
     Property,
+    RoleMembership,
     SingleDayCode,
 )
+from keyturn.cloud.people.consent import service as consent
+from keyturn.cloud.people.pms import service as pms
+from keyturn.cloud.people.pms.connectors import FileConnector, PmsResident, write_file
+from keyturn.cloud.people.residency import service as residency
 from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.mobile_keys import sign_challenge
 from keyturn.lock.agent import Attempt, Lock
 from keyturn.lock.clock import ManualClock
 from keyturn.rules.types import Capability, Role
 from keyturn.sim.building import (
+    EMAIL_DOMAIN,
     TIME_ZONE,
     WALKER_HOURS,
     WALKER_WEEKDAYS,
@@ -75,6 +83,10 @@ TOKEN_REFRESH_EVERY = timedelta(days=2)
 # A phone relays a sync only for a lock that has not synced for this long (its app's rule).
 RELAY_AFTER = timedelta(minutes=30)
 COURIER_WINDOW_MIN = 30
+# Move-outs: one a day at once, one every other day scheduled this far ahead, both in the day.
+SCHEDULED_MOVE_OUT_AHEAD_H = (2.0, 10.0)
+# The PMS export is rewritten and synced once a day, at this local hour.
+PMS_SYNC_HOUR = 3.5
 MAX_DISAGREEMENTS_SHOWN = 10
 
 Progress = Callable[[int, int], None]
@@ -99,6 +111,13 @@ class Tally:
     duplicate_uploads_sent: int = 0
     power_cuts: int = 0
     lost_phone_suspensions: int = 0
+    move_outs: int = 0
+    scheduled_move_outs: int = 0
+    move_ins: int = 0
+    lease_changes: int = 0
+    pms_syncs: int = 0
+    pms_reviews: int = 0
+    granted_after_move_out_sync: int = 0
     disagreements: list[dict[str, Any]] = field(default_factory=list)
     disagreement_count: int = 0
 
@@ -122,6 +141,10 @@ class Simulation:
         self.tally = Tally()
         self.queue: list[tuple[datetime, int, int, Callable[[], None]]] = []
         self._order = itertools.count()
+        self.end = START + timedelta(days=config.days)
+        self.pms_file = workdir / "pms-export.csv"
+        self.pms_rows: list[PmsResident] = []
+        self._newcomers = itertools.count(1)
         with self.sessions.begin() as session:
             self.building: SimBuilding = build(
                 session,
@@ -142,15 +165,15 @@ class Simulation:
         heapq.heappush(self.queue, (moment, int(last), next(self._order), action))
 
     def run(self, progress: Progress | None = None) -> dict[str, Any]:
-        end = START + timedelta(days=self.config.days)
+        end = self.end
         for day in range(self.config.days):
             self._plan_day(START + timedelta(days=day), day)
         for door in self.building.doors:
             if not door.relay_only:
                 every = SHARED_SYNC_EVERY if door.kind != "residence" else HOME_SYNC_EVERY
                 self._every(door, every, end)
-        phones = [person for person in self.building.people if person.phone is not None]
-        self.at(START + timedelta(minutes=1), self._refresher(phones, end))
+        self.phones = [person for person in self.building.people if person.phone is not None]
+        self.at(START + timedelta(minutes=1), self._refresher(end))
         total = len(self.queue)
         done = 0
         while self.queue:
@@ -180,11 +203,11 @@ class Simulation:
             self.at(moment, partial(self._sync, door, direct=True), last=True)
             moment += every
 
-    def _refresher(self, people: list[SimPerson], end: datetime) -> Callable[[], None]:
+    def _refresher(self, end: datetime) -> Callable[[], None]:
         """Every phone fetches fresh tokens at the same moments, in one cloud transaction."""
 
         def refresh() -> None:
-            self._refresh_tokens(people)
+            self._refresh_tokens(self.phones)
             if self.now + TOKEN_REFRESH_EVERY < end:
                 self.at(self.now + TOKEN_REFRESH_EVERY, refresh)
 
@@ -199,14 +222,7 @@ class Simulation:
         rng = self.rng
         b = self.building
         for person in b.residents:
-            assert person.home is not None
-            for _ in range(1 + (rng.random() < 0.5)):
-                when = self._local(day_start, rng.uniform(7, 23))
-                self.at(when, partial(self._come_home, person))
-            if rng.random() < 0.15:
-                self.at(self._local(day_start, rng.uniform(6, 22)), partial(self._gym, person))
-            if rng.random() < 0.03:
-                self._plan_guest(person, day_start)
+            self._plan_resident_day(person, day_start)
         for staff in b.staff:
             for _ in range(4):
                 door = rng.choice(b.doors)
@@ -226,11 +242,36 @@ class Simulation:
             self.at(self._local(day_start, 10), self._lose_phone)
         if self.config.days >= 3 and day == (2 * self.config.days) // 3:
             self.at(self._local(day_start, 12), self._kill_a_lock)
+        self.at(self._local(day_start, PMS_SYNC_HOUR), partial(self._pms_sync, day))
+        if day >= 1:
+            self.at(self._local(day_start, rng.uniform(8, 20)), self._move_out_now)
+        if day % 2 == 1:
+            self.at(self._local(day_start, rng.uniform(7, 12)), self._schedule_move_out)
+
+    def _plan_resident_day(self, person: SimPerson, day_start: datetime) -> None:
+        """A resident's day: home once or twice, sometimes the gym, now and then a guest."""
+        rng = self.rng
+        assert person.home is not None
+        for _ in range(1 + (rng.random() < 0.5)):
+            when = self._local(day_start, rng.uniform(7, 23))
+            if when > self.now:
+                self.at(when, partial(self._come_home, person))
+        if rng.random() < 0.15:
+            when = self._local(day_start, rng.uniform(6, 22))
+            if when > self.now:
+                self.at(when, partial(self._gym, person))
+        if rng.random() < 0.03:
+            self._plan_guest(person, day_start)
 
     # -- people at doors ---------------------------------------------------------------
 
     def _come_home(self, person: SimPerson) -> None:
         assert person.home is not None
+        if person.moved_out:
+            # Someone who left comes back to their old door only: wrong codes typed at the
+            # entrance by every leaver would lock its keypad for everyone (A7).
+            self._enter(person, person.home)
+            return
         self._enter(person, self.building.entrance)
         self.at(self.now + timedelta(minutes=2), lambda: self._enter(person, person.home))
 
@@ -275,6 +316,7 @@ class Simulation:
             if (
                 method == "mechanical"
                 and person.role is Role.RESIDENT
+                and not person.moved_out
                 and lock.settings.has(Capability.MECHANICAL_KEY)
                 and self.rng.random() < 0.1
             ):
@@ -320,7 +362,12 @@ class Simulation:
             t.denied_by_reason[attempt.decision.reason.value] += 1
         if attempt.photo_id is not None:
             t.photos += 1
-        if expected != attempt.granted:
+        if attempt.granted and truth is not None and door.known_at is not None:
+            moved = self.oracle.moved_out_at(truth.holder, door.id, door.known_at)
+            if moved is not None and truth.kind != "mechanical":
+                t.granted_after_move_out_sync += 1
+        honest_either_way = self.oracle.either_is_honest(truth, door.id, self.now, door.known_at)
+        if expected != attempt.granted and not honest_either_way:
             t.disagreement_count += 1
             if len(t.disagreements) < MAX_DISAGREEMENTS_SHOWN:
                 t.disagreements.append(
@@ -349,6 +396,8 @@ class Simulation:
 
     def _make_guest_codes(self, host: SimPerson, arrives: datetime) -> None:
         assert host.home is not None
+        if host.moved_out:
+            return
         local_day = self.now.astimezone(self.building.tz).date()
         codes: list[tuple[SimDoor, str, Truth]] = []
         with self.sessions.begin() as session:
@@ -357,6 +406,7 @@ class Simulation:
                     session, self.master_key, door.id, local_day, host.id, self.now
                 )
                 truth = Truth("single_day", None, frozenset({door.id}), self.now, day=local_day)
+                truth.made_by = host.id
                 truth.slot = _slot_of(session, issued.record_id)
                 truth.record_id = issued.record_id
                 self.oracle.truths.append(truth)
@@ -542,6 +592,185 @@ class Simulation:
                 self.at(self.now + timedelta(hours=hours), partial(thief_tries, door))
         self.at(self.now + timedelta(days=1), restore)
 
+    # -- moving in and out ---------------------------------------------------------------
+
+    def _may_move_out(self, person: SimPerson) -> bool:
+        """Residents with a story of their own elsewhere in the run stay."""
+        b = self.building
+        walker_booker = next(p for p in b.residents if p.home is b.walker_home)
+        return (
+            not person.moved_out
+            and person.membership_id is not None
+            and person is not b.residents[0]  # the lost phone
+            and person is not walker_booker  # booked the dog walker
+            and not person.from_pms  # the PMS would move them back in while it lists them
+        )
+
+    def _leaver(self) -> SimPerson | None:
+        candidates = [p for p in self.building.residents if self._may_move_out(p)]
+        return self.rng.choice(candidates) if candidates else None
+
+    def _move_out_now(self) -> None:
+        """A resident moves out at once, through the residency service."""
+        person = self._leaver()
+        if person is None:
+            return
+        assert person.membership_id is not None
+        with self.sessions.begin() as session:
+            residency.move_out(
+                session=session,
+                master_key=self.master_key,
+                property_id=self.building.property_id,
+                membership_id=person.membership_id,
+                at=self.now,
+                by=self.building.manager.id,
+                now=self.now,
+            )
+        self._gone(person, self.now)
+
+    def _schedule_move_out(self) -> None:
+        """A move-out booked a few hours ahead; the residency job ends it at its time."""
+        person = self._leaver()
+        if person is None:
+            return
+        assert person.membership_id is not None
+        at = self.now + timedelta(hours=self.rng.uniform(*SCHEDULED_MOVE_OUT_AHEAD_H))
+        with self.sessions.begin() as session:
+            residency.move_out(
+                session=session,
+                master_key=self.master_key,
+                property_id=self.building.property_id,
+                membership_id=person.membership_id,
+                at=at,
+                by=self.building.manager.id,
+                now=self.now,
+            )
+        person.moved_out = True  # no longer a candidate; they still live there until `at`
+        self.tally.scheduled_move_outs += 1
+
+        def end_due() -> None:
+            with self.sessions.begin() as session:
+                ended = residency.end_due_residencies(
+                    session=session, master_key=self.master_key, now=self.now
+                )
+            assert person.membership_id in {move.membership_id for move in ended}
+            self._gone(person, at)
+
+        self.at(at, end_due)
+
+    def _gone(self, person: SimPerson, at: datetime) -> None:
+        """The oracle learns of a move-out that took effect at `at`: the resident keeps no
+        other role here, so every door goes."""
+        person.moved_out = True
+        self.tally.move_outs += 1
+        self.oracle.move_out(person.id, at, frozenset(d.id for d in self.building.doors))
+
+    def _pms_sync(self, day: int) -> None:
+        """The PMS export changes a little (new leases, a lease ending early, a date moved, a
+        name spelled another way) and the sync runs over it, as the scheduled job would."""
+        rng = self.rng
+        b = self.building
+        today = self.now.astimezone(b.tz).date()
+        rows = self.pms_rows
+        if day >= 1 and rows and rng.random() < 0.7:
+            rows.remove(rng.choice(rows))
+        if rows and rng.random() < 0.5:
+            changed = rng.choice(rows)
+            # Beyond the run's end: the grant's window changes, no attempt is affected.
+            later = self.end.astimezone(b.tz).date() + timedelta(days=rng.randrange(30, 400))
+            rows[rows.index(changed)] = replace(changed, lease_end=later)
+        for _ in range(1 + (rng.random() < 0.5)):
+            number = next(self._newcomers)
+            rows.append(
+                PmsResident(
+                    name=f"newcomer {number}",
+                    email=f"newcomer-{number}@{EMAIL_DOMAIN}",
+                    unit=rng.choice(sorted(b.units)),
+                    lease_start=today,
+                    external_id=f"L-{number}",
+                )
+            )
+        if day == 0:
+            known = b.residents[-1]
+            assert known.email is not None
+            assert known.home is not None
+            # Another unit, so it is no resident placed by hand: a partial match to review.
+            unit = next(label for label, door in sorted(b.units.items()) if door is not known.home)
+            rows.append(PmsResident("Someone Else", known.email, unit, today, None, "L-0"))
+        write_file(self.pms_file, rows)
+        with self.sessions.begin() as session:
+            report = pms.sync(
+                session=session,
+                master_key=self.master_key,
+                property_id=b.property_id,
+                connector=FileConnector(self.pms_file),
+                dry_run=False,
+                now=self.now,
+            )
+            newcomers = [
+                (
+                    session.scalars(
+                        select(Person.id).where(Person.email == move.lease.email)
+                    ).one(),
+                    move.lease,
+                )
+                for move in report.plan.moves_in
+            ]
+            memberships = dict(
+                session.execute(
+                    select(RoleMembership.person_id, RoleMembership.id).where(
+                        RoleMembership.person_id.in_([person_id for person_id, _ in newcomers]),
+                        RoleMembership.in_force(),
+                    )
+                ).all()
+            )
+        t = self.tally
+        t.pms_syncs += 1
+        t.pms_reviews += len(report.plan.reviews)
+        t.lease_changes += len(report.plan.lease_changes)
+        by_membership = {p.membership_id: p for p in b.residents}
+        for move in report.plan.moves_out:
+            self._gone(by_membership[move.residency.membership_id], self.now)
+        for person_id, lease in newcomers:
+            self._arrive(person_id, lease.email, b.units[lease.unit], memberships[person_id])
+
+    def _arrive(self, person_id: str, email: str, home: SimDoor, membership_id: str) -> None:
+        """A resident the PMS moved in: consent in the app, a phone, a code at their door."""
+        person = SimPerson(
+            person_id,
+            Role.RESIDENT,
+            home=home,
+            membership_id=membership_id,
+            email=email,
+            from_pms=True,
+        )
+        with self.sessions.begin() as session:
+            consent.record_in_app(
+                session=session, person=session.get_one(Person, person_id), now=self.now
+            )
+            enrol_new_phone(session, person, self.now)
+            issued = issue_personal_code(
+                session=session,
+                master_key=self.master_key,
+                person_id=person_id,
+                door_id=home.id,
+                now=self.now,
+                draw=self.rng.randrange,
+            )
+        truth = Truth("personal", person_id, frozenset({home.id}), self.now)
+        self.oracle.truths.append(truth)
+        person.code_at[home.id] = (issued.code, truth)
+        self.building.people.append(person)
+        self.phones.append(person)
+        self.tally.move_ins += 1
+        self._refresh_tokens([person])
+        local_today = self.now.astimezone(self.building.tz).date()
+        day = START
+        while day < self.end:
+            if day.astimezone(self.building.tz).date() >= local_today:
+                self._plan_resident_day(person, day)
+            day += timedelta(days=1)
+
     # -- locks -----------------------------------------------------------------------------
 
     def _sync(self, door: SimDoor, direct: bool) -> None:
@@ -658,6 +887,13 @@ class Simulation:
             "relay_syncs": t.relay_syncs,
             "power_cuts": t.power_cuts,
             "lost_phone_suspensions": t.lost_phone_suspensions,
+            "move_outs": t.move_outs,
+            "scheduled_move_outs": t.scheduled_move_outs,
+            "move_ins": t.move_ins,
+            "lease_changes": t.lease_changes,
+            "pms_syncs": t.pms_syncs,
+            "pms_reviews": t.pms_reviews,
+            "granted_after_move_out_sync": t.granted_after_move_out_sync,
             "oracle_disagreements": t.disagreement_count,
             "disagreement_examples": t.disagreements,
         }

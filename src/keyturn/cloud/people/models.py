@@ -1,4 +1,5 @@
-"""Tables for people, accounts, portfolio profiles, role memberships and manager permissions.
+"""Tables for people, accounts, portfolio profiles, role memberships, manager permissions and
+what the PMS sync keeps (its residencies and the reviews of partial matches).
 
 One login account serves a human everywhere, but everything a portfolio can change about that
 human (the name it knows them by, minor status, consent, suspension) lives in their profile
@@ -10,6 +11,7 @@ can still be anonymised consistently.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ColumnElement, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -147,3 +149,54 @@ class RolePermission(Base):
     permission: Mapped[Permission] = mapped_column(str_enum(Permission, "permission"))
     granted_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)
     created_at: Mapped[datetime] = created_at_column()
+
+
+class ReviewState(StrEnum):
+    """A PMS partial match's review: waiting, or decided by a manager."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class PmsLink(Base):
+    """A residency the PMS sync created, under the key the PMS knows the lease by.
+
+    Only residencies linked here are ever changed or ended by the sync; a resident placed by
+    hand has no link.
+    """
+
+    __tablename__ = "pms_links"
+    __table_args__ = (UniqueConstraint("membership_id"),)
+
+    id: Mapped[str] = id_column()
+    property_id: Mapped[str] = foreign_id("properties.id", ondelete="CASCADE")
+    external_key: Mapped[str] = mapped_column(String(220))
+    membership_id: Mapped[str] = foreign_id("role_memberships.id", ondelete="CASCADE", index=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class PmsReview(Base):
+    """A PMS lease whose email belongs to someone this portfolio knows by another name.
+
+    Nothing happens for the lease until a manager accepts (the sync then moves the known
+    person in) or rejects it (the sync leaves it alone while the PMS keeps that name).
+    """
+
+    __tablename__ = "pms_reviews"
+    __table_args__ = (UniqueConstraint("property_id", "external_key", "pms_name"),)
+
+    id: Mapped[str] = id_column()
+    property_id: Mapped[str] = foreign_id("properties.id", ondelete="CASCADE", index=False)
+    external_key: Mapped[str] = mapped_column(String(220))
+    person_id: Mapped[str] = foreign_id("people.id", ondelete="CASCADE")
+    email: Mapped[str] = mapped_column(String(320))
+    pms_name: Mapped[str] = mapped_column(String(200))
+    known_name: Mapped[str] = mapped_column(String(200))
+    unit_label: Mapped[str] = mapped_column(String(200))
+    state: Mapped[ReviewState] = mapped_column(
+        str_enum(ReviewState, "pms_review_state"), default=ReviewState.PENDING
+    )
+    created_at: Mapped[datetime] = created_at_column()
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)

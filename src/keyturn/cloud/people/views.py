@@ -1,5 +1,5 @@
 """HTTP routes for the people of a property: invite, list, read, roles, CSV import, consent
-and managers.
+managers, and the PMS sync's reviews.
 
 Giving or taking a manager role needs managers.manage on top of people.manage; the managers
 service checks and audits it, whichever route it comes through.
@@ -27,6 +27,7 @@ from keyturn.cloud.people.consent import service as consent
 from keyturn.cloud.people.consent import views as consent_views
 from keyturn.cloud.people.consent.views import consent_at_out
 from keyturn.cloud.people.managers import views as managers_views
+from keyturn.cloud.people.pms import views as pms_views
 from keyturn.cloud.people.profiles import read_profile_at
 from keyturn.cloud.people.schemas import (
     ImportReport,
@@ -249,7 +250,8 @@ def remove_role(
     return Response(status_code=204)
 
 
-# The consent routes (R5, R7) and the manager routes live in their own modules, served under
-# this router's prefix.
+# The consent routes (R5, R7), the manager routes and the PMS reviews live in their own
+# modules, served under this router's prefix.
 router.include_router(consent_views.router)
 router.include_router(managers_views.router)
+router.include_router(pms_views.router)

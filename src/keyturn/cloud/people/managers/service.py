@@ -389,18 +389,6 @@ def clear_powers(*, session: Session, property_id: str, person_id: str) -> None:
 # -- lookups by name, for the operator's command ------------------------------------------------
 
 
-def find_property(*, session: Session, name_or_id: str) -> Property:
-    """The property with this id, or else the one property with this name."""
-    found = session.get(Property, name_or_id)
-    if found is not None:
-        return found
-    named = list(session.scalars(select(Property).where(Property.name == name_or_id).limit(2)))
-    if len(named) != 1:
-        why = "no property" if not named else "more than one property"
-        raise InvalidReference(f"{why} named {name_or_id!r}; give its id")
-    return named[0]
-
-
 def find_member(*, session: Session, property_id: str, email: str) -> Person:
     """The person with this email who has a role at the property."""
     person = session.scalars(select(Person).where(Person.email == email.strip().lower())).first()
