@@ -56,11 +56,19 @@ from factories import (
     token_for,
 )
 from keyturn.cloud.app import create_app
-from keyturn.cloud.devices.service import current_access_list
+from keyturn.cloud.devices.service import (
+    create_provisioning_token,
+    current_access_list,
+    provision_device,
+)
+from keyturn.cloud.devices.sync import handle_uplink
 from keyturn.cloud.models import Device, Door, Event, Key, OutboxMessage, Photo
 from keyturn.cloud.people.consent.service import ConsentKind, record_written
 from keyturn.cloud.properties.service import authority_of
 from keyturn.crypto.keys import SigningKeyPair
+from keyturn.lock.agent import Lock
+from keyturn.lock.clock import ManualClock
+from keyturn.lock.provision import create_identity, install_config
 from keyturn.protocol.messages import AccessList
 from keyturn.rules.types import CredentialType, DoorKind, Permission, Reason, Role
 from keyturn.settings import Settings
@@ -701,3 +709,50 @@ def make_live_world(
         current_access_list(session=session, master_key=MASTER_KEY, door_id=door_id, now=now)
     session.commit()
     return world
+
+
+# Real locks: the reference lock provisioned and synced through the cloud's own services -------
+
+
+@dataclass
+class RealLock:
+    """A real `keyturn.lock` Lock on a manual clock, enrolled at a door of the test's cloud."""
+
+    door_id: str
+    lock: Lock
+    clock: ManualClock
+    photo_dir: Path
+
+    def at(self, moment: datetime) -> Lock:
+        """The lock with its clock set to `moment`."""
+        self.clock.set(moment)
+        return self.lock
+
+
+def real_lock(
+    session: Session, *, door_id: str, folder: Path, now: datetime, model: str = "keyturn-r1"
+) -> RealLock:
+    """A new lock at the door through the real provisioning flow, its clock at `now`."""
+    folder.mkdir(parents=True)
+    public = create_identity(folder / "lock")
+    token = create_provisioning_token(session=session, door_id=door_id, model_name=model, now=now)
+    config = provision_device(
+        session=session,
+        master_key=MASTER_KEY,
+        token=token,
+        public_key=public.public_bytes(),
+        model_name=model,
+        now=now,
+    )
+    install_config(folder / "lock", config)
+    clock = ManualClock(now)
+    return RealLock(door_id, Lock.open(folder / "lock", clock), clock, folder / "photos")
+
+
+def sync_real_lock(session: Session, real: RealLock, now: datetime) -> None:
+    """One real exchange at `now`: the lock's sealed uplink to the cloud, its downlink back."""
+    lock = real.at(now)
+    frame = lock.build_uplink()
+    reply = handle_uplink(session, MASTER_KEY, real.photo_dir, frame, now)
+    session.commit()
+    lock.apply_downlink(reply)

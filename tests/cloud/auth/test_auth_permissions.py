@@ -63,6 +63,7 @@ EXPECTED: dict[str, set[str]] = {
     "consent.record": MANAGERS,
     "keys.read": {*KEY_SHARERS, "pm_keys_specific"},
     "keys.manage": {"portfolio_manager", "pm_keys_full"},
+    "access.review": KEY_SHARERS,
     "keys.grant": {*KEY_SHARERS, "pm_keys_specific"},
     "credentials.manage": KEY_SHARERS,
     "credentials.self": MEMBERS,
@@ -95,6 +96,7 @@ LEAST_SCOPE: dict[str, str] = {
     "account.security": "admin",
     "managers.manage": "admin",
     "dsar.review": "admin",
+    "access.review": "read",
 }
 
 
