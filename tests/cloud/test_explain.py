@@ -143,7 +143,7 @@ def build(session: Session, draw: st.DrawFn, folder: Path) -> Building:
                 issued = give_doorcode(session, person_id=person.id, door_id=door.id, now=BUILT)
                 held.codes[issued.record_id] = issued.code
         if draw(st.booleans()):
-            uid = f"{draw(st.integers(0, 2**56 - 1)):014X}"
+            uid = f"{number:02X}{draw(st.integers(0, 2**48 - 1)):012X}"
             held.cards[
                 give_keycard(session, property_id=prop.id, person_id=person.id, card_uid=uid).id
             ] = uid

@@ -8,20 +8,32 @@ given into a manager's words, in the check order of its docstring.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select
-from sqlalchemy.orm import Session
-
-from keyturn.cloud.access.access_lists import (
-    build_access_list,
-    grant_schedule,
-    subject_for,
+from sqlalchemy import (
+    and_,
+    bindparam,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
 )
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, aliased
+
+from keyturn.cloud.access.access_lists import build_access_list, schedule_of, subject_for
 from keyturn.cloud.access.credentials.mobile_keys import DEFAULT_TTL
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.models import (
@@ -206,6 +218,7 @@ class AccessReview:
 
 # -- what the door's lock holds --------------------------------------------------------------
 
+_NEWEST = aliased(AccessListVersion)
 _NEWEST_VERSION = (
     select(func.max(AccessListVersion.version))
     .where(AccessListVersion.door_id == Door.id)
@@ -222,26 +235,58 @@ _SENT_VERSION = (
     .correlate(Door, Device)
     .scalar_subquery()
 )
+# The person asked about, if they have a role at the property or a grant of one of its keys.
+_PERSON_NAME = (
+    select(Person.display_name)
+    .where(
+        Person.id == bindparam("person"),
+        or_(
+            exists().where(
+                RoleMembership.person_id == Person.id,
+                RoleMembership.property_id == bindparam("property"),
+            ),
+            exists().where(
+                Grant.person_id == Person.id,
+                Key.id == Grant.key_id,
+                Key.property_id == bindparam("property"),
+            ),
+        ),
+    )
+    .scalar_subquery()
+)
+# One row: the door, its live lock, the versions that matter and the person's name.
 _DOOR = (
     select(
         Door.name,
         Door.kind,
         Property.time_zone,
         Property.portfolio_id,
+        _PERSON_NAME,
         Device.id,
         Device.applied_access_list_version,
         _SENT_VERSION,
         Device.last_sync_at,
-        _NEWEST_VERSION,
+        _NEWEST.version,
+        _NEWEST.content_hash,
     )
     .join(Property, Property.id == Door.property_id)
     .outerjoin(Device, and_(Device.door_id == Door.id, Device.retired_at.is_(None)))
+    .outerjoin(_NEWEST, and_(_NEWEST.door_id == Door.id, _NEWEST.version == _NEWEST_VERSION))
     .where(Door.id == bindparam("door"), Door.property_id == bindparam("property"))
 )
-_CONTENT = select(AccessListVersion.content).where(
+_VERSION = select(AccessListVersion.content_hash, AccessListVersion.content).where(
     AccessListVersion.door_id == bindparam("door"),
     AccessListVersion.version == bindparam("version"),
 )
+_HASH = select(AccessListVersion.content_hash).where(
+    AccessListVersion.door_id == bindparam("door"),
+    AccessListVersion.version == bindparam("version"),
+)
+# Decoded lists by (door, version, content hash): a published version never changes, and a
+# busy door's list takes longer to decode than everything else an answer needs.
+_DECODED_KEPT = 64
+_decoded: OrderedDict[tuple[str, int, bytes], _Index] = OrderedDict()
+_decoded_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,43 +299,104 @@ class _Door:
     portfolio_id: str
 
 
-@dataclass(slots=True)
-class _Held:
-    """The list the answer is decided on, indexed, and the newest one when they differ."""
+class _Index:
+    """One list as decide() sees it: its state, and its entries by credential id."""
 
-    lock: LockView
-    access_list: AccessList
-    state: LockState
-    by_id: dict[str, CredentialSpec]
-    newest: _Held | None = None
-    entries: dict[str, AccessEntry] = field(default_factory=dict)
+    def __init__(self, access_list: AccessList) -> None:
+        self.access_list = access_list
+        self.state = lock_state_of(access_list)
+        self.by_id = {spec.credential_id: spec for spec in access_list.upserts}
+        self._entries: dict[str, AccessEntry] = {}
+        self._by_subject: dict[str, list[CredentialSpec]] | None = None
+
+    def of_subject(self, subject: str) -> list[CredentialSpec]:
+        """The entries of one holder, as the list holds them."""
+        if self._by_subject is None:
+            by_subject: dict[str, list[CredentialSpec]] = {}
+            for spec in self.access_list.upserts:
+                by_subject.setdefault(spec.subject, []).append(spec)
+            self._by_subject = by_subject
+        return self._by_subject.get(subject, [])
 
     def entry(self, credential_id: str, door_id: str) -> AccessEntry | None:
         spec = self.by_id.get(credential_id)
         if spec is None:
             return None
-        entry = self.entries.get(credential_id)
+        entry = self._entries.get(credential_id)
         if entry is None:
             entry = entry_from_spec(spec, door_id, schedule_from_spec(spec.schedule))
-            self.entries[credential_id] = entry
+            self._entries[credential_id] = entry
         return entry
 
 
-def _door(session: Session, property_id: str, door_id: str) -> tuple[_Door, Any]:
-    row = session.execute(_DOOR, {"door": door_id, "property": property_id}).first()
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """The list the answer is decided on, and the newest one when the lock holds another."""
+
+    lock: LockView
+    index: _Index
+    newest: _Index | None = None
+
+    @property
+    def state(self) -> LockState:
+        return self.index.state
+
+    @property
+    def by_id(self) -> Mapping[str, CredentialSpec]:
+        return self.index.by_id
+
+    @property
+    def access_list(self) -> AccessList:
+        return self.index.access_list
+
+    def entry(self, credential_id: str, door_id: str) -> AccessEntry | None:
+        return self.index.entry(credential_id, door_id)
+
+
+def _read(session: Session) -> Connection:
+    """The session's connection, for these plain reads: Core rows, without the ORM's pass
+    over every statement (they change nothing and load no entity)."""
+    return session.connection()
+
+
+def _door(
+    session: Session, property_id: str, door_id: str, person_id: str | None
+) -> tuple[_Door, str | None, Sequence[Any]]:
+    row = (
+        _read(session)
+        .execute(_DOOR, {"door": door_id, "property": property_id, "person": person_id})
+        .first()
+    )
     if row is None:
         raise NotFound()
-    name, kind, time_zone, portfolio_id, *lock = row
-    return _Door(
-        door_id, property_id, name, DoorKind(kind), ZoneInfo(time_zone), portfolio_id
-    ), lock
+    name, kind, time_zone, portfolio_id, person_name, *lock = row
+    door = _Door(door_id, property_id, name, DoorKind(kind), ZoneInfo(time_zone), portfolio_id)
+    return door, person_name, lock
 
 
-def _content(session: Session, door_id: str, version: int) -> AccessList | None:
-    data = session.execute(_CONTENT, {"door": door_id, "version": version}).scalar()
-    if data is None:
+def _index(
+    session: Session, door_id: str, version: int, content_hash: bytes | None
+) -> _Index | None:
+    """The decoded list of one version, from the cache or the database; None if not kept."""
+    if content_hash is None:
+        content_hash = _read(session).execute(_HASH, {"door": door_id, "version": version}).scalar()
+        if content_hash is None:
+            return None
+    cache_key = (door_id, version, content_hash)
+    with _decoded_lock:
+        found = _decoded.get(cache_key)
+        if found is not None:
+            _decoded.move_to_end(cache_key)
+            return found
+    row = _read(session).execute(_VERSION, {"door": door_id, "version": version}).first()
+    if row is None or row[1] is None:
         return None
-    return content_from_bytes(data)
+    index = _Index(content_from_bytes(row[1]))
+    with _decoded_lock:
+        _decoded[cache_key] = index
+        while len(_decoded) > _DECODED_KEPT:
+            _decoded.popitem(last=False)
+    return index
 
 
 def _held(
@@ -301,18 +407,17 @@ def _held(
     A lock reports the version it holds when it syncs, and applies the newest version the
     cloud answers with; so it holds the newest version published by its last sync.
     """
-    device_id, reported, sent, last_sync_at, newest = lock
-    applied = max(reported or 0, sent or 0)
-    newest_list = _content(session, door.id, newest) if newest is not None else None
+    device_id, reported, sent, last_sync_at, newest, newest_hash = lock
+    newest_index = _index(session, door.id, newest, newest_hash) if newest else None
     if device_id is None:
-        if newest_list is None:
-            newest_list = build_access_list(session, master_key, door.id, now)
+        if newest_index is None:
+            newest_index = _Index(build_access_list(session, master_key, door.id, now))
             described = "the list the cloud would send it now"
         else:
             described = f"the newest list (version {newest})"
         note = f"No lock is bound to this door, so nothing decides there yet: shown is {described}."
-        view = LockView(None, None, newest, newest, None, False, note)
-        return _indexed(view, newest_list)
+        return _Held(LockView(None, None, newest, newest, None, False, note), newest_index)
+    applied = max(reported or 0, sent or 0)
     if applied == 0:
         note = (
             "The lock has applied no list yet: it knows no doorcode or keycard, and checks "
@@ -322,100 +427,59 @@ def _held(
             note += f" Its first sync brings version {newest}."
         view = LockView(device_id, 0, newest, 0, last_sync_at, not newest, note)
         empty = AccessList(door_id=door.id, version=0, base_version=None, issued_at=0)
-        held = _indexed(view, empty)
-        held.newest = _indexed(view, newest_list) if newest_list is not None else None
-        return held
-    if applied == newest and newest_list is not None:
+        return _Held(view, _Index(empty), newest_index)
+    if applied == newest and newest_index is not None:
         note = f"The lock holds the newest list (version {newest}), applied at its last sync."
-        return _indexed(
-            LockView(device_id, applied, newest, applied, last_sync_at, True, note), newest_list
-        )
-    applied_list = _content(session, door.id, applied)
-    if applied_list is None:
-        if newest_list is None:
-            newest_list = build_access_list(session, master_key, door.id, now)
+        view = LockView(device_id, applied, newest, applied, last_sync_at, True, note)
+        return _Held(view, newest_index)
+    applied_index = _index(session, door.id, applied, None)
+    if applied_index is None:
+        if newest_index is None:
+            newest_index = _Index(build_access_list(session, master_key, door.id, now))
         note = (
             f"The cloud no longer keeps version {applied}, which the lock holds: shown is the "
             f"newest list (version {newest}), which the lock has not applied yet."
         )
         view = LockView(device_id, applied, newest, newest, last_sync_at, False, note)
-        return _indexed(view, newest_list)
+        return _Held(view, newest_index)
     note = (
         f"The lock has not applied the newest list yet: until its next sync it decides on "
         f"version {applied} (the newest is version {newest})."
     )
     view = LockView(device_id, applied, newest, applied, last_sync_at, False, note)
-    held = _indexed(view, applied_list)
-    held.newest = _indexed(view, newest_list) if newest_list is not None else None
-    return held
-
-
-def _indexed(view: LockView, access_list: AccessList) -> _Held:
-    return _Held(
-        lock=view,
-        access_list=access_list,
-        state=lock_state_of(access_list),
-        by_id={spec.credential_id: spec for spec in access_list.upserts},
-    )
+    return _Held(view, applied_index, newest_index)
 
 
 # -- what the person holds -----------------------------------------------------------------------
 
-_PERSON = select(Person.display_name).where(
-    Person.id == bindparam("person"),
-    or_(
-        exists().where(
-            RoleMembership.person_id == Person.id,
-            RoleMembership.property_id == bindparam("property"),
-        ),
-        exists().where(
-            Grant.person_id == Person.id,
-            Key.id == Grant.key_id,
-            Key.property_id == bindparam("property"),
-        ),
-    ),
-)
-_GRANT_COLUMNS = (
-    Grant.id,
-    Grant.person_id,
-    Grant.key_id,
-    Key.name,
-    Grant.starts_at,
-    Grant.ends_at,
-    Grant.revoked_at,
-    Grant.resident,
-    Grant.created_by,
-    Key.schedule_json,
-)
 _GRANTS_AT_DOOR = (
-    select(*_GRANT_COLUMNS)
+    select(
+        Grant.id,
+        Grant.person_id,
+        Grant.key_id,
+        Key.name,
+        Grant.starts_at,
+        Grant.ends_at,
+        Grant.revoked_at,
+        Grant.resident,
+        Grant.created_by,
+        Key.schedule_json,
+    )
     .join(Key, Key.id == Grant.key_id)
     .join(key_doors, key_doors.c.key_id == Key.id)
     .where(key_doors.c.door_id == bindparam("door"))
     .order_by(Grant.starts_at, Grant.id)
 )
-_PERSON_GRANTS = _GRANTS_AT_DOOR.where(Grant.person_id == bindparam("person"))
-_PERSON_DOORCODES = (
-    select(Doorcode.id, Doorcode.revoked_at)
-    .where(Doorcode.person_id == bindparam("person"), Doorcode.door_id == bindparam("door"))
-    .order_by(Doorcode.created_at, Doorcode.id)
-)
-_PERSON_KEYCARDS = (
-    select(Keycard.id, Keycard.card_uid, Keycard.active)
-    .where(Keycard.person_id == bindparam("person"), Keycard.property_id == bindparam("property"))
-    .order_by(Keycard.created_at, Keycard.id)
-)
-_PHONE_COLUMNS = (
-    MobileKeyRegistration.id,
-    MobileKeyRegistration.person_id,
-    MobileKeyRegistration.phone_key_id,
-    MobileKeyRegistration.registered_at,
-    MobileKeyRegistration.revoked_at,
-    Profile.suspended_at,
-    Profile.phones_barred_before,
-)
 _PHONES = (
-    select(*_PHONE_COLUMNS)
+    select(
+        MobileKeyRegistration.id,
+        MobileKeyRegistration.person_id,
+        MobileKeyRegistration.phone_key_id,
+        MobileKeyRegistration.registered_at,
+        MobileKeyRegistration.revoked_at,
+        Profile.suspended_at,
+        Profile.phones_barred_before,
+    )
     .outerjoin(
         Profile,
         and_(
@@ -425,6 +489,95 @@ _PHONES = (
     )
     .where(MobileKeyRegistration.person_id.in_(bindparam("people", expanding=True)))
     .order_by(MobileKeyRegistration.registered_at, MobileKeyRegistration.id)
+)
+
+
+_GRANTER = aliased(Person)
+
+
+def _no(column: Any) -> Any:
+    return cast(null(), column.type)
+
+
+# Everything one person holds that could reach the door, in one statement: their grants of
+# keys that open it, their doorcodes there, their keycards here and their phones.
+_HOLDINGS = union_all(
+    select(
+        literal("grant").label("kind"),
+        Grant.id.label("id"),
+        Grant.key_id.label("text_a"),
+        Key.name.label("text_b"),
+        Grant.created_by.label("text_c"),
+        _GRANTER.display_name.label("text_d"),
+        Grant.starts_at.label("time_a"),
+        Grant.ends_at.label("time_b"),
+        Grant.revoked_at.label("time_c"),
+        _no(Grant.revoked_at).label("time_d"),
+        Grant.resident.label("flag"),
+        Key.schedule_json.label("schedule"),
+    )
+    .join(Key, Key.id == Grant.key_id)
+    .join(key_doors, key_doors.c.key_id == Key.id)
+    .outerjoin(_GRANTER, _GRANTER.id == Grant.created_by)
+    .where(key_doors.c.door_id == bindparam("door"), Grant.person_id == bindparam("person")),
+    select(
+        literal("doorcode"),
+        Doorcode.id,
+        _no(Grant.key_id),
+        _no(Key.name),
+        _no(Grant.created_by),
+        _no(Person.display_name),
+        Doorcode.created_at,
+        _no(Grant.ends_at),
+        Doorcode.revoked_at,
+        _no(Grant.revoked_at),
+        false(),
+        _no(Key.schedule_json),
+    ).where(
+        # Live codes only, by the index that keeps them unique; a revoked code that a lock
+        # still holds is found in its list.
+        Doorcode.person_id == bindparam("person"),
+        Doorcode.door_id == bindparam("door"),
+        Doorcode.revoked_at.is_(None),
+    ),
+    select(
+        literal("keycard"),
+        Keycard.id,
+        Keycard.card_uid,
+        Keycard.property_id,
+        _no(Grant.created_by),
+        _no(Person.display_name),
+        Keycard.created_at,
+        _no(Grant.ends_at),
+        _no(Grant.revoked_at),
+        _no(Grant.revoked_at),
+        Keycard.active,
+        _no(Key.schedule_json),
+    )
+    # Active cards by holder (a person has few); the property is checked on the rows.
+    .where(Keycard.person_id == bindparam("person"), Keycard.active.is_(True)),
+    select(
+        literal("phone"),
+        MobileKeyRegistration.id,
+        MobileKeyRegistration.phone_key_id,
+        _no(Key.name),
+        _no(Grant.created_by),
+        _no(Person.display_name),
+        MobileKeyRegistration.registered_at,
+        Profile.suspended_at,
+        MobileKeyRegistration.revoked_at,
+        Profile.phones_barred_before,
+        false(),
+        _no(Key.schedule_json),
+    )
+    .outerjoin(
+        Profile,
+        and_(
+            Profile.person_id == MobileKeyRegistration.person_id,
+            Profile.portfolio_id == bindparam("portfolio"),
+        ),
+    )
+    .where(MobileKeyRegistration.person_id == bindparam("person")),
 )
 _NAMES = select(Person.id, Person.display_name).where(
     Person.id.in_(bindparam("people", expanding=True))
@@ -456,11 +609,57 @@ class _Phone:
     phones_barred_before: datetime | None
 
 
+@dataclass(slots=True)
+class _Holdings:
+    grants: list[_Grant] = field(default_factory=list)
+    doorcodes: list[tuple[str, datetime | None]] = field(default_factory=list)
+    keycards: list[tuple[str, str]] = field(default_factory=list)
+    phones: list[_Phone] = field(default_factory=list)
+    granters: dict[str, str] = field(default_factory=dict)
+
+
+def _holdings(session: Session, person_id: str, door: _Door) -> _Holdings:
+    found = _Holdings()
+    params = {"person": person_id, "door": door.id, "portfolio": door.portfolio_id}
+    rows = _read(session).execute(_HOLDINGS, params).all()
+    for row in sorted(rows, key=lambda row: (row[6], row[1])):
+        (
+            kind,
+            row_id,
+            text_a,
+            text_b,
+            text_c,
+            text_d,
+            time_a,
+            time_b,
+            time_c,
+            time_d,
+            flag,
+            sched,
+        ) = row
+        if kind == "grant":
+            if text_c is not None and text_d is not None:
+                found.granters[text_c] = text_d
+            found.grants.append(
+                _Grant(
+                    row_id, person_id, text_a, text_b, time_a, time_b, time_c, flag, text_c, sched
+                )
+            )
+        elif kind == "doorcode":
+            found.doorcodes.append((row_id, time_c))
+        elif kind == "keycard":
+            if text_b == door.property_id:
+                found.keycards.append((row_id, text_a))
+        else:
+            found.phones.append(_Phone(row_id, person_id, text_a, time_a, time_c, time_b, time_d))
+    return found
+
+
 def _names(session: Session, people: Iterable[str | None]) -> dict[str, str]:
     wanted = sorted({person for person in people if person})
     if not wanted:
         return {}
-    return {row[0]: row[1] for row in session.execute(_NAMES, {"people": wanted})}
+    return {row[0]: row[1] for row in _read(session).execute(_NAMES, {"people": wanted})}
 
 
 # -- mobile keys ----------------------------------------------------------------------------------
@@ -476,16 +675,14 @@ def mobile_key_entry(
     barred or suspended (a key fetched before that stays in the phone until it expires).
     The entry is read back from the claims exactly as the lock reads a verified token.
     """
+    barred = phone.phones_barred_before
     blocked = [
         moment
         for moment in (
             grant.revoked_at,
             phone.revoked_at,
             phone.suspended_at,
-            phone.phones_barred_before
-            if phone.phones_barred_before is not None
-            and phone.registered_at <= phone.phones_barred_before
-            else None,
+            barred if barred is not None and phone.registered_at <= barred else None,
         )
         if moment is not None
     ]
@@ -494,22 +691,22 @@ def mobile_key_entry(
         return None
     if grant.ends_at is not None and grant.ends_at <= issued:
         return None
+    horizon = issued + DEFAULT_TTL
     not_before, expires = token_window(
         max(issued, grant.starts_at),
-        issued + DEFAULT_TTL if grant.ends_at is None else min(issued + DEFAULT_TTL, grant.ends_at),
+        horizon if grant.ends_at is None else min(horizon, grant.ends_at),
         issued,
     )
     if at >= expires:
         return None  # the lock takes no expired token at all
-    key = Key(id=grant.key_id, schedule_json=grant.schedule_json or {})
     claims = MobileKeyClaims(
-        token_id="",
+        token_id="",  # no token is made: only its claims are read back
         key_id=grant.id,
         # The token names every door of the key; this door is one of them.
         door_ids=(door_id,),
         phone_public=b"",
         schedule=token_schedule_claim(
-            grant_schedule(key, _as_grant(grant)),
+            schedule_of(grant.schedule_json, grant.starts_at, grant.ends_at),
             subject=subject_for(grant.person_id),
             credential_id=phone.phone_key_id,
             grant_id=grant.id,
@@ -522,10 +719,6 @@ def mobile_key_entry(
         issuer_key_id="",
     )
     return entry_from_claims(claims)
-
-
-def _as_grant(grant: _Grant) -> Grant:
-    return Grant(starts_at=grant.starts_at, ends_at=grant.ends_at)
 
 
 # -- the decision in words ---------------------------------------------------------------------
@@ -557,6 +750,7 @@ class _Words:
         return self.names.get(person_id, person_id)
 
 
+@lru_cache(maxsize=1024)
 def _windows(schedule: Schedule) -> str:
     if not schedule.windows:
         return "at any time of the week"
@@ -642,9 +836,9 @@ def _known(entry: AccessEntry, words: _Words, key_id: str | None) -> str:
 
 
 def _decide(
-    kind: CredentialType, entry: AccessEntry | None, held: _Held, door: _Door, at: datetime
+    kind: CredentialType, entry: AccessEntry | None, state: LockState, door: _Door, at: datetime
 ) -> Reason:
-    return decide(Presentation(kind, entry), held.state, door.id, at, door.zone).reason
+    return decide(Presentation(kind, entry), state, door.id, at, door.zone).reason
 
 
 def _after_sync(
@@ -660,7 +854,7 @@ def _after_sync(
     if newest is None:
         return None
     entry = mobile if kind is CredentialType.MOBILE_KEY else newest.entry(credential_id, door.id)
-    return _decide(kind, entry, newest, door, at)
+    return _decide(kind, entry, newest.state, door, at)
 
 
 def _credential_answer(
@@ -674,7 +868,7 @@ def _credential_answer(
     words: _Words,
 ) -> CredentialAnswer:
     door, at = words.door, words.at
-    reason = _decide(kind, entry, held, door, at)
+    reason = _decide(kind, entry, held.state, door, at)
     grant_id = entry.grant_id if entry is not None else None
     return CredentialAnswer(
         credential_type=kind,
@@ -692,7 +886,6 @@ def _credential_answer(
 
 def _not_listed(
     what: str,
-    revoked_at: datetime | None,
     held: _Held,
     credential_id: str,
     live_grant: bool,
@@ -700,11 +893,6 @@ def _not_listed(
 ) -> str:
     """Why the lock's list holds no entry for one of the person's codes or cards."""
     version = held.lock.evaluated_version
-    if revoked_at is not None:
-        return (
-            f"This {what} was revoked on {words.when(revoked_at)}; the lock's list "
-            f"(version {version}) does not hold it."
-        )
     if held.newest is not None and credential_id in held.newest.by_id:
         return (
             f"The lock's list (version {version}) does not hold this {what} yet; the newest "
@@ -727,36 +915,23 @@ def explain(
     door_id: str,
     at: datetime,
     now: datetime,
-    viewer_id: str | None = None,
 ) -> Explanation:
     """Whether the person's credentials open the door at `at`, one answer per credential.
 
     Decided by the rules core on the list the door's lock holds; 404 for a door or person
-    that is not at this property. The question and who asked it are audited, not the answer.
+    that is not at this property. Not audited: it shows one person's rights at one door, which
+    the same managers read unaudited in that person's grants and credentials (an access
+    review, which lists everyone at a door, is).
     """
-    door, lock = _door(session, property_id, door_id)
-    person_name = session.execute(_PERSON, {"person": person_id, "property": property_id}).scalar()
+    door, person_name, lock = _door(session, property_id, door_id, person_id)
     if person_name is None:
         raise NotFound()
     held = _held(session, master_key, door, lock, now)
-    mine = {"person": person_id, "door": door_id, "property": property_id}
-    grants = [_Grant(*row) for row in session.execute(_PERSON_GRANTS, mine)]
-    codes = session.execute(_PERSON_DOORCODES, mine).all()
-    cards = session.execute(_PERSON_KEYCARDS, mine).all()
-    phones = [
-        _Phone(*row)
-        for row in session.execute(_PHONES, {"portfolio": door.portfolio_id, "people": [person_id]})
-    ]
-    by = [grant.created_by for grant in grants]
-    by += [
-        spec.granted_by
-        for spec in held.access_list.upserts
-        if spec.subject == subject_for(person_id)
-    ]
-    names = {person_id: person_name, **_names(session, by)}
-    words = _Words(
-        door, at, names, {g.key_id: g.key_name for g in grants}, held.lock.evaluated_version
-    )
+    mine = _holdings(session, person_id, door)
+    grants, codes, cards, phones = mine.grants, mine.doorcodes, mine.keycards, mine.phones
+    names = {person_id: person_name, **mine.granters}
+    keys = {grant.key_id: grant.key_name for grant in grants}
+    words = _Words(door, at, names, keys, held.lock.evaluated_version)
     live_grant = any(g.revoked_at is None and (g.ends_at is None or g.ends_at > at) for g in grants)
     answers: list[CredentialAnswer] = []
     for phone in phones:
@@ -784,55 +959,36 @@ def explain(
                     words,
                 )
             )
-    for code_id, revoked_at in codes:
-        if revoked_at is not None and code_id not in held.by_id:
-            continue
-        entry = held.entry(code_id, door_id)
-        unknown = _not_listed("doorcode", revoked_at, held, code_id, live_grant, words)
-        answers.append(
-            _credential_answer(
-                CredentialType.PERSONAL_DOORCODE,
-                code_id,
-                "personal doorcode",
-                entry,
-                entry.key_id if entry else None,
-                unknown,
-                held,
-                words,
+    # Live codes and active cards, then those the cloud revoked that the lock still holds.
+    listed = held.index.of_subject(subject_for(person_id))
+    kept = {code_id for code_id, _ in codes} | {card_id for card_id, _ in cards}
+    gone = [spec for spec in listed if spec.credential_id not in kept]
+    doorcodes = [(code_id, "personal doorcode") for code_id, _ in codes] + [
+        (spec.credential_id, "personal doorcode (revoked since)")
+        for spec in gone
+        if spec.credential_type is CredentialType.PERSONAL_DOORCODE
+    ]
+    keycards = [(card_id, f"keycard …{card_uid[-4:]}") for card_id, card_uid in cards] + [
+        (spec.credential_id, "keycard (deactivated since)")
+        for spec in gone
+        if spec.credential_type is CredentialType.KEYCARD
+    ]
+    for kind, what, held_here in (
+        (CredentialType.PERSONAL_DOORCODE, "doorcode", doorcodes),
+        (CredentialType.KEYCARD, "keycard", keycards),
+    ):
+        for credential_id, label in held_here:
+            entry = held.entry(credential_id, door_id)
+            unknown = _not_listed(what, held, credential_id, live_grant, words)
+            key_id = entry.key_id if entry else None
+            answers.append(
+                _credential_answer(kind, credential_id, label, entry, key_id, unknown, held, words)
             )
-        )
-    for card_id, card_uid, active in cards:
-        if not active and card_id not in held.by_id:
-            continue
-        entry = held.entry(card_id, door_id)
-        unknown = _not_listed("keycard", None if active else at, held, card_id, live_grant, words)
-        answers.append(
-            _credential_answer(
-                CredentialType.KEYCARD,
-                card_id,
-                f"keycard …{card_uid[-4:]}",
-                entry,
-                entry.key_id if entry else None,
-                unknown,
-                held,
-                words,
-            )
-        )
     held_types = {answer.credential_type for answer in answers}
     missing = tuple(
         _missing(kind, bool(phones), bool(grants), door)
         for kind in PERSONAL_TYPES
         if kind not in held_types
-    )
-    audit.write(
-        session,
-        now=now,
-        actor_person_id=viewer_id,
-        action="access.explain",
-        object_type="door",
-        object_id=door_id,
-        property_id=property_id,
-        detail={"person_id": person_id, "at": at.isoformat()},
     )
     return Explanation(
         property_id=property_id,
@@ -888,13 +1044,15 @@ def access_review(
     The same decisions as `explain`, for every entry of the lock's list and every mobile key
     the holders of grants at the door can hold. Audited as a disclosure of people's rights.
     """
-    door, lock = _door(session, property_id, door_id)
+    door, _name, lock = _door(session, property_id, door_id, None)
     held = _held(session, master_key, door, lock, now)
-    grants = [_Grant(*row) for row in session.execute(_GRANTS_AT_DOOR, {"door": door_id})]
+    grants = [_Grant(*row) for row in _read(session).execute(_GRANTS_AT_DOOR, {"door": door_id})]
     holders = sorted({grant.person_id for grant in grants})
     phones_of: dict[str, list[_Phone]] = {}
     if holders:
-        for row in session.execute(_PHONES, {"portfolio": door.portfolio_id, "people": holders}):
+        for row in _read(session).execute(
+            _PHONES, {"portfolio": door.portfolio_id, "people": holders}
+        ):
             phone = _Phone(*row)
             phones_of.setdefault(phone.person_id, []).append(phone)
     keys = {grant.key_id: grant.key_name for grant in grants}
@@ -903,7 +1061,7 @@ def access_review(
         if spec.credential_type not in PERSONAL_TYPES:
             continue
         entry = held.entry(spec.credential_id, door_id)
-        if _decide(spec.credential_type, entry, held, door, at) is not Reason.GRANTED:
+        if _decide(spec.credential_type, entry, held.state, door, at) is not Reason.GRANTED:
             continue
         label = TYPE_WORDS[spec.credential_type]
         rows.append(
@@ -920,7 +1078,8 @@ def access_review(
     for grant in grants:
         for phone in phones_of.get(grant.person_id, ()):
             entry = mobile_key_entry(grant, phone, door_id, at)
-            if _decide(CredentialType.MOBILE_KEY, entry, held, door, at) is not Reason.GRANTED:
+            reason = _decide(CredentialType.MOBILE_KEY, entry, held.state, door, at)
+            if reason is not Reason.GRANTED:
                 continue
             rows.append(
                 (
