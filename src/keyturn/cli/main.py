@@ -20,6 +20,7 @@ from keyturn.cli import (
     demo,
     device,
     dsar,
+    explain,
     lock,
     mail,
     retention,
@@ -50,6 +51,8 @@ cli.command("serve")(serve.serve)
 cli.command("demo")(demo.demo)
 cli.command("bench")(bench.bench)
 cli.command("simulate")(simulate.simulate_command)
+cli.command("explain")(explain.explain_command)
+cli.command("access-review")(explain.access_review_command)
 
 
 def _version(value: bool) -> None:

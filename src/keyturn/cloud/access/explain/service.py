@@ -1156,3 +1156,38 @@ def _review_notes(held: _Held) -> tuple[str, ...]:
         )
     notes.append("Mechanical keys always turn the cylinder; the lock only records them.")
     return tuple(notes)
+
+
+# -- names, for the command line -------------------------------------------------------------------
+
+
+def find_by_names(
+    *, session: Session, property_ref: str, door_ref: str, person_ref: str | None = None
+) -> tuple[str, str, str | None]:
+    """(property id, door id, person id) from ids or names: a property's id or name, a door's
+    id or name there, a person's id or email; NotFound says which one is unknown."""
+    properties = session.scalars(
+        select(Property.id).where(or_(Property.id == property_ref, Property.name == property_ref))
+    ).all()
+    if not properties:
+        raise NotFound(f"no property {property_ref!r}")
+    if len(properties) > 1:
+        raise NotFound(f"several properties are named {property_ref!r}: give its id")
+    property_id = properties[0]
+    door_ids = session.scalars(
+        select(Door.id).where(
+            Door.property_id == property_id, or_(Door.id == door_ref, Door.name == door_ref)
+        )
+    ).all()
+    if len(door_ids) != 1:
+        raise NotFound(f"no single door {door_ref!r} at this property")
+    if person_ref is None:
+        return property_id, door_ids[0], None
+    person_id = session.scalar(
+        select(Person.id).where(
+            or_(Person.id == person_ref, Person.email == person_ref.strip().lower())
+        )
+    )
+    if person_id is None:
+        raise NotFound(f"no person {person_ref!r}")
+    return property_id, door_ids[0], person_id
