@@ -111,8 +111,11 @@ def _print_explanation(answer: service.Explanation) -> None:
             f"[bold]{credential.label}[/]: {outcome} ({credential.reason.value})",
             highlight=False,
         )
-        for step in credential.steps:
+        reached = [step for step in credential.steps if step.outcome != "not_checked"]
+        for step in reached:
             console.print(f"  {MARKS[step.outcome]} {step.text}", highlight=False, soft_wrap=True)
+        if len(reached) < len(credential.steps):
+            console.print(f"  {MARKS['not_checked']} Later checks not reached.", highlight=False)
         if credential.after_sync is not None and credential.after_sync != credential.reason:
             console.print(
                 f"  After the lock's next sync: {credential.after_sync.value}", highlight=False
