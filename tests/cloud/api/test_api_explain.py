@@ -97,3 +97,17 @@ def test_access_review_lists_who_opens_the_door_by_key_name(
     assert [(r.object_id, r.actor_person_id, r.detail["people"]) for r in audited] == [
         (site.home_id, site.person("pm_keys_limited"), 1)
     ]
+
+
+def test_a_door_without_a_lock_says_so(client: TestClient, site: Site) -> None:
+    answer = client.get(
+        f"{site.url}/explain",
+        params={"person": site.person("resident"), "door": site.package_room_id},
+        headers=site.auth("pm_keys_full"),
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["lock"]["device_id"] is None
+    assert body["lock"]["note"].startswith("No lock is bound to this door")
+    assert body["opens"] is False
+    assert "No mobile key: no phone is enrolled." in body["missing"]

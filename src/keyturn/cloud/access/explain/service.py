@@ -58,6 +58,7 @@ from keyturn.protocol.entries import entry_from_spec, lock_state_of, schedule_fr
 from keyturn.protocol.messages import AccessList, CredentialSpec
 from keyturn.protocol.mobile_claims import entry_from_claims, token_schedule_claim
 from keyturn.rules.decide import AccessEntry, LockState, Presentation, decide
+from keyturn.rules.errors import InvalidSchedule
 from keyturn.rules.schedule import MIDNIGHT, Schedule
 from keyturn.rules.types import CredentialType, DoorKind, Reason
 
@@ -699,6 +700,10 @@ def mobile_key_entry(
     )
     if at >= expires:
         return None  # the lock takes no expired token at all
+    try:
+        schedule = schedule_of(grant.schedule_json, grant.starts_at, grant.ends_at)
+    except InvalidSchedule:
+        return None  # no key can be issued for a key whose schedule is malformed
     claims = MobileKeyClaims(
         token_id="",  # no token is made: only its claims are read back
         key_id=grant.id,
@@ -706,7 +711,7 @@ def mobile_key_entry(
         door_ids=(door_id,),
         phone_public=b"",
         schedule=token_schedule_claim(
-            schedule_of(grant.schedule_json, grant.starts_at, grant.ends_at),
+            schedule,
             subject=subject_for(grant.person_id),
             credential_id=phone.phone_key_id,
             grant_id=grant.id,
