@@ -37,6 +37,7 @@ from keyturn.cloud.access.credentials.service import enrol_phone
 from keyturn.cloud.access.explain.service import access_review, explain
 from keyturn.cloud.access.suspension.service import suspend
 from keyturn.cloud.models import Grant, MobileKeyRegistration
+from keyturn.cloud.properties.lockdown import set_door_lockdown
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge
 from keyturn.rules.types import CredentialType, DoorKind, Reason, Role
@@ -162,7 +163,7 @@ def build(session: Session, draw: st.DrawFn, folder: Path) -> Building:
         if held.registration is not None:
             held.tokens = issue_for_phone(session, MASTER_KEY, held.registration, SYNCED)
     session.commit()
-    # Changes after the first sync: revocations and suspensions some locks will not apply.
+    # Changes after the first sync: revocations, suspensions and lockdowns some locks miss.
     for grant in grants:
         if draw(st.integers(0, 3)) == 0:
             revoke_credential(session, property_id=prop.id, credential=grant, now=CHANGED)
@@ -175,6 +176,16 @@ def build(session: Session, draw: st.DrawFn, folder: Path) -> Building:
                 person_id=held.id,
                 suspended_by=manager.id,
                 send_temporary_code=False,
+                now=CHANGED,
+            )
+    for door in doors:
+        if draw(st.integers(0, 5)) == 0:
+            set_door_lockdown(
+                session=session,
+                master_key=MASTER_KEY,
+                property_id=prop.id,
+                door_id=door.id,
+                on=True,
                 now=CHANGED,
             )
     session.commit()
