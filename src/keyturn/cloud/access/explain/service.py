@@ -737,7 +737,6 @@ class _Words:
     at: datetime
     names: Mapping[str, str]
     keys: Mapping[str, str]
-    version: int | None
 
     def when(self, moment: datetime | None) -> str:
         if moment is None:
@@ -753,6 +752,12 @@ class _Words:
         if person_id is None:
             return "someone no longer known"
         return self.names.get(person_id, person_id)
+
+
+def _span(words: _Words, schedule: Schedule) -> str:
+    start, end = schedule.starts_at, schedule.ends_at
+    until = "with no end" if end is None else f"until {words.when(end)}"
+    return until if start is None else f"from {words.when(start)} {until}"
 
 
 @lru_cache(maxsize=1024)
@@ -792,7 +797,7 @@ def _steps(
     if entry is not None:
         holder, key, what = words.person(entry.subject), words.key(key_id), TYPE_WORDS[kind]
         schedule = entry.schedule
-        span = f"from {words.when(schedule.starts_at)} to {words.when(schedule.ends_at)}"
+        span = _span(words, schedule)
         texts[Check.CREDENTIAL] = _known(entry, words, key_id)
         texts[Check.SUSPENSION] = (
             f"{holder}'s building access is suspended in this portfolio."
@@ -936,7 +941,7 @@ def explain(
     grants, codes, cards, phones = mine.grants, mine.doorcodes, mine.keycards, mine.phones
     names = {person_id: person_name, **mine.granters}
     keys = {grant.key_id: grant.key_name for grant in grants}
-    words = _Words(door, at, names, keys, held.lock.evaluated_version)
+    words = _Words(door, at, names, keys)
     live_grant = any(g.revoked_at is None and (g.ends_at is None or g.ends_at > at) for g in grants)
     answers: list[CredentialAnswer] = []
     for phone in phones:
