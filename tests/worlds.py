@@ -811,20 +811,24 @@ def make_residency_building(session: Session, *, locks: bool = True) -> Residenc
 
 
 def install_real_lock(
-    session: Session, *, door_id: str, data_dir: Path, clock: ManualClock, now: datetime = T0
+    session: Session,
+    *,
+    door_id: str,
+    data_dir: Path,
+    clock: ManualClock,
+    now: datetime = T0,
+    model: str = "keyturn-r1",
 ) -> Lock:
     """A real lock at the door: its own identity, provisioned as an installer does."""
     data_dir.mkdir(parents=True)
     public = create_identity(data_dir)
-    token = create_provisioning_token(
-        session=session, door_id=door_id, model_name="keyturn-r1", now=now
-    )
+    token = create_provisioning_token(session=session, door_id=door_id, model_name=model, now=now)
     config = provision_device(
         session=session,
         master_key=MASTER_KEY,
         token=token,
         public_key=public.public_bytes(),
-        model_name="keyturn-r1",
+        model_name=model,
         now=now,
     )
     session.commit()
@@ -840,3 +844,35 @@ def sync_real_lock(
     answer = handle_uplink(session, MASTER_KEY, photo_dir, lock.build_uplink(), now)
     session.commit()
     return lock.apply_downlink(answer)
+
+
+@dataclass
+class RealLock:
+    """A real lock on its own manual clock, enrolled at a door of the test's cloud."""
+
+    door_id: str
+    lock: Lock
+    clock: ManualClock
+    photo_dir: Path
+
+    def at(self, moment: datetime) -> Lock:
+        """The lock with its clock set to `moment`."""
+        self.clock.set(moment)
+        return self.lock
+
+    def sync(self, session: Session, now: datetime) -> DownlinkResult:
+        """One real exchange at `now` (see `sync_real_lock`)."""
+        return sync_real_lock(
+            session, self.lock, clock=self.clock, now=now, photo_dir=self.photo_dir
+        )
+
+
+def real_lock(
+    session: Session, *, door_id: str, folder: Path, now: datetime, model: str = "keyturn-r1"
+) -> RealLock:
+    """A new lock at the door through the real provisioning flow, its own clock at `now`."""
+    clock = ManualClock(now)
+    lock = install_real_lock(
+        session, door_id=door_id, data_dir=folder / "lock", clock=clock, now=now, model=model
+    )
+    return RealLock(door_id, lock, clock, folder / "photos")

@@ -20,7 +20,7 @@ from keyturn.cloud.people.profiles import profile_at
 from keyturn.cloud.properties.service import authority_of
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge, verify_challenge, verify_mobile_key
-from keyturn.lock.mobile import entry_from_claims
+from keyturn.protocol.mobile_claims import entry_from_claims
 from keyturn.rules.types import DoorKind
 from worlds import make_sync_building
 

@@ -21,6 +21,7 @@ from keyturn.cli import (
     demo,
     device,
     dsar,
+    explain,
     lock,
     mail,
     managers,
@@ -58,6 +59,8 @@ cli.command("serve")(serve.serve)
 cli.command("demo")(demo.demo)
 cli.command("bench")(bench.bench)
 cli.command("simulate")(simulate.simulate_command)
+cli.command("explain")(explain.explain_command)
+cli.command("access-review")(explain.access_review_command)
 
 
 def _version(value: bool) -> None:

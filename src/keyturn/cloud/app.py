@@ -15,6 +15,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from keyturn import __version__
 from keyturn.cloud.access.credentials import views as credential_views
+from keyturn.cloud.access.explain import views as explain_views
 from keyturn.cloud.access.keys import views as key_views
 from keyturn.cloud.access.sharing import views as sharing_views
 from keyturn.cloud.access.suspension import views as suspension_views
@@ -80,6 +81,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         key_views,
         credential_views,
         sharing_views,
+        explain_views,
     ):
         app.include_router(resource_views.router)
     install_auth(app)

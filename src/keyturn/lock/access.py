@@ -9,65 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
 
 import msgspec
 
 from keyturn.lock.store import Store
-from keyturn.protocol.messages import AccessList, CredentialSpec, ScheduleSpec
+from keyturn.protocol.entries import (
+    entry_from_spec,
+    lock_state_of,
+    schedule_from_spec,
+)
+from keyturn.protocol.messages import AccessList, CredentialSpec
 from keyturn.rules.decide import AccessEntry, LockState
-from keyturn.rules.schedule import MIDNIGHT, Schedule, WeeklyWindow
 
 ACCESS_LIST_KEY = "access_list"
-MINUTES_PER_DAY = 1440
 
 _encoder = msgspec.msgpack.Encoder()
 _spec_decoder = msgspec.msgpack.Decoder(CredentialSpec)
-
-
-def schedule_from_spec(spec: ScheduleSpec) -> Schedule:
-    """The rules' Schedule for a protocol ScheduleSpec (epoch seconds, minutes of the day)."""
-    return Schedule(
-        windows=tuple(
-            WeeklyWindow(w.weekday, minute_of_day(w.start_minute), minute_of_day(w.end_minute))
-            for w in spec.windows
-        ),
-        starts_at=_instant(spec.starts_at),
-        ends_at=_instant(spec.ends_at),
-    )
-
-
-def minute_of_day(value: int) -> time:
-    """A protocol minute of the day (1440 is the midnight ending the day) as a time."""
-    if value == MINUTES_PER_DAY:
-        return MIDNIGHT
-    if not 0 <= value < MINUTES_PER_DAY:
-        raise ValueError(f"a minute of the day is 0 to {MINUTES_PER_DAY}, got {value}")
-    return time(value // 60, value % 60)
-
-
-def _instant(epoch_s: int | None) -> datetime | None:
-    return None if epoch_s is None else datetime.fromtimestamp(epoch_s, UTC)
-
-
-def entry_from_spec(spec: CredentialSpec, door_id: str, schedule: Schedule) -> AccessEntry:
-    """An access-list credential as decide() sees it; the list is per door."""
-    return AccessEntry(
-        credential_id=spec.credential_id,
-        credential_type=spec.credential_type,
-        subject=spec.subject,
-        key_id=spec.key_id,
-        grant_id=spec.grant_id,
-        granted_by=spec.granted_by,
-        door_ids=frozenset((door_id,)),
-        schedule=schedule,
-        resident=spec.resident,
-    )
-
-
-def single_day_credential_id(local_date: str, slot: int) -> str:
-    """The credential id a single-day code is journalled under: `single-day:<date>:<slot>`."""
-    return f"single-day:{local_date}:{slot}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +68,7 @@ class AccessIndex:
 
     def _refresh(self) -> None:
         self._entries.clear()
-        meta = self.meta
-        single_day = (
-            single_day_credential_id(item.local_date, item.slot)
-            for item in meta.single_day_revocations
-        )
-        self.state = LockState(
-            revoked_credential_ids=frozenset((*meta.revoked_credential_ids, *single_day)),
-            revoked_key_ids=frozenset(meta.revoked_key_ids),
-            suspended_subjects=frozenset(meta.suspended_subjects),
-            lockdown=meta.lockdown,
-        )
+        self.state = lock_state_of(self.meta)
 
     def find(self, lookup: bytes) -> CredentialSpec | None:
         return self.by_lookup.get(lookup)

@@ -19,7 +19,7 @@ from keyturn.crypto.codes import card_mac, code_mac
 from keyturn.crypto.errors import InvalidSignature
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import read_mobile_key, verify_challenge
-from keyturn.lock.access import AccessIndex, ApplyResult, single_day_credential_id
+from keyturn.lock.access import AccessIndex, ApplyResult
 from keyturn.lock.camera import Camera, PhotoVault, SimulatedCamera
 from keyturn.lock.clock import HardwareClock, LockClock, SystemClock, TimeCorrection
 from keyturn.lock.config import PHOTOS_DIR, STORE_FILE, DoorSettings, load_or_create_storage_key
@@ -27,10 +27,11 @@ from keyturn.lock.errors import MissingCapability, SyncRefused
 from keyturn.lock.freshness import DownlinkGate
 from keyturn.lock.journal import Journal
 from keyturn.lock.keypad import KeypadBuffer, SingleDayCodes
-from keyturn.lock.mobile import ChallengeBook, MalformedClaims, TokenCache, entry_from_claims
+from keyturn.lock.mobile import ChallengeBook, TokenCache
 from keyturn.lock.provision import read_config, read_device_key
 from keyturn.lock.sensors import DoorSensor, battery_event
 from keyturn.lock.store import Store
+from keyturn.protocol.entries import single_day_credential_id
 from keyturn.protocol.event_kinds import EventKind
 from keyturn.protocol.messages import (
     CredentialSpec,
@@ -39,6 +40,7 @@ from keyturn.protocol.messages import (
     EventRecord,
     Uplink,
 )
+from keyturn.protocol.mobile_claims import MalformedClaims, entry_from_claims
 from keyturn.protocol.sealing import ProtocolError, open_manifest, open_sealed, seal
 from keyturn.rules.decide import AccessEntry, Decision, LockState, Presentation, decide
 from keyturn.rules.lockout import KeypadLockout, record_failure

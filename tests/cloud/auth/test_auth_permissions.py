@@ -63,6 +63,7 @@ EXPECTED: dict[str, set[str]] = {
     "consent.record": MANAGERS,
     "keys.read": {*KEY_SHARERS, "pm_keys_specific"},
     "keys.manage": {"portfolio_manager", "pm_keys_full"},
+    "access.review": KEY_SHARERS,
     "keys.grant": {*KEY_SHARERS, "pm_keys_specific"},
     "credentials.manage": KEY_SHARERS,
     "credentials.self": MEMBERS,
@@ -97,6 +98,7 @@ LEAST_SCOPE: dict[str, str] = {
     "managers.manage": "admin",
     "dsar.review": "admin",
     "retention.manage": "admin",
+    "access.review": "read",
 }
 
 

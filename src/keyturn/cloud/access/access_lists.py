@@ -6,10 +6,12 @@ and cards, pseudonymous subjects, and schedules already narrowed to each grant's
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -139,7 +141,22 @@ def _as_time(minute: int) -> time:
 
 def grant_schedule(key: Key, grant: Grant) -> ScheduleSpec:
     """The key's weekly windows narrowed to the grant's [starts_at, ends_at) in epoch seconds."""
-    return _narrowed(schedule_from_json(key.schedule_json or {}), grant.starts_at, grant.ends_at)
+    return schedule_of(key.schedule_json, grant.starts_at, grant.ends_at)
+
+
+def schedule_of(
+    schedule_json: Mapping[str, Any] | None, starts_at: datetime, ends_at: datetime | None
+) -> ScheduleSpec:
+    """`grant_schedule` from the columns themselves: a key's schedule and a grant's bounds."""
+    return _narrowed(
+        _windows_of(json.dumps(schedule_json or {}, sort_keys=True)), starts_at, ends_at
+    )
+
+
+@lru_cache(maxsize=1024)
+def _windows_of(schedule_text: str) -> tuple[WindowSpec, ...]:
+    """The windows of one schedule, parsed once per distinct schedule (keys share few)."""
+    return schedule_from_json(json.loads(schedule_text))
 
 
 def _narrowed(

@@ -96,6 +96,9 @@ class Action(StrEnum):
     CONSENT_RECORD = "consent.record"  # record or withdraw written consent (tenant, guardian)
     # Keys, grants and credentials.
     KEYS_READ = "keys.read"  # list keys and their grants
+    # Explain whether and why a person opens a door, and review who can (names, keys): a
+    # disclosure of everyone's access rights at a door, so not for residents.
+    ACCESS_REVIEW = "access.review"
     KEYS_MANAGE = "keys.manage"  # create, edit, delete keys (doors, schedule, flags)
     KEYS_GRANT = "keys.grant"  # grant a key to a person and revoke grants (per key)
     CREDENTIALS_MANAGE = "credentials.manage"  # others' doorcodes, keycards, phone enrolments
@@ -162,6 +165,9 @@ POLICIES: dict[Action, Policy] = {
     Action.CONSENT_RECORD: _by(Scope.WRITE, *MANAGERS),
     Action.KEYS_READ: _by(Scope.READ, PORTFOLIO, permissions=KEY_HOLDERS),
     Action.KEYS_MANAGE: _by(Scope.WRITE, PORTFOLIO, permissions=KEY_EDITORS),
+    # Managers who read every key's grants; a specific-keys manager sees only some keys, and an
+    # answer covers every key at the door, so theirs would show grants of keys not theirs.
+    Action.ACCESS_REVIEW: _by(Scope.READ, PORTFOLIO, permissions=KEY_SHARERS),
     Action.KEYS_GRANT: _by(Scope.WRITE, PORTFOLIO, permissions=KEY_HOLDERS),
     Action.CREDENTIALS_MANAGE: _by(Scope.WRITE, PORTFOLIO, permissions=KEY_SHARERS),
     Action.CREDENTIALS_SELF: _by(Scope.WRITE, *EVERY_ROLE),
