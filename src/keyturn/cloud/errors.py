@@ -55,6 +55,7 @@ Refusal ................................ errors
     VerificationThrottled .............. privacy.errors
     PreconditionsUnmet ................. privacy.errors
     InvalidDocument .................... privacy.errors
+    InvalidFiling ...................... privacy.errors
   DoorKindLocked ....................... properties.models
   InvalidPropertySetting ............... properties.models
   SettingsFixedByLocks ................. properties.service

@@ -1,4 +1,5 @@
-"""Periodic background work inside the server: retention sweeps and outbound delivery.
+"""Periodic background work inside the server: retention sweeps, outbound delivery and the
+data-request deadline notices.
 
 Each job is a daemon thread that waits one interval before every run, so starting the
 server (or a test client) never runs anything at once; a failed run is logged and the
@@ -19,6 +20,7 @@ from fastapi import FastAPI
 from keyturn.cloud.mail.sender import deliver_pending
 from keyturn.cloud.mail.suppression import use_suppression_key
 from keyturn.cloud.privacy.retention.service import run_retention
+from keyturn.cloud.privacy.reviewer_notices import run_deadline_check
 from keyturn.cloud.sessions import session_factory
 from keyturn.cloud.webhooks.delivery import deliver_webhooks
 from keyturn.cloud.webhooks.egress import webhook_client
@@ -90,9 +92,13 @@ async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
         hooks = deliver_webhooks(sessions, master_key, now, client)
         return {"mail": mail.summary(), "webhooks": hooks}
 
+    def dsar_notices(now: datetime) -> Any:
+        return run_deadline_check(sessions, now).as_json()
+
     jobs = {
         "retention": (retention, settings.retention_interval_s),
         "outbound": (outbound, settings.outbound_interval_s),
+        "dsar_notices": (dsar_notices, settings.dsar_notice_interval_s),
     }
     started = []
     for name, (work, interval) in jobs.items():

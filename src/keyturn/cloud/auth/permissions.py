@@ -359,6 +359,29 @@ def may(session: Session, principal: Principal, action: Action, property_id: str
     )
 
 
+def people_allowed(session: Session, action: Action, property_id: str) -> list[str]:
+    """Everyone whose roles and powers at the property allow the action, by person id.
+
+    For telling people about work that is theirs to do (a data request to review), not for
+    letting anyone in: credentials, scopes, TOTP and suspensions are checked when they act.
+    Candidates are the people with a role anywhere in the property's portfolio.
+    """
+    policy = POLICIES[action]
+    portfolio_id = select(Property.portfolio_id).where(Property.id == property_id)
+    candidates = session.scalars(
+        select(RoleMembership.person_id)
+        .join(Property, Property.id == RoleMembership.property_id)
+        .where(Property.portfolio_id == portfolio_id.scalar_subquery())
+        .distinct()
+    ).all()
+    allowed = []
+    for person_id in sorted(candidates):
+        standing = standing_at(session, person_id, property_id)
+        if standing is not None and allows(policy, standing):
+            allowed.append(person_id)
+    return allowed
+
+
 def acts_for_property(session: Session, principal: Principal, property_id: str) -> bool:
     """Whether the caller shares and revokes for the whole property, not only for their own
     doors: whoever may manage others' credentials here (a resident may not)."""

@@ -16,6 +16,7 @@ from keyturn.cloud.fields import (
     strict_config,
 )
 from keyturn.cloud.models import RequestKind, RequestState
+from keyturn.cloud.privacy.requests import ReviewerChannel
 from keyturn.cloud.privacy.verification import MAX_DOCUMENT_BASE64, DocumentKind
 
 # A one-page blank PDF and a 1x1 PNG: small, but whole documents a reviewer could open.
@@ -66,6 +67,29 @@ class AgentRequestCreate(BaseModel):
 # The body limits of the routes that take one document or two.
 GOVERNMENT_ID_BODY_LIMIT = MAX_DOCUMENT_BASE64 + BODY_ENVELOPE
 AGENT_REQUEST_BODY_LIMIT = 2 * MAX_DOCUMENT_BASE64 + BODY_ENVELOPE
+
+
+class FiledRequestIn(BaseModel):
+    """A request someone made by email, phone, post or in person, as a reviewer files it."""
+
+    model_config = strict_config(
+        {
+            "kind": "copy",
+            "channel": "phone",
+            "requester_name": "Ana Pérez",
+            "requester_phone": "+1 415 555 0134",
+            "received_at": "2026-03-02T09:00:00Z",
+            "note": "Called the front desk; courier for the parcel service until May.",
+        }
+    )
+    kind: RequestKind
+    channel: ReviewerChannel
+    requester_name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    requester_email: str | None = Field(default=None, max_length=320)
+    requester_phone: str | None = Field(default=None, max_length=40)
+    person_id: str | None = Field(default=None, max_length=36)
+    received_at: datetime | None = None
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class GovernmentIdIn(DocumentIn):
@@ -131,9 +155,16 @@ class RequestOut(BaseModel):
         {
             "id": EXAMPLE_REQUEST_ID,
             "kind": "copy",
-            "channel": "api",
+            "channel": "app",
             "state": "verifying",
             "by_agent": False,
+            "identity": "code not yet confirmed",
+            "match": "matches person Bo (6f1c0a4e-0000-4000-8000-000000000002)",
+            "person_id": "6f1c0a4e-0000-4000-8000-000000000002",
+            "requester_name": None,
+            "requester_email": None,
+            "requester_phone": None,
+            "note": None,
             "received_at": "2026-03-02T09:00:00Z",
             "acknowledged_at": "2026-03-02T09:00:00Z",
             "acknowledge_by": "2026-03-16T09:00:00Z",
@@ -161,6 +192,13 @@ class RequestOut(BaseModel):
     channel: str
     state: RequestState
     by_agent: bool
+    identity: str = Field(description="How far who asked has been proven (D2, D3)")
+    match: str = Field(description='"matches person NAME (ID)" or "no known person"')
+    person_id: str | None
+    requester_name: str | None
+    requester_email: str | None
+    requester_phone: str | None
+    note: str | None
     received_at: datetime
     acknowledged_at: datetime | None
     acknowledge_by: datetime

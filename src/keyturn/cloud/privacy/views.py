@@ -28,6 +28,7 @@ from keyturn.cloud.privacy.schemas import (
     AgentRequestCreate,
     DocumentOut,
     ExemptIn,
+    FiledRequestIn,
     GovernmentIdIn,
     HoldOut,
     LockOut,
@@ -76,6 +77,13 @@ def request_out(db: Session, row: DataSubjectRequest, now: datetime) -> RequestO
         channel=row.channel,
         state=row.state,
         by_agent=row.agent_person_id is not None,
+        identity=requests.identity_state(row),
+        match=requests.match_of(db, row),
+        person_id=row.person_id,
+        requester_name=row.requester_name,
+        requester_email=row.requester_email,
+        requester_phone=row.requester_phone,
+        note=row.note,
         received_at=row.received_at,
         acknowledged_at=row.acknowledged_at,
         acknowledge_by=requests.acknowledge_by(row),
@@ -333,6 +341,44 @@ def list_property_requests(
     return _page(db, rows, now, cursor, limit)
 
 
+@router.post(
+    "/properties/{property_id}/data-requests",
+    response_model=RequestOut,
+    status_code=201,
+    responses=problem_responses(
+        422, meaning={422: "The filing is incomplete (no name, no way to answer) or received later"}
+    ),
+)
+def file_request_for_requester(
+    property_id: str,
+    body: FiledRequestIn,
+    principal: Annotated[Principal, requires(Action.DSAR_REVIEW)],
+    db: Db,
+    now: Now,
+) -> RequestOut:
+    """File a request someone made by email, phone, post or in person, with its channel.
+
+    Deadlines run from `received_at` (D9, now when omitted); the request waits in verifying
+    until a reviewer has checked who asked and approves it (D2).
+    """
+    row = requests.file_for_requester(
+        session=db,
+        property_id=property_id,
+        reviewer_id=principal.person_id,
+        kind=body.kind,
+        channel=body.channel,
+        requester_name=body.requester_name,
+        requester_email=body.requester_email,
+        requester_phone=body.requester_phone,
+        person_id=body.person_id,
+        received_at=body.received_at,
+        note=body.note,
+        now=now,
+    )
+    db.commit()
+    return request_out(db, row, now)
+
+
 @router.get("/data-requests/{request_id}", response_model=RequestOut)
 def read_request(request_id: str, _principal: Reviewer, db: Db, now: Now) -> RequestOut:
     return request_out(db, requests.reviewed_request(session=db, request_id=request_id), now)
@@ -386,6 +432,17 @@ def approve_request(
         request_id=request_id,
         reviewer_id=principal.person_id,
         now=now,
+    )
+    db.commit()
+    return request_out(db, row, now)
+
+
+@router.post("/data-requests/{request_id}/acknowledge", response_model=RequestOut, responses=STEP)
+def acknowledge_request(request_id: str, principal: Reviewer, db: Db, now: Now) -> RequestOut:
+    """Record that the requester was told their request arrived (mailed if they gave an
+    address; else the reviewer told them by phone or post)."""
+    row = requests.acknowledge_request(
+        session=db, request_id=request_id, reviewer_id=principal.person_id, now=now
     )
     db.commit()
     return request_out(db, row, now)
