@@ -13,9 +13,17 @@ from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
+
+from factories import MASTER_KEY_TEXT
+from keyturn.cloud import db as database
+from keyturn.cloud import sessions
+from keyturn.cloud.mail.sender import deliver_pending
+from keyturn.settings import Settings
 
 
 class Mailbox:
@@ -56,3 +64,32 @@ def smtp_server(mailbox: Mailbox, port: int | None = None, **options: Any) -> It
         yield port
     finally:
         controller.stop()
+
+
+def delivered(engine: Engine, data_dir: Path) -> Mailbox:
+    """Send the outbox on `engine` to a fresh real SMTP server; its mailbox holds what arrived.
+
+    The outbox stamps messages with the host's time, so they are sent as of the host's time.
+    """
+    mailbox = Mailbox()
+    with smtp_server(mailbox) as port:
+        settings = Settings(
+            data_dir=data_dir,
+            master_key=MASTER_KEY_TEXT,
+            mail_transport="smtp",
+            mail_from="Keyturn <noreply@keyturn.test>",
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_tls="none",
+        )
+        deliver_pending(sessions.session_factory(engine), settings, database.utcnow())
+    return mailbox
+
+
+def received_by(mailbox: Mailbox, address: str) -> list[tuple[str, str]]:
+    """(subject, text) of each message that reached `address`, in order of arrival."""
+    return [
+        (str(m["Subject"]), m.get_content().replace("\r\n", "\n"))
+        for m in mailbox.messages
+        if str(m["To"]) == address
+    ]

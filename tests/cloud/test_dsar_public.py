@@ -15,15 +15,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from factories import Clock, bearer
-from keyturn.cloud import db as database
-from keyturn.cloud import sessions
-from keyturn.cloud.mail.sender import deliver_pending
 from keyturn.cloud.models import DataSubjectRequest, PublicRequest
 from keyturn.cloud.privacy.public.service import MAX_FORMS_PER_EMAIL
 from keyturn.cloud.privacy.verification import MAX_ATTEMPTS_PER_CODE
-from keyturn.settings import Settings
-from smtp_server import Mailbox, smtp_server
-from worlds import MASTER_KEY_TEXT, HistoryWorld, make_history_world, tokens
+from smtp_server import Mailbox, delivered, received_by
+from worlds import HistoryWorld, make_history_world, tokens
 
 FORM = "/api/v1/data-requests/public"
 
@@ -33,34 +29,6 @@ def world(db: Session) -> HistoryWorld:
     built = make_history_world(db)
     db.commit()
     return built
-
-
-def deliver(engine: Engine, tmp_path: Path) -> Mailbox:
-    """Send the outbox to a real SMTP server; the mailbox holds what arrived.
-
-    The outbox stamps messages with the host's time, so they are sent as of the host's time.
-    """
-    mailbox = Mailbox()
-    with smtp_server(mailbox) as port:
-        settings = Settings(
-            data_dir=tmp_path,
-            master_key=MASTER_KEY_TEXT,
-            mail_transport="smtp",
-            mail_from="Keyturn <noreply@keyturn.test>",
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_tls="none",
-        )
-        deliver_pending(sessions.session_factory(engine), settings, database.utcnow())
-    return mailbox
-
-
-def received_by(mailbox: Mailbox, address: str) -> list[tuple[str, str]]:
-    return [
-        (str(m["Subject"]), m.get_content().replace("\r\n", "\n"))
-        for m in mailbox.messages
-        if str(m["To"]) == address
-    ]
 
 
 def code_in(mailbox: Mailbox, address: str) -> str:
@@ -90,7 +58,7 @@ def test_a_stranger_files_confirms_and_reaches_the_reviewers_queue(
     world: HistoryWorld,
 ) -> None:
     sent = send_form(client, "ana@parcels.test", message="I delivered parcels there.")
-    first = deliver(engine, tmp_path)
+    first = delivered(engine, tmp_path)
     code = code_in(first, "ana@parcels.test")
     assert received_by(first, "owner@example.org") == []  # nothing reaches reviewers yet
     clock.advance(minutes=5)
@@ -116,7 +84,7 @@ def test_a_stranger_files_confirms_and_reaches_the_reviewers_queue(
     assert filed["note"] == "I delivered parcels there."
     # The request runs from when the form was sent, not from its confirmation (D9).
     assert filed["received_at"] == sent["code_expires_at"].replace("09:15", "09:00")
-    second = deliver(engine, tmp_path)
+    second = delivered(engine, tmp_path)
     assert [subject for subject, _ in received_by(second, "ana@parcels.test")] == [
         "We received your data request"
     ]
@@ -131,7 +99,7 @@ def test_a_known_address_is_matched_to_its_person_of_the_portfolio(
     world: HistoryWorld,
 ) -> None:
     sent = send_form(client, "Guest@Example.org", kind="copy")
-    code = code_in(deliver(engine, tmp_path), "guest@example.org")
+    code = code_in(delivered(engine, tmp_path), "guest@example.org")
 
     client.post(f"{FORM}/{sent['id']}/verify", json={"code": code})
 
@@ -154,7 +122,7 @@ def test_known_and_unknown_addresses_get_the_same_answer_and_a_code(
         return {name: value for name, value in answer.items() if name != "id"}
 
     assert without_id(known) == without_id(unknown) == without_id(elsewhere)
-    mailbox = deliver(engine, tmp_path)
+    mailbox = delivered(engine, tmp_path)
     subjects = {
         address: [subject for subject, _ in received_by(mailbox, address)]
         for address in ("resident@example.org", "nobody@nowhere.test", "nobody2@nowhere.test")
@@ -171,7 +139,7 @@ def test_a_request_for_a_building_not_found_goes_to_the_operator_with_what_was_n
     world: HistoryWorld,
 ) -> None:
     sent = send_form(client, "nobody@nowhere.test", property="  the   tower on 5th ")
-    code = code_in(deliver(engine, tmp_path), "nobody@nowhere.test")
+    code = code_in(delivered(engine, tmp_path), "nobody@nowhere.test")
 
     client.post(f"{FORM}/{sent['id']}/verify", json={"code": code})
 
@@ -189,7 +157,7 @@ def test_wrong_codes_are_counted_and_lock_the_form(
     world: HistoryWorld,
 ) -> None:
     sent = send_form(client, "ana@parcels.test")
-    code = code_in(deliver(engine, tmp_path), "ana@parcels.test")
+    code = code_in(delivered(engine, tmp_path), "ana@parcels.test")
     wrong = "0" * 8 if code != "0" * 8 else "1" * 8
 
     answers = [
@@ -214,7 +182,7 @@ def test_an_expired_code_is_refused_and_files_nothing(
     world: HistoryWorld,
 ) -> None:
     sent = send_form(client, "ana@parcels.test")
-    code = code_in(deliver(engine, tmp_path), "ana@parcels.test")
+    code = code_in(delivered(engine, tmp_path), "ana@parcels.test")
     clock.advance(minutes=15)
 
     late = client.post(f"{FORM}/{sent['id']}/verify", json={"code": code})
@@ -229,7 +197,7 @@ def test_a_form_confirms_once(
     client: TestClient, engine: Engine, tmp_path: Path, clock: Clock, world: HistoryWorld
 ) -> None:
     sent = send_form(client, "ana@parcels.test")
-    code = code_in(deliver(engine, tmp_path), "ana@parcels.test")
+    code = code_in(delivered(engine, tmp_path), "ana@parcels.test")
 
     first = client.post(f"{FORM}/{sent['id']}/verify", json={"code": code})
     again = client.post(f"{FORM}/{sent['id']}/verify", json={"code": code})
@@ -306,7 +274,7 @@ def test_rule_d2_nothing_is_released_on_an_email_code_alone(
     """A copy asked on the form for a known person's address: the code proves the address,
     but the copy is released only once a reviewer has approved who asked (D2)."""
     sent = send_form(client, "resident@example.org", kind="copy")
-    code = code_in(deliver(engine, tmp_path), "resident@example.org")
+    code = code_in(delivered(engine, tmp_path), "resident@example.org")
     request_id = client.post(f"{FORM}/{sent['id']}/verify", json={"code": code}).json()["id"]
     resident = tokens(db, world)
     early = client.post(

@@ -236,6 +236,31 @@ def test_every_route_declares_an_action_or_is_public(app: FastAPI) -> None:
     assert unmarked_routes(app) == []
 
 
+def test_only_the_public_form_of_data_requests_is_public(app: FastAPI) -> None:
+    """Anyone may send the form and confirm it with its code; every other data-request route
+    needs a caller, and filing for someone else needs the reviewer's permission."""
+    routes = [route for route in app_routes(app) if "data-requests" in route.path]
+    public = {
+        (method, route.path)
+        for route in routes
+        if not isinstance(route.policy, Action)
+        for method in route.methods
+    }
+    filing = {
+        route.policy
+        for route in routes
+        if route.path == "/api/v1/properties/{property_id}/data-requests"
+        and "POST" in route.methods
+    }
+
+    assert public == {
+        ("POST", "/api/v1/data-requests/public"),
+        ("POST", "/api/v1/data-requests/public/{request_id}/verify"),
+    }
+    assert all(route.policy is not None for route in routes)
+    assert filing == {Action.DSAR_REVIEW}
+
+
 def test_access_route_lists_exactly_the_tables_actions_per_persona(
     client: TestClient, db: Session, personas: Personas
 ) -> None:
