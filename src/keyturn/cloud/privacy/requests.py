@@ -70,6 +70,9 @@ ACKNOWLEDGE_BUSINESS_DAYS = 10
 CHANNEL_APP = "app"
 CHANNEL_AGENT = "agent"
 CHANNEL_WEB_FORM = "web form"
+# The channels whose requests prove an address with a mailed code; any other is vouched for
+# by a reviewer's approval.
+CODED_CHANNELS = frozenset({CHANNEL_APP, CHANNEL_WEB_FORM})
 CLOSED = frozenset({RequestState.COMPLETED, RequestState.REFUSED})
 MIN_PREFIX = 4
 OBJECT_TYPE = "data_subject_request"
@@ -453,7 +456,7 @@ def identity_state(request: DataSubjectRequest) -> str:
     approved = request.approved_at is not None
     if request.agent_person_id is not None:
         proof = "agent's documents approved" if approved else "agent's documents to review"
-    elif request.filed_by is not None:
+    elif request.channel not in CODED_CHANNELS:
         proof = "approved by a reviewer" if approved else "not verified: check who asked"
     elif request.channel == CHANNEL_WEB_FORM:
         proof = "email verified" + ("; approved" if approved else "; awaiting approval")
@@ -575,7 +578,7 @@ def needs_approval(request: DataSubjectRequest) -> bool:
 
 def _maybe_verified(session: Session, request: DataSubjectRequest, now: datetime) -> None:
     # An agent's or a reviewer's filing has no code: the reviewer's approval vouches for it.
-    coded = request.agent_person_id is None and request.filed_by is None
+    coded = request.channel in CODED_CHANNELS
     identity_ok = not coded or request.code_confirmed_at is not None
     review_ok = request.approved_at is not None or not needs_approval(request)
     if identity_ok and review_ok:

@@ -77,7 +77,7 @@ def submit(
         kind=kind,
         email=address,
         name=" ".join(name.split()),
-        property_id=_named_property(session, property_named),
+        property_id=named_property(session, property_named),
         property_named=" ".join(property_named.split()),
         message=message.strip() if message and message.strip() else None,
         code_digest=code_digest(master_key, row_id, code),
@@ -99,7 +99,7 @@ def submit(
     return row, code
 
 
-def _named_property(session: Session, named: str) -> str | None:
+def named_property(session: Session, named: str) -> str | None:
     """The property whose id or name (case and spacing aside) the sender gave, if only one."""
     wanted = " ".join(named.split())
     by_id = session.get(Property, wanted.lower())
