@@ -6,7 +6,9 @@ Codes are read from mail delivered to a real SMTP server, as the sender would re
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,10 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from factories import Clock, bearer
+from factories import Clock, bearer, give_role, make_person
 from keyturn.cloud.models import DataSubjectRequest, PublicRequest
 from keyturn.cloud.privacy.public.service import MAX_FORMS_PER_EMAIL
 from keyturn.cloud.privacy.verification import MAX_ATTEMPTS_PER_CODE
+from keyturn.rules.types import Role
 from smtp_server import Mailbox, delivered, received_by
 from worlds import HistoryWorld, make_history_world, tokens
 
@@ -291,3 +294,44 @@ def test_rule_d2_nothing_is_released_on_an_email_code_alone(
         f"/api/v1/account/data-requests/{request_id}/copy", headers=bearer(resident["resident"])
     )
     assert copy.status_code == 200
+
+
+def test_someone_without_an_account_gets_their_copy_by_a_one_time_link(
+    client: TestClient,
+    db: Session,
+    engine: Engine,
+    tmp_path: Path,
+    world: HistoryWorld,
+) -> None:
+    cora = make_person(db, email="cora@parcels.test", name="Cora", account=False)
+    give_role(db, person_id=cora.id, property_id=world.property_id, role=Role.GUEST)
+    db.commit()
+    sent = send_form(client, "cora@parcels.test", kind="copy")
+    code = code_in(delivered(engine, tmp_path), "cora@parcels.test")
+    request_id = client.post(f"{FORM}/{sent['id']}/verify", json={"code": code}).json()["id"]
+    owner = tokens(db, world)["owner"]
+    delivered(engine, tmp_path)  # the acknowledgement and the reviewers' notice
+
+    approved = client.post(f"/api/v1/data-requests/{request_id}/approve", headers=bearer(owner))
+
+    assert approved.json()["state"] == "in_progress"
+    [(subject, text)] = received_by(delivered(engine, tmp_path), "cora@parcels.test")
+    assert subject == "Your Keyturn data is ready"
+    token = re.search(r"/data-copy#token=(\S+)", text)
+    assert token is not None
+    copy = client.post("/api/v1/data-requests/copy", json={"token": token[1]})
+    assert copy.status_code == 200, copy.text
+    contact = zipfile.ZipFile(io.BytesIO(copy.content)).read("contact.json").decode()
+    assert "cora@parcels.test" in contact
+    again = client.post("/api/v1/data-requests/copy", json={"token": token[1]})
+    assert again.status_code == 400
+    assert again.json()["type"].endswith("/invalid-link")
+    shown = client.get(f"/api/v1/data-requests/{request_id}", headers=bearer(owner)).json()
+    assert (shown["state"], shown["response"]) == ("completed", "copy delivered")
+
+
+def test_a_copy_link_works_only_for_a_copy(client: TestClient, world: HistoryWorld) -> None:
+    answer = client.post("/api/v1/data-requests/copy", json={"token": "x" * 43})
+
+    assert answer.status_code == 400
+    assert answer.json()["type"].endswith("/invalid-link")

@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
 from keyturn.cloud import sessions
+from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.models import DataSubjectRequest, RequestKind, RequestState
 from keyturn.cloud.privacy import requests
+from keyturn.cloud.privacy.copy_links import send_copy_link
 from keyturn.cloud.privacy.export import deliver_copy
 from keyturn.cloud.privacy.lock_purges import purge_status
 from keyturn.cloud.privacy.public.service import named_property
@@ -195,6 +197,8 @@ def approve(request_id: Annotated[str, typer.Argument(help="The id or its prefix
         row = requests.approve(session, requests.find_request(session, request_id), now, None)
         if row.state == RequestState.VERIFIED:
             requests.proceed(session, config.master_key_bytes(), config.photo_dir, row, now)
+        if send_copy_link(session, AuthConfig(), row, now, None):
+            console.print("a one-time download link was mailed to the requester")
         session.commit()
         console.print(f"{row.id[:SHORT_ID]} is {row.state.value}", highlight=False)
 

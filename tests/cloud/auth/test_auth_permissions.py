@@ -237,8 +237,9 @@ def test_every_route_declares_an_action_or_is_public(app: FastAPI) -> None:
 
 
 def test_only_the_public_form_of_data_requests_is_public(app: FastAPI) -> None:
-    """Anyone may send the form and confirm it with its code; every other data-request route
-    needs a caller, and filing for someone else needs the reviewer's permission."""
+    """Anyone may send the form, confirm it with its code and download an approved copy by its
+    mailed link; every other data-request route needs a caller, and filing for someone else
+    needs the reviewer's permission."""
     routes = [route for route in app_routes(app) if "data-requests" in route.path]
     public = {
         (method, route.path)
@@ -256,6 +257,7 @@ def test_only_the_public_form_of_data_requests_is_public(app: FastAPI) -> None:
     assert public == {
         ("POST", "/api/v1/data-requests/public"),
         ("POST", "/api/v1/data-requests/public/{request_id}/verify"),
+        ("POST", "/api/v1/data-requests/copy"),
     }
     assert all(route.policy is not None for route in routes)
     assert filing == {Action.DSAR_REVIEW}

@@ -106,6 +106,8 @@ class DataSubjectRequest(Base):
     note: Mapped[str | None] = mapped_column(Text)
     # The reviewer who filed the request for someone who wrote or phoned.
     filed_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)
+    # The one-time link mailed to download the copy, for a requester outside their account.
+    copy_link_id: Mapped[str | None] = foreign_id("email_links.id", ondelete="SET NULL")
 
 
 class VerificationCode(Base):

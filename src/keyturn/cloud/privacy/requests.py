@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
+from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.mail.addresses import check_address
 from keyturn.cloud.mail.service import enqueue_mail
 from keyturn.cloud.models import (
@@ -43,6 +44,7 @@ from keyturn.cloud.models import (
     RoleMembership,
 )
 from keyturn.cloud.privacy import audit, reviewer_notices
+from keyturn.cloud.privacy.copy_links import send_copy_link
 from keyturn.cloud.privacy.deletion import EVENT_HOLD, blockers, execute_deletion
 from keyturn.cloud.privacy.errors import (
     InvalidFiling,
@@ -966,14 +968,19 @@ def approve_request(
     session: Session,
     master_key: bytes,
     photo_dir: Path,
+    config: AuthConfig,
     request_id: str,
     reviewer_id: str,
     now: datetime,
 ) -> DataSubjectRequest:
-    """Accept an agent's documents (D3) or a government ID (D2); a verified request moves on."""
+    """Accept an agent's documents (D3), a government ID (D2), or who asked on the public form
+    or by phone or post; a verified request moves on, and a copy for someone outside their
+    account is mailed to them as a one-time link."""
     request = reviewed_request(session=session, request_id=request_id)
     approve(session, request, now, reviewer_id)
-    return _carry_on(session, master_key, photo_dir, request, now, reviewer_id)
+    _carry_on(session, master_key, photo_dir, request, now, reviewer_id)
+    send_copy_link(session, config, request, now, reviewer_id)
+    return request
 
 
 def require_government_id(

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, requires
+from keyturn.cloud.auth.deps import AppSettings, Config, Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.body_limits import body_limit
 from keyturn.cloud.fields import QueryFlag
@@ -418,17 +418,20 @@ def read_document(
 @router.post("/data-requests/{request_id}/approve", response_model=RequestOut, responses=STEP)
 def approve_request(
     settings: AppSettings,
+    config: Config,
     request_id: str,
     principal: Reviewer,
     db: Db,
     now: Now,
     master_key: MasterKey,
 ) -> RequestOut:
-    """Accept an agent's documents (D3) or a government ID (D2)."""
+    """Accept an agent's documents (D3), a government ID (D2), or who asked by the public form,
+    email, phone or post; a copy for someone outside their account is mailed as a link."""
     row = requests.approve_request(
         session=db,
         master_key=master_key,
         photo_dir=settings.photo_dir,
+        config=config,
         request_id=request_id,
         reviewer_id=principal.person_id,
         now=now,

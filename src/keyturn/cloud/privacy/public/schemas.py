@@ -66,3 +66,10 @@ class PublicRequestConfirmed(BaseModel):
     state: RequestState
     received_at: datetime
     answer_by: datetime
+
+
+class CopyLinkIn(BaseModel):
+    """The secret of the one-time link mailed for a copy (the part after `#token=`)."""
+
+    model_config = strict_config({"token": "8J0u2f3eQk9Qm3n1yQwYtq0i6mN4Yb7a1w2s3d4f5g6"})
+    token: str = Field(min_length=1, max_length=200)

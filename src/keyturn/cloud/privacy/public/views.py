@@ -1,17 +1,27 @@
-"""HTTP routes of the public data-request form: send it, then confirm it with the code.
+"""HTTP routes of data requests from anyone: send the form, confirm it with the mailed code,
+and download a copy through the one-time link mailed once a reviewer approved it.
 
-Both are public: the form is throttled and answers every sender alike, and confirming needs
-the code mailed to the address given; views are thin, as everywhere.
+All are public: the form is throttled and answers every sender alike; confirming needs the
+mailed code and downloading the mailed link. Views are thin, as everywhere.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
-from keyturn.cloud.auth.deps import Db, MasterKey, Now, client_address, public_route
+from keyturn.cloud.auth.deps import (
+    AppSettings,
+    Db,
+    MasterKey,
+    Now,
+    client_address,
+    public_route,
+)
+from keyturn.cloud.privacy import copy_links
 from keyturn.cloud.privacy import requests as workflow
 from keyturn.cloud.privacy.public import service
 from keyturn.cloud.privacy.public.schemas import (
+    CopyLinkIn,
     PublicCodeIn,
     PublicRequestConfirmed,
     PublicRequestIn,
@@ -85,3 +95,31 @@ def confirm_public_request(
         received_at=row.received_at,
         answer_by=workflow.answer_by(row),
     )
+
+
+@router.post(
+    "/data-requests/copy",
+    response_class=Response,
+    dependencies=[public_route("the one-time link mailed to the requester is the credential")],
+    responses={
+        200: {
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The copy as a zip (D1); the link is spent and the request completed",
+        },
+        **problem_responses(400, 409, 422),
+    },
+)
+def download_copy_by_link(
+    body: CopyLinkIn, settings: AppSettings, db: Db, now: Now, master_key: MasterKey
+) -> Response:
+    """The copy a reviewer approved for someone outside their account, by its mailed link."""
+    row, data = copy_links.take_copy(
+        session=db,
+        master_key=master_key,
+        photo_dir=settings.photo_dir,
+        secret=body.token,
+        now=now,
+    )
+    db.commit()
+    headers = {"Content-Disposition": f'attachment; filename="keyturn-data-{row.id[:8]}.zip"'}
+    return Response(data, media_type="application/zip", headers=headers)
