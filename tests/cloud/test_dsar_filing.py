@@ -4,12 +4,14 @@ is recorded and shown, deadlines run from when it was received, and it waits for
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -197,3 +199,25 @@ def test_only_reviewers_file_for_others(
     }
 
     assert statuses == {"manager": 403, "security": 403, "resident": 403, "outsider": 404}
+
+
+@given(
+    start=st.datetimes(
+        min_value=datetime(2020, 1, 1),
+        max_value=datetime(2030, 12, 31),
+        timezones=st.just(UTC),
+    ),
+    days=st.integers(min_value=1, max_value=60),
+)
+def test_rule_d9_business_days_count_back_as_they_count_forward(start: datetime, days: int) -> None:
+    """The warning before the acknowledgement deadline counts business days back with the same
+    rule that set the deadline: back and forth again lands on the deadline."""
+    later = add_business_days(start, days)
+    earlier = add_business_days(later, -days)
+
+    assert later.weekday() < 5
+    assert earlier.weekday() < 5
+    assert later - start >= timedelta(days=days)
+    assert add_business_days(earlier, days) == later
+    if start.weekday() < 5:
+        assert earlier == start

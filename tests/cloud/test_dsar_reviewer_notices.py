@@ -7,6 +7,7 @@ Mail goes through a real SMTP server; the texts carry no requester's details and
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,37 @@ def test_the_server_runs_the_deadline_check_as_a_job(
         outcome = job.run_once()
 
     assert outcome == {"notices": 2, "expired_public_requests": 0}
+
+
+def test_two_servers_checking_at_once_send_a_notice_once(
+    client: TestClient,
+    db: Session,
+    engine: Engine,
+    db_url: str,
+    tmp_path: Path,
+    world: HistoryWorld,
+    auth: dict[str, dict[str, str]],
+) -> None:
+    phoned(client, world, auth["owner"])
+    subjects(engine, tmp_path)
+    engines = [engine, database.make_engine(db_url)]
+    start = threading.Barrier(len(engines))
+    sent: list[int] = []
+
+    def server(on: Engine) -> None:
+        start.wait()
+        sent.append(
+            run_deadline_check(sessions.session_factory(on), T0 + timedelta(days=40)).notices
+        )
+
+    threads = [threading.Thread(target=server, args=(on,)) for on in engines]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        engines[1].dispose()
+
+    assert sum(sent) == 2  # each of the two notices by one server or the other
+    assert sorted(subjects(engine, tmp_path)["owner"]) == sorted([ACK_SOON, ANSWER_SOON])
