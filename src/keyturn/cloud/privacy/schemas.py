@@ -12,6 +12,10 @@ from pydantic import BaseModel, Field
 from keyturn.cloud.fields import (
     EXAMPLE_EVENT_ID,
     EXAMPLE_REQUEST_ID,
+    AwareInstant,
+    Email,
+    Id,
+    Name,
     example_config,
     strict_config,
 )
@@ -84,11 +88,11 @@ class FiledRequestIn(BaseModel):
     )
     kind: RequestKind
     channel: ReviewerChannel
-    requester_name: str = Field(min_length=1, max_length=200, pattern=r"\S")
-    requester_email: str | None = Field(default=None, max_length=320)
+    requester_name: Name
+    requester_email: Email | None = None
     requester_phone: str | None = Field(default=None, max_length=40)
-    person_id: str | None = Field(default=None, max_length=36)
-    received_at: datetime | None = None
+    person_id: Id | None = None
+    received_at: AwareInstant | None = None
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -193,7 +197,9 @@ class RequestOut(BaseModel):
     state: RequestState
     by_agent: bool
     identity: str = Field(description="How far who asked has been proven (D2, D3)")
-    match: str = Field(description='"matches person NAME (ID)" or "no known person"')
+    match: str | None = Field(
+        description='For the reviewer: "matches person NAME (ID)" or "no known person"'
+    )
     person_id: str | None
     requester_name: str | None
     requester_email: str | None

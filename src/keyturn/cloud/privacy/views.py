@@ -70,7 +70,12 @@ Submitter = Annotated[Principal, requires(Action.DSAR_SUBMIT)]
 Reviewer = Annotated[Principal, requires(Action.DSAR_REVIEW, property_from=_request_property)]
 
 
-def request_out(db: Session, row: DataSubjectRequest, now: datetime) -> RequestOut:
+def request_out(
+    db: Session, row: DataSubjectRequest, now: datetime, *, reviewer: bool = False
+) -> RequestOut:
+    """The request as its reviewer sees it, or as the person or their agent does: they are
+    not shown whom it matched or the reviewer's notes (an agent could learn from the match
+    whether an address has an account)."""
     return RequestOut(
         id=row.id,
         kind=row.kind,
@@ -78,12 +83,12 @@ def request_out(db: Session, row: DataSubjectRequest, now: datetime) -> RequestO
         state=row.state,
         by_agent=row.agent_person_id is not None,
         identity=requests.identity_state(row),
-        match=requests.match_of(db, row),
-        person_id=row.person_id,
-        requester_name=row.requester_name,
-        requester_email=row.requester_email,
-        requester_phone=row.requester_phone,
-        note=row.note,
+        match=requests.match_of(db, row) if reviewer else None,
+        person_id=row.person_id if reviewer else None,
+        requester_name=row.requester_name if reviewer else None,
+        requester_email=row.requester_email if reviewer else None,
+        requester_phone=row.requester_phone if reviewer else None,
+        note=row.note if reviewer else None,
         received_at=row.received_at,
         acknowledged_at=row.acknowledged_at,
         acknowledge_by=requests.acknowledge_by(row),
@@ -176,12 +181,19 @@ def list_own_requests(
 
 
 def _page(
-    db: Session, rows: list[DataSubjectRequest], now: datetime, cursor: str | None, limit: int
+    db: Session,
+    rows: list[DataSubjectRequest],
+    now: datetime,
+    cursor: str | None,
+    limit: int,
+    *,
+    reviewer: bool = False,
 ) -> Page[RequestOut]:
     # A person's or property's requests are few, so paging the ordered list in memory is cheap.
     page = page_list(rows, lambda row: row.id, cursor, limit)
     return Page[RequestOut](
-        items=[request_out(db, row, now) for row in page.items], next_cursor=page.next_cursor
+        items=[request_out(db, row, now, reviewer=reviewer) for row in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -338,7 +350,7 @@ def list_property_requests(
 ) -> Page[RequestOut]:
     """Requests this property's reviewers handle, newest first; `overdue` keeps late ones."""
     rows = requests.list_requests(db, now, property_id=property_id, overdue_only=overdue)
-    return _page(db, rows, now, cursor, limit)
+    return _page(db, rows, now, cursor, limit, reviewer=True)
 
 
 @router.post(
@@ -376,12 +388,14 @@ def file_request_for_requester(
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.get("/data-requests/{request_id}", response_model=RequestOut)
 def read_request(request_id: str, _principal: Reviewer, db: Db, now: Now) -> RequestOut:
-    return request_out(db, requests.reviewed_request(session=db, request_id=request_id), now)
+    return request_out(
+        db, requests.reviewed_request(session=db, request_id=request_id), now, reviewer=True
+    )
 
 
 @router.get(
@@ -437,7 +451,7 @@ def approve_request(
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/acknowledge", response_model=RequestOut, responses=STEP)
@@ -448,7 +462,7 @@ def acknowledge_request(request_id: str, principal: Reviewer, db: Db, now: Now) 
         session=db, request_id=request_id, reviewer_id=principal.person_id, now=now
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/require-id", response_model=RequestOut, responses=STEP)
@@ -457,7 +471,7 @@ def require_government_id(request_id: str, principal: Reviewer, db: Db, now: Now
         session=db, request_id=request_id, reviewer_id=principal.person_id, now=now
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/refuse", response_model=RequestOut, responses=STEP)
@@ -472,7 +486,7 @@ def refuse_request(
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/hold", response_model=RequestOut, responses=STEP)
@@ -487,7 +501,7 @@ def hold_request(
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/release", response_model=RequestOut, responses=STEP)
@@ -496,7 +510,7 @@ def release_request(request_id: str, principal: Reviewer, db: Db, now: Now) -> R
         session=db, request_id=request_id, reviewer_id=principal.person_id, now=now
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/exempt", response_model=RequestOut, responses=STEP)
@@ -512,7 +526,7 @@ def exempt_records(
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/extend", response_model=RequestOut, responses=STEP)
@@ -527,7 +541,7 @@ def extend_request(
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/proceed", response_model=RequestOut, responses=STEP)
@@ -548,4 +562,4 @@ def proceed_request(
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)

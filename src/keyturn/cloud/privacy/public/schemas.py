@@ -6,7 +6,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from keyturn.cloud.fields import EXAMPLE_REQUEST_ID, example_config, strict_config
+from keyturn.cloud.fields import (
+    EXAMPLE_REQUEST_ID,
+    Email,
+    Name,
+    example_config,
+    strict_config,
+)
 from keyturn.cloud.models import RequestKind, RequestState
 
 
@@ -22,8 +28,8 @@ class PublicRequestIn(BaseModel):
             "message": "I delivered parcels there until May.",
         }
     )
-    email: str = Field(min_length=3, max_length=320)
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    email: Email
+    name: Name
     kind: RequestKind
     property: str = Field(min_length=1, max_length=200, pattern=r"\S")
     message: str | None = Field(default=None, max_length=2000)
