@@ -221,3 +221,25 @@ def test_rule_d9_business_days_count_back_as_they_count_forward(start: datetime,
     assert add_business_days(earlier, days) == later
     if start.weekday() < 5:
         assert earlier == start
+
+
+def test_the_person_sees_their_request_but_not_the_reviewers_notes_or_match(
+    client: TestClient, world: HistoryWorld, auth: dict[str, dict[str, str]]
+) -> None:
+    filed = file(
+        client,
+        world,
+        auth["owner"],
+        person_id=world.people["resident"],
+        requester_phone="+1 415 555 0134",
+        note="Sounded unsure of the unit number.",
+    ).json()
+
+    own = client.get(f"/api/v1/account/data-requests/{filed['id']}", headers=auth["resident"])
+
+    assert own.status_code == 200
+    seen = own.json()
+    assert (seen["channel"], seen["kind"]) == ("phone", "copy")
+    hidden = ("match", "person_id", "note", "requester_name", "requester_phone")
+    assert {name: seen[name] for name in hidden} == dict.fromkeys(hidden)
+    assert filed["note"] == "Sounded unsure of the unit number."
