@@ -27,6 +27,7 @@ from keyturn.cloud.auth.permissions import (
     authorize,
     keys_in_reach,
     may,
+    people_allowed,
 )
 from keyturn.cloud.models import Portfolio
 from keyturn.rules.types import Role
@@ -234,6 +235,19 @@ def _implied(scope: str) -> set[Scope]:
 
 def test_every_route_declares_an_action_or_is_public(app: FastAPI) -> None:
     assert unmarked_routes(app) == []
+
+
+def test_people_allowed_are_exactly_the_tables_personas_per_action(
+    db: Session, personas: Personas
+) -> None:
+    """Whom notices go to (reviewers of data requests, and the like) follows the same table."""
+    by_id = {person_id: name for name, person_id in personas.people.items()}
+    for action in Action:
+        if action.value in ACCOUNT_ACTIONS:
+            continue
+        allowed = people_allowed(db, action, personas.property_id)
+        assert {by_id[person_id] for person_id in allowed} == EXPECTED[action.value], action
+    assert people_allowed(db, Action.DSAR_REVIEW, personas.other_property_id) == []
 
 
 def test_only_the_public_form_of_data_requests_is_public(app: FastAPI) -> None:

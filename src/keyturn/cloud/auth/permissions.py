@@ -364,14 +364,19 @@ def people_allowed(session: Session, action: Action, property_id: str) -> list[s
 
     For telling people about work that is theirs to do (a data request to review), not for
     letting anyone in: credentials, scopes, TOTP and suspensions are checked when they act.
-    Candidates are the people with a role anywhere in the property's portfolio.
+    Candidates are the people holding, anywhere in the property's portfolio, a role that can
+    allow it (a property manager's, when a permission can); each is then checked as above.
     """
     policy = POLICIES[action]
+    roles = set(policy.roles) | ({Role.PROPERTY_MANAGER} if policy.permissions else set())
     portfolio_id = select(Property.portfolio_id).where(Property.id == property_id)
     candidates = session.scalars(
         select(RoleMembership.person_id)
         .join(Property, Property.id == RoleMembership.property_id)
-        .where(Property.portfolio_id == portfolio_id.scalar_subquery())
+        .where(
+            Property.portfolio_id == portfolio_id.scalar_subquery(),
+            RoleMembership.role.in_(roles),
+        )
         .distinct()
     ).all()
     allowed = []
