@@ -9,7 +9,7 @@ the request (its kind, dates and where it is), never who asked or any code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -86,37 +86,46 @@ def send_deadline_notices(session: Session, now: datetime) -> int:
         )
         .order_by(DataSubjectRequest.received_at, DataSubjectRequest.id)
     ).all()
-    sent = 0
+    due: list[tuple[DataSubjectRequest, str, str, str]] = []
     for request in rows:
+        said = f"A {request.kind.value} request received on {request.received_at:%Y-%m-%d}"
+        said += f" by {_channel(request)}"
         acknowledge_by = workflow.acknowledge_by(request)
         warn_from = workflow.add_business_days(acknowledge_by, -ACKNOWLEDGE_WARNING_BUSINESS_DAYS)
         if request.acknowledged_at is None and now >= warn_from:
-            sent += bool(
-                _send_once(
-                    session,
+            due.append(
+                (
                     request,
                     f"acknowledge_by:{acknowledge_by:%Y-%m-%d}",
-                    now,
                     "A data request is near its acknowledgement deadline",
-                    f"A {request.kind.value} request received on"
-                    f" {request.received_at:%Y-%m-%d} by {_channel(request)} must be"
-                    f" acknowledged by {acknowledge_by:%Y-%m-%d}.",
+                    f"{said} must be acknowledged by {acknowledge_by:%Y-%m-%d}.",
                 )
             )
         answer_by = workflow.answer_by(request)
         if now >= answer_by - ANSWER_WARNING:
-            sent += bool(
-                _send_once(
-                    session,
+            due.append(
+                (
                     request,
                     f"answer_by:{answer_by:%Y-%m-%d}",
-                    now,
                     "A data request is near its answer deadline",
-                    f"A {request.kind.value} request received on"
-                    f" {request.received_at:%Y-%m-%d} by {_channel(request)} must be"
-                    f" answered by {answer_by:%Y-%m-%d}; it is {request.state.value}.",
+                    f"{said} must be answered by {answer_by:%Y-%m-%d};"
+                    f" it is {request.state.value}.",
                 )
             )
+    if not due:
+        return 0
+    known = _Known(
+        sent=set(
+            session.execute(
+                select(ReviewerNotice.request_id, ReviewerNotice.kind)
+                .join(DataSubjectRequest, DataSubjectRequest.id == ReviewerNotice.request_id)
+                .where(DataSubjectRequest.state.in_(OPEN_STATES))
+            ).tuples()
+        )
+    )
+    sent = 0
+    for request, kind, subject, body in due:
+        sent += bool(_send_once(session, request, kind, now, subject, body, known))
     return sent
 
 
@@ -145,6 +154,15 @@ def _channel(request: DataSubjectRequest) -> str:
     return request.channel.replace("_", " ")
 
 
+@dataclass
+class _Known:
+    """What one run already knows: the notices recorded before it (None: ask the database
+    each time) and each property's reviewers."""
+
+    sent: set[tuple[str, str]] | None = None
+    reviewers: dict[str, list[Person]] = field(default_factory=dict)
+
+
 def _send_once(
     session: Session,
     request: DataSubjectRequest,
@@ -152,19 +170,25 @@ def _send_once(
     now: datetime,
     subject: str,
     body: str,
+    known: _Known | None = None,
 ) -> int:
     """Record the notice, then mail it to every reviewer; 0 when it was sent before, or when
     the property has no reviewer to tell (then it is not recorded, and a later run retries)."""
     if request.property_id is None:
         return 0
-    already = session.scalar(
+    known = known or _Known()
+    if known.sent is not None:
+        if (request.id, kind) in known.sent:
+            return 0
+    elif session.scalar(
         select(ReviewerNotice.id).where(
             ReviewerNotice.request_id == request.id, ReviewerNotice.kind == kind
         )
-    )
-    if already is not None:
+    ):
         return 0
-    reviewers = reviewers_of(session, request.property_id)
+    if request.property_id not in known.reviewers:
+        known.reviewers[request.property_id] = reviewers_of(session, request.property_id)
+    reviewers = known.reviewers[request.property_id]
     if not reviewers:
         return 0
     try:
