@@ -115,13 +115,14 @@ def send_deadline_notices(session: Session, now: datetime) -> int:
     if not due:
         return 0
     known = _Known(
-        sent=set(
-            session.execute(
+        sent={
+            (request_id, kind)
+            for request_id, kind in session.execute(
                 select(ReviewerNotice.request_id, ReviewerNotice.kind)
                 .join(DataSubjectRequest, DataSubjectRequest.id == ReviewerNotice.request_id)
                 .where(DataSubjectRequest.state.in_(OPEN_STATES))
-            ).tuples()
-        )
+            )
+        }
     )
     sent = 0
     for request, kind, subject, body in due:
