@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     pms_sources: str = ""
     # Seconds between the server's PMS syncs; 0 turns the schedule off.
     pms_sync_interval_s: float = Field(default=3600, ge=0)
+    # Seconds between the server's checks of data requests near a deadline; 0 turns it off.
+    dsar_notice_interval_s: float = Field(default=3600, ge=0)
     # Whether webhooks may post to private, loopback or link-local addresses (a local bridge).
     webhook_private_targets: bool = False
     # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or

@@ -10,20 +10,15 @@ import base64
 import datetime as dt
 import ipaddress
 import os
-import socket
 import ssl
 import stat
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from email import policy
-from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -44,33 +39,12 @@ from keyturn.cloud.mail.service import enqueue_mail
 from keyturn.cloud.mail.suppression import suppress
 from keyturn.cloud.models import MailState, OutboxMessage
 from keyturn.settings import Settings, SettingsError
+from smtp_server import Mailbox, free_port, smtp_server
 
 MASTER_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
 USER, PASSWORD = "keyturn", "s3cret-Pa55word"
 FROM = "Keyturn <noreply@keyturn.test>"
 MINUTE = dt.timedelta(minutes=1)
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping what arrived, parsed; it bounces anyone at bounce.test."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self._lock = threading.Lock()
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        if address.endswith("@bounce.test"):
-            return "550 5.1.1 no such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = BytesParser(policy=policy.default).parsebytes(envelope.original_content)
-        with self._lock:
-            self.messages.append(parsed)
-        return "250 OK"
 
 
 def check_login(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
@@ -81,24 +55,6 @@ def check_login(server: Any, session: Any, envelope: Any, mechanism: str, data: 
 
 # aiosmtpd warns whenever AUTH is offered without TLS; that is what these tests want.
 no_tls_warning = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def smtp_server(mailbox: Mailbox, port: int | None = None, **options: Any) -> Iterator[int]:
-    """A real SMTP server on 127.0.0.1; start() returns once it answers."""
-    port = port or free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, **options)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
 
 
 def smtp_settings(tmp_path: Path, port: int, **overrides: Any) -> Settings:

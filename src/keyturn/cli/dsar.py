@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,10 +18,14 @@ from sqlalchemy.orm import Session
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
 from keyturn.cloud import sessions
-from keyturn.cloud.models import DataSubjectRequest, RequestState
+from keyturn.cloud.auth.config import AuthConfig
+from keyturn.cloud.models import DataSubjectRequest, RequestKind, RequestState
 from keyturn.cloud.privacy import requests
+from keyturn.cloud.privacy.copy_links import send_copy_link
 from keyturn.cloud.privacy.export import deliver_copy
 from keyturn.cloud.privacy.lock_purges import purge_status
+from keyturn.cloud.privacy.public.service import named_property
+from keyturn.cloud.privacy.requests import ReviewerChannel
 from keyturn.errors import UserError
 
 SHORT_ID = 8
@@ -60,11 +64,12 @@ def list_(
     if not rows:
         console.print("no data-subject requests")
         return
-    table = Table("id", "kind", "state", "received", "answer by", "flags")
+    table = Table("id", "kind", "channel", "state", "received", "answer by", "flags")
     for row in rows:
         table.add_row(
             row.id[:SHORT_ID],
             row.kind.value,
+            row.channel,
             row.state.value,
             _when(row.received_at),
             _when(requests.answer_by(row)),
@@ -90,6 +95,13 @@ def _print(session: Session, row: DataSubjectRequest, now: datetime) -> None:
         "kind": row.kind.value,
         "channel": row.channel + (" (authorised agent)" if row.agent_person_id else ""),
         "state": row.state.value,
+        "identity": requests.identity_state(row),
+        "person": requests.match_of(session, row),
+        "requester": ", ".join(
+            part for part in (row.requester_name, row.requester_email, row.requester_phone) if part
+        )
+        or "-",
+        "note": row.note or "-",
         "received": _when(row.received_at),
         "acknowledged": _when(row.acknowledged_at),
         "answer by": _when(requests.answer_by(row)),
@@ -119,6 +131,63 @@ def _print(session: Session, row: DataSubjectRequest, now: datetime) -> None:
         console.print(table)
 
 
+@app.command("file")
+def file_(
+    property_: Annotated[
+        str, typer.Option("--property", help="The property's id, or its exact name.")
+    ],
+    kind: Annotated[RequestKind, typer.Option(help="copy or deletion.", case_sensitive=False)],
+    channel: Annotated[
+        ReviewerChannel, typer.Option(help="How the request came.", case_sensitive=False)
+    ],
+    name: Annotated[str, typer.Option(help="The requester's name, as they gave it.")],
+    email: Annotated[str | None, typer.Option(help="Their address; they are mailed.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Their phone number.")] = None,
+    person: Annotated[
+        str | None, typer.Option(help="The person's id, when it is known who they are.")
+    ] = None,
+    received: Annotated[
+        datetime | None,
+        typer.Option(
+            help="When it was received, ISO 8601 (UTC if no zone); deadlines run from it.",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"],
+        ),
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="What the reviewer should know.")] = None,
+) -> None:
+    """File a request someone made by email, phone, post or in person (D9's channel).
+
+    It waits for a reviewer to check who asked and approve it (D2); the property's reviewers
+    are told it arrived.
+    """
+    now = database.utcnow()
+    when = received.replace(tzinfo=UTC) if received and received.tzinfo is None else received
+    with _session() as session:
+        property_id = named_property(session, property_)
+        if property_id is None:
+            raise UserError(f"no single property with the id or name {property_!r}")
+        row = requests.file_for_requester(
+            session=session,
+            property_id=property_id,
+            reviewer_id=None,
+            kind=kind,
+            channel=channel,
+            requester_name=name,
+            requester_email=email,
+            requester_phone=phone,
+            person_id=person,
+            received_at=when,
+            note=note,
+            now=now,
+        )
+        session.commit()
+        console.print(
+            f"{row.id[:SHORT_ID]} filed ({row.channel}); answer by"
+            f" {_when(requests.answer_by(row))}",
+            highlight=False,
+        )
+
+
 @app.command()
 def approve(request_id: Annotated[str, typer.Argument(help="The id or its prefix.")]) -> None:
     """Accept the documents on file (an agent's letter and ID, or a government ID)."""
@@ -128,6 +197,8 @@ def approve(request_id: Annotated[str, typer.Argument(help="The id or its prefix
         row = requests.approve(session, requests.find_request(session, request_id), now, None)
         if row.state == RequestState.VERIFIED:
             requests.proceed(session, config.master_key_bytes(), config.photo_dir, row, now)
+        if send_copy_link(session, AuthConfig(), row, now, None):
+            console.print("a one-time download link was mailed to the requester")
         session.commit()
         console.print(f"{row.id[:SHORT_ID]} is {row.state.value}", highlight=False)
 

@@ -34,6 +34,7 @@ from keyturn.cloud.people import views as people_views
 from keyturn.cloud.people.residency import views as residency_views
 from keyturn.cloud.privacy import views as privacy_views
 from keyturn.cloud.privacy.audit_record import views as audit_record_views
+from keyturn.cloud.privacy.public import views as public_request_views
 from keyturn.cloud.privacy.retention import views as retention_views
 from keyturn.cloud.problems import answer_refusal, problem, problem_responses
 from keyturn.cloud.properties import views as properties_views
@@ -73,6 +74,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(retention_views.router)
     app.include_router(privacy_views.router)
     app.include_router(audit_record_views.router)
+    app.include_router(public_request_views.router)
     for resource_views in (
         properties_views,
         people_views,

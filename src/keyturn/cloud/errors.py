@@ -61,6 +61,7 @@ Refusal ................................ errors
     VerificationThrottled .............. privacy.errors
     PreconditionsUnmet ................. privacy.errors
     InvalidDocument .................... privacy.errors
+    InvalidFiling ...................... privacy.errors
   RetentionOverrideRefused ............. privacy.retention.override
   DoorKindLocked ....................... properties.models
   InvalidPropertySetting ............... properties.models

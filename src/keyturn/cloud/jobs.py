@@ -1,5 +1,5 @@
 """Periodic background work inside the server: retention sweeps, outbound delivery, due
-move-outs and the PMS sync.
+move-outs, the PMS sync and the data-request deadline notices.
 
 Each job is a daemon thread that waits one interval before every run, so starting the
 server (or a test client) never runs anything at once; a failed run is logged and the
@@ -22,6 +22,7 @@ from keyturn.cloud.mail.suppression import use_suppression_key
 from keyturn.cloud.people.pms.service import sync_sources
 from keyturn.cloud.people.residency.service import end_due_residencies
 from keyturn.cloud.privacy.retention.service import run_retention
+from keyturn.cloud.privacy.reviewer_notices import run_deadline_check
 from keyturn.cloud.sessions import session_factory
 from keyturn.cloud.webhooks.delivery import deliver_webhooks
 from keyturn.cloud.webhooks.egress import webhook_client
@@ -104,11 +105,15 @@ async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
     def pms(now: datetime) -> Any:
         return sync_sources(sessions, master_key, pms_sources, now)
 
+    def dsar_notices(now: datetime) -> Any:
+        return run_deadline_check(sessions, now).as_json()
+
     jobs = {
         "retention": (retention, settings.retention_interval_s),
         "outbound": (outbound, settings.outbound_interval_s),
         "residency": (residencies, settings.residency_interval_s),
         "pms": (pms, settings.pms_sync_interval_s if pms_sources else 0),
+        "dsar_notices": (dsar_notices, settings.dsar_notice_interval_s),
     }
     started = []
     for name, (work, interval) in jobs.items():

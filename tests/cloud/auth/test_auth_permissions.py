@@ -27,6 +27,7 @@ from keyturn.cloud.auth.permissions import (
     authorize,
     keys_in_reach,
     may,
+    people_allowed,
 )
 from keyturn.cloud.models import Portfolio
 from keyturn.rules.types import Role
@@ -238,6 +239,46 @@ def _implied(scope: str) -> set[Scope]:
 
 def test_every_route_declares_an_action_or_is_public(app: FastAPI) -> None:
     assert unmarked_routes(app) == []
+
+
+def test_people_allowed_are_exactly_the_tables_personas_per_action(
+    db: Session, personas: Personas
+) -> None:
+    """Whom notices go to (reviewers of data requests, and the like) follows the same table."""
+    by_id = {person_id: name for name, person_id in personas.people.items()}
+    for action in Action:
+        if action.value in ACCOUNT_ACTIONS:
+            continue
+        allowed = people_allowed(db, action, personas.property_id)
+        assert {by_id[person_id] for person_id in allowed} == EXPECTED[action.value], action
+    assert people_allowed(db, Action.DSAR_REVIEW, personas.other_property_id) == []
+
+
+def test_only_the_public_form_of_data_requests_is_public(app: FastAPI) -> None:
+    """Anyone may send the form, confirm it with its code and download an approved copy by its
+    mailed link; every other data-request route needs a caller, and filing for someone else
+    needs the reviewer's permission."""
+    routes = [route for route in app_routes(app) if "data-requests" in route.path]
+    public = {
+        (method, route.path)
+        for route in routes
+        if not isinstance(route.policy, Action)
+        for method in route.methods
+    }
+    filing = {
+        route.policy
+        for route in routes
+        if route.path == "/api/v1/properties/{property_id}/data-requests"
+        and "POST" in route.methods
+    }
+
+    assert public == {
+        ("POST", "/api/v1/data-requests/public"),
+        ("POST", "/api/v1/data-requests/public/{request_id}/verify"),
+        ("POST", "/api/v1/data-requests/copy"),
+    }
+    assert all(route.policy is not None for route in routes)
+    assert filing == {Action.DSAR_REVIEW}
 
 
 def test_access_route_lists_exactly_the_tables_actions_per_persona(

@@ -29,6 +29,7 @@ class AuthConfig(BaseSettings):
     failure_window_s: int = Field(default=15 * 60, gt=0)
     reset_link_lifetime_s: int = Field(default=3600, gt=0)
     invitation_lifetime_s: int = Field(default=7 * 24 * 3600, gt=0)
+    data_copy_link_lifetime_s: int = Field(default=7 * 24 * 3600, gt=0)
     max_reset_links_per_hour: int = Field(default=3, gt=0)
     public_url: str = "http://127.0.0.1:8000"
     totp_issuer: str = "Keyturn"

@@ -1,4 +1,5 @@
-"""Password reset and invitations by emailed one-time links: random, stored hashed, single use.
+"""Password reset, invitations and other emailed one-time links: random, stored hashed,
+single use; `issue_link` and `spend_link` serve the links other domains mail.
 
 A link's secret travels in the URL fragment, which browsers never send to servers or put in
 Referer headers; the page posts it back to the API together with the new password.
@@ -164,6 +165,32 @@ def accept_invitation(*, session: Session, secret: str, password: str, now: date
     """Set the invited person's password through their link, creating their account."""
     person_id = _consume(session, secret, LinkPurpose.INVITATION, now)
     _set_password(session, person_id, password, now)
+
+
+def issue_link(
+    *,
+    session: Session,
+    person_id: str,
+    purpose: LinkPurpose,
+    lifetime_s: int,
+    created_by: str | None,
+    now: datetime,
+) -> tuple[str, str]:
+    """A new one-time link for the person: its id and its secret, which only the mail holds."""
+    secret = _new_link(session, person_id, purpose, lifetime_s, created_by, now)
+    session.flush()
+    link_id = session.execute(
+        select(EmailLink.id).where(EmailLink.secret_digest == opaque.digest(secret))
+    ).scalar_one()
+    return link_id, secret
+
+
+def spend_link(*, session: Session, secret: str, purpose: LinkPurpose, now: datetime) -> str:
+    """Spend a live link of this purpose and return its id; InvalidLink for any other."""
+    _consume(session, secret, purpose, now)
+    return session.execute(
+        select(EmailLink.id).where(EmailLink.secret_digest == opaque.digest(secret))
+    ).scalar_one()
 
 
 def _new_link(

@@ -23,6 +23,7 @@ class LinkPurpose(StrEnum):
 
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a label
     INVITATION = "invitation"
+    DATA_COPY = "data_copy"  # one download of the copy a data request asked for (D1)
 
 
 class AuthSession(Base):

@@ -376,6 +376,34 @@ def may(session: Session, principal: Principal, action: Action, property_id: str
     )
 
 
+def people_allowed(session: Session, action: Action, property_id: str) -> list[str]:
+    """Everyone whose roles and powers at the property allow the action, by person id.
+
+    For telling people about work that is theirs to do (a data request to review), not for
+    letting anyone in: credentials, scopes, TOTP and suspensions are checked when they act.
+    Candidates are the people holding, anywhere in the property's portfolio, a role that can
+    allow it (a property manager's, when a permission can); each is then checked as above.
+    """
+    policy = POLICIES[action]
+    roles = set(policy.roles) | ({Role.PROPERTY_MANAGER} if policy.permissions else set())
+    portfolio_id = select(Property.portfolio_id).where(Property.id == property_id)
+    candidates = session.scalars(
+        select(RoleMembership.person_id)
+        .join(Property, Property.id == RoleMembership.property_id)
+        .where(
+            Property.portfolio_id == portfolio_id.scalar_subquery(),
+            RoleMembership.role.in_(roles),
+        )
+        .distinct()
+    ).all()
+    allowed = []
+    for person_id in sorted(candidates):
+        standing = standing_at(session, person_id, property_id)
+        if standing is not None and allows(policy, standing):
+            allowed.append(person_id)
+    return allowed
+
+
 def acts_for_property(session: Session, principal: Principal, property_id: str) -> bool:
     """Whether the caller shares and revokes for the whole property, not only for their own
     doors: whoever may manage others' credentials here (a resident may not)."""

@@ -1,4 +1,5 @@
-"""Login throttling per account and per client address, kept in the database.
+"""Login throttling per account and per client address, kept in the database; other public
+attempts (a data request from the public form) are counted the same way, each in its scope.
 
 Failures are rows, so every API process sees the same counts. Each attempt is counted and
 recorded as a failure before its password is checked, one attempt per account and address
@@ -15,6 +16,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from keyturn.cloud.auth import opaque
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import Throttled
 from keyturn.cloud.models import LoginFailure
@@ -29,8 +31,35 @@ def reserve(
     for the same account or address take turns here, so at most the limit of them get past.
     The caller `forgive`s the attempt if it turns out not to count, or `clear`s on success.
     """
-    _take_turn(session, [f"login-account:{email_digest}", f"login-address:{address}"])
-    window = timedelta(seconds=config.failure_window_s)
+    return count_attempt(
+        session,
+        scope="login",
+        email_digest=email_digest,
+        address=address,
+        per_account=config.max_failures_per_account,
+        per_address=config.max_failures_per_address,
+        window=timedelta(seconds=config.failure_window_s),
+        now=now,
+    )
+
+
+def count_attempt(
+    session: Session,
+    *,
+    scope: str,
+    email_digest: str,
+    address: str,
+    per_account: int,
+    per_address: int,
+    window: timedelta,
+    now: datetime,
+) -> str:
+    """`reserve` for any attempt that is limited per address and per email: `scope` keeps the
+    counts of one kind of attempt (login, a public data request) apart from every other's."""
+    if scope != "login":
+        email_digest = opaque.digest(f"{scope}:{email_digest}")
+        address = opaque.digest(f"{scope}:{address}")
+    _take_turn(session, [f"{scope}-account:{email_digest}", f"{scope}-address:{address}"])
     # On SQLite this first write waits for the database's single writer: the turn there.
     session.execute(
         delete(LoginFailure).where(
@@ -41,8 +70,8 @@ def reserve(
     by_account = LoginFailure.email_digest == email_digest
     by_address = LoginFailure.client_address == address
     waits = (
-        _wait(session, by_account, config.max_failures_per_account, window, now),
-        _wait(session, by_address, config.max_failures_per_address, window, now),
+        _wait(session, by_account, per_account, window, now),
+        _wait(session, by_address, per_address, window, now),
     )
     longest = max(waits)
     if longest > 0:

@@ -58,3 +58,11 @@ class InvalidDocument(RequestError):
     status = 422
     kind = "dsar-invalid-document"
     title = "The uploaded document is not acceptable"
+
+
+class InvalidFiling(RequestError):
+    """A reviewer's filing for someone who wrote or phoned is incomplete or impossible."""
+
+    status = 422
+    kind = "dsar-invalid-filing"
+    title = "The request cannot be filed as given"

@@ -97,6 +97,17 @@ class DataSubjectRequest(Base):
     # D6: entrance and common history of the person is anonymised from this instant.
     anonymise_due_at: Mapped[datetime | None] = mapped_column(index=True)
     anonymised_at: Mapped[datetime | None]
+    # Who asked, as they gave it, when the request did not come from their own account: the
+    # public form's name and verified address, or what a reviewer noted from a call or letter.
+    requester_name: Mapped[str | None] = mapped_column(String(200))
+    requester_email: Mapped[str | None] = mapped_column(String(320))
+    requester_phone: Mapped[str | None] = mapped_column(String(40))
+    # The person's message on the public form, or the reviewer's note on a request they filed.
+    note: Mapped[str | None] = mapped_column(Text)
+    # The reviewer who filed the request for someone who wrote or phoned.
+    filed_by: Mapped[str | None] = foreign_id("people.id", ondelete="SET NULL", index=False)
+    # The one-time link mailed to download the copy, for a requester outside their account.
+    copy_link_id: Mapped[str | None] = foreign_id("email_links.id", ondelete="SET NULL")
 
 
 class VerificationCode(Base):
@@ -111,6 +122,44 @@ class VerificationCode(Base):
     expires_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None]
+
+
+class PublicRequest(Base):
+    """A request sent on the public form, waiting for its sender to confirm their address.
+
+    Only a confirmed one becomes a DataSubjectRequest; the code is kept as a keyed hash.
+    """
+
+    __tablename__ = "dsar_public_requests"
+
+    id: Mapped[str] = id_column()
+    kind: Mapped[RequestKind] = mapped_column(str_enum(RequestKind, "request_kind"))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    # The property the sender named, when it names exactly one; else the operator routes it.
+    property_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    property_named: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str | None] = mapped_column(Text)
+    code_digest: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    request_id: Mapped[str | None] = foreign_id("data_subject_requests.id", ondelete="SET NULL")
+
+
+class ReviewerNotice(Base):
+    """One notice mailed to a property's reviewers about a request; each is sent once."""
+
+    __tablename__ = "dsar_reviewer_notices"
+    __table_args__ = (UniqueConstraint("request_id", "kind"),)
+
+    id: Mapped[str] = id_column()
+    request_id: Mapped[str] = foreign_id(
+        "data_subject_requests.id", ondelete="CASCADE", index=False
+    )
+    kind: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime]
+    recipients: Mapped[int] = mapped_column(default=0)
 
 
 class RequestDocument(Base):

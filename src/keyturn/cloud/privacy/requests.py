@@ -1,6 +1,12 @@
 """The data-subject request workflow (D1-D9): filing, verification, review, holds, deadlines
 and the step that carries a verified request out.
 
+A request comes from the person's account (channel "app"), an authorised agent ("agent"),
+the public form once its address is confirmed ("web form", see `privacy.public`), or a
+reviewer filing for someone who wrote or phoned (the channel they used). Only a request from
+the person's own account can be verified by its code alone; every other one waits in
+verifying until a reviewer approves it (D2, D3).
+
 received → verifying → verified → (deletion: waiting_on_preconditions →) in_progress →
 completed; refused and on_hold (resumable) carry a recorded reason. Every step is audited.
 The steps take the request itself (the command line finds it by id prefix); the functions at
@@ -13,11 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
+from keyturn.cloud.auth.config import AuthConfig
+from keyturn.cloud.mail.addresses import check_address
 from keyturn.cloud.mail.service import enqueue_mail
 from keyturn.cloud.models import (
     Account,
@@ -26,15 +35,19 @@ from keyturn.cloud.models import (
     Grant,
     Key,
     Person,
+    Profile,
+    Property,
     RecordHold,
     RequestDocument,
     RequestKind,
     RequestState,
     RoleMembership,
 )
-from keyturn.cloud.privacy import audit
+from keyturn.cloud.privacy import audit, reviewer_notices
+from keyturn.cloud.privacy.copy_links import send_copy_link
 from keyturn.cloud.privacy.deletion import EVENT_HOLD, blockers, execute_deletion
 from keyturn.cloud.privacy.errors import (
+    InvalidFiling,
     RequestError,
     RequestNotFound,
     VerificationFailed,
@@ -56,11 +69,25 @@ from keyturn.cloud.privacy.verification import (
 ANSWER_WITHIN = timedelta(days=45)
 EXTENSION = timedelta(days=45)
 ACKNOWLEDGE_BUSINESS_DAYS = 10
-CHANNEL_ACCOUNT = "account"
+CHANNEL_APP = "app"
 CHANNEL_AGENT = "agent"
+CHANNEL_WEB_FORM = "web form"
+# The channels whose requests prove an address with a mailed code; any other is vouched for
+# by a reviewer's approval.
+CODED_CHANNELS = frozenset({CHANNEL_APP, CHANNEL_WEB_FORM})
 CLOSED = frozenset({RequestState.COMPLETED, RequestState.REFUSED})
 MIN_PREFIX = 4
 OBJECT_TYPE = "data_subject_request"
+
+
+class ReviewerChannel(StrEnum):
+    """How a request reached a reviewer who files it for the person (D9's channel)."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+    POST = "post"
+    IN_PERSON = "in_person"
+    OTHER = "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +99,12 @@ class Filed:
 
 
 def add_business_days(start: datetime, days: int) -> datetime:
-    """The instant `days` working days (Monday to Friday) after `start`."""
+    """The instant `days` working days (Monday to Friday) after `start`; before it if negative."""
+    step = timedelta(days=1 if days >= 0 else -1)
     moment = start
-    left = days
+    left = abs(days)
     while left > 0:
-        moment += timedelta(days=1)
+        moment += step
         if moment.weekday() < 5:
             left -= 1
     return moment
@@ -174,6 +202,7 @@ def _new_request(
         person_id=person.id,
     )
     _audit(session, request, "acknowledged", now, None)
+    reviewer_notices.notify_new(session, request, now)
     return request
 
 
@@ -184,7 +213,7 @@ def file_request(
     person = session.get(Person, person_id)
     if person is None:
         raise RequestNotFound()
-    request = _new_request(session, person, kind, CHANNEL_ACCOUNT, now, None)
+    request = _new_request(session, person, kind, CHANNEL_APP, now, None)
     code = send_code(session, master_key, request, now)
     _move(session, request, RequestState.VERIFYING, now, None)
     return Filed(request, code)
@@ -247,7 +276,205 @@ def _unmatched_agent_request(
     session.add(request)
     session.flush()
     _audit(session, request, "received", now, agent_person_id, channel=CHANNEL_AGENT)
+    reviewer_notices.notify_new(session, request, now)
     return request
+
+
+def _of_portfolio(property_id: str) -> ColumnElement[bool]:
+    """Whether a person is known to the property's portfolio: a role, a profile or a key
+    anywhere in it."""
+    portfolio = select(Property.portfolio_id).where(Property.id == property_id).scalar_subquery()
+    in_portfolio = select(Property.id).where(Property.portfolio_id == portfolio)
+    return or_(
+        exists().where(
+            RoleMembership.person_id == Person.id,
+            RoleMembership.property_id.in_(in_portfolio),
+        ),
+        exists().where(Profile.person_id == Person.id, Profile.portfolio_id == portfolio),
+        exists().where(
+            Grant.person_id == Person.id,
+            Grant.key_id == Key.id,
+            Key.property_id.in_(in_portfolio),
+        ),
+    )
+
+
+def known_person(session: Session, property_id: str | None, email: str) -> Person | None:
+    """The person of the property's portfolio with this address, if the portfolio knows one."""
+    if property_id is None:
+        return None
+    return session.scalar(
+        select(Person).where(Person.email == email.strip().lower(), _of_portfolio(property_id))
+    )
+
+
+def _person_of_portfolio(session: Session, property_id: str, person_id: str) -> Person:
+    person = session.scalar(
+        select(Person).where(Person.id == person_id, _of_portfolio(property_id))
+    )
+    if person is None:
+        raise RequestNotFound("no such person in this portfolio")
+    return person
+
+
+def file_for_requester(
+    *,
+    session: Session,
+    property_id: str,
+    reviewer_id: str | None,
+    kind: RequestKind,
+    channel: ReviewerChannel,
+    requester_name: str,
+    requester_email: str | None,
+    requester_phone: str | None,
+    person_id: str | None,
+    received_at: datetime | None,
+    note: str | None,
+    now: datetime,
+) -> DataSubjectRequest:
+    """A reviewer (or the operator, with no reviewer) files a request someone made by email,
+    phone, post or in person; the deadlines run from when it was received (D9).
+
+    The person is the one named, else the portfolio's person with the requester's address,
+    else nobody yet. The request waits in verifying until a reviewer approves it, having
+    checked who asked (D2). A requester with an address is told at once (acknowledged);
+    one reached only by phone or post is acknowledged with `acknowledge_request`.
+    """
+    received = received_at or now
+    if received.tzinfo is None:
+        raise InvalidFiling("give received_at with its time zone")
+    if received > now:
+        raise InvalidFiling("received_at is in the future")
+    name = " ".join(requester_name.split())
+    email = requester_email.strip().lower() if requester_email else None
+    phone = requester_phone.strip() if requester_phone else None
+    if not name:
+        raise InvalidFiling("give the requester's name")
+    if not email and not phone:
+        raise InvalidFiling("give the requester's email or phone, to answer them")
+    if email is not None:
+        check_address(email)
+    if session.get(Property, property_id) is None:
+        raise RequestNotFound()
+    if person_id is not None:
+        person: Person | None = _person_of_portfolio(session, property_id, person_id)
+    else:
+        person = known_person(session, property_id, email) if email else None
+    request = DataSubjectRequest(
+        person_id=person.id if person is not None else None,
+        kind=kind,
+        channel=channel.value,
+        state=RequestState.RECEIVED,
+        received_at=received,
+        due_at=received + ANSWER_WITHIN,
+        property_id=property_id,
+        requester_name=name,
+        requester_email=email,
+        requester_phone=phone,
+        note=note.strip() if note and note.strip() else None,
+        filed_by=reviewer_id,
+    )
+    session.add(request)
+    session.flush()
+    _audit(session, request, "received", now, reviewer_id, channel=channel.value, filed=True)
+    if email is not None:
+        acknowledge(session, request, now, reviewer_id)
+    _move(session, request, RequestState.VERIFYING, now, reviewer_id)
+    reviewer_notices.notify_new(session, request, now)
+    return request
+
+
+def file_from_form(
+    session: Session,
+    *,
+    kind: RequestKind,
+    email: str,
+    name: str,
+    property_id: str | None,
+    note: str | None,
+    sent_at: datetime,
+    now: datetime,
+) -> DataSubjectRequest:
+    """The request of a public form whose address its code just confirmed (`privacy.public`).
+
+    It runs from when the form was sent, concerns the portfolio's person with that address
+    if there is one, is acknowledged by mail, and waits for a reviewer's approval (D2).
+    """
+    person = known_person(session, property_id, email)
+    request = DataSubjectRequest(
+        person_id=person.id if person is not None else None,
+        kind=kind,
+        channel=CHANNEL_WEB_FORM,
+        state=RequestState.RECEIVED,
+        received_at=sent_at,
+        due_at=sent_at + ANSWER_WITHIN,
+        property_id=property_id,
+        code_confirmed_at=now,
+        requester_name=name,
+        requester_email=email,
+        note=note,
+    )
+    session.add(request)
+    session.flush()
+    _audit(session, request, "received", now, None, channel=CHANNEL_WEB_FORM)
+    _audit(session, request, "code_confirmed", now, None)
+    acknowledge(session, request, now, None)
+    _move(session, request, RequestState.VERIFYING, now, None)
+    reviewer_notices.notify_new(session, request, now)
+    return request
+
+
+def acknowledge(
+    session: Session, request: DataSubjectRequest, now: datetime, actor: str | None
+) -> DataSubjectRequest:
+    """Record that the requester was told their request arrived (D9's first deadline); those
+    with an address are mailed the acknowledgement, others were told by phone or post."""
+    if request.acknowledged_at is not None:
+        raise WrongState("the request was already acknowledged")
+    request.acknowledged_at = now
+    address = request.requester_email
+    if address is None and request.person_id is not None:
+        person = session.get(Person, request.person_id)
+        address = person.email if person is not None else None
+    if address is not None:
+        enqueue_mail(
+            session,
+            address,
+            "We received your data request",
+            f"We received your request for a {request.kind.value} of your Keyturn data"
+            f" on {request.received_at:%Y-%m-%d}.\n"
+            f"We will answer by {answer_by(request):%Y-%m-%d}.",
+            person_id=request.person_id,
+        )
+    session.flush()
+    _audit(session, request, "acknowledged", now, actor, mailed=address is not None)
+    return request
+
+
+def identity_state(request: DataSubjectRequest) -> str:
+    """How far who asked has been proven (D2, D3), in words for the reviewer's queue."""
+    if request.verified_at is not None:
+        return "verified"
+    approved = request.approved_at is not None
+    if request.agent_person_id is not None:
+        proof = "agent's documents approved" if approved else "agent's documents to review"
+    elif request.channel not in CODED_CHANNELS:
+        proof = "approved by a reviewer" if approved else "not verified: check who asked"
+    elif request.channel == CHANNEL_WEB_FORM:
+        proof = "email verified" + ("; approved" if approved else "; awaiting approval")
+    else:
+        proof = "code confirmed" if request.code_confirmed_at else "code not yet confirmed"
+    if request.id_required and not approved:
+        proof += "; government ID required"
+    return proof
+
+
+def match_of(session: Session, request: DataSubjectRequest) -> str:
+    """Whom the request concerns, as the reviewer sees it: a known person or nobody yet."""
+    person = session.get(Person, request.person_id) if request.person_id else None
+    if person is None:
+        return "no known person"
+    return f"matches person {person.display_name} ({person.id})"
 
 
 def _move(
@@ -345,10 +572,17 @@ def approve(
     return request
 
 
+def needs_approval(request: DataSubjectRequest) -> bool:
+    """Whether a reviewer must approve before the request counts as verified (D2, D3): any
+    request that did not come from the person's own account, or one where an ID was asked."""
+    return request.channel != CHANNEL_APP or request.id_required
+
+
 def _maybe_verified(session: Session, request: DataSubjectRequest, now: datetime) -> None:
-    by_agent = request.agent_person_id is not None
-    identity_ok = by_agent or request.code_confirmed_at is not None
-    review_ok = request.approved_at is not None or not (by_agent or request.id_required)
+    # An agent's or a reviewer's filing has no code: the reviewer's approval vouches for it.
+    coded = request.channel in CODED_CHANNELS
+    identity_ok = not coded or request.code_confirmed_at is not None
+    review_ok = request.approved_at is not None or not needs_approval(request)
     if identity_ok and review_ok:
         request.verified_at = now
         _move(session, request, RequestState.VERIFIED, now, None)
@@ -734,14 +968,19 @@ def approve_request(
     session: Session,
     master_key: bytes,
     photo_dir: Path,
+    config: AuthConfig,
     request_id: str,
     reviewer_id: str,
     now: datetime,
 ) -> DataSubjectRequest:
-    """Accept an agent's documents (D3) or a government ID (D2); a verified request moves on."""
+    """Accept an agent's documents (D3), a government ID (D2), or who asked on the public form
+    or by phone or post; a verified request moves on, and a copy for someone outside their
+    account is mailed to them as a one-time link."""
     request = reviewed_request(session=session, request_id=request_id)
     approve(session, request, now, reviewer_id)
-    return _carry_on(session, master_key, photo_dir, request, now, reviewer_id)
+    _carry_on(session, master_key, photo_dir, request, now, reviewer_id)
+    send_copy_link(session, config, request, now, reviewer_id)
+    return request
 
 
 def require_government_id(
@@ -805,3 +1044,10 @@ def proceed_request(
     request = reviewed_request(session=session, request_id=request_id)
     proceed(session, master_key, photo_dir, request, now, reviewer_id)
     return request
+
+
+def acknowledge_request(
+    *, session: Session, request_id: str, reviewer_id: str, now: datetime
+) -> DataSubjectRequest:
+    request = reviewed_request(session=session, request_id=request_id)
+    return acknowledge(session, request, now, reviewer_id)

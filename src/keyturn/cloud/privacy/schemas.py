@@ -12,10 +12,15 @@ from pydantic import BaseModel, Field
 from keyturn.cloud.fields import (
     EXAMPLE_EVENT_ID,
     EXAMPLE_REQUEST_ID,
+    AwareInstant,
+    Email,
+    Id,
+    Name,
     example_config,
     strict_config,
 )
 from keyturn.cloud.models import RequestKind, RequestState
+from keyturn.cloud.privacy.requests import ReviewerChannel
 from keyturn.cloud.privacy.verification import MAX_DOCUMENT_BASE64, DocumentKind
 
 # A one-page blank PDF and a 1x1 PNG: small, but whole documents a reviewer could open.
@@ -66,6 +71,29 @@ class AgentRequestCreate(BaseModel):
 # The body limits of the routes that take one document or two.
 GOVERNMENT_ID_BODY_LIMIT = MAX_DOCUMENT_BASE64 + BODY_ENVELOPE
 AGENT_REQUEST_BODY_LIMIT = 2 * MAX_DOCUMENT_BASE64 + BODY_ENVELOPE
+
+
+class FiledRequestIn(BaseModel):
+    """A request someone made by email, phone, post or in person, as a reviewer files it."""
+
+    model_config = strict_config(
+        {
+            "kind": "copy",
+            "channel": "phone",
+            "requester_name": "Ana Pérez",
+            "requester_phone": "+1 415 555 0134",
+            "received_at": "2026-03-02T09:00:00Z",
+            "note": "Called the front desk; courier for the parcel service until May.",
+        }
+    )
+    kind: RequestKind
+    channel: ReviewerChannel
+    requester_name: Name
+    requester_email: Email | None = None
+    requester_phone: str | None = Field(default=None, max_length=40)
+    person_id: Id | None = None
+    received_at: AwareInstant | None = None
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class GovernmentIdIn(DocumentIn):
@@ -131,9 +159,16 @@ class RequestOut(BaseModel):
         {
             "id": EXAMPLE_REQUEST_ID,
             "kind": "copy",
-            "channel": "api",
+            "channel": "app",
             "state": "verifying",
             "by_agent": False,
+            "identity": "code not yet confirmed",
+            "match": "matches person Bo (6f1c0a4e-0000-4000-8000-000000000002)",
+            "person_id": "6f1c0a4e-0000-4000-8000-000000000002",
+            "requester_name": None,
+            "requester_email": None,
+            "requester_phone": None,
+            "note": None,
             "received_at": "2026-03-02T09:00:00Z",
             "acknowledged_at": "2026-03-02T09:00:00Z",
             "acknowledge_by": "2026-03-16T09:00:00Z",
@@ -161,6 +196,15 @@ class RequestOut(BaseModel):
     channel: str
     state: RequestState
     by_agent: bool
+    identity: str = Field(description="How far who asked has been proven (D2, D3)")
+    match: str | None = Field(
+        description='For the reviewer: "matches person NAME (ID)" or "no known person"'
+    )
+    person_id: str | None
+    requester_name: str | None
+    requester_email: str | None
+    requester_phone: str | None
+    note: str | None
     received_at: datetime
     acknowledged_at: datetime | None
     acknowledge_by: datetime

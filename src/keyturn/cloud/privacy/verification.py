@@ -46,7 +46,7 @@ class DocumentKind(StrEnum):
     GOVERNMENT_ID = "government_id"  # the person's ID, when a reviewer asks for it (D2)
 
 
-def _code_digest(master_key: bytes, request_id: str, code: str) -> str:
+def code_digest(master_key: bytes, request_id: str, code: str) -> str:
     key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_CODE_KEY_LABEL).derive(master_key)
     return hmac.new(key, f"{request_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
@@ -79,7 +79,7 @@ def send_code(
     session.add(
         VerificationCode(
             request_id=request.id,
-            code_digest=_code_digest(master_key, request.id, code),
+            code_digest=code_digest(master_key, request.id, code),
             created_at=now,
             expires_at=now + CODE_LIFETIME,
         )
@@ -118,7 +118,7 @@ def check_code(
     if current.attempts >= MAX_ATTEMPTS_PER_CODE:
         raise VerificationThrottled("too many tries with this code: ask for a new one")
     person = session.get(Person, request.person_id)
-    expected = _code_digest(master_key, request.id, code.strip())
+    expected = code_digest(master_key, request.id, code.strip())
     details_match = (
         person is not None
         and person.email is not None

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.auth.deps import AppSettings, Db, MasterKey, Now, requires
+from keyturn.cloud.auth.deps import AppSettings, Config, Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.body_limits import body_limit
 from keyturn.cloud.fields import QueryFlag
@@ -28,6 +28,7 @@ from keyturn.cloud.privacy.schemas import (
     AgentRequestCreate,
     DocumentOut,
     ExemptIn,
+    FiledRequestIn,
     GovernmentIdIn,
     HoldOut,
     LockOut,
@@ -69,13 +70,25 @@ Submitter = Annotated[Principal, requires(Action.DSAR_SUBMIT)]
 Reviewer = Annotated[Principal, requires(Action.DSAR_REVIEW, property_from=_request_property)]
 
 
-def request_out(db: Session, row: DataSubjectRequest, now: datetime) -> RequestOut:
+def request_out(
+    db: Session, row: DataSubjectRequest, now: datetime, *, reviewer: bool = False
+) -> RequestOut:
+    """The request as its reviewer sees it, or as the person or their agent does: they are
+    not shown whom it matched or the reviewer's notes (an agent could learn from the match
+    whether an address has an account)."""
     return RequestOut(
         id=row.id,
         kind=row.kind,
         channel=row.channel,
         state=row.state,
         by_agent=row.agent_person_id is not None,
+        identity=requests.identity_state(row),
+        match=requests.match_of(db, row) if reviewer else None,
+        person_id=row.person_id if reviewer else None,
+        requester_name=row.requester_name if reviewer else None,
+        requester_email=row.requester_email if reviewer else None,
+        requester_phone=row.requester_phone if reviewer else None,
+        note=row.note if reviewer else None,
         received_at=row.received_at,
         acknowledged_at=row.acknowledged_at,
         acknowledge_by=requests.acknowledge_by(row),
@@ -168,12 +181,19 @@ def list_own_requests(
 
 
 def _page(
-    db: Session, rows: list[DataSubjectRequest], now: datetime, cursor: str | None, limit: int
+    db: Session,
+    rows: list[DataSubjectRequest],
+    now: datetime,
+    cursor: str | None,
+    limit: int,
+    *,
+    reviewer: bool = False,
 ) -> Page[RequestOut]:
     # A person's or property's requests are few, so paging the ordered list in memory is cheap.
     page = page_list(rows, lambda row: row.id, cursor, limit)
     return Page[RequestOut](
-        items=[request_out(db, row, now) for row in page.items], next_cursor=page.next_cursor
+        items=[request_out(db, row, now, reviewer=reviewer) for row in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -330,12 +350,52 @@ def list_property_requests(
 ) -> Page[RequestOut]:
     """Requests this property's reviewers handle, newest first; `overdue` keeps late ones."""
     rows = requests.list_requests(db, now, property_id=property_id, overdue_only=overdue)
-    return _page(db, rows, now, cursor, limit)
+    return _page(db, rows, now, cursor, limit, reviewer=True)
+
+
+@router.post(
+    "/properties/{property_id}/data-requests",
+    response_model=RequestOut,
+    status_code=201,
+    responses=problem_responses(
+        422, meaning={422: "The filing is incomplete (no name, no way to answer) or received later"}
+    ),
+)
+def file_request_for_requester(
+    property_id: str,
+    body: FiledRequestIn,
+    principal: Annotated[Principal, requires(Action.DSAR_REVIEW)],
+    db: Db,
+    now: Now,
+) -> RequestOut:
+    """File a request someone made by email, phone, post or in person, with its channel.
+
+    Deadlines run from `received_at` (D9, now when omitted); the request waits in verifying
+    until a reviewer has checked who asked and approves it (D2).
+    """
+    row = requests.file_for_requester(
+        session=db,
+        property_id=property_id,
+        reviewer_id=principal.person_id,
+        kind=body.kind,
+        channel=body.channel,
+        requester_name=body.requester_name,
+        requester_email=body.requester_email,
+        requester_phone=body.requester_phone,
+        person_id=body.person_id,
+        received_at=body.received_at,
+        note=body.note,
+        now=now,
+    )
+    db.commit()
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.get("/data-requests/{request_id}", response_model=RequestOut)
 def read_request(request_id: str, _principal: Reviewer, db: Db, now: Now) -> RequestOut:
-    return request_out(db, requests.reviewed_request(session=db, request_id=request_id), now)
+    return request_out(
+        db, requests.reviewed_request(session=db, request_id=request_id), now, reviewer=True
+    )
 
 
 @router.get(
@@ -372,23 +432,37 @@ def read_document(
 @router.post("/data-requests/{request_id}/approve", response_model=RequestOut, responses=STEP)
 def approve_request(
     settings: AppSettings,
+    config: Config,
     request_id: str,
     principal: Reviewer,
     db: Db,
     now: Now,
     master_key: MasterKey,
 ) -> RequestOut:
-    """Accept an agent's documents (D3) or a government ID (D2)."""
+    """Accept an agent's documents (D3), a government ID (D2), or who asked by the public form,
+    email, phone or post; a copy for someone outside their account is mailed as a link."""
     row = requests.approve_request(
         session=db,
         master_key=master_key,
         photo_dir=settings.photo_dir,
+        config=config,
         request_id=request_id,
         reviewer_id=principal.person_id,
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
+
+
+@router.post("/data-requests/{request_id}/acknowledge", response_model=RequestOut, responses=STEP)
+def acknowledge_request(request_id: str, principal: Reviewer, db: Db, now: Now) -> RequestOut:
+    """Record that the requester was told their request arrived (mailed if they gave an
+    address; else the reviewer told them by phone or post)."""
+    row = requests.acknowledge_request(
+        session=db, request_id=request_id, reviewer_id=principal.person_id, now=now
+    )
+    db.commit()
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/require-id", response_model=RequestOut, responses=STEP)
@@ -397,7 +471,7 @@ def require_government_id(request_id: str, principal: Reviewer, db: Db, now: Now
         session=db, request_id=request_id, reviewer_id=principal.person_id, now=now
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/refuse", response_model=RequestOut, responses=STEP)
@@ -412,7 +486,7 @@ def refuse_request(
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/hold", response_model=RequestOut, responses=STEP)
@@ -427,7 +501,7 @@ def hold_request(
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/release", response_model=RequestOut, responses=STEP)
@@ -436,7 +510,7 @@ def release_request(request_id: str, principal: Reviewer, db: Db, now: Now) -> R
         session=db, request_id=request_id, reviewer_id=principal.person_id, now=now
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/exempt", response_model=RequestOut, responses=STEP)
@@ -452,7 +526,7 @@ def exempt_records(
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/extend", response_model=RequestOut, responses=STEP)
@@ -467,7 +541,7 @@ def extend_request(
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)
 
 
 @router.post("/data-requests/{request_id}/proceed", response_model=RequestOut, responses=STEP)
@@ -488,4 +562,4 @@ def proceed_request(
         now=now,
     )
     db.commit()
-    return request_out(db, row, now)
+    return request_out(db, row, now, reviewer=True)

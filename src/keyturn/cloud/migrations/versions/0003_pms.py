@@ -1,7 +1,7 @@
 """The PMS sync's tables: the residencies it created (pms_links) and the reviews of partial
 matches (pms_reviews).
 
-Revision ID: 0002_pms
+Revision ID: 0003_pms
 Revises: 0002_residency
 Create Date: 2026-12-05
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_pms"
+revision: str = "0003_pms"
 down_revision: str | Sequence[str] | None = "0002_residency"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
