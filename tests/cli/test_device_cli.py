@@ -73,4 +73,4 @@ def test_the_table_shows_local_time_staleness_and_the_unbound_door(
 
 
 def test_an_unknown_property_is_one_line(data_dir: object, fails: Callable[..., str]) -> None:
-    assert "no property 'Nowhere'" in fails("device", "list", "--property", "Nowhere")
+    assert "no property named 'Nowhere'" in fails("device", "list", "--property", "Nowhere")

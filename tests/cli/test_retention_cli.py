@@ -157,7 +157,7 @@ def test_set_refuses_a_missing_or_contradictory_choice(
 
 
 def test_set_names_an_unknown_property(data_dir: Path, fails: Callable[..., str]) -> None:
-    assert "no property 'Nowhere'" in fails(
+    assert "no property named 'Nowhere'" in fails(
         "retention", "set", "--property", "Nowhere", "--days", "30"
     )
 

@@ -155,4 +155,4 @@ def test_dsar_file_refuses_an_unknown_property(session: Session, run: Callable[.
     )
 
     assert result.exit_code != 0
-    assert "no single property" in str(result.exception)
+    assert "no property named" in str(result.exception)

@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from keyturn.cli.context import settings
 from keyturn.cloud import db as database
 from keyturn.cloud import sessions
+from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.models import Property
+from keyturn.cloud.properties.service import property_by_reference
 from keyturn.errors import UserError
 
 NowOption = Annotated[
@@ -55,29 +56,28 @@ def now_or_clock(text: str | None) -> datetime:
 
 
 @contextmanager
-def migrated_session() -> Iterator[Session]:
-    """A session on the configured database, refused while it has no schema yet."""
+def migrated_sessions() -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database, refused while it has no schema yet."""
     url = settings().resolved_database_url
     if database.current_revision(url) is None:
         raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
     engine = database.make_engine(url)
     try:
-        with sessions.session_factory(engine)() as session:
-            yield session
+        yield sessions.session_factory(engine)
     finally:
         engine.dispose()
 
 
+@contextmanager
+def migrated_session() -> Iterator[Session]:
+    """One session on the configured database, refused while it has no schema yet."""
+    with migrated_sessions() as factory, factory() as session:
+        yield session
+
+
 def find_property(session: Session, named: str) -> Property:
     """The property with this id, or else the one with exactly this name."""
-    found = session.scalars(
-        select(Property).where(or_(Property.id == named, Property.name == named))
-    ).all()
-    by_id = [prop for prop in found if prop.id == named]
-    if by_id:
-        return by_id[0]
-    if not found:
-        raise UserError(f"no property {named!r}: give its id or its exact name")
-    if len(found) > 1:
-        raise UserError(f"{len(found)} properties are named {named!r}: give the id instead")
-    return found[0]
+    try:
+        return property_by_reference(session, named)
+    except NotFound as refusal:
+        raise UserError(refusal.detail or refusal.title) from None

@@ -5,8 +5,6 @@ The operator acts without a person behind them, so the audit record names no act
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -15,35 +13,21 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from keyturn.cli.arguments import find_property, migrated_session
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
-from keyturn.cloud import sessions
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.models import DataSubjectRequest, RequestKind, RequestState
 from keyturn.cloud.privacy import requests
 from keyturn.cloud.privacy.copy_links import send_copy_link
 from keyturn.cloud.privacy.export import deliver_copy
 from keyturn.cloud.privacy.lock_purges import purge_status
-from keyturn.cloud.privacy.public.service import named_property
 from keyturn.cloud.privacy.requests import ReviewerChannel
 from keyturn.errors import UserError
 
 SHORT_ID = 8
 
 app = typer.Typer(help="Review data-subject requests (copies and deletions).", no_args_is_help=True)
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    url = settings().resolved_database_url
-    if database.current_revision(url) is None:
-        raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
-    engine = database.make_engine(url)
-    try:
-        with sessions.session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _when(moment: datetime | None) -> str:
@@ -59,7 +43,7 @@ def list_(
 ) -> None:
     """List requests, newest first, with their deadlines and overdue flags."""
     now = database.utcnow()
-    with _session() as session:
+    with migrated_session() as session:
         rows = requests.list_requests(session, now, state=state, overdue_only=overdue)
     if not rows:
         console.print("no data-subject requests")
@@ -84,7 +68,7 @@ def show(
 ) -> None:
     """Show one request: its steps, deadlines, holds and the purge status of every lock."""
     now = database.utcnow()
-    with _session() as session:
+    with migrated_session() as session:
         row = requests.find_request(session, request_id)
         _print(session, row, now)
 
@@ -162,10 +146,8 @@ def file_(
     """
     now = database.utcnow()
     when = received.replace(tzinfo=UTC) if received and received.tzinfo is None else received
-    with _session() as session:
-        property_id = named_property(session, property_)
-        if property_id is None:
-            raise UserError(f"no single property with the id or name {property_!r}")
+    with migrated_session() as session:
+        property_id = find_property(session, property_).id
         row = requests.file_for_requester(
             session=session,
             property_id=property_id,
@@ -193,7 +175,7 @@ def approve(request_id: Annotated[str, typer.Argument(help="The id or its prefix
     """Accept the documents on file (an agent's letter and ID, or a government ID)."""
     config = settings()
     now = database.utcnow()
-    with _session() as session:
+    with migrated_session() as session:
         row = requests.approve(session, requests.find_request(session, request_id), now, None)
         if row.state == RequestState.VERIFIED:
             requests.proceed(session, config.master_key_bytes(), config.photo_dir, row, now)
@@ -210,7 +192,7 @@ def refuse(
 ) -> None:
     """Refuse a request for a recorded legal reason (D7)."""
     now = database.utcnow()
-    with _session() as session:
+    with migrated_session() as session:
         row = requests.refuse(
             session, requests.find_request(session, request_id), reason, now, None
         )
@@ -226,7 +208,7 @@ def hold(
 ) -> None:
     """Pause a request for a recorded legal reason (D7), or lift the hold with --release."""
     now = database.utcnow()
-    with _session() as session:
+    with migrated_session() as session:
         row = requests.find_request(session, request_id)
         if release:
             requests.release(session, row, now, None)
@@ -246,7 +228,7 @@ def export(
     """Write the copy of a verified copy request to a zip; this completes the request (D1)."""
     config = settings()
     now = database.utcnow()
-    with _session() as session:
+    with migrated_session() as session:
         row = requests.find_request(session, request_id)
         data = deliver_copy(session, config.master_key_bytes(), config.photo_dir, row, now, None)
         out.write_bytes(data)

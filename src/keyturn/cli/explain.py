@@ -7,21 +7,17 @@ are taken and shown instead of ids, and a bad name or time is one line and exit 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy.orm import Session
 
+from keyturn.cli.arguments import instant, migrated_session
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
-from keyturn.cloud import sessions
 from keyturn.cloud.access.explain import service
-from keyturn.errors import UserError
 
 PropertyOption = Annotated[str, typer.Option("--property", help="The property's name or id.")]
 DoorOption = Annotated[str, typer.Option("--door", help="The door's name (or id) there.")]
@@ -30,32 +26,6 @@ AtOption = Annotated[
     typer.Option("--at", help="The instant asked about, ISO 8601 with offset (default: now)."),
 ]
 MARKS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "not_checked": "[dim]·[/]"}
-
-
-@contextmanager
-def _session() -> Iterator[tuple[Session, bytes]]:
-    config = settings()
-    url = config.resolved_database_url
-    if database.current_revision(url) is None:
-        raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
-    engine = database.make_engine(url)
-    try:
-        with sessions.session_factory(engine)() as session:
-            yield session, config.master_key_bytes()
-    finally:
-        engine.dispose()
-
-
-def _instant(text: str | None, now: datetime) -> datetime:
-    if text is None:
-        return now
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"--at {text!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise UserError(f"--at {text!r} has no UTC offset; add one, e.g. {text}+00:00")
-    return moment
 
 
 def explain_command(
@@ -67,8 +37,9 @@ def explain_command(
 ) -> None:
     """Would this person's credentials open the door at that time, and why, step by step."""
     now = database.utcnow()
-    moment = _instant(at, now)
-    with _session() as (session, master_key):
+    moment = now if at is None else instant(at, "--at")
+    master_key = settings().master_key_bytes()
+    with migrated_session() as session:
         property_id, door_id, person_id = service.find_by_names(
             session=session, property_ref=property_ref, door_ref=door, person_ref=person
         )
@@ -131,8 +102,9 @@ def access_review_command(
 ) -> None:
     """Everyone who can open the door at that time, and through which key and credential."""
     now = database.utcnow()
-    moment = _instant(at, now)
-    with _session() as (session, master_key):
+    moment = now if at is None else instant(at, "--at")
+    master_key = settings().master_key_bytes()
+    with migrated_session() as session:
         property_id, door_id, _ = service.find_by_names(
             session=session, property_ref=property_ref, door_ref=door
         )

@@ -5,18 +5,15 @@ With the default files transport, sent mail lands as .eml files in <data dir>/ma
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy.orm import Session, sessionmaker
 
+from keyturn.cli.arguments import migrated_sessions
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
-from keyturn.cloud import sessions
 from keyturn.cloud.mail.sender import deliver_pending
 from keyturn.cloud.mail.service import MessageNotFound, find_message, list_messages
 from keyturn.cloud.mail.transports import MAIL_DIR, eml_path
@@ -26,18 +23,6 @@ from keyturn.errors import UserError
 SHORT_ID = 8
 
 app = typer.Typer(help="Look at the outbox and send what is due.", no_args_is_help=True)
-
-
-@contextmanager
-def _sessions() -> Iterator[sessionmaker[Session]]:
-    url = settings().resolved_database_url
-    if database.current_revision(url) is None:
-        raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
-    engine = database.make_engine(url)
-    try:
-        yield sessions.session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def _when(moment: datetime | None) -> str:
@@ -52,7 +37,7 @@ def list_(
     limit: Annotated[int, typer.Option(help="At most this many, newest first.", min=1)] = 50,
 ) -> None:
     """List outbox messages, newest first: id, created, to, subject, state, attempts."""
-    with _sessions() as factory, factory() as session:
+    with migrated_sessions() as factory, factory() as session:
         messages = list_messages(session, state=state, limit=limit)
     if not messages:
         console.print("the outbox is empty")
@@ -75,7 +60,7 @@ def show(
     message_id: Annotated[str, typer.Argument(help="The id, or its first characters.")],
 ) -> None:
     """Show one message: its delivery record, then the text that was (or will be) sent."""
-    with _sessions() as factory, factory() as session:
+    with migrated_sessions() as factory, factory() as session:
         try:
             message = find_message(session, message_id)
         except MessageNotFound as exc:
@@ -112,7 +97,7 @@ def send_pending(
     """Send the messages that are due, once, and print what happened."""
     config = settings()
     config.ensure_data_dir()
-    with _sessions() as factory:
+    with migrated_sessions() as factory:
         report = deliver_pending(factory, config, database.utcnow(), batch=batch)
     where = (
         f"files in {config.data_dir / MAIL_DIR}"

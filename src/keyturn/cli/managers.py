@@ -7,21 +7,16 @@ without a person behind them, so the audit record names no actor (as `keyturn ds
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from keyturn.cli.arguments import find_property
-from keyturn.cli.context import console, settings
+from keyturn.cli.arguments import find_property, migrated_session
+from keyturn.cli.context import console
 from keyturn.cloud import db as database
-from keyturn.cloud import sessions
 from keyturn.cloud.people.managers import service
 from keyturn.cloud.people.managers.service import KeyLevel, ManagerEntry, Powers
-from keyturn.errors import UserError
 
 app = typer.Typer(help="Appoint property managers and set their powers.", no_args_is_help=True)
 
@@ -34,23 +29,10 @@ EmailOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-@contextmanager
-def _session() -> Iterator[Session]:
-    url = settings().resolved_database_url
-    if database.current_revision(url) is None:
-        raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
-    engine = database.make_engine(url)
-    try:
-        with sessions.session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
 @app.command("list")
 def list_(property_: PropertyOption, as_json: JsonOption = False) -> None:
     """Every manager of the property with their key level, managed keys and other powers."""
-    with _session() as session:
+    with migrated_session() as session:
         prop = find_property(session, property_)
         entries = service.list_managers(session=session, property_id=prop.id)
     if as_json:
@@ -94,7 +76,7 @@ def set_(
     as_json: JsonOption = False,
 ) -> None:
     """Appoint a person of the property as property manager, or replace their powers."""
-    with _session() as session:
+    with migrated_session() as session:
         prop = find_property(session, property_)
         person = service.find_member(session=session, property_id=prop.id, email=email)
         key_ids = service.key_ids_named(session=session, property_id=prop.id, names=key or [])
@@ -127,7 +109,7 @@ def set_(
 @app.command()
 def remove(property_: PropertyOption, email: EmailOption) -> None:
     """Remove a property manager: their role and every permission and managed key there."""
-    with _session() as session:
+    with migrated_session() as session:
         prop = find_property(session, property_)
         person = service.find_member(session=session, property_id=prop.id, email=email)
         service.remove_manager(

@@ -6,8 +6,6 @@ without a person behind them, so the audit records name no actor.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -16,10 +14,9 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyturn.cli.arguments import find_property
+from keyturn.cli.arguments import find_property, migrated_session
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
-from keyturn.cloud import sessions
 from keyturn.cloud.models import Person, Property, RoleMembership, Unit
 from keyturn.cloud.people.profiles import read_profile_at
 from keyturn.cloud.people.residency import service as residency
@@ -33,19 +30,6 @@ LOCAL_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 PropertyOption = Annotated[str, typer.Option("--property", help="The property's name or id.")]
 UnitOption = Annotated[str, typer.Option("--unit", help="The unit's label, e.g. 4B.")]
 EmailOption = Annotated[str, typer.Option("--email", help="The resident's email.")]
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    url = settings().resolved_database_url
-    if database.current_revision(url) is None:
-        raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
-    engine = database.make_engine(url)
-    try:
-        with sessions.session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _unit(session: Session, prop: Property, label: str) -> Unit:
@@ -94,7 +78,7 @@ def move_in(
     """Move a person into a unit: the resident role and the unit's key over the lease."""
     config = settings()
     now = database.utcnow()
-    with _session() as session:
+    with migrated_session() as session:
         prop = find_property(session, property_name)
         unit = _unit(session, prop, unit_label)
         person = _person(session, email)
@@ -137,7 +121,7 @@ def move_out(
     """Move a resident out now (revoking what depended on the residency) or at --at."""
     config = settings()
     now = database.utcnow()
-    with _session() as session:
+    with migrated_session() as session:
         prop = find_property(session, property_name)
         unit = _unit(session, prop, unit_label)
         person = _person(session, email)
@@ -199,7 +183,7 @@ def list_(
 ) -> None:
     """List the property's residencies with their dates and state."""
     now = database.utcnow()
-    with _session() as session:
+    with migrated_session() as session:
         prop = find_property(session, property_name)
         unit_id = _unit(session, prop, unit_label).id if unit_label else None
         rows = list(session.scalars(residency.residencies_at(prop.id, unit_id)))

@@ -9,8 +9,6 @@ shows everything as if it were another instant, for dry runs and drills.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -20,10 +18,14 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from keyturn.cli.arguments import NowOption, find_property, migrated_session, now_or_clock
+from keyturn.cli.arguments import (
+    NowOption,
+    find_property,
+    migrated_session,
+    migrated_sessions,
+    now_or_clock,
+)
 from keyturn.cli.context import console, settings
-from keyturn.cloud import db as database
-from keyturn.cloud import sessions
 from keyturn.cloud.models import Property
 from keyturn.cloud.privacy.retention.override import change_override
 from keyturn.cloud.privacy.retention.service import (
@@ -39,18 +41,6 @@ from keyturn.errors import UserError
 app = typer.Typer(help="Apply or show the retention of access history.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-
-
-@contextmanager
-def _sessions() -> Iterator[sessionmaker[Session]]:
-    url = settings().resolved_database_url
-    if database.current_revision(url) is None:
-        raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
-    engine = database.make_engine(url)
-    try:
-        yield sessions.session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def _when(moment: datetime | None) -> str:
@@ -71,7 +61,7 @@ def run(
     """
     moment = now_or_clock(now)
     photo_dir = settings().photo_dir
-    with _sessions() as factory:
+    with migrated_sessions() as factory:
         if dry_run or as_json or not console.is_terminal:
             report = run_retention(factory, moment, photo_dir=photo_dir, dry_run=dry_run)
         else:
@@ -123,7 +113,7 @@ def _print_report(report: RetentionReport) -> None:
 def show(as_json: JsonOption = False, now: NowOption = None) -> None:
     """List each property's retention policy, its limit, its override and its next deadlines."""
     moment = now_or_clock(now)
-    with _sessions() as factory, factory() as session:
+    with migrated_sessions() as factory, factory() as session:
         properties = session.scalars(select(Property).order_by(Property.name, Property.id))
         statuses = [status_of(session, prop, moment) for prop in properties]
     if as_json:

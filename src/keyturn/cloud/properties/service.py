@@ -216,6 +216,22 @@ def first_property_of_portfolio(session: Session, portfolio_id: str | None) -> s
     )
 
 
+def property_by_reference(session: Session, reference: str) -> Property:
+    """The property with this id, or else the one property with exactly this name (for a
+    command line, where people name things); NotFound says which of the two went wrong."""
+    found = session.scalars(
+        select(Property).where(or_(Property.id == reference, Property.name == reference))
+    ).all()
+    by_id = [prop for prop in found if prop.id == reference]
+    if by_id:
+        return by_id[0]
+    if not found:
+        raise NotFound(f"no property named {reference!r}: give its id or its exact name")
+    if len(found) > 1:
+        raise NotFound(f"{len(found)} properties are named {reference!r}: give the id instead")
+    return found[0]
+
+
 def in_property(session: Session, model: type[T], object_id: str, property_id: str) -> T:
     """The row of `model` (a table with a property_id) with this id at this property, else 404."""
     row = session.get(model, object_id)

@@ -52,6 +52,7 @@ from keyturn.cloud.models import (
     key_doors,
 )
 from keyturn.cloud.privacy import audit
+from keyturn.cloud.properties.service import property_by_reference
 from keyturn.crypto.mobile_keys import MobileKeyClaims, token_window
 from keyturn.protocol.access_lists import content_from_bytes
 from keyturn.protocol.entries import entry_from_spec, lock_state_of, schedule_from_spec
@@ -1176,14 +1177,7 @@ def find_by_names(
 ) -> tuple[str, str, str | None]:
     """(property id, door id, person id) from ids or names: a property's id or name, a door's
     id or name there, a person's id or email; NotFound says which one is unknown."""
-    properties = session.scalars(
-        select(Property.id).where(or_(Property.id == property_ref, Property.name == property_ref))
-    ).all()
-    if not properties:
-        raise NotFound(f"no property {property_ref!r}")
-    if len(properties) > 1:
-        raise NotFound(f"several properties are named {property_ref!r}: give its id")
-    property_id = properties[0]
+    property_id = property_by_reference(session, property_ref).id
     door_ids = session.scalars(
         select(Door.id).where(
             Door.property_id == property_id, or_(Door.id == door_ref, Door.name == door_ref)
