@@ -64,8 +64,8 @@ def test_explain_and_review_by_names(session: Session, run: Callable[..., Result
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (("--at", "2026-03-02T15:00:00"), "has no UTC offset"),
-        (("--at", "tomorrow"), "not an ISO 8601 time"),
+        (("--at", "2026-03-02T15:00:00"), "has no time zone"),
+        (("--at", "tomorrow"), "is not an ISO 8601 instant"),
         (("--door", "Back door"), "no single door 'Back door'"),
     ],
 )

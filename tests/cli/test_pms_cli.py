@@ -20,7 +20,7 @@ from keyturn.cli.main import app, cli
 from keyturn.cloud.people.pms.connectors import PmsResident, write_file
 from worlds import make_residency_building
 
-NOW_ARG = "2026-03-02T09:00:00"
+NOW_ARG = "2026-03-02T09:00:00Z"
 ROWS = [
     PmsResident("Bea Lund", "bea@example.test", "4B", date(2026, 3, 1), None, "L-1"),
     PmsResident("Ada Parker", "ada@example.test", "5C", date(2026, 3, 1), None, "L-2"),

@@ -17,6 +17,7 @@ import typer
 
 from keyturn.cli.arguments import NowOption, find_property, migrated_session, now_or_clock
 from keyturn.cli.context import console, settings
+from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.models import PmsReview
 from keyturn.cloud.people.pms import service
 from keyturn.cloud.people.pms.connectors import FileConnector
@@ -55,6 +56,7 @@ def sync(
             connector=FileConnector(file),
             dry_run=dry_run,
             now=moment,
+            welcome=AuthConfig(),
         )
     if as_json:
         typer.echo(json.dumps(report.as_json()))

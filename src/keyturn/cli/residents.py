@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from keyturn.cli.arguments import find_property, migrated_session
 from keyturn.cli.context import console, settings
 from keyturn.cloud import db as database
+from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.models import Person, Property, RoleMembership, Unit
 from keyturn.cloud.people.profiles import read_profile_at
 from keyturn.cloud.people.residency import service as residency
@@ -96,6 +97,7 @@ def move_in(
             ends_at=_local(prop, ends),
             by=None,
             now=now,
+            welcome=AuthConfig(),
         )
         session.commit()
         until = f" until {_shown(prop, membership.ends_at)}" if membership.ends_at else ""

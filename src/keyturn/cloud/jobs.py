@@ -103,7 +103,7 @@ async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
     pms_sources = settings.pms_source_map
 
     def pms(now: datetime) -> Any:
-        return sync_sources(sessions, master_key, pms_sources, now)
+        return sync_sources(sessions, master_key, pms_sources, now, welcome=app.state.auth_config)
 
     def dsar_notices(now: datetime) -> Any:
         return run_deadline_check(sessions, now).as_json()

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from factories import T0, Clock, bearer, give_role, make_person, token_for
-from keyturn.cloud.models import AuditRecord, Grant, RoleMembership
+from keyturn.cloud.auth.links import INVITATION_SUBJECT
+from keyturn.cloud.models import AuditRecord, Grant, OutboxMessage, RoleMembership
 from keyturn.rules.types import Role
 from worlds import ResidencyBuilding, make_residency_building, sync
 
@@ -328,3 +329,28 @@ def _property_manager(db: Session, building: ResidencyBuilding, email: str) -> s
     give_role(db, person_id=pm.id, property_id=building.property_id, role=Role.PROPERTY_MANAGER)
     db.commit()
     return pm.id
+
+
+def test_a_person_moved_in_through_the_api_is_emailed_an_invitation(
+    client: TestClient, db: Session, building: ResidencyBuilding, manager: dict[str, str]
+) -> None:
+    url = _url(building)
+    moved = client.post(
+        url,
+        json={
+            "email": "lee@example.test",
+            "display_name": "Lee Chan",
+            "unit_id": building.unit_id,
+            "starts_at": T0.isoformat(),
+        },
+        headers=manager,
+    )
+    assert moved.status_code == 201, moved.text
+
+    db.expire_all()
+    mail = db.scalars(
+        select(OutboxMessage).where(OutboxMessage.to_address == "lee@example.test")
+    ).all()
+    assert [message.subject for message in mail] == [INVITATION_SUBJECT]
+    assert "/invitation#token=" in mail[0].body_text
+    assert "12 Elm St" in mail[0].body_text

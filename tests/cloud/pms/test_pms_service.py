@@ -16,9 +16,12 @@ from sqlalchemy.orm import Session
 
 from factories import MASTER_KEY, MASTER_KEY_TEXT, T0, row_counts
 from keyturn.cloud.app import create_app
+from keyturn.cloud.auth.config import AuthConfig
+from keyturn.cloud.auth.links import ACCESS_SUBJECT, INVITATION_SUBJECT
 from keyturn.cloud.models import (
     AuditRecord,
     Grant,
+    OutboxMessage,
     Person,
     PmsLink,
     PmsReview,
@@ -54,6 +57,7 @@ def run(
     *,
     dry_run: bool = False,
     now: datetime = NOW,
+    welcome: AuthConfig | None = None,
 ) -> pms.SyncReport:
     if rows is not None:
         write_export(path, rows)
@@ -65,6 +69,7 @@ def run(
         dry_run=dry_run,
         now=now,
         by=building.manager_id,
+        welcome=welcome,
     )
     session.commit()
     return report
@@ -104,6 +109,23 @@ def test_new_residents_move_in_with_their_units_key(
     assert session.scalar(select(func.count()).select_from(PmsLink)) == 2
     record = session.scalars(select(AuditRecord).where(AuditRecord.action == "pms.sync")).one()
     assert record.detail["moves_in"] == 2
+
+
+def test_people_who_move_in_are_welcomed_by_email_once(
+    session: Session, building: ResidencyBuilding, tmp_path: Path
+) -> None:
+    path = tmp_path / "pms.csv"
+    ada = session.get_one(Person, building.resident_id)  # known, no account yet
+    ada_lease = PmsResident(ada.display_name, ada.email or "", "5C", START, None, "L-3")
+
+    run(session, building, path, [BEA, ada_lease], welcome=AuthConfig())
+    run(session, building, path, now=NOW + timedelta(hours=1), welcome=AuthConfig())
+
+    sent = session.execute(select(OutboxMessage.to_address, OutboxMessage.subject)).all()
+    assert sorted(sent) == sorted(
+        [(BEA.email, INVITATION_SUBJECT), (ada.email, INVITATION_SUBJECT)]
+    )
+    assert ACCESS_SUBJECT not in {subject for _, subject in sent}
 
 
 def test_running_twice_changes_nothing(

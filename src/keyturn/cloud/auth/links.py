@@ -136,29 +136,67 @@ def invite(
         created_at=now,
     )
     session.add(membership)
+    _welcome(session, config, person, profile.display_name, prop, inviter_id, now)
+    return membership
+
+
+def welcome(
+    *,
+    session: Session,
+    config: AuthConfig,
+    person_id: str,
+    property_id: str,
+    inviter_id: str | None,
+    now: datetime,
+) -> None:
+    """Email a person who was just given a role at the property some other way (a move-in):
+    a one-time link to choose a password if they have none, else a notice. Nothing for a
+    person without an email."""
+    person = session.get_one(Person, person_id)
+    if person.email is None:
+        return
+    prop = session.get_one(Property, property_id)
+    profile = profile_in(
+        session,
+        person=person,
+        portfolio_id=prop.portfolio_id,
+        display_name=person.display_name,
+        now=now,
+    )
+    _welcome(session, config, person, profile.display_name, prop, inviter_id, now)
+
+
+def _welcome(
+    session: Session,
+    config: AuthConfig,
+    person: Person,
+    name: str,
+    prop: Property,
+    inviter_id: str | None,
+    now: datetime,
+) -> None:
     account = session.execute(
         select(Account).where(Account.person_id == person.id)
     ).scalar_one_or_none()
     assert person.email is not None
     if account is not None and account.password_hash is not None:
         body = (
-            f"Hello {profile.display_name},\n\n"
+            f"Hello {name},\n\n"
             f"You now have a role at {prop.name} on Keyturn. Sign in as usual to see it.\n"
         )
         enqueue_mail(session, person.email, ACCESS_SUBJECT, body, person_id=person.id)
-        return membership
+        return
     secret = _new_link(
         session, person.id, LinkPurpose.INVITATION, config.invitation_lifetime_s, inviter_id, now
     )
     days = config.invitation_lifetime_s // 86400
     body = (
-        f"Hello {profile.display_name},\n\n"
+        f"Hello {name},\n\n"
         f"You are invited to {prop.name} on Keyturn. Open this link within {days} days to\n"
         "choose your password; it works once:\n\n"
         f"{config.public_url}/invitation#token={secret}\n"
     )
     enqueue_mail(session, person.email, INVITATION_SUBJECT, body, person_id=person.id)
-    return membership
 
 
 def accept_invitation(*, session: Session, secret: str, password: str, now: datetime) -> None:

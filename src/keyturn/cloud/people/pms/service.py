@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.models import (
     Person,
@@ -109,9 +110,11 @@ def sync(
     dry_run: bool,
     now: datetime,
     by: str | None = None,
+    welcome: AuthConfig | None = None,
 ) -> SyncReport:
     """Read the PMS, plan the changes and apply them unless `dry_run`; `by` is the person who
-    ran it (None for the scheduled job).
+    ran it (None for the scheduled job). With `welcome`, everyone who moves in is emailed (an
+    invitation, or a notice to someone with an account).
 
     A unit the PMS names that this property lacks refuses the whole sync. Move-outs come first
     so a resident changing units never holds both; every applied sync is audited with its
@@ -177,6 +180,7 @@ def sync(
             ends_at=lease.ends_at,
             by=by,
             now=now,
+            welcome=welcome,
         )
         session.add(
             PmsLink(property_id=property_id, external_key=lease.key, membership_id=membership.id)
@@ -333,6 +337,7 @@ def sync_sources(
     sources: Mapping[str, Path],
     now: datetime,
     connector_for: Callable[[Path], Connector] = FileConnector,
+    welcome: AuthConfig | None = None,
 ) -> dict[str, Any]:
     """The scheduled sync: each configured property in its own transaction. A property whose
     source fails is logged in one line and left unchanged; the others go on."""
@@ -347,6 +352,7 @@ def sync_sources(
                     connector=connector_for(path),
                     dry_run=False,
                     now=now,
+                    welcome=welcome,
                 )
             outcome[property_id] = report.plan.counts()
         except UserError as exc:

@@ -38,6 +38,8 @@ from keyturn.cloud.access.doors import key_door_ids
 from keyturn.cloud.access.keys.service import new_grant
 from keyturn.cloud.access.revocation import Credential, revoke_all
 from keyturn.cloud.access.rollout import LockStatus, lock_status, publish
+from keyturn.cloud.auth import links
+from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import Conflict, NotFound
 from keyturn.cloud.auth.permissions import Action, Principal, authorize
 from keyturn.cloud.errors import InvalidReference, Refusal
@@ -302,9 +304,10 @@ def move_in_as(
     starts_at: datetime,
     ends_at: datetime | None,
     now: datetime,
+    config: AuthConfig,
 ) -> RoleMembership:
     """`move_in` for a caller with people.manage, who must outrank the person if they already
-    have a role here (one with none has no rank to outrank)."""
+    have a role here (one with none has no rank to outrank); the person is welcomed by email."""
     here = _keeps_role(session, person_id, property_id)
     authorize(
         session,
@@ -323,6 +326,7 @@ def move_in_as(
         ends_at=ends_at,
         by=principal.person_id,
         now=now,
+        welcome=config,
     )
 
 
@@ -391,12 +395,15 @@ def move_in(
     ends_at: datetime | None = None,
     by: str | None,
     now: datetime,
+    welcome: AuthConfig | None = None,
 ) -> RoleMembership:
     """The person becomes a resident of the unit from `starts_at` to an optional `ends_at`.
 
     They are given the resident role there with these dates and the unit's key(s) with
     resident status over the same window (V2: from now at the earliest), published to the
-    unit's locks at once. 409 if they already have an open residency at the unit.
+    unit's locks at once. 409 if they already have an open residency at the unit. With
+    `welcome`, they are emailed: an invitation to choose a password, or a notice if they have
+    an account.
     """
     check_unit(session, property_id, unit_id)
     if session.get(Person, person_id) is None:
@@ -438,6 +445,15 @@ def move_in(
         )
     publish(session, master_key, {door.id for key in keys for door in key.doors}, now)
     _audit(session, membership, "residency.move_in", by, now)
+    if welcome is not None:
+        links.welcome(
+            session=session,
+            config=welcome,
+            person_id=person_id,
+            property_id=property_id,
+            inviter_id=by,
+            now=now,
+        )
     return membership
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.answers import locks_out
 from keyturn.cloud.access.rollout import PENDING_NOTE
-from keyturn.cloud.auth.deps import Db, MasterKey, Now, requires
+from keyturn.cloud.auth.deps import Config, Db, MasterKey, Now, requires
 from keyturn.cloud.auth.permissions import Action, Principal
 from keyturn.cloud.fields import Id
 from keyturn.cloud.models import RoleMembership, Unit
@@ -113,9 +113,11 @@ def move_in(
     db: Db,
     now: Now,
     master_key: MasterKey,
+    config: Config,
 ) -> ResidencyOut:
     """Move a person into a unit: the resident role with the lease dates, and the unit's key
-    with resident status over the same window, published to its locks at once."""
+    with resident status over the same window, published to its locks at once; the person is
+    emailed an invitation (or a notice, if they already have an account)."""
     person = service.resident_for_move_in(
         session=db,
         property_id=property_id,
@@ -134,6 +136,7 @@ def move_in(
         starts_at=body.starts_at,
         ends_at=body.ends_at,
         now=now,
+        config=config,
     )
     db.commit()
     return residency_out(db, membership, now)
