@@ -309,9 +309,7 @@ class _Names:
 
     def actor(self, row: AuditRecord) -> Actor:
         if row.actor_person_id is None:
-            if all(
-                (row.detail or {}).get(name) == value for name, value in audit.BY_OPERATOR.items()
-            ):
+            if audit.by_operator(row.detail):
                 return Actor(kind="operator", name=OPERATOR)
             return Actor(kind="system")
         name, email = self.people.get(row.actor_person_id, ("(erased)", None))
