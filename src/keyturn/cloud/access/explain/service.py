@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -21,17 +21,21 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    column,
     exists,
     false,
     func,
-    literal,
+    literal_column,
     null,
     or_,
     select,
+    text,
     union_all,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.selectable import TextualSelect
 
 from keyturn.cloud.access.access_lists import build_access_list, schedule_of, subject_for
 from keyturn.cloud.access.credentials.mobile_keys import DEFAULT_TTL
@@ -256,25 +260,33 @@ _PERSON_NAME = (
     )
     .scalar_subquery()
 )
-# One row: the door, its live lock, the versions that matter and the person's name.
-_DOOR = (
-    select(
-        Door.name,
-        Door.kind,
-        Property.time_zone,
-        Property.portfolio_id,
-        _PERSON_NAME,
-        Device.id,
-        Device.applied_access_list_version,
-        _SENT_VERSION,
-        Device.last_sync_at,
-        _NEWEST.version,
-        _NEWEST.content_hash,
+
+
+def _at_door(*columns: Any) -> Any:
+    """A select of `columns` from the door asked about (at the property), its live lock and
+    its newest list version: the one row every answer starts from."""
+    return (
+        select(*columns)
+        .join(Property, Property.id == Door.property_id)
+        .outerjoin(Device, and_(Device.door_id == Door.id, Device.retired_at.is_(None)))
+        .outerjoin(_NEWEST, and_(_NEWEST.door_id == Door.id, _NEWEST.version == _NEWEST_VERSION))
+        .where(Door.id == bindparam("door"), Door.property_id == bindparam("property"))
     )
-    .join(Property, Property.id == Door.property_id)
-    .outerjoin(Device, and_(Device.door_id == Door.id, Device.retired_at.is_(None)))
-    .outerjoin(_NEWEST, and_(_NEWEST.door_id == Door.id, _NEWEST.version == _NEWEST_VERSION))
-    .where(Door.id == bindparam("door"), Door.property_id == bindparam("property"))
+
+
+# One row: the door, its live lock, the versions that matter and the person's name.
+_DOOR = _at_door(
+    Door.name,
+    Door.kind,
+    Property.time_zone,
+    Property.portfolio_id,
+    _PERSON_NAME,
+    Device.id,
+    Device.applied_access_list_version,
+    _SENT_VERSION,
+    Device.last_sync_at,
+    _NEWEST.version,
+    _NEWEST.content_hash,
 )
 _VERSION = select(AccessListVersion.content_hash, AccessListVersion.content).where(
     AccessListVersion.door_id == bindparam("door"),
@@ -501,40 +513,72 @@ def _no(column: Any) -> Any:
     return cast(null(), column.type)
 
 
-# Everything one person holds that could reach the door, in one statement: their grants of
-# keys that open it, their doorcodes there, their keycards here and their phones.
-_HOLDINGS = union_all(
+_PORTFOLIO = (
+    select(Property.portfolio_id).where(Property.id == bindparam("property")).scalar_subquery()
+)
+
+
+def _none(*columns: Any) -> list[Any]:
+    """NULLs typed as `columns`, for the slots a branch of a union does not fill."""
+    return [_no(column) for column in columns]
+
+
+# The door row and everything one person holds that could reach that door, in one statement
+# (one round trip): the door with its lock (as in _DOOR), their grants of keys that open it,
+# their doorcodes there, their keycards here and their phones. No door row: no such door here.
+_TEXTS = (Grant.key_id, Key.name, Grant.created_by, Person.display_name, Property.portfolio_id)
+_TIMES = (Grant.starts_at, Grant.ends_at, Grant.revoked_at, Grant.revoked_at)
+_NUMBERS = (Device.applied_access_list_version, _NEWEST.version, _NEWEST.version)
+_EXPLAIN = union_all(
     select(
-        literal("grant").label("kind"),
+        literal_column("'grant'").label("kind"),
         Grant.id.label("id"),
         Grant.key_id.label("text_a"),
         Key.name.label("text_b"),
         Grant.created_by.label("text_c"),
         _GRANTER.display_name.label("text_d"),
+        _no(Property.portfolio_id).label("text_e"),
         Grant.starts_at.label("time_a"),
         Grant.ends_at.label("time_b"),
         Grant.revoked_at.label("time_c"),
         _no(Grant.revoked_at).label("time_d"),
         Grant.resident.label("flag"),
         Key.schedule_json.label("schedule"),
+        *(_no(column).label(f"number_{n}") for n, column in zip("abc", _NUMBERS, strict=True)),
+        _no(AccessListVersion.content_hash).label("blob"),
     )
     .join(Key, Key.id == Grant.key_id)
     .join(key_doors, key_doors.c.key_id == Key.id)
     .outerjoin(_GRANTER, _GRANTER.id == Grant.created_by)
     .where(key_doors.c.door_id == bindparam("door"), Grant.person_id == bindparam("person")),
+    _at_door(
+        literal_column("'door'"),
+        Device.id,
+        Door.name,
+        Door.kind,
+        Property.time_zone,
+        _PERSON_NAME,
+        Property.portfolio_id,
+        Device.last_sync_at,
+        *_none(*_TIMES[1:]),
+        false(),
+        _no(Key.schedule_json),
+        Device.applied_access_list_version,
+        _SENT_VERSION,
+        _NEWEST.version,
+        _NEWEST.content_hash,
+    ),
     select(
-        literal("doorcode"),
+        literal_column("'doorcode'"),
         Doorcode.id,
-        _no(Grant.key_id),
-        _no(Key.name),
-        _no(Grant.created_by),
-        _no(Person.display_name),
+        *_none(*_TEXTS),
         Doorcode.created_at,
         _no(Grant.ends_at),
         Doorcode.revoked_at,
         _no(Grant.revoked_at),
         false(),
         _no(Key.schedule_json),
+        *_none(*_NUMBERS, AccessListVersion.content_hash),
     ).where(
         # Live codes only, by the index that keeps them unique; a revoked code that a lock
         # still holds is found in its list.
@@ -543,40 +587,37 @@ _HOLDINGS = union_all(
         Doorcode.revoked_at.is_(None),
     ),
     select(
-        literal("keycard"),
+        literal_column("'keycard'"),
         Keycard.id,
         Keycard.card_uid,
         Keycard.property_id,
-        _no(Grant.created_by),
-        _no(Person.display_name),
+        *_none(*_TEXTS[2:]),
         Keycard.created_at,
-        _no(Grant.ends_at),
-        _no(Grant.revoked_at),
-        _no(Grant.revoked_at),
+        *_none(*_TIMES[1:]),
         Keycard.active,
         _no(Key.schedule_json),
+        *_none(*_NUMBERS, AccessListVersion.content_hash),
     )
     # Active cards by holder (a person has few); the property is checked on the rows.
     .where(Keycard.person_id == bindparam("person"), Keycard.active.is_(True)),
     select(
-        literal("phone"),
+        literal_column("'phone'"),
         MobileKeyRegistration.id,
         MobileKeyRegistration.phone_key_id,
-        _no(Key.name),
-        _no(Grant.created_by),
-        _no(Person.display_name),
+        *_none(*_TEXTS[1:]),
         MobileKeyRegistration.registered_at,
         Profile.suspended_at,
         MobileKeyRegistration.revoked_at,
         Profile.phones_barred_before,
         false(),
         _no(Key.schedule_json),
+        *_none(*_NUMBERS, AccessListVersion.content_hash),
     )
     .outerjoin(
         Profile,
         and_(
             Profile.person_id == MobileKeyRegistration.person_id,
-            Profile.portfolio_id == bindparam("portfolio"),
+            Profile.portfolio_id == _PORTFOLIO,
         ),
     )
     .where(MobileKeyRegistration.person_id == bindparam("person")),
@@ -620,25 +661,50 @@ class _Holdings:
     granters: dict[str, str] = field(default_factory=dict)
 
 
-def _holdings(session: Session, person_id: str, door: _Door) -> _Holdings:
+# _EXPLAIN as text for each dialect: SQLAlchemy hashes a statement's whole cache key on every
+# execution to find its compiled form, which for this statement costs more than the database
+# takes to answer it; a textual statement of the same SQL and result types hashes in no time.
+_PREBUILT: dict[str, TextualSelect] = {}
+
+
+def _prebuilt(connection: Connection) -> TextualSelect:
+    dialect = connection.dialect
+    prebuilt = _PREBUILT.get(dialect.name)
+    if prebuilt is None:
+        same_kind: Callable[..., Dialect] = type(dialect)
+        named = same_kind(paramstyle="named")
+        named.bind_typing = BindTyping.NONE  # no "::type" after names, which text() would misread
+        sql = str(_EXPLAIN.compile(dialect=named))
+        columns = [column(f"c{n}", c.type) for n, c in enumerate(_EXPLAIN.selected_columns)]
+        prebuilt = _PREBUILT[dialect.name] = text(sql).columns(*columns)
+    return prebuilt
+
+
+def _explained_door(
+    session: Session, property_id: str, door_id: str, person_id: str
+) -> tuple[_Door, str | None, Sequence[Any], _Holdings]:
+    """The door, the person's name (None if not at the property), the door's lock and what
+    the person holds there, from one statement; NotFound for a door not at the property."""
+    params = {"door": door_id, "property": property_id, "person": person_id}
+    connection = _read(session)
+    rows = connection.execute(_prebuilt(connection), params).all()
+    door_rows = [row for row in rows if row[0] == "door"]
+    if not door_rows:
+        raise NotFound()
+    row = door_rows[0]
+    _, device_id, name, kind, time_zone, person_name, portfolio_id, last_sync_at = row[:8]
+    reported, sent, newest, newest_hash = row[-4:]
+    door = _Door(door_id, property_id, name, DoorKind(kind), ZoneInfo(time_zone), portfolio_id)
+    lock = (device_id, reported, sent, last_sync_at, newest, newest_hash)
+    return door, person_name, lock, _holdings(rows, person_id, door)
+
+
+def _holdings(rows: Iterable[Sequence[Any]], person_id: str, door: _Door) -> _Holdings:
     found = _Holdings()
-    params = {"person": person_id, "door": door.id, "portfolio": door.portfolio_id}
-    rows = _read(session).execute(_HOLDINGS, params).all()
-    for row in sorted(rows, key=lambda row: (row[6], row[1])):
-        (
-            kind,
-            row_id,
-            text_a,
-            text_b,
-            text_c,
-            text_d,
-            time_a,
-            time_b,
-            time_c,
-            time_d,
-            flag,
-            sched,
-        ) = row
+    held = (row for row in rows if row[0] != "door")
+    for row in sorted(held, key=lambda row: (row[7], row[1])):
+        kind, row_id, text_a, text_b, text_c, text_d, _, time_a, time_b, time_c, time_d = row[:11]
+        flag, sched = row[11], row[12]
         if kind == "grant":
             if text_c is not None and text_d is not None:
                 found.granters[text_c] = text_d
@@ -738,11 +804,16 @@ class _Words:
     at: datetime
     names: Mapping[str, str]
     keys: Mapping[str, str]
+    # Moments already put in words: an answer names the same few instants many times.
+    said: dict[datetime, str] = field(default_factory=dict, compare=False)
 
     def when(self, moment: datetime | None) -> str:
         if moment is None:
             return "no end"
-        return moment.astimezone(self.door.zone).strftime(LOCAL_FORMAT)
+        text = self.said.get(moment)
+        if text is None:
+            text = self.said[moment] = moment.astimezone(self.door.zone).strftime(LOCAL_FORMAT)
+        return text
 
     def key(self, key_id: str | None) -> str:
         if key_id is None:
@@ -934,11 +1005,10 @@ def explain(
     the same managers read unaudited in that person's grants and credentials (an access
     review, which lists everyone at a door, is).
     """
-    door, person_name, lock = _door(session, property_id, door_id, person_id)
+    door, person_name, lock, mine = _explained_door(session, property_id, door_id, person_id)
     if person_name is None:
         raise NotFound()
     held = _held(session, master_key, door, lock, now)
-    mine = _holdings(session, person_id, door)
     grants, codes, cards, phones = mine.grants, mine.doorcodes, mine.keycards, mine.phones
     names = {person_id: person_name, **mine.granters}
     keys = {grant.key_id: grant.key_name for grant in grants}
