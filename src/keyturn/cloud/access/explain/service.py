@@ -64,7 +64,7 @@ from keyturn.protocol.messages import AccessList, CredentialSpec
 from keyturn.protocol.mobile_claims import entry_from_claims, token_schedule_claim
 from keyturn.rules.decide import AccessEntry, LockState, Presentation, decide
 from keyturn.rules.errors import InvalidSchedule
-from keyturn.rules.schedule import MIDNIGHT, Schedule
+from keyturn.rules.schedule import MIDNIGHT, Schedule, WeeklyWindow
 from keyturn.rules.types import CredentialType, DoorKind, Reason
 
 # The credential types a person holds; single-day and one-time codes belong to nobody.
@@ -833,11 +833,12 @@ def _span(words: _Words, schedule: Schedule) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _windows(schedule: Schedule) -> str:
-    if not schedule.windows:
+def _windows(windows: tuple[WeeklyWindow, ...]) -> str:
+    """A key's weekly windows in words (cached by the windows alone: keys share few)."""
+    if not windows:
         return "at any time of the week"
     parts = []
-    for window in schedule.windows:
+    for window in windows:
         end = "24:00" if window.end == MIDNIGHT else window.end.strftime("%H:%M")
         parts.append(f"{WEEKDAYS[window.weekday]} {window.start.strftime('%H:%M')}-{end}")
     return "on " + ", ".join(parts)
@@ -892,7 +893,7 @@ def _steps(
         }.get(reason, f"Valid at {local}: it is valid {span}.")
         inside = "outside" if failed == Check.SCHEDULE else "inside"
         texts[Check.SCHEDULE] = (
-            f"Key {key} opens {_windows(schedule)} ({door.zone.key}); {local} is {inside}."
+            f"Key {key} opens {_windows(schedule.windows)} ({door.zone.key}); {local} is {inside}."
         )
     steps = []
     reached = True
