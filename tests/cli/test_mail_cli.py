@@ -13,11 +13,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from keyturn.cli import context
-from keyturn.cli.main import cli
 from keyturn.cloud import db, sessions
 from keyturn.cloud.mail.service import enqueue_mail
 
@@ -43,31 +38,6 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     return lines[0]
-
-
-@pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Callable[..., str]:
-    """Run `keyturn ARGS` in this process on the data dir; return stdout, fail on an error."""
-    for name in list(os.environ):
-        if name.startswith("KEYTURN_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("KEYTURN_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("KEYTURN_MASTER_KEY", MASTER_KEY)
-    monkeypatch.setattr(context.console, "width", 200)
-    runner = CliRunner()
-
-    def invoke(*args: str) -> str:
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
-    return invoke
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    db.upgrade(f"sqlite:///{tmp_path / 'keyturn.db'}")
-    return tmp_path
 
 
 def queue(data_dir: Path, address: str, subject: str, body: str) -> str:
