@@ -21,6 +21,7 @@ from keyturn.cli import context
 from keyturn.cli import main as keyturn_main
 from keyturn.cli.main import cli
 from keyturn.cloud.models import AuditRecord, RoleMembership, RolePermission
+from keyturn.cloud.privacy import audit
 from keyturn.rules.types import Permission, Role
 from worlds import Personas, make_personas
 
@@ -102,6 +103,7 @@ def test_set_list_and_remove_a_manager_by_names(
     ).all()
     assert sorted(r.action for r in records) == ["manager.appointed", "manager.removed"]
     assert {r.actor_person_id for r in records} == {None}
+    assert all(audit.by_operator(r.detail) for r in records)  # the operator's, not the system's
 
 
 def test_set_with_json_answers_the_manager(personas: Personas, run: Callable[..., str]) -> None:

@@ -180,6 +180,7 @@ def test_actors_and_subjects_are_named_as_the_portfolio_knows_them(
         display_name="Morgan at the front desk",
         is_minor=None,
     )
+    db.info[audit.OPERATOR_SESSION] = True  # as every command's session is
     change_override(
         session=db,
         property_id=world.property_id,
@@ -188,6 +189,7 @@ def test_actors_and_subjects_are_named_as_the_portfolio_knows_them(
         now=clock.now,
     )
     db.commit()
+    del db.info[audit.OPERATOR_SESSION]
     history_read(client, world, tokens_of["manager"], clock)
 
     items = read(client, world, tokens_of["owner"], clock)["items"]

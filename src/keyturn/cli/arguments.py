@@ -19,6 +19,7 @@ from keyturn.cloud import db as database
 from keyturn.cloud import sessions
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.models import Property
+from keyturn.cloud.privacy import audit
 from keyturn.cloud.properties.service import property_by_reference
 from keyturn.errors import UserError
 
@@ -62,8 +63,11 @@ def migrated_sessions() -> Iterator[sessionmaker[Session]]:
     if database.current_revision(url) is None:
         raise UserError(f"{database.masked(url)} has no schema yet: run `keyturn db upgrade`")
     engine = database.make_engine(url)
+    factory = sessions.session_factory(engine)
+    # Everything a command records with no person behind it is the operator's act.
+    factory.configure(info={audit.OPERATOR_SESSION: True})
     try:
-        yield sessions.session_factory(engine)
+        yield factory
     finally:
         engine.dispose()
 

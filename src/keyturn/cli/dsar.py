@@ -1,6 +1,6 @@
 """`keyturn dsar`: review data-subject requests from the server's shell.
 
-The operator acts without a person behind them, so the audit record names no actor.
+The operator acts without a person behind them: the audit record shows it as the operator's.
 """
 
 from __future__ import annotations

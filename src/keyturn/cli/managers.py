@@ -1,7 +1,7 @@
 """`keyturn manager`: list a property's managers, set a property manager's powers, remove one.
 
 The operator acts on the database directly, through the same managers service as the API but
-without a person behind them, so the audit record names no actor (as `keyturn dsar` does).
+without a person behind them: the audit record shows such changes as the operator's.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`keyturn resident`: move residents in and out from the server's shell, by names and emails.
 
 Dates are the property's local time (a bare date is its local midnight); the operator acts
-without a person behind them, so the audit records name no actor.
+without a person behind them: the audit record shows the changes as the operator's.
 """
 
 from __future__ import annotations

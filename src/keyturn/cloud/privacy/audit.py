@@ -21,6 +21,9 @@ AUDIT_RETENTION = timedelta(days=730)
 # The detail member that marks an act of the installation's operator (the CLI), who is no
 # person: records with no actor and without it are the system's own.
 BY_OPERATOR: Mapping[str, str] = MappingProxyType({"by": "operator"})
+# The mark (in `Session.info`) of a session the installation's operator works in, from the
+# command line: what it records with no person behind it is the operator's, not the system's.
+OPERATOR_SESSION = "keyturn.operator"
 # Reads that disclose history write a record each; a prebuilt INSERT skips the ORM's flush.
 _INSERT = insert(cast(Table, AuditRecord.__table__))
 
@@ -42,6 +45,7 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
     """Add one audit record to the session; the caller's transaction commits it with the work."""
+    detail = _marked(session, actor_person_id, detail)
     entry = AuditRecord(
         **_row(now, actor_person_id, action, object_type, object_id, property_id, detail)
     )
@@ -62,9 +66,19 @@ def write(
 ) -> None:
     """`record` for hot read paths: the same row, inserted at once in the caller's transaction
     with no ORM object, so the caller's commit makes it durable."""
+    detail = _marked(session, actor_person_id, detail)
     session.execute(
         _INSERT, _row(now, actor_person_id, action, object_type, object_id, property_id, detail)
     )
+
+
+def _marked(
+    session: Session, actor_person_id: str | None, detail: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The detail, with BY_OPERATOR when the operator's session records an act of no person."""
+    if actor_person_id is None and session.info.get(OPERATOR_SESSION):
+        return {**(detail or {}), **BY_OPERATOR}
+    return detail
 
 
 def _row(

@@ -183,7 +183,6 @@ def read_audit_record(
             "filters": filters.described(),
             "count": len(entries),
             "page": cursor is not None,
-            **(audit.BY_OPERATOR if reader_person_id is None else {}),
         },
     )
     next_cursor = time_cursor(rows[-1].at, rows[-1].id) if more and rows else None

@@ -60,7 +60,6 @@ def change_override(
             "before_days": before,
             "after_days": override_days,
             "jurisdiction": prop.jurisdiction,
-            **(audit.BY_OPERATOR if actor_person_id is None else {}),
         },
     )
     return status_of(session, prop, now)
