@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from factories import MASTER_KEY, T0, give_doorcode
 from keyturn.cloud.devices.service import current_access_list
 from keyturn.cloud.models import AuditRecord
+from keyturn.cloud.people.service import update_person
 from worlds import Site, sync
 
 
@@ -111,3 +112,35 @@ def test_a_door_without_a_lock_says_so(client: TestClient, site: Site) -> None:
     assert body["lock"]["note"].startswith("No lock is bound to this door")
     assert body["opens"] is False
     assert "No mobile key: no phone is enrolled." in body["missing"]
+
+
+def test_explain_and_review_name_a_person_as_the_portfolio_knows_them(
+    client: TestClient, db: Session, site: Site
+) -> None:
+    resident = site.person("resident")
+    give_doorcode(db, person_id=resident, door_id=site.home_id)
+    update_person(
+        session=db,
+        property_id=site.property_id,
+        person_id=resident,
+        display_name="Ada at 4B",
+        is_minor=None,
+    )
+    db.commit()
+    sync(db, site.home_lock_id)
+    at = {"at": "2026-03-02T15:00:00+00:00"}
+    headers = site.auth("portfolio_manager")
+
+    explained = client.get(
+        f"{site.url}/explain",
+        params={"person": resident, "door": site.home_id, **at},
+        headers=headers,
+    )
+    reviewed = client.get(
+        f"{site.url}/doors/{site.home_id}/access-review", params=at, headers=headers
+    )
+
+    assert explained.status_code == 200, explained.text
+    assert explained.json()["person_name"] == "Ada at 4B"
+    assert reviewed.status_code == 200, reviewed.text
+    assert {p["person_name"] for p in reviewed.json()["people"]} == {"Ada at 4B"}

@@ -8,11 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from keyturn.cloud.models import MobileKeyRegistration, Person, Profile, Property
+
+
+def known_name(
+    person_id: ColumnElement[str] | InstrumentedAttribute[str], portfolio_id: Any
+) -> ColumnElement[str]:
+    """SQL for the name a portfolio knows a person by: its profile's, else the account's.
+
+    `person_id` is the person's id column of the enclosing query, which must also hold
+    `Person`; `portfolio_id` is a column, a subquery or a bound parameter.
+    """
+    return func.coalesce(
+        select(Profile.display_name)
+        .where(Profile.person_id == person_id, Profile.portfolio_id == portfolio_id)
+        .scalar_subquery(),
+        Person.display_name,
+    )
 
 
 def portfolio_of(session: Session, property_id: str) -> str:

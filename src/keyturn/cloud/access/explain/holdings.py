@@ -53,6 +53,7 @@ from keyturn.cloud.models import (
     RoleMembership,
     key_doors,
 )
+from keyturn.cloud.people.profiles import known_name
 from keyturn.crypto.mobile_keys import MobileKeyClaims, token_window
 from keyturn.protocol.access_lists import content_from_bytes
 from keyturn.protocol.entries import entry_from_spec, lock_state_of, schedule_from_spec
@@ -81,9 +82,16 @@ _SENT_VERSION = (
     .correlate(Door, Device)
     .scalar_subquery()
 )
-# The person asked about, if they have a role at the property or a grant of one of its keys.
+_PORTFOLIO = (
+    select(Property.portfolio_id)
+    .where(Property.id == bindparam("property"))
+    .correlate(None)
+    .scalar_subquery()
+)
+# The person asked about, if they have a role at the property or a grant of one of its keys,
+# by the name the property's portfolio knows them by.
 _PERSON_NAME = (
-    select(Person.display_name)
+    select(known_name(Person.id, _PORTFOLIO))
     .where(
         Person.id == bindparam("person"),
         or_(
@@ -355,11 +363,6 @@ def _no(column: Any) -> Any:
     return cast(null(), column.type)
 
 
-_PORTFOLIO = (
-    select(Property.portfolio_id).where(Property.id == bindparam("property")).scalar_subquery()
-)
-
-
 def _none(*columns: Any) -> list[Any]:
     """NULLs typed as `columns`, for the slots a branch of a union does not fill."""
     return [_no(column) for column in columns]
@@ -464,7 +467,7 @@ _EXPLAIN = union_all(
     )
     .where(MobileKeyRegistration.person_id == bindparam("person")),
 )
-_NAMES = select(Person.id, Person.display_name).where(
+_NAMES = select(Person.id, known_name(Person.id, _PORTFOLIO)).where(
     Person.id.in_(bindparam("people", expanding=True))
 )
 
@@ -567,11 +570,13 @@ def _holdings(rows: Iterable[Sequence[Any]], person_id: str, door: DoorFacts) ->
     return found
 
 
-def names_of(session: Session, people: Iterable[str | None]) -> dict[str, str]:
+def names_of(session: Session, property_id: str, people: Iterable[str | None]) -> dict[str, str]:
+    """The people's names as the property's portfolio knows them."""
     wanted = sorted({person for person in people if person})
     if not wanted:
         return {}
-    return {row[0]: row[1] for row in connection_of(session).execute(_NAMES, {"people": wanted})}
+    params = {"people": wanted, "property": property_id}
+    return {row[0]: row[1] for row in connection_of(session).execute(_NAMES, params)}
 
 
 # -- mobile keys ----------------------------------------------------------------------------------

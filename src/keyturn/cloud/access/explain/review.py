@@ -99,7 +99,7 @@ def access_review(
                     grant.resident,
                 )
             )
-    names = names_of(session, [row[0] for row in rows])
+    names = names_of(session, property_id, [row[0] for row in rows])
     people = sorted(
         (
             ReviewRow(
