@@ -19,6 +19,7 @@ from keyturn.cloud.access.explain import views as explain_views
 from keyturn.cloud.access.keys import views as key_views
 from keyturn.cloud.access.sharing import views as sharing_views
 from keyturn.cloud.access.suspension import views as suspension_views
+from keyturn.cloud.api_docs import install_api_docs
 from keyturn.cloud.auth.deps import public_route
 from keyturn.cloud.auth.http import install_auth
 from keyturn.cloud.body_limits import BodyLimit
@@ -30,8 +31,10 @@ from keyturn.cloud.history import views as history_views
 from keyturn.cloud.inputs import refuse_nul_characters
 from keyturn.cloud.jobs import background_jobs
 from keyturn.cloud.openapi import complete_openapi
+from keyturn.cloud.page_headers import PageHeaders
 from keyturn.cloud.people import views as people_views
 from keyturn.cloud.people.residency import views as residency_views
+from keyturn.cloud.portal.install import finish_portal, install_portal
 from keyturn.cloud.privacy import views as privacy_views
 from keyturn.cloud.privacy.audit_record import views as audit_record_views
 from keyturn.cloud.privacy.public import views as public_request_views
@@ -61,6 +64,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         title="Keyturn",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # served by api_docs, from this service rather than a CDN
+        redoc_url=None,
         lifespan=background_jobs,
         dependencies=[Depends(refuse_nul_characters)],
     )
@@ -87,10 +92,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     ):
         app.include_router(resource_views.router)
     install_auth(app)
+    install_api_docs(app)
+    install_portal(app)
     # Every refusal of the cloud's own services, in one problem shape (errors.py).
     app.add_exception_handler(Refusal, answer_refusal)  # type: ignore[arg-type]
     install_refusals(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(PageHeaders)
     if settings.trusted_proxy_list:
         # The client's address (throttling, audit) comes from X-Forwarded-For only when the
         # direct peer is a configured proxy; servers are started with their own handling off.
@@ -120,4 +128,5 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         return problem(404, "not-found", "No such resource", str(request.url.path))
 
+    finish_portal(app)
     return app

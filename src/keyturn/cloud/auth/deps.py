@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -31,6 +32,8 @@ from keyturn.settings import Settings
 SESSION_COOKIE = "keyturn_session"
 CSRF_COOKIE = "keyturn_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+# Where a page's gate puts the CSRF token a plain HTML form sent (see `portal.gate`).
+FORM_CSRF_STATE = "keyturn_form_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ACTION_MARK = "keyturn_action"
 PUBLIC_MARK = "keyturn_public"
@@ -39,6 +42,7 @@ PROPERTY_PARAM = "property_id"
 KEY_PARAM = "key_id"
 PERSON_PARAM = "person_id"
 STANDING_STATE = "keyturn_standing"
+STATIC_FILES = "static files (stylesheets, scripts, images); nothing private"
 T = TypeVar("T")
 
 
@@ -129,8 +133,10 @@ def current_principal(request: Request, db: Session, now: datetime) -> Principal
 
 
 def _check_csrf(request: Request, csrf_digest: str) -> None:
-    """Double submit bound to the session: header equals cookie, and is the session's token."""
-    sent = request.headers.get(CSRF_HEADER, "").encode()
+    """Double submit bound to the session: header (or form field) equals cookie, and is the
+    session's token."""
+    form_token: str = getattr(request.state, FORM_CSRF_STATE, "")
+    sent = (request.headers.get(CSRF_HEADER) or form_token).encode()
     cookie = request.cookies.get(CSRF_COOKIE, "").encode()
     if not sent or not hmac.compare_digest(sent, cookie):
         raise CsrfFailed(f"send the {CSRF_COOKIE} cookie's value in the {CSRF_HEADER} header")
@@ -138,7 +144,7 @@ def _check_csrf(request: Request, csrf_digest: str) -> None:
         raise CsrfFailed("the CSRF token belongs to another session")
 
 
-def _checked_principal(
+def checked_principal(
     request: Request,
     db: Session,
     now: datetime,
@@ -146,7 +152,8 @@ def _checked_principal(
     property_from: PropertyResolver | None,
     writes: bool,
 ) -> Principal:
-    """Authenticate the caller and authorise `action`: the one check `requires` and `gated` run.
+    """Authenticate the caller and authorise `action`: the one check `requires`, `gated` and
+    the portal's `page` run.
 
     The property is the `property_id` path parameter, or what `property_from` finds from the
     other path parameters (None answers 404); the key, if any, is the `key_id` parameter,
@@ -180,7 +187,7 @@ def requires(action: Action, *, property_from: PropertyResolver | None = None) -
     """A dependency that authenticates the caller and authorises `action`, returning them.
 
     Use as `principal: Annotated[Principal, requires(Action.X)]` or in `dependencies=[...]`;
-    see `_checked_principal` for where the property and key come from.
+    see `checked_principal` for where the property and key come from.
     """
 
     def check(
@@ -189,7 +196,7 @@ def requires(action: Action, *, property_from: PropertyResolver | None = None) -
         now: Annotated[datetime, Depends(get_now)],
     ) -> Principal:
         writes = request.method not in SAFE_METHODS
-        return _checked_principal(request, db, now, action, property_from, writes)
+        return checked_principal(request, db, now, action, property_from, writes)
 
     setattr(check, ACTION_MARK, action)
     setattr(check, RESOLVER_MARK, property_from is not None)
@@ -224,7 +231,7 @@ class Gate:
                 self.db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             # In autocommit mode a row lock would end with its own statement: nothing to hold.
             writes = self.request.method not in SAFE_METHODS and not self.autocommit
-            principal = _checked_principal(
+            principal = checked_principal(
                 self.request, self.db, self.now, self.action, self.property_from, writes
             )
             return work(principal)
@@ -309,7 +316,12 @@ def app_routes(app: FastAPI) -> list[RouteInfo]:
             resolves = bool(getattr(check, RESOLVER_MARK, False))
             found.append(RouteInfo(path, methods, policy, True, resolves))
         else:
-            found.append(RouteInfo(path, methods, None, False))
+            # Static files are public by nature: a mount of them is marked as such.
+            served = getattr(route, "app", None)
+            policy = STATIC_FILES if isinstance(served, StaticFiles) else None
+            found.append(
+                RouteInfo(path, frozenset({"GET", "HEAD"}) if policy else methods, policy, False)
+            )
     return found
 
 
@@ -344,7 +356,7 @@ def unmarked_routes(app: FastAPI) -> list[str]:
     for route in app_routes(app):
         where = f"{','.join(sorted(route.methods))} {route.path}"
         if not route.is_api_route:
-            if route.path not in built_in:
+            if route.path not in built_in and route.policy is None:
                 problems.append(f"{where}: not an API route and not a built-in")
         elif route.policy is None:
             problems.append(f"{where}: no requires(...) or public_route(...)")

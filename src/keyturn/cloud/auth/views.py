@@ -12,10 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 
 from keyturn.cloud.auth import links, service
-from keyturn.cloud.auth.config import AuthConfig
+from keyturn.cloud.auth.cookies import clear_session_cookies, set_session_cookies
 from keyturn.cloud.auth.deps import (
-    CSRF_COOKIE,
-    SESSION_COOKIE,
     Config,
     Db,
     MasterKey,
@@ -73,12 +71,6 @@ LINK_CHECKED = problem_responses(
 )
 
 
-def _secure(request: Request, config: AuthConfig) -> bool:
-    if config.secure_cookies == "auto":
-        return request.url.scheme == "https"
-    return config.secure_cookies == "always"
-
-
 @router.post(
     "/auth/login",
     response_model=SessionOut | LoginTokenOut,
@@ -124,14 +116,7 @@ def login(
         )
     opened = signed.cookie
     assert opened is not None
-    secure = _secure(request, config)
-    max_age = config.session_lifetime_s
-    response.set_cookie(
-        SESSION_COOKIE, opened.secret, max_age, httponly=True, secure=secure, samesite="lax"
-    )
-    response.set_cookie(
-        CSRF_COOKIE, opened.csrf_token, max_age, httponly=False, secure=secure, samesite="lax"
-    )
+    set_session_cookies(response, request, config, opened)
     return SessionOut(
         person_id=signed.person_id, expires_at=opened.row.expires_at, csrf_token=opened.csrf_token
     )
@@ -146,8 +131,7 @@ def logout(
     db.commit()
     response = Response(status_code=204)
     if principal.kind is CredentialKind.SESSION:
-        response.delete_cookie(SESSION_COOKIE)
-        response.delete_cookie(CSRF_COOKIE)
+        clear_session_cookies(response)
     return response
 
 

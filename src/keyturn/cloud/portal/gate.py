@@ -1,0 +1,123 @@
+"""The portal's gate: the API's own permission check for a page, and what the page may show.
+
+A page declares `viewer: Annotated[Viewer, page(Action.X)]`. Its dependency runs
+`deps.checked_principal`, the check every API route runs, after taking the CSRF token of a
+plain HTML form from its `csrf_token` field; the Viewer it returns carries the actions the
+caller may perform at the property, which templates use to hide what the check would refuse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from keyturn.cloud.auth.deps import (
+    ACTION_MARK,
+    FORM_CSRF_STATE,
+    RESOLVER_MARK,
+    SAFE_METHODS,
+    PropertyResolver,
+    checked_principal,
+    checked_standing,
+    get_db,
+    get_now,
+)
+from keyturn.cloud.auth.permissions import Action, Principal, allowed_actions
+from keyturn.cloud.models import Property
+
+FORM_CSRF_FIELD = "csrf_token"
+UTC_ZONE = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class PropertyShown:
+    """The property a page is about, as its header shows it."""
+
+    id: str
+    name: str
+    time_zone: str
+    jurisdiction: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The checked caller of a page, the property it is about, and what they may do there."""
+
+    principal: Principal
+    now: datetime
+    prop: PropertyShown | None = None
+    actions: frozenset[Action] = field(default_factory=frozenset)
+    manager_totp_missing: bool = False
+
+    def can(self, action: Action | str) -> bool:
+        """Whether the permission check would let this caller perform the action here; for
+        choosing what to show only (a forged request is refused by the check itself)."""
+        return Action(action) in self.actions
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.prop.zone if self.prop is not None else UTC_ZONE
+
+
+async def _form_csrf(request: Request) -> None:
+    """Keep the CSRF field of a submitted form where the check looks for it."""
+    if request.method in SAFE_METHODS:
+        return
+    form = await request.form()
+    sent = form.get(FORM_CSRF_FIELD)
+    if isinstance(sent, str):
+        setattr(request.state, FORM_CSRF_STATE, sent)
+
+
+def _viewer(request: Request, db: Session, now: datetime, principal: Principal) -> Viewer:
+    standing = checked_standing(request, principal)
+    if standing is None:
+        return Viewer(principal=principal, now=now)
+    prop = db.get_one(Property, standing.property_id)
+    shown = PropertyShown(
+        id=prop.id, name=prop.name, time_zone=prop.time_zone, jurisdiction=prop.jurisdiction
+    )
+    return Viewer(
+        principal=principal,
+        now=now,
+        prop=shown,
+        actions=frozenset(allowed_actions(standing, principal)),
+        manager_totp_missing=standing.effective_for(principal) != standing,
+    )
+
+
+def page(action: Action, *, property_from: PropertyResolver | None = None) -> Any:
+    """A dependency that runs the API's check for `action` and returns the page's Viewer.
+
+    Use as `viewer: Annotated[Viewer, page(Action.X)]`; the route walker reads the same mark
+    as on API routes, and the property comes from the same path parameters.
+    """
+
+    async def check(
+        request: Request,
+        db: Annotated[Session, Depends(get_db)],
+        now: Annotated[datetime, Depends(get_now)],
+    ) -> Viewer:
+        await _form_csrf(request)
+        writes = request.method not in SAFE_METHODS
+
+        def run() -> Viewer:
+            principal = checked_principal(request, db, now, action, property_from, writes)
+            return _viewer(request, db, now, principal)
+
+        on_loop: bool = request.app.state.db_work_on_loop
+        return run() if on_loop else await run_in_threadpool(run)
+
+    setattr(check, ACTION_MARK, action)
+    setattr(check, RESOLVER_MARK, property_from is not None)
+    return Depends(check)

@@ -1,0 +1,57 @@
+"""The portal's templates and what every page gets: the viewer, its navigation, the CSRF token
+for forms, and times written in the property's zone.
+
+Templates autoescape everything; pages pass plain values, never markup.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from keyturn import __version__
+from keyturn.cloud.auth.deps import CSRF_COOKIE
+from keyturn.cloud.portal import formatting
+from keyturn.cloud.portal.gate import FORM_CSRF_FIELD, Viewer
+from keyturn.cloud.portal.navigation import sections_for
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+STATIC_PATH = "/portal/static"
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+TEMPLATES.env.globals["static"] = lambda name: f"{STATIC_PATH}/{name}?v={__version__}"
+TEMPLATES.env.globals["csrf_field"] = FORM_CSRF_FIELD
+TEMPLATES.env.filters["span"] = formatting.span
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    viewer: Viewer | None,
+    title: str,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """The template rendered for this request, with the page's common context."""
+    base: dict[str, Any] = {
+        "title": title,
+        "viewer": viewer,
+        "prop": viewer.prop if viewer is not None else None,
+        "sections": sections_for(viewer) if viewer is not None else [],
+        "current_path": request.url.path,
+        "csrf_token": request.cookies.get(CSRF_COOKIE, ""),
+    }
+    if viewer is not None:
+        base["when"] = partial(formatting.local_time, zone=viewer.zone, now=viewer.now)
+        base["day"] = partial(formatting.local_date, zone=viewer.zone)
+        base["ago"] = partial(formatting.ago, now=viewer.now)
+    return TEMPLATES.TemplateResponse(
+        request, template, {**base, **context}, status_code=status_code, headers=headers
+    )
