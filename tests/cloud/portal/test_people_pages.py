@@ -286,11 +286,13 @@ def test_an_import_with_a_bad_row_offers_no_apply_and_a_forged_apply_imports_not
 
     preview = browser.post(_people(site, "/import/preview"), {"csv": bad})
     applied = browser.post(_people(site, "/import/apply"), {"csv": bad})
+    empty = browser.post(_people(site, "/import/apply"), {"csv": ""})
     forged = resident.post(_people(site, "/import/apply"), {"csv": CSV})
 
     assert preview.status_code == 200
     assert "email is not an address" in preview.text
     assert "Apply import" not in preview.text
     assert applied.status_code == 422
+    assert empty.status_code == 422
     assert forged.status_code == 403
     assert _count(db, Person) == people_before

@@ -178,6 +178,20 @@ def invite(
 # The CSV import ------------------------------------------------------------------------------
 
 
+def _import_form(
+    request: Request, viewer: Viewer, errors: dict[str, list[str]], pasted: str, status_code: int
+) -> HTMLResponse:
+    return render(
+        request,
+        "people/import.html",
+        viewer=viewer,
+        title="Import residents",
+        errors=errors,
+        pasted=pasted,
+        status_code=status_code,
+    )
+
+
 @router.get("/people/import", response_class=HTMLResponse)
 def import_form(
     request: Request,
@@ -185,14 +199,7 @@ def import_form(
     viewer: Annotated[Viewer, page(Action.PEOPLE_MANAGE)],
 ) -> HTMLResponse:
     """Upload (or paste) a CSV of residents to preview before anything changes."""
-    return render(
-        request,
-        "people/import.html",
-        viewer=viewer,
-        title="Import residents",
-        errors={},
-        pasted="",
-    )
+    return _import_form(request, viewer, {}, "", 200)
 
 
 async def _csv_text(csv_file: UploadFile | None, pasted: str) -> str:
@@ -215,15 +222,7 @@ async def import_preview(
     try:
         body = ResidentImport.model_validate({"csv": text})
     except ValidationError as error:
-        return render(
-            request,
-            "people/import.html",
-            viewer=viewer,
-            title="Import residents",
-            errors=_errors(error, {"csv": "csv"}),
-            pasted=text,
-            status_code=422,
-        )
+        return _import_form(request, viewer, _errors(error, {"csv": "csv"}), text, 422)
     preview = people.preview_import(session=db, property_id=property_id, csv_text=body.csv)
     return render(
         request,
@@ -237,15 +236,19 @@ async def import_preview(
 
 @router.post("/people/import/apply", response_model=None)
 def import_apply(
+    request: Request,
     property_id: str,
     viewer: Annotated[Viewer, page(Action.PEOPLE_MANAGE)],
     db: Db,
     config: Config,
     csv: Annotated[str, Form()] = "",
-) -> RedirectResponse:
+) -> Response:
     """Import the previewed CSV as POST /properties/{property_id}/people/import does: every
     row or none (a file that no longer checks out is refused as a whole)."""
-    body = ResidentImport.model_validate({"csv": csv})
+    try:
+        body = ResidentImport.model_validate({"csv": csv})
+    except ValidationError as error:
+        return _import_form(request, viewer, _errors(error, {"csv": "csv"}), csv, 422)
     rows = people.import_residents(
         session=db,
         config=config,
