@@ -24,7 +24,7 @@ from keyturn.cloud.errors import InvalidReference, Refusal
 from keyturn.cloud.mail.addresses import check_address
 from keyturn.cloud.models import Person, RoleMembership, Unit
 from keyturn.cloud.people.managers import service as managers
-from keyturn.cloud.people.profiles import profile_at
+from keyturn.cloud.people.profiles import known_name, portfolio_of, profile_at
 from keyturn.cloud.properties.service import check_unit
 from keyturn.rules.types import Role
 
@@ -337,15 +337,8 @@ def import_residents(
     rows and nothing is written. Each resident gets the usual invitation email.
     """
     rows = _parse(csv_text)
-    units = dict(
-        session.execute(select(Unit.label, Unit.id).where(Unit.property_id == property_id)).all()
-    )
-    report: list[ImportRow] = []
-    seen: set[str] = set()
-    for row in rows:
-        error = row.error or _row_error(row, units, seen, session, property_id)
-        seen.add(row.email.lower())
-        report.append(ImportRow(row.line, row.email, "error" if error else "ok", error=error))
+    units = _unit_ids(session, property_id)
+    report = _checked(session, property_id, rows, units)
     if any(item.error for item in report):
         raise Rejected(
             "no resident was imported: fix the rows marked as errors and send the file again",
@@ -369,6 +362,75 @@ def import_residents(
         done.append(ImportRow(row.line, row.email, status, person_id=membership.person_id))
     session.flush()
     return done
+
+
+@dataclass(frozen=True, slots=True)
+class ImportPreview:
+    """What importing a CSV would do, row by row, without doing it: `created` (a new person),
+    `added` (a known person, named as this portfolio knows them, becomes a resident) or
+    `error`; `problem` is a fault of the whole file (its header, no rows, too many)."""
+
+    rows: list[ImportRow]
+    names: dict[int, str]  # line -> the name the row gives
+    units: dict[int, str]  # line -> the unit label the row gives
+    known_names: dict[int, str]  # line -> the name a known person goes by here
+    problem: str | None = None
+
+    @property
+    def applicable(self) -> bool:
+        return self.problem is None and not any(row.error for row in self.rows)
+
+
+def preview_import(*, session: Session, property_id: str, csv_text: str) -> ImportPreview:
+    """What `import_residents` would do with this CSV, checked the same way; writes nothing."""
+    try:
+        rows = _parse(csv_text)
+    except Rejected as rejected:
+        return ImportPreview([], {}, {}, {}, problem=rejected.detail)
+    checked = _checked(session, property_id, rows, _unit_ids(session, property_id))
+    portfolio_id = portfolio_of(session, property_id)
+    report: list[ImportRow] = []
+    known_names: dict[int, str] = {}
+    for row, item in zip(rows, checked, strict=True):
+        if item.error:
+            report.append(item)
+            continue
+        known = session.execute(
+            select(Person.id, known_name(Person.id, portfolio_id)).where(
+                Person.email == row.email.lower()
+            )
+        ).first()
+        if known is not None:
+            known_names[row.line] = known[1]
+        status = "added" if known is not None else "created"
+        report.append(
+            ImportRow(row.line, row.email, status, person_id=None if known is None else known[0])
+        )
+    return ImportPreview(
+        report,
+        names={row.line: row.name for row in rows},
+        units={row.line: row.unit for row in rows},
+        known_names=known_names,
+    )
+
+
+def _unit_ids(session: Session, property_id: str) -> dict[str, str]:
+    return dict(
+        session.execute(select(Unit.label, Unit.id).where(Unit.property_id == property_id)).all()
+    )
+
+
+def _checked(
+    session: Session, property_id: str, rows: list[_CsvRow], units: dict[str, str]
+) -> list[ImportRow]:
+    """Every row marked ok or error, as the import checks them before writing anything."""
+    report: list[ImportRow] = []
+    seen: set[str] = set()
+    for row in rows:
+        error = row.error or _row_error(row, units, seen, session, property_id)
+        seen.add(row.email.lower())
+        report.append(ImportRow(row.line, row.email, "error" if error else "ok", error=error))
+    return report
 
 
 def _parse(text: str) -> list[_CsvRow]:
