@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from factories import MASTER_KEY, Clock
 from keyturn.cloud.access.access_lists import build_access_list
-from keyturn.cloud.models import Door, Doorcode, Keycard, Profile
+from keyturn.cloud.models import Door, Doorcode, Keycard, Person, Profile
 from keyturn.cloud.properties.service import door_secret_of
 from keyturn.crypto.codes import code_mac
 from keyturn.crypto.keys import SigningKeyPair
@@ -67,6 +67,22 @@ def test_rule_a3_issuing_a_doorcode_emails_it_and_never_shows_it(
     assert reset.status_code == 200
     assert second[0] not in reset.text
     assert len(db.scalars(select(Doorcode).where(Doorcode.revoked_at.is_(None))).all()) == 1
+
+
+def test_a_person_without_email_gets_no_doorcode_and_the_page_says_why(
+    portal: Portal, db: Session, site: Site
+) -> None:
+    db.get_one(Person, site.person("resident")).email = None
+    db.commit()
+    browser = portal.as_person(site.person("portfolio_manager"))
+
+    page = browser.get(_page(site))
+    refused = browser.post(_page(site) + "/doorcodes", {"door_id": site.home_id})
+
+    assert "has no email address" in page.text
+    assert "Issue doorcode" not in page.text
+    assert refused.status_code == 409
+    assert db.scalars(select(Doorcode)).all() == []
 
 
 def test_a_door_not_chosen_is_asked_again_next_to_the_field(portal: Portal, site: Site) -> None:
