@@ -16,6 +16,7 @@ Refusal ................................ errors
   MobileKeyRefused ..................... access.credentials.mobile_keys
   NoDoorcodeKey ........................ access.credentials.service
   InvalidPhoneKey ...................... access.credentials.service
+  NoEmailAddress ....................... access.credentials.service
   NotYours ............................. access.errors
   Unauthenticated ...................... auth.errors
     InvalidCredentials ................. auth.errors

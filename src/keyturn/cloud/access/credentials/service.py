@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, select
@@ -24,12 +25,15 @@ from keyturn.cloud.access.revocation import Revocation, revoke
 from keyturn.cloud.access.rollout import publish
 from keyturn.cloud.auth.errors import Conflict, NotFound
 from keyturn.cloud.errors import Refusal
+from keyturn.cloud.mail.service import enqueue_mail
 from keyturn.cloud.models import (
     Door,
     Doorcode,
     Keycard,
     MobileKeyRegistration,
+    Property,
 )
+from keyturn.cloud.people.profiles import read_profile_at
 from keyturn.cloud.people.service import person_at
 from keyturn.cloud.properties.service import in_property
 from keyturn.crypto.keys import VerifyKey
@@ -40,6 +44,12 @@ class NoDoorcodeKey(Refusal):
     status = 409
     kind = "no-doorcode-key"
     title = "The person holds no live key with doorcodes for this door"
+
+
+class NoEmailAddress(Refusal):
+    status = 409
+    kind = "no-email-address"
+    title = "The person has no email address to send a doorcode to"
 
 
 class InvalidPhoneKey(Refusal):
@@ -150,6 +160,61 @@ def issue_doorcode(
     person = person_at(session, property_id, person_id)
     door = doors_at(session, property_id, [door_id])[0]
     return _issue_doorcode(session, master_key, person.id, door, now, residence_only=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DoorcodeEmailed:
+    """What the caller learns of a doorcode sent by email: where, and to whom; never the code."""
+
+    door_id: str
+    door_name: str
+    person_name: str
+
+
+def email_doorcode(
+    *,
+    session: Session,
+    master_key: bytes,
+    property_id: str,
+    person_id: str,
+    door_id: str,
+    now: datetime,
+) -> DoorcodeEmailed:
+    """Issue or reset a person's code at a door (as `issue_doorcode`) and email it to them.
+
+    The code goes into the person's mail only, so whoever asked never sees it; a person with
+    no email address is refused before any code is made (NoEmailAddress, 409).
+    """
+    person = person_at(session, property_id, person_id)
+    if person.email is None:
+        raise NoEmailAddress("add the person's email address first: doorcodes are emailed")
+    issued = issue_doorcode(
+        session=session,
+        master_key=master_key,
+        property_id=property_id,
+        person_id=person.id,
+        door_id=door_id,
+        now=now,
+    )
+    door = session.get_one(Door, issued.door_id)
+    prop = session.get_one(Property, property_id)
+    name = read_profile_at(session, person=person, property_id=property_id).display_name
+    body = (
+        f"Hello {name},\n\n"
+        f"Here is your new personal doorcode for {door.name} at {prop.name}:\n\n"
+        f"  {issued.code}\n\n"
+        "It works once the door's lock has synced; any earlier code of yours at this door no "
+        "longer does.\nKeep it to yourself: it is yours alone, and this email is the only "
+        "place it is written.\n"
+    )
+    enqueue_mail(
+        session,
+        person.email,
+        f"Your doorcode for {door.name} at {prop.name}",
+        body,
+        person_id=person.id,
+    )
+    return DoorcodeEmailed(door.id, door.name, name)
 
 
 def _issue_doorcode(
