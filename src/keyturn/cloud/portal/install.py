@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from keyturn.cloud.portal import guest_pages, overview_pages, sign_in_pages
+from keyturn.cloud.portal import device_pages, guest_pages, overview_pages, sign_in_pages
 from keyturn.cloud.portal.answers import install_answers
 from keyturn.cloud.portal.templating import STATIC_DIR, STATIC_PATH
 
@@ -14,6 +14,7 @@ PAGE_ROUTERS = (
     overview_pages.router,
     overview_pages.root,
     guest_pages.router,
+    device_pages.router,
 )
 
 
