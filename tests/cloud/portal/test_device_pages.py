@@ -36,6 +36,7 @@ def test_the_page_shows_every_door_with_its_lock_by_name(portal: Portal, site: S
     assert "Lock down building" in page.text
     assert "Enrol a lock" not in page.text  # no device management
     assert "Retire lock" not in page.text
+    assert "Lock down" in page.text
     assert_no_raw_ids(page.text)
 
 
