@@ -1,5 +1,5 @@
 """Every door of a property with the lock bound to it and that lock's health, for
-`keyturn device list`.
+`keyturn device list` and the portal's doors-and-locks page.
 
 A lock's health is `service.device_health`'s, the same as the API's health route; this module
 only adds the door, the model's capabilities and the lock's recorded log gaps.
@@ -13,8 +13,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.devices.service import DeviceHealth, device_health
+from keyturn.cloud.devices.service import BUILTIN_MODELS, DeviceHealth, device_health
 from keyturn.cloud.models import Device, DeviceModel, Door, LogGap
+from keyturn.cloud.properties.lockdown import LockdownState, door_lockdown, property_lockdown
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +67,35 @@ def doors_with_locks(
         )
         for door_id, name, kind, device_id, capabilities in doors
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class DevicesShown:
+    """The portal's doors-and-locks page: each door with its lock, and where lockdown stands."""
+
+    doors: list[DoorLock]
+    lockdown: LockdownState
+    door_lockdowns: dict[str, LockdownState]
+    models: list[str]
+
+
+def devices_shown(
+    *, session: Session, property_id: str, now: datetime, master_key: bytes | None
+) -> DevicesShown:
+    """`doors_with_locks`, the property's lockdown and each door's own, and the lock models
+    a lock may be enrolled as."""
+    doors = doors_with_locks(
+        session=session, property_id=property_id, now=now, master_key=master_key
+    )
+    known = set(session.scalars(select(DeviceModel.name))) | set(BUILTIN_MODELS)
+    return DevicesShown(
+        doors=doors,
+        lockdown=property_lockdown(session=session, property_id=property_id),
+        door_lockdowns={
+            door.door_id: door_lockdown(
+                session=session, property_id=property_id, door_id=door.door_id
+            )
+            for door in doors
+        },
+        models=sorted(known),
+    )

@@ -255,6 +255,14 @@ def retire_device(session: Session, device_id: str, now: datetime, reason: str) 
     return device
 
 
+def retire_lock_at(
+    *, session: Session, property_id: str, device_id: str, reason: str, now: datetime
+) -> Device:
+    """`retire_device` for a lock of this property (404 for another's)."""
+    in_property(session, Device, device_id, property_id)
+    return retire_device(session, device_id, now, reason)
+
+
 def current_access_list(
     session: Session, master_key: bytes, door_id: str, now: datetime
 ) -> AccessList:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from keyturn.cloud.portal import credential_pages, overview_pages, people_pages, sign_in_pages
+from keyturn.cloud.portal import (
+    credential_pages,
+    device_pages,
+    guest_pages,
+    overview_pages,
+    people_pages,
+    sign_in_pages,
+)
 from keyturn.cloud.portal.answers import install_answers
 from keyturn.cloud.portal.templating import STATIC_DIR, STATIC_PATH
 
@@ -15,6 +22,8 @@ PAGE_ROUTERS = (
     overview_pages.root,
     people_pages.router,
     credential_pages.router,
+    guest_pages.router,
+    device_pages.router,
 )
 
 

@@ -56,7 +56,7 @@ from keyturn.cloud.models import (
 from keyturn.protocol.messages import WindowSpec
 from keyturn.rules.errors import InvalidGrant, InvalidSchedule
 from keyturn.rules.grants import GUEST_MAX_LEAD, validate_courier_doors, validate_guest_window
-from keyturn.rules.types import Role
+from keyturn.rules.types import DoorKind, Role
 
 SINGLE_DAY_NOTE = (
     "Valid from local midnight to midnight on {day} at {doors}; each lock checks it offline. "
@@ -478,7 +478,7 @@ def create_courier_codes(
 ) -> list[IssuedCode]:
     """Courier codes at the chosen doors, never at a residence door (A8, 422 otherwise)."""
     doors = doors_at(session, property_id, door_ids)
-    validate_courier_doors({door.id: door.kind for door in doors})
+    validate_courier_doors(_by_name(doors))
     return issue_one_time_codes(
         session=session,
         master_key=master_key,
@@ -487,6 +487,15 @@ def create_courier_codes(
         valid_minutes=valid_minutes,
         now=now,
     )
+
+
+def _by_name(doors: Sequence[Door]) -> dict[str, DoorKind]:
+    """The doors' kinds by the names a refusal shows (a repeated name keeps each door apart)."""
+    named: dict[str, DoorKind] = {}
+    for door in doors:
+        label = door.name if door.name not in named else f"{door.name} ({len(named) + 1})"
+        named[label] = door.kind
+    return named
 
 
 def add_courier(
@@ -584,7 +593,7 @@ def _add_visitor(
     creator = session.get_one(Person, principal.person_id)
     doors = doors_at(session, prop.id, visitor.door_ids)
     if kind == GrantKind.COURIER:
-        validate_courier_doors({door.id: door.kind for door in doors})
+        validate_courier_doors(_by_name(doors))
     elif not visitor.windows:
         raise InvalidSchedule("a service provider comes on a weekly schedule: give windows")
     if not everywhere:
