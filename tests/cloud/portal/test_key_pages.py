@@ -4,6 +4,8 @@ with the locks' progress, and a specific-keys manager kept to their key."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from hypothesis import given
@@ -12,8 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from factories import make_key, make_member
+from keyturn.cloud.access.rollout import LockStatus
 from keyturn.cloud.models import Grant, Key
-from keyturn.cloud.portal.formatting import EN_DASH, WEEKDAYS, schedule_words
+from keyturn.cloud.portal.formatting import EN_DASH, WEEKDAYS, rollout_words, schedule_words
 from keyturn.rules.types import Role
 from portal_pages import Portal, assert_no_raw_ids, visible_text
 from worlds import Site, sync
@@ -262,3 +265,32 @@ def test_a_resident_may_not_see_the_keys_pages(portal: Portal, site: Site) -> No
     browser = portal.as_person(site.person("resident"))
     assert browser.get(_keys(site)).status_code == 403
     assert browser.get(f"{_keys(site)}/{site.resident_key_id}").status_code == 403
+
+
+def test_rollout_words_name_the_waiting_doors_in_local_time() -> None:
+    def lock(door: str, applied: bool, synced: datetime | None) -> LockStatus:
+        return LockStatus("d", "door", door, 2, 2 if applied else 1, applied, synced)
+
+    zone, now = ZoneInfo("America/New_York"), datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
+    at = datetime(2026, 3, 2, 19, 2, tzinfo=UTC)  # 14:02 in New York
+    waiting = [lock("Gym", True, at), lock("Lobby", False, at), lock("Roof", False, None)]
+    assert (
+        rollout_words(waiting, zone, now)
+        == "Applied at 1 of 3 locks; Lobby not synced since 14:02, Roof never synced"
+    )
+    assert rollout_words([lock("Gym", True, at)], zone, now) == "Applied at its lock"
+    assert rollout_words([lock("Gym", True, at)] * 2, zone, now) == "Applied at all 2 locks"
+    assert rollout_words([], zone, now) == "No locks at these doors"
+
+
+def test_a_bad_date_comes_back_with_the_fields_label(
+    portal: Portal, db: Session, site: Site
+) -> None:
+    browser = portal.as_person(site.person("portfolio_manager"))
+    url = f"{_keys(site)}/{site.resident_key_id}/grants"
+    answer = browser.post(url, {"person_id": site.person("staff"), "starts_at": "tomorrow"})
+    assert answer.status_code == 422
+    assert "Starts:" in _text(answer.text)
+    db.expire_all()
+    held = select(func.count()).select_from(Grant).where(Grant.person_id == site.person("staff"))
+    assert db.scalar(held) == 0

@@ -118,12 +118,13 @@ class LockProgress(Protocol):
 
 
 def rollout_words(locks: Sequence[LockProgress], zone: ZoneInfo, now: datetime) -> str:
-    """ "Applied at 3 of 5 locks; Lobby not synced since 14:02"; "No locks at these doors"."""
+    """ "Applied at 3 of 5 locks; Lobby not synced since 14:02", "Applied at all 5 locks",
+    "No locks at these doors"."""
     if not locks:
         return "No locks at these doors"
     applied = sum(1 for lock in locks if lock.applied)
     if applied == len(locks):
-        return f"Applied at all {len(locks)} lock{'' if len(locks) == 1 else 's'}"
+        return "Applied at its lock" if len(locks) == 1 else f"Applied at all {len(locks)} locks"
     waiting = [
         f"{lock.door_name} never synced"
         if lock.last_sync_at is None

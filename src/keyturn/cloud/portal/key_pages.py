@@ -33,6 +33,7 @@ DONE = {
     "revoked": "The grant was revoked.",
 }
 FIELDS = {"name": "name", "door_ids": "doors", "windows": "schedule"}
+GRANT_FIELDS = {"person_id": "Person", "starts_at": "Starts", "ends_at": "Ends"}
 Errors = dict[str, list[str]]
 
 
@@ -269,7 +270,10 @@ async def give_key(
         )
     except ValidationError as error:
         shown = key_page(session=db, property_id=property_id, key_id=key_id, now=viewer.now)
-        messages = [f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in error.errors()]
+        messages = [
+            f"{GRANT_FIELDS.get(str(p['loc'][0]) if p['loc'] else '', 'Form')}: {p['msg']}"
+            for p in error.errors()
+        ]
         return render(
             request,
             "keys/detail.html",
