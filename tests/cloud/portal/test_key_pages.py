@@ -294,3 +294,32 @@ def test_a_bad_date_comes_back_with_the_fields_label(
     db.expire_all()
     held = select(func.count()).select_from(Grant).where(Grant.person_id == site.person("staff"))
     assert db.scalar(held) == 0
+
+
+def test_saving_a_key_with_two_windows_on_a_day_keeps_both(
+    portal: Portal, db: Session, site: Site
+) -> None:
+    split = (
+        {"weekday": 0, "start": "08:00", "end": "12:00"},
+        {"weekday": 0, "start": "13:00", "end": "17:00"},
+    )
+    key = make_key(
+        db, property_id=site.property_id, name="Split", door_ids=[site.entrance_id], windows=split
+    )
+    db.commit()
+    browser = portal.as_person(site.person("portfolio_manager"))
+    form = browser.get(f"{_keys(site)}/{key.id}/edit")
+    assert form.text.count('name="start_0"') == 2
+    saved = browser.post(
+        f"{_keys(site)}/{key.id}/edit",
+        {
+            "name": "Split",
+            "door_ids": [site.entrance_id],
+            "start_0": ["08:00", "13:00"],
+            "end_0": ["12:00", "17:00"],
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    db.expire_all()
+    assert db.get_one(Key, key.id).schedule_json["windows"] == list(split)

@@ -71,15 +71,17 @@ def keys_list(
 
 
 def _form_values(form: FormData) -> dict[str, Any]:
-    """The key form as the API's body: name, door ids, one window per weekday, the flags."""
+    """The key form as the API's body: name, door ids, the windows of each weekday (a row of
+    start and end per window, or "all day"), the flags."""
     windows = []
     for weekday in range(len(WEEKDAYS)):
         if form.get(f"all_day_{weekday}"):
             windows.append({"weekday": weekday, "start": "00:00", "end": "24:00"})
             continue
-        start, end = str(form.get(f"start_{weekday}") or ""), str(form.get(f"end_{weekday}") or "")
-        if start or end:
-            windows.append({"weekday": weekday, "start": start, "end": end})
+        starts, ends = form.getlist(f"start_{weekday}"), form.getlist(f"end_{weekday}")
+        for start, end in zip(starts, ends, strict=False):
+            if start or end:
+                windows.append({"weekday": weekday, "start": str(start), "end": str(end)})
     return {
         "name": str(form.get("name") or ""),
         "door_ids": [str(door_id) for door_id in form.getlist("door_ids")],
@@ -110,9 +112,9 @@ def _form_page(
     values: dict[str, Any],
     errors: Errors | None = None,
 ) -> HTMLResponse:
-    by_day: dict[int, dict[str, Any]] = {}
+    by_day: dict[int, list[dict[str, Any]]] = {}
     for window in values["windows"]:
-        by_day.setdefault(window["weekday"], window)
+        by_day.setdefault(window["weekday"], []).append(window)
     return render(
         request,
         "keys/form.html",
