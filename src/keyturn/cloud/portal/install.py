@@ -9,6 +9,7 @@ from keyturn.cloud.portal import (
     credential_pages,
     device_pages,
     guest_pages,
+    key_pages,
     overview_pages,
     people_pages,
     sign_in_pages,
@@ -24,6 +25,7 @@ PAGE_ROUTERS = (
     credential_pages.router,
     guest_pages.router,
     device_pages.router,
+    key_pages.router,
 )
 
 

@@ -17,6 +17,7 @@ from keyturn.cloud.access.doors import key_door_ids
 from keyturn.cloud.access.errors import NotYours
 from keyturn.cloud.access.keys.schemas import KeyUpdate, Window
 from keyturn.cloud.access.revocation import Revocation, revoke
+from keyturn.cloud.access.rollout import publish
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.auth.permissions import Action, Principal, keys_in_reach
 from keyturn.cloud.errors import InvalidReference
@@ -173,6 +174,36 @@ def create_grant(
         created_by=created_by,
         now=now,
     )
+
+
+def give_key(
+    *,
+    session: Session,
+    master_key: bytes,
+    property_id: str,
+    key_id: str,
+    person_id: str,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    resident: bool,
+    created_by: str,
+    now: datetime,
+) -> Grant:
+    """`create_grant`, then publish the key's doors at once, so the per-lock status of the
+    grant (rollout.lock_status from `now`) tells which locks have it."""
+    grant = create_grant(
+        session=session,
+        property_id=property_id,
+        key_id=key_id,
+        person_id=person_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        resident=resident,
+        created_by=created_by,
+        now=now,
+    )
+    publish(session, master_key, key_door_ids(grant.key), now)
+    return grant
 
 
 def new_grant(

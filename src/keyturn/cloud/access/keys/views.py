@@ -163,15 +163,18 @@ def create_grant(
     principal: Annotated[Principal, requires(Action.KEYS_GRANT)],
     db: Db,
     now: Now,
+    master_key: MasterKey,
 ) -> GrantOut:
-    """Grant the key to a person of this property, from a start to an optional end.
+    """Grant the key to a person of this property, from a start to an optional end; the key's
+    doors publish a new access list at once, which locks apply at their next sync.
 
     Resident status (V2) shows the door's history from the grant's start: nobody may give it
     to themself (403 self-resident-status), a start before now becomes now, and every grant
     of it is audited.
     """
-    grant = key_service.create_grant(
+    grant = key_service.give_key(
         session=db,
+        master_key=master_key,
         property_id=property_id,
         key_id=key_id,
         person_id=body.person_id,
