@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from keyturn.cloud.portal import overview_pages, sign_in_pages
+from keyturn.cloud.portal import (
+    account_pages,
+    link_pages,
+    overview_pages,
+    privacy_pages,
+    sign_in_pages,
+)
 from keyturn.cloud.portal.answers import install_answers
 from keyturn.cloud.portal.templating import STATIC_DIR, STATIC_PATH
 
@@ -13,6 +19,9 @@ PAGE_ROUTERS = (
     sign_in_pages.router,
     overview_pages.router,
     overview_pages.root,
+    privacy_pages.router,
+    account_pages.router,
+    link_pages.router,
 )
 
 
