@@ -283,6 +283,8 @@ def test_the_audit_page_filters_by_person_and_pages(
     assert f"Only what {REVIEWER} did" in mine.text
     assert "read the audit record" in _table(mine.text)
     assert "Nothing recorded matches" in nobody.text
+    # The reads filtered by a person are recorded with the filter: by name, never its id.
+    assert_no_raw_ids(manager.get(_audit(site)).text)
 
 
 def test_a_property_manager_cannot_read_the_audit_record(

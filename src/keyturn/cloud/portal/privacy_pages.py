@@ -3,6 +3,7 @@ gaps, and the audit record, each over the same service and Action as its API rou
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.auth.deps import AppSettings, Config, Db, MasterKey
 from keyturn.cloud.auth.permissions import Action
 from keyturn.cloud.models import DataSubjectRequest
+from keyturn.cloud.portal.formatting import local_time
 from keyturn.cloud.portal.gate import Viewer, page
 from keyturn.cloud.portal.templating import render
 from keyturn.cloud.privacy import requests
@@ -56,8 +58,10 @@ DONE = {
     "proceeded": "The request was carried forward.",
     "retention": "The retention is changed.",
 }
-# Detail members an audit page leaves out: ids (their names stand beside them) and markers.
+# Detail members an audit page leaves out: ids (their names stand beside them).
 _ID_SUFFIXES = ("_id", "_ids")
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def _request_at_property(session: Session, params: Mapping[str, Any]) -> str | None:
@@ -484,21 +488,36 @@ def _day_start(value: str | None, viewer: Viewer, *, after: bool = False) -> dat
     return datetime.combine(day, time(0), tzinfo=viewer.zone)
 
 
-def _readable(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The detail an audit entry records, in words: ids left out (their names are beside)."""
+def _readable(detail: Mapping[str, Any], viewer: Viewer) -> list[tuple[str, str]]:
+    """The detail an audit entry records, in words: ids left out (their names are beside),
+    instants in the property's time."""
     shown: list[tuple[str, str]] = []
     for name, value in detail.items():
         if name == "id" or name.endswith(_ID_SUFFIXES) or value is None:
             continue
         if isinstance(value, Mapping):
-            inner = _readable(value)
+            inner = _readable(value, viewer)
             if inner:
-                shown.append((name, "; ".join(f"{k}: {v}" for k, v in inner)))
+                shown.append((name.replace("_", " "), "; ".join(f"{k}: {v}" for k, v in inner)))
             continue
-        if isinstance(value, list):
-            value = ", ".join(str(item) for item in value)
-        shown.append((name.replace("_", " "), str(value)))
+        items = value if isinstance(value, list) else [value]
+        words = [_word(item, viewer) for item in items if not _UUID.match(str(item))]
+        if words:
+            shown.append((name.replace("_", " "), ", ".join(words)))
     return shown
+
+
+def _word(value: object, viewer: Viewer) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and _INSTANT.match(value):
+        try:
+            instant = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if instant.tzinfo is not None:
+            return local_time(instant, viewer.zone, viewer.now)
+    return str(value)
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -545,7 +564,7 @@ def audit_record(
         "privacy/audit.html",
         viewer=viewer,
         title="Audit record",
-        entries=[(entry, _readable(entry.detail)) for entry in found.entries],
+        entries=[(entry, _readable(entry.detail, viewer)) for entry in found.entries],
         older=older,
         filters=kept,
         actor_name=actor_name,
