@@ -6,12 +6,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from keyturn.cloud.portal import (
+    account_pages,
     credential_pages,
     device_pages,
     guest_pages,
     key_pages,
+    link_pages,
     overview_pages,
     people_pages,
+    privacy_pages,
     sign_in_pages,
 )
 from keyturn.cloud.portal.answers import install_answers
@@ -26,6 +29,9 @@ PAGE_ROUTERS = (
     guest_pages.router,
     device_pages.router,
     key_pages.router,
+    privacy_pages.router,
+    account_pages.router,
+    link_pages.router,
 )
 
 

@@ -57,3 +57,12 @@ document.querySelectorAll("form[data-token-from-fragment]").forEach((form) => {
     if (row) row.hidden = true;
   }
 });
+
+// A page for an emailed link shows what fits: <section data-fragment-token="present"> only
+// when the URL carries a token, "absent" only when it does not. Without JS both show.
+{
+  const hasToken = new URLSearchParams(window.location.hash.slice(1)).has("token");
+  document.querySelectorAll("[data-fragment-token]").forEach((section) => {
+    section.hidden = (section.dataset.fragmentToken === "present") !== hasToken;
+  });
+}

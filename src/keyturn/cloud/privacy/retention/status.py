@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from keyturn.cloud.models import Device, Event, LogGap, Property
+from keyturn.cloud.models import Device, Door, Event, LogGap, Property
 from keyturn.cloud.privacy.retention.policies import PropertyRetention, retention_of
 
 
@@ -58,3 +58,49 @@ def gaps_of(property_id: str) -> Select[LogGap]:
         .join(Device, Device.id == LogGap.device_id)
         .where(Device.property_id == property_id)
     )
+
+
+GAPS_SHOWN = 200
+
+
+@dataclass(frozen=True, slots=True)
+class GapShown:
+    """One recorded log-loss interval as a page shows it: its door by name."""
+
+    door_name: str | None
+    from_seq: int
+    to_seq: int | None
+    detected_at: datetime
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionShown:
+    """A property's retention and its most recent log gaps, for the portal's page."""
+
+    status: RetentionStatus
+    gaps: list[GapShown]
+
+
+def retention_shown(*, session: Session, property_id: str, now: datetime) -> RetentionShown:
+    """The property's retention as `status_of` gives it, with its latest log gaps named by door
+    (at most GAPS_SHOWN of them, newest first; `log_gap_count` says how many there are)."""
+    status = status_of(session, session.get_one(Property, property_id), now)
+    rows = session.execute(
+        gaps_of(property_id)
+        .add_columns(Door.name)
+        .outerjoin(Door, Door.id == func.coalesce(LogGap.door_id, Device.door_id))
+        .order_by(LogGap.detected_at.desc(), LogGap.id)
+        .limit(GAPS_SHOWN)
+    ).all()
+    gaps = [
+        GapShown(
+            door_name=door_name,
+            from_seq=gap.from_seq,
+            to_seq=gap.to_seq,
+            detected_at=gap.detected_at,
+            note=gap.note,
+        )
+        for gap, door_name in rows
+    ]
+    return RetentionShown(status=status, gaps=gaps)
