@@ -68,7 +68,7 @@ def explain(
     for phone in phones:
         if phone.revoked_at is not None and phone.revoked_at + DEFAULT_TTL <= at:
             continue
-        enrolled = phone.registered_at.astimezone(door.zone).strftime("%Y-%m-%d")
+        enrolled = phone.registered_at.astimezone(door.zone).date().isoformat()
         for grant in grants:
             entry = mobile_key_entry(grant, phone, door_id, at)
             # Said only when the phone holds no key: a known credential is worded from its entry.
