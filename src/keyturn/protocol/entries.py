@@ -7,6 +7,7 @@ so the conversions from the protocol's messages live here, once, for both.
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
+from functools import lru_cache
 
 from keyturn.protocol.messages import AccessList, CredentialSpec, ScheduleSpec
 from keyturn.rules.decide import AccessEntry, LockState
@@ -15,8 +16,13 @@ from keyturn.rules.schedule import MIDNIGHT, Schedule, WeeklyWindow
 MINUTES_PER_DAY = 1440
 
 
+@lru_cache(maxsize=MINUTES_PER_DAY + 1)
 def minute_of_day(value: int) -> time:
-    """A protocol minute of the day (1440 is the midnight ending the day) as a time."""
+    """A protocol minute of the day (1440 is the midnight ending the day) as a time.
+
+    Cached (one day's worth of immutable times): every mobile key a lock or the cloud reads
+    back turns each of its windows' bounds through here.
+    """
     if value == MINUTES_PER_DAY:
         return MIDNIGHT
     if not 0 <= value < MINUTES_PER_DAY:

@@ -153,10 +153,25 @@ def schedule_of(
     )
 
 
+def schedule_of_text(
+    schedule_text: str | None, starts_at: datetime, ends_at: datetime | None
+) -> ScheduleSpec:
+    """`schedule_of` from the key's schedule as the database stores it (JSON text).
+
+    For readers that select the column as text: the parsed windows are cached by that text,
+    so a schedule read many times is neither decoded nor re-encoded for a cache key.
+    """
+    return _narrowed(_windows_of(schedule_text or "{}"), starts_at, ends_at)
+
+
 @lru_cache(maxsize=1024)
 def _windows_of(schedule_text: str) -> tuple[WindowSpec, ...]:
     """The windows of one schedule, parsed once per distinct schedule (keys share few)."""
-    return schedule_from_json(json.loads(schedule_text))
+    try:
+        data = json.loads(schedule_text)
+    except ValueError:
+        raise InvalidSchedule("a key's schedule must be JSON") from None
+    return schedule_from_json(data)
 
 
 def _narrowed(

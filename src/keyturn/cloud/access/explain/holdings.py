@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    Text,
     and_,
     bindparam,
     cast,
@@ -32,9 +33,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.selectable import TextualSelect
+from sqlalchemy.sql.selectable import Select, TextualSelect
 
-from keyturn.cloud.access.access_lists import build_access_list, schedule_of, subject_for
+from keyturn.cloud.access.access_lists import build_access_list, schedule_of_text, subject_for
 from keyturn.cloud.access.credentials.mobile_keys import DEFAULT_TTL
 from keyturn.cloud.access.explain.answers import LockView
 from keyturn.cloud.auth.errors import NotFound
@@ -316,7 +317,11 @@ def held_list(
 
 # -- what the person holds -----------------------------------------------------------------------
 
-GRANTS_AT_DOOR = (
+# A key's schedule as the JSON text the database keeps: parsed once per distinct text by
+# `schedule_of_text`, rather than decoded on every read and re-encoded for a cache key.
+SCHEDULE_TEXT = cast(Key.schedule_json, Text)
+# Rows as GrantFacts takes them, whole (SQLAlchemy types the first nine columns only).
+GRANTS_AT_DOOR: Select[*tuple[Any, ...]] = (
     select(
         Grant.id,
         Grant.person_id,
@@ -327,7 +332,7 @@ GRANTS_AT_DOOR = (
         Grant.revoked_at,
         Grant.resident,
         Grant.created_by,
-        Key.schedule_json,
+        SCHEDULE_TEXT,
     )
     .join(Key, Key.id == Grant.key_id)
     .join(key_doors, key_doors.c.key_id == Key.id)
@@ -388,7 +393,7 @@ _EXPLAIN = union_all(
         Grant.revoked_at.label("time_c"),
         _no(Grant.revoked_at).label("time_d"),
         Grant.resident.label("flag"),
-        Key.schedule_json.label("schedule"),
+        SCHEDULE_TEXT.label("schedule"),
         *(_no(column).label(f"number_{n}") for n, column in zip("abc", _NUMBERS, strict=True)),
         _no(AccessListVersion.content_hash).label("blob"),
     )
@@ -407,7 +412,7 @@ _EXPLAIN = union_all(
         Device.last_sync_at,
         *_none(*_TIMES[1:]),
         false(),
-        _no(Key.schedule_json),
+        _no(SCHEDULE_TEXT),
         Device.applied_access_list_version,
         _SENT_VERSION,
         _NEWEST.version,
@@ -422,7 +427,7 @@ _EXPLAIN = union_all(
         Doorcode.revoked_at,
         _no(Grant.revoked_at),
         false(),
-        _no(Key.schedule_json),
+        _no(SCHEDULE_TEXT),
         *_none(*_NUMBERS, AccessListVersion.content_hash),
     ).where(
         # Live codes only, by the index that keeps them unique; a revoked code that a lock
@@ -440,7 +445,7 @@ _EXPLAIN = union_all(
         Keycard.created_at,
         *_none(*_TIMES[1:]),
         Keycard.active,
-        _no(Key.schedule_json),
+        _no(SCHEDULE_TEXT),
         *_none(*_NUMBERS, AccessListVersion.content_hash),
     )
     # Active cards by holder (a person has few); the property is checked on the rows.
@@ -455,7 +460,7 @@ _EXPLAIN = union_all(
         MobileKeyRegistration.revoked_at,
         Profile.phones_barred_before,
         false(),
-        _no(Key.schedule_json),
+        _no(SCHEDULE_TEXT),
         *_none(*_NUMBERS, AccessListVersion.content_hash),
     )
     .outerjoin(
@@ -483,7 +488,7 @@ class GrantFacts:
     revoked_at: datetime | None
     resident: bool
     created_by: str | None
-    schedule_json: dict[str, Any] | None
+    schedule_text: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -617,7 +622,7 @@ def mobile_key_entry(
     if at >= expires:
         return None  # the lock takes no expired token at all
     try:
-        schedule = schedule_of(grant.schedule_json, grant.starts_at, grant.ends_at)
+        schedule = schedule_of_text(grant.schedule_text, grant.starts_at, grant.ends_at)
     except InvalidSchedule:
         return None  # no key can be issued for a key whose schedule is malformed
     claims = MobileKeyClaims(

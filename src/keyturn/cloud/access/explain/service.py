@@ -68,15 +68,11 @@ def explain(
     for phone in phones:
         if phone.revoked_at is not None and phone.revoked_at + DEFAULT_TTL <= at:
             continue
-        enrolled = phone.registered_at.astimezone(door.zone).strftime("%Y-%m-%d")
+        enrolled = phone.registered_at.astimezone(door.zone).date().isoformat()
         for grant in grants:
             entry = mobile_key_entry(grant, phone, door_id, at)
-            unknown = (
-                f"The phone enrolled on {enrolled} holds no mobile key for key "
-                f"{words.key(grant.key_id)} that is valid at {words.when(at)}: keys are issued "
-                "for live grants only, at most "
-                f"{DEFAULT_TTL.days} days ahead, and end with their grant."
-            )
+            # Said only when the phone holds no key: a known credential is worded from its entry.
+            unknown = "" if entry is not None else _no_mobile_key(enrolled, grant.key_id, words)
             label = f"mobile key on the phone enrolled {enrolled} (key “{grant.key_name}”)"
             answers.append(
                 credential_answer(
@@ -110,7 +106,10 @@ def explain(
     ):
         for credential_id, label in held_here:
             entry = held.entry(credential_id, door_id)
-            unknown = not_listed(what, held, credential_id, live_grant, words)
+            if entry is None:
+                unknown = not_listed(what, held, credential_id, live_grant, words)
+            else:
+                unknown = ""  # a credential the lock knows is worded from its entry
             key_id = entry.key_id if entry else None
             answers.append(
                 credential_answer(kind, credential_id, label, entry, key_id, unknown, held, words)
@@ -135,6 +134,16 @@ def explain(
         credentials=tuple(answers),
         missing=missing,
         notes=_notes(answers),
+    )
+
+
+def _no_mobile_key(enrolled: str, key_id: str, words: Words) -> str:
+    """Why a phone holds no mobile key of a grant at the instant asked about."""
+    return (
+        f"The phone enrolled on {enrolled} holds no mobile key for key "
+        f"{words.key(key_id)} that is valid at {words.local}: keys are issued "
+        "for live grants only, at most "
+        f"{DEFAULT_TTL.days} days ahead, and end with their grant."
     )
 
 

@@ -38,6 +38,14 @@ class Words:
     keys: Mapping[str, str]
     # Moments already put in words: an answer names the same few instants many times.
     said: dict[datetime, str] = field(default_factory=dict, compare=False)
+    # The instant asked about in words, and the door's lockdown check when it passes: every
+    # answer of one explanation says them, so they are worded once.
+    local: str = field(init=False, compare=False)
+    not_locked_down: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "local", self.when(self.at))
+        object.__setattr__(self, "not_locked_down", f"{self.door.name} is not locked down.")
 
     def when(self, moment: datetime | None) -> str:
         if moment is None:
@@ -76,6 +84,18 @@ def _windows(windows: tuple[WeeklyWindow, ...]) -> str:
     return "on " + ", ".join(parts)
 
 
+_KEYPAD_TEXT = (
+    "The keypad is not cooling down after wrong codes, as far as the cloud knows "
+    "(only the lock knows its cool-down)."
+)
+# The steps that read the same in every answer, made once.
+_KEYPAD_PASSED = Step(Check.KEYPAD, "passed", _KEYPAD_TEXT)
+_NOT_CHECKED = {
+    check: Step(check, "not_checked", "Not checked: an earlier check refused.")
+    for check in CHECK_ORDER
+}
+
+
 def _steps(
     kind: CredentialType,
     entry: AccessEntry | None,
@@ -86,59 +106,77 @@ def _steps(
 ) -> tuple[Step, ...]:
     """The checks in decide()'s order, marked by the reason decide() returned for them."""
     failed = FAILED_CHECK.get(reason)
-    door, local = words.door, words.when(words.at)
+    door = words.door
     texts = {
-        Check.KEYPAD: (
-            "The keypad is not cooling down after wrong codes, as far as the cloud knows "
-            "(only the lock knows its cool-down)."
-        ),
+        Check.KEYPAD: _KEYPAD_TEXT,
         Check.LOCKDOWN: (
             f"{door.name} is locked down: the lock refuses every credential until it is lifted."
             if failed == Check.LOCKDOWN
-            else f"{door.name} is not locked down."
+            else words.not_locked_down
         ),
         Check.CREDENTIAL: unknown,
     }
     if entry is not None:
-        holder, key, what = words.person(entry.subject), words.key(key_id), TYPE_WORDS[kind]
-        schedule = entry.schedule
-        span = _span(words, schedule)
-        texts[Check.CREDENTIAL] = _known(entry, words, key_id)
-        texts[Check.SUSPENSION] = (
-            f"{holder}'s building access is suspended in this portfolio."
-            if failed == Check.SUSPENSION
-            else f"{holder}'s building access is not suspended."
-        )
-        texts[Check.REVOCATION] = (
-            f"The lock's list revokes this {what} or its grant of key {key}."
-            if failed == Check.REVOCATION
-            else f"Neither this {what} nor its grant of key {key} is revoked on the lock's list."
-        )
-        texts[Check.DOOR] = (
-            f"Key {key} does not open {door.name}."
-            if failed == Check.DOOR
-            else f"Key {key} opens {door.name} ({door.kind.value} door)."
-        )
-        texts[Check.VALIDITY] = {
-            Reason.NOT_YET_VALID: f"Not valid yet at {local}: it is valid {span}.",
-            Reason.EXPIRED: f"No longer valid at {local}: it was valid {span}.",
-        }.get(reason, f"Valid at {local}: it is valid {span}.")
-        inside = "outside" if failed == Check.SCHEDULE else "inside"
-        texts[Check.SCHEDULE] = (
-            f"Key {key} opens {_windows(schedule.windows)} ({door.zone.key}); {local} is {inside}."
-        )
+        texts.update(_entry_texts(kind, entry, key_id, reason, failed, words))
     steps = []
     reached = True
     for check in CHECK_ORDER:
         if check == Check.KEYPAD and not kind.is_doorcode:
             continue
         if not reached:
-            steps.append(Step(check, "not_checked", "Not checked: an earlier check refused."))
+            steps.append(_NOT_CHECKED[check])
             continue
-        outcome = "failed" if check == failed else "passed"
-        reached = outcome == "passed"
-        steps.append(Step(check, outcome, texts[check]))
+        if check == failed:
+            reached = False
+            steps.append(Step(check, "failed", texts[check]))
+        elif check == Check.KEYPAD:
+            steps.append(_KEYPAD_PASSED)
+        else:
+            steps.append(Step(check, "passed", texts[check]))
     return tuple(steps)
+
+
+def _entry_texts(
+    kind: CredentialType,
+    entry: AccessEntry,
+    key_id: str | None,
+    reason: Reason,
+    failed: str | None,
+    words: Words,
+) -> dict[str, str]:
+    """The words of the checks on a credential the lock knows, from the credential check on."""
+    door, local = words.door, words.local
+    holder, key, what = words.person(entry.subject), words.key(key_id), TYPE_WORDS[kind]
+    schedule = entry.schedule
+    if reason is Reason.NOT_YET_VALID:
+        validity = f"Not valid yet at {local}: it is valid {_span(words, schedule)}."
+    elif reason is Reason.EXPIRED:
+        validity = f"No longer valid at {local}: it was valid {_span(words, schedule)}."
+    else:
+        validity = f"Valid at {local}: it is valid {_span(words, schedule)}."
+    inside = "outside" if failed == Check.SCHEDULE else "inside"
+    return {
+        Check.CREDENTIAL: _known(entry, words, key_id),
+        Check.SUSPENSION: (
+            f"{holder}'s building access is suspended in this portfolio."
+            if failed == Check.SUSPENSION
+            else f"{holder}'s building access is not suspended."
+        ),
+        Check.REVOCATION: (
+            f"The lock's list revokes this {what} or its grant of key {key}."
+            if failed == Check.REVOCATION
+            else f"Neither this {what} nor its grant of key {key} is revoked on the lock's list."
+        ),
+        Check.DOOR: (
+            f"Key {key} does not open {door.name}."
+            if failed == Check.DOOR
+            else f"Key {key} opens {door.name} ({door.kind.value} door)."
+        ),
+        Check.VALIDITY: validity,
+        Check.SCHEDULE: (
+            f"Key {key} opens {_windows(schedule.windows)} ({door.zone.key}); {local} is {inside}."
+        ),
+    }
 
 
 def _known(entry: AccessEntry, words: Words, key_id: str | None) -> str:
