@@ -93,6 +93,7 @@ class PortalWorld:
     limited_manager: Login
     security_viewer: Login
     neighbour_id: str
+    neighbour_code: str  # Sam's code at the gym
 
     def door_id(self, name: str) -> str:
         return next(door for door, known in self.door_names.items() if known == name)
@@ -159,7 +160,7 @@ def make_portal_world(session: Session, *, now: datetime) -> PortalWorld:
         now=now,
     )
     give_key(session, key=gym_key, person_id=neighbour.id, starts_at=now - timedelta(days=3))
-    give_doorcode(session, person_id=neighbour.id, door_id=gym.id, now=now)
+    code = give_doorcode(session, person_id=neighbour.id, door_id=gym.id, now=now).code
     session.commit()
     return PortalWorld(
         property_id=prop.id,
@@ -172,6 +173,7 @@ def make_portal_world(session: Session, *, now: datetime) -> PortalWorld:
         limited_manager=logins["limited"],
         security_viewer=logins["viewer"],
         neighbour_id=neighbour.id,
+        neighbour_code=code,
     )
 
 

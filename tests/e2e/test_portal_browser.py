@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from browser import (
     Site,
@@ -101,6 +102,42 @@ def test_api_docs_render_from_this_server_alone(page: Page) -> None:
 
 
 # Issue 13: the whole path ------------------------------------------------------------------------
+
+
+def test_the_scenarios_machinery_mail_and_a_lock_over_http(portal_site: Site) -> None:
+    """What the scenario below relies on besides its pages, through the API: an invitation
+    reaches the SMTP server, a lock provisioned over HTTP learns a code at its next sync and
+    opens for it, and the entry reaches the cloud's history."""
+    world = portal_site.world
+    api = httpx.Client(base_url=portal_site.url, timeout=10.0)
+    login = api.post(
+        "/api/v1/auth/login",
+        json={"email": world.manager.email, "password": world.manager.password, "mode": "token"},
+    )
+    assert login.status_code == 200, login.text
+    api.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+    base = f"/api/v1/properties/{world.property_id}"
+    invited = api.post(
+        f"{base}/people",
+        json={
+            "email": "ada@example.test",
+            "display_name": "Ada Park",
+            "role": "resident",
+            "unit_id": world.unit_id,
+        },
+    )
+    assert invited.status_code == 201, invited.text
+    assert "12 Elm St" in portal_site.mail_to("ada@example.test").get_content()
+
+    gym = portal_site.install_lock("Gym")
+    assert not gym.decide_code(world.neighbour_code).granted  # nothing synced yet
+    portal_site.sync("Gym")
+    assert gym.enter_code(world.neighbour_code).granted
+    portal_site.sync("Gym")
+    events = api.get(f"{base}/events").json()["items"]
+    attempts = [(e["door_id"], e["subject_id"], e["outcome"]) for e in events]
+    assert (world.door_id("Gym"), world.neighbour_id, "granted") in attempts
+    api.close()
 
 
 def _confirm_every_dialog(page: Page) -> list[str]:
