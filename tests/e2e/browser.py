@@ -221,13 +221,19 @@ class Site:
         finally:
             transport.close()
 
-    def mail_to(self, address: str, *, after: int = 0) -> EmailMessage:
-        """The first message to `address` among those that arrived after the first `after`;
-        waits for it (the server sends queued mail every fraction of a second)."""
+    def mail_to(
+        self, address: str, *, after: int = 0, containing: re.Pattern[str] | None = None
+    ) -> EmailMessage:
+        """The first message to `address` (whose text matches `containing`, if given) among
+        those that arrived after the first `after`; waits for it (queued mail is sent every
+        fraction of a second)."""
 
         def arrived() -> EmailMessage | None:
             for message in self.mailbox.messages[after:]:
-                if str(message["To"]).endswith(f"<{address}>") or str(message["To"]) == address:
+                to = str(message["To"])
+                if to != address and not to.endswith(f"<{address}>"):
+                    continue
+                if containing is None or containing.search(text_of(message)):
                     return message
             return None
 
@@ -238,6 +244,13 @@ class Site:
     def close(self) -> None:
         for lock in self.locks.values():
             lock.close()
+
+
+def text_of(message: EmailMessage) -> str:
+    """The plain-text body a person reads."""
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None, message
+    return str(body.get_content())
 
 
 def _mail_settings(port: int) -> dict[str, str]:
