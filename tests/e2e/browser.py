@@ -9,6 +9,7 @@ screenshot under .keyturn/e2e-screens/<test>/ (the session prints the folder onc
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import weakref
@@ -181,7 +182,7 @@ def make_portal_world(session: Session, *, now: datetime) -> PortalWorld:
 
 
 @dataclass
-class Site:
+class PortalSite:
     """The live server on this test's database, its SMTP server's mailbox, and its locks."""
 
     server: live_server.LiveServer
@@ -265,7 +266,7 @@ def _mail_settings(port: int) -> dict[str, str]:
 
 
 @pytest.fixture
-def portal_site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[Site]:
+def portal_site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[PortalSite]:
     """The building in this test's database (SQLite, then PostgreSQL), served by a real
     `keyturn serve` that sends its mail to a real SMTP server; both always stopped."""
     with session_factory(engine)() as session:
@@ -275,7 +276,7 @@ def portal_site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[Site]:
         smtp_server(mailbox) as smtp_port,
         live_server.serving(db_url, tmp_path / "server", _mail_settings(smtp_port)) as server,
     ):
-        site = Site(server, world, mailbox, engine, tmp_path)
+        site = PortalSite(server, world, mailbox, engine, tmp_path)
         try:
             yield site
         finally:
@@ -326,7 +327,10 @@ def _origin(url: str) -> str:
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium (installed by `python3 tasks.py test`), headless, for the session."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: `python3 tasks.py test` installs it with apt-get")
+        message = f"{CHROMIUM} is missing: `python3 tasks.py test` installs it with apt-get"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     with sync_playwright() as playwright:
         browser = _launch(playwright)
         yield browser
@@ -339,7 +343,7 @@ def _launch(playwright: Playwright) -> Browser:
 
 @contextmanager
 def open_page(
-    browser: Browser, site: Site, test_name: str, **context_options: object
+    browser: Browser, site: PortalSite, test_name: str, **context_options: object
 ) -> Iterator[Page]:
     """A page in a fresh browser context (its own cookies) on the site, watched; closed after."""
     context = browser.new_context(base_url=site.url, **context_options)  # type: ignore[arg-type]
@@ -357,7 +361,9 @@ def open_page(
 
 
 @pytest.fixture
-def page(chromium: Browser, portal_site: Site, request: pytest.FixtureRequest) -> Iterator[Page]:
+def page(
+    chromium: Browser, portal_site: PortalSite, request: pytest.FixtureRequest
+) -> Iterator[Page]:
     with open_page(chromium, portal_site, request.node.name) as opened:
         yield opened
 

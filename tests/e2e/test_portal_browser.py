@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from browser import (
-    Site,
+    PortalSite,
     check_page,
     csrf_cookie,
     open_page,
@@ -55,7 +55,7 @@ def _nav_links(page: Page) -> list[tuple[str, str]]:
 
 
 def test_a_manager_signs_in_walks_every_section_and_signs_out(
-    page: Page, portal_site: Site
+    page: Page, portal_site: PortalSite
 ) -> None:
     world = portal_site.world
     sign_in(page, world.manager)
@@ -85,7 +85,7 @@ def test_a_manager_signs_in_walks_every_section_and_signs_out(
 
 
 def test_the_overview_fits_a_phone(
-    chromium: Browser, portal_site: Site, request: pytest.FixtureRequest
+    chromium: Browser, portal_site: PortalSite, request: pytest.FixtureRequest
 ) -> None:
     with open_page(chromium, portal_site, request.node.name, viewport=PHONE) as page:
         sign_in(page, portal_site.world.manager)
@@ -108,7 +108,7 @@ def test_api_docs_render_from_this_server_alone(page: Page) -> None:
 # Issue 13: the whole path ------------------------------------------------------------------------
 
 
-def test_the_scenarios_machinery_mail_and_a_lock_over_http(portal_site: Site) -> None:
+def test_the_scenarios_machinery_mail_and_a_lock_over_http(portal_site: PortalSite) -> None:
     """What the scenario below relies on besides its pages, through the API: an invitation
     reaches the SMTP server, a lock provisioned over HTTP learns a code at its next sync and
     opens for it, and the entry reaches the cloud's history."""
@@ -170,7 +170,7 @@ def _confirm_every_dialog(page: Page) -> list[str]:
 
 @requires_pages("/people", "/keys", "/history")
 def test_a_manager_invites_gives_a_key_issues_a_code_and_the_door_opens(
-    page: Page, portal_site: Site
+    page: Page, portal_site: PortalSite
 ) -> None:
     world = portal_site.world
     entrance = portal_site.install_lock("Main entrance")
@@ -249,7 +249,7 @@ def test_a_manager_invites_gives_a_key_issues_a_code_and_the_door_opens(
 
 
 @requires_pages("/keys")
-def test_a_limited_key_manager_cannot_create_keys(page: Page, portal_site: Site) -> None:
+def test_a_limited_key_manager_cannot_create_keys(page: Page, portal_site: PortalSite) -> None:
     sign_in(page, portal_site.world.limited_manager)
     keys = f"{portal_site.overview}/keys"
     response = page.goto(keys)
