@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".keyturn-installed"
+# The browser tests drive Debian's Chromium; nothing downloads a browser from anywhere else.
+CHROMIUM = Path("/usr/bin/chromium")
+APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 
 
 def _run(*cmd: str | Path) -> None:
@@ -42,6 +45,36 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def chromium_install_steps(
+    chromium: Path = CHROMIUM, is_root: bool | None = None
+) -> list[list[str]]:
+    """The apt-get commands that install Debian's chromium, tried in order until one succeeds
+    (the package lists are fetched only if the plain install fails); none if it is there."""
+    if chromium.exists():
+        return []
+    sudo = [] if (is_root if is_root is not None else os.geteuid() == 0) else ["sudo", "-n"]
+    install = [*sudo, "apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    return [install, [*sudo, "apt-get", "update", "-q"], install]
+
+
+def ensure_chromium() -> None:
+    """Install Debian's chromium for the browser tests if it is missing."""
+    steps = chromium_install_steps()
+    if not steps:
+        return
+    env = {**os.environ, **APT_ENV}
+    first, *retry = steps
+    print("+", " ".join(first), flush=True)
+    done = subprocess.run(first, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, check=False)  # noqa: S603
+    if done.returncode == 0:
+        return
+    for step in retry:
+        print("+", " ".join(step), flush=True)
+        result = subprocess.run(step, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, check=False)  # noqa: S603
+        if result.returncode != 0:
+            sys.exit(f"could not install chromium (needed by the browser tests): {' '.join(step)}")
+
+
 def demo(args: list[str]) -> None:
     _run(BIN / "keyturn", "demo", *args)
 
@@ -53,6 +86,7 @@ def test(args: list[str]) -> None:
     _run(BIN / "lint-imports")
     smoke_dir = ROOT / ".keyturn" / "smoke"
     _run(BIN / "keyturn", "--data-dir", smoke_dir, "demo", "--fresh", "--for", "10s")
+    ensure_chromium()
     # pytest last, so its summary line closes the output.
     _run(BIN / "python", "-m", "pytest", *(args or ["-q"]))
 

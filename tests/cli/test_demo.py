@@ -165,8 +165,21 @@ def test_demo_serves_locks_history_and_tokens_then_finds_them_again(tmp_path: Pa
         assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
     logins = json.loads((data / "demo-logins.json").read_text())
     roles = {login["role"] for login in logins}
-    assert roles == {"resident", "property_manager", "portfolio_manager"}
-    assert len(_devices(data)) == DEMO_LOCKS
+    assert roles == {
+        "resident",
+        "property_manager",
+        "portfolio_manager",
+        "property_manager (limited keys)",
+        "property_manager (security viewer)",
+    }
+    assert demo.output.index("/portal/") < demo.output.index("/api/v1")
+    # One lock per door, and the one replaced before the demo began (its lost entries a gap).
+    assert len(_devices(data)) == DEMO_LOCKS + 1
+    with sqlite3.connect(data / "keyturn.db") as conn:
+        assert conn.execute("SELECT count(*) FROM log_gaps").fetchone() == (1,)
+        kinds = dict(conn.execute("SELECT kind, count(*) FROM events GROUP BY kind").fetchall())
+    assert kinds["forced_open"] >= 1
+    assert kinds["battery_low"] >= 1
 
     # Again on the same data dir, with one lock's folder lost: the others are found again,
     # that door gets a new lock and the lost one is retired with a recorded log gap (R4).
@@ -182,10 +195,10 @@ def test_demo_serves_locks_history_and_tokens_then_finds_them_again(tmp_path: Pa
         assert needle in again.stdout
     assert all(login["email"] in again.stdout for login in logins)
     devices = _devices(data)
-    assert len(devices) == DEMO_LOCKS + 1
-    assert sum(retired is not None for _, retired in devices) == 1
+    assert len(devices) == DEMO_LOCKS + 2
+    assert sum(retired is not None for _, retired in devices) == 2
     with sqlite3.connect(data / "keyturn.db") as conn:
-        assert conn.execute("SELECT count(*) FROM log_gaps").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM log_gaps").fetchone() == (2,)
 
 
 def test_demo_syncs_every_lock_on_each_backend(db_url: str, tmp_path: Path) -> None:
@@ -195,9 +208,14 @@ def test_demo_syncs_every_lock_on_each_backend(db_url: str, tmp_path: Path) -> N
     engine = db.make_engine(db_url)
     try:
         with engine.connect() as conn:
-            synced = conn.execute(select(Device.last_sync_at)).scalars().all()
+            synced = (
+                conn.execute(select(Device.last_sync_at).where(Device.retired_at.is_(None)))
+                .scalars()
+                .all()
+            )
     finally:
         engine.dispose()
+    # Every live lock (the one replaced before the demo began is retired).
     assert len(synced) == DEMO_LOCKS
     assert all(moment is not None for moment in synced)
     # At the end every lock syncs once more, so the cloud holds every attempt made.

@@ -10,75 +10,17 @@ keys and codes, and a manager who signs in with a password and, optionally, TOTP
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 
-from factories import MASTER_KEY_TEXT
+import live_server as live_server_process
 from keyturn.cloud.db import utcnow
 from keyturn.cloud.sessions import session_factory
+from live_server import LiveServer
 from worlds import LiveWorld, make_live_world
-
-STARTUP_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
-
-
-@dataclass
-class LiveServer:
-    """A running `keyturn serve`: its base URL, its process and where its output goes."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_serving(server: LiveServer) -> None:
-    """Poll the health route until it answers, the process dies, or the timeout passes."""
-    deadline = STARTUP_TIMEOUT_S
-    waited = 0.0
-    step = 0.05
-    with httpx.Client(base_url=server.url, timeout=1.0) as client:
-        while waited < deadline:
-            try:
-                if client.get("/api/v1/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            try:
-                server.process.wait(timeout=step)
-            except subprocess.TimeoutExpired:
-                waited += step
-                continue
-            raise AssertionError(f"keyturn serve exited early:\n{server.output()}")
-    raise AssertionError(f"keyturn serve did not answer in {deadline}s:\n{server.output()}")
-
-
-def _stop(server: LiveServer) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=STOP_TIMEOUT_S)
 
 
 @pytest.fixture
@@ -88,46 +30,17 @@ def live_server(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[Callabl
     started: list[LiveServer] = []
 
     def start(**auth_settings: object) -> LiveServer:
-        port = _free_port()
         data_dir = tmp_path / f"server-{len(started)}"
-        data_dir.mkdir()
-        env = {
-            **os.environ,
-            "KEYTURN_DATA_DIR": str(data_dir),
-            "KEYTURN_DATABASE_URL": db_url,
-            "KEYTURN_MASTER_KEY": MASTER_KEY_TEXT,
-            "KEYTURN_RETENTION_INTERVAL_S": "0",
-            "KEYTURN_OUTBOUND_INTERVAL_S": "0",
-            "KEYTURN_RESIDENCY_INTERVAL_S": "0",
-            **{f"KEYTURN_AUTH_{name.upper()}": str(value) for name, value in auth_settings.items()},
-        }
-        log = data_dir / "server.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "keyturn",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                env=env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-        server = LiveServer(f"http://127.0.0.1:{port}", process, log)
+        env = {f"KEYTURN_AUTH_{name.upper()}": str(value) for name, value in auth_settings.items()}
+        server = live_server_process.start(db_url, data_dir, env)
         started.append(server)
-        _wait_until_serving(server)
         return server
 
     try:
         yield start
     finally:
         for server in started:
-            _stop(server)
+            live_server_process.stop(server)
 
 
 @pytest.fixture

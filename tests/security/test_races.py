@@ -26,7 +26,7 @@ from keyturn.protocol.messages import CredentialSpec
 from worlds import LiveWorld
 
 if TYPE_CHECKING:
-    from conftest import LiveServer
+    from live_server import LiveServer
 
 REQUEST_TIMEOUT_S = 90.0
 BARRIER_TIMEOUT_S = 30.0

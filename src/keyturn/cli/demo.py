@@ -2,8 +2,8 @@
 
 On a fresh data dir it migrates the database, creates a New York City building, starts the
 server, provisions a reference lock per door over HTTP and lets simulated residents use them;
-it prints the API docs URL, ready-made API tokens and logins, and `--for 15s` stops by itself
-and prints a summary.
+it prints the portal URL with the logins first, then the API docs URL and ready-made API
+tokens; `--for 15s` stops by itself and prints a summary.
 """
 
 from __future__ import annotations
@@ -29,13 +29,16 @@ from keyturn.cli.context import console, err_console, settings
 from keyturn.cloud import db as database
 from keyturn.cloud.app import create_app
 from keyturn.errors import UserError
+from keyturn.rules.types import DoorKind
 from keyturn.settings import PHOTO_DIR, Settings
 from keyturn.sim.demo_building import (
     LOGINS_FILE,
     RESIDENTS_FILE,
     DemoBuilding,
+    DemoDoor,
     ensure_demo_building,
 )
+from keyturn.sim.demo_incidents import replace_a_lost_lock, stage_alarms
 from keyturn.sim.demo_locks import (
     DEFAULT_RATE,
     LOCKS_DIR,
@@ -190,7 +193,12 @@ def _serve(
     thread.start()
     try:
         _wait_started(server, thread)
-        locks = open_locks(engine, building, base, building.data_dir, datetime.now(UTC))
+        now = datetime.now(UTC)
+        replace_a_lost_lock(
+            engine, _first_unit_door(building), base, building.data_dir / LOCKS_DIR / "lost", now
+        )
+        locks = open_locks(engine, building, base, building.data_dir, now)
+        stage_alarms({item.door.name: item.lock for item in locks if not item.reused})
         traffic = DemoTraffic(
             engine, config.master_key_bytes(), base, building, locks, rate, sync_every_s
         )
@@ -215,6 +223,10 @@ def _serve(
     return traffic.failure if traffic is not None else None
 
 
+def _first_unit_door(building: DemoBuilding) -> DemoDoor:
+    return next(door for door in building.doors if door.kind == DoorKind.RESIDENCE)
+
+
 def _print_welcome(
     building: DemoBuilding,
     base: str,
@@ -225,6 +237,14 @@ def _print_welcome(
     sync_every_s: float,
 ) -> None:
     console.rule(f"Keyturn demo: {building.property_name}")
+    console.print(f"Portal   {base}/portal/  (sign in with a demo login)", highlight=False)
+    logins = Table(title=f"demo logins (kept in {LOGINS_FILE})")
+    logins.add_column("role")
+    for whole in ("email", "password"):  # copied from here: never cut or wrapped
+        logins.add_column(whole, no_wrap=True, overflow="ignore")
+    for login in building.logins:
+        logins.add_row(login.role, login.email, login.password)
+    console.print(logins)
     console.print(f"API      {base}/api/v1  (health: {health})", highlight=False)
     console.print(f"API docs {base}/docs", highlight=False)
     console.print(f"data     {building.data_dir}", highlight=False)
@@ -249,10 +269,6 @@ def _print_welcome(
             markup=False,
             soft_wrap=True,
         )
-    logins = Table("role", "email", "password", title=f"demo logins (kept in {LOGINS_FILE})")
-    for login in building.logins:
-        logins.add_row(login.role, login.email, login.password)
-    console.print(logins)
 
 
 def _ago(moment: datetime | None) -> str:

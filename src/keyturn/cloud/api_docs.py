@@ -1,7 +1,8 @@
 """The API's interactive reference at /docs, served entirely from this service.
 
-Swagger UI comes from the `swagger-ui-bundle` package (installed from PyPI with the project)
-and is served at /static/swagger-ui; its start-up script is a file of ours, so the page
+Swagger UI 5 (the first to read OpenAPI 3.1, which FastAPI writes) comes from the
+`swagger-ui-py` package (installed from PyPI with the project) and is served at
+/static/swagger-ui; its start-up script is a file of ours, so the page
 works in a building with no internet and under the strict Content-Security-Policy.
 """
 
@@ -10,11 +11,12 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
+from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
 from keyturn.cloud.auth.deps import public_route
 
 SWAGGER_PATH = "/static/swagger-ui"
+SWAGGER_FILES = SWAGGER_UI_PY_ROOT / "static"
 router = APIRouter(include_in_schema=False)
 
 _PAGE = """<!doctype html>
@@ -23,6 +25,7 @@ _PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Keyturn API reference</title>
+<link rel="icon" type="image/png" href="{swagger}/favicon-32x32.png">
 <link rel="stylesheet" href="{swagger}/swagger-ui.css">
 </head>
 <body>
@@ -42,4 +45,4 @@ def api_reference() -> HTMLResponse:
 def install_api_docs(app: FastAPI) -> None:
     """Serve /docs and Swagger UI's files from this service (the app is made with no docs_url)."""
     app.include_router(router)
-    app.mount(SWAGGER_PATH, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+    app.mount(SWAGGER_PATH, StaticFiles(directory=SWAGGER_FILES), name="swagger-ui")

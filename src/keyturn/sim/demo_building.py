@@ -53,6 +53,7 @@ from keyturn.cloud.properties.service import (
 from keyturn.cloud.sessions import session_factory
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.rules.types import DoorKind, Role
+from keyturn.sim.demo_visitors import MANAGERS, Household, add_visitors
 
 PROPERTY_NAME = "Keyturn Demo House"
 PORTFOLIO_NAME = "Demo Portfolio"
@@ -195,11 +196,11 @@ def _create(session: Session, master_key: bytes, now: datetime) -> tuple[DemoLog
         )
         return person
 
-    def add_login(person: Person, role: Role) -> None:
+    def add_login(person: Person, role: str) -> None:
         password = secrets.token_urlsafe(12)
         open_account(session=session, person_id=person.id, password=password, now=now)
         assert person.email is not None
-        logins.append(DemoLogin(role.value, person.email, password))
+        logins.append(DemoLogin(role, person.email, password))
 
     owner = add_person("Pat Portfolio", Role.PORTFOLIO_MANAGER, None)
     manager = add_person(MANAGER_NAME, Role.PROPERTY_MANAGER, owner.id)
@@ -226,6 +227,7 @@ def _create(session: Session, master_key: bytes, now: datetime) -> tuple[DemoLog
             )
         return resident
 
+    households: list[Household] = []
     first_names = ["Ada", "Bo", "Cy", "Dee", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai"]
     last_names = ["Park", "Diaz", "Okafor", "Novak", "Singh", "Moreau", "Tanaka", "Berg"]
     for number in range(1, UNIT_COUNT + 1):
@@ -237,15 +239,32 @@ def _create(session: Session, master_key: bytes, now: datetime) -> tuple[DemoLog
         household = rng.choice((1, 1, 2, 2, 3))
         for first in rng.sample(first_names, household):
             resident = add_resident(f"{first} {rng.choice(last_names)} {label}", unit, unit_key)
-            if not any(login.role == Role.RESIDENT for login in logins):
-                add_login(resident, Role.RESIDENT)
+            if not households:
+                households.append(Household(resident, unit_key))
+                add_login(resident, Role.RESIDENT.value)
         if label == MINOR[1]:
             minor = add_resident(MINOR[0], unit, unit_key)
             profile_at(session, person=minor, property_id=prop.id).is_minor = True
 
-    add_login(manager, Role.PROPERTY_MANAGER)
-    add_login(owner, Role.PORTFOLIO_MANAGER)
+    add_login(manager, Role.PROPERTY_MANAGER.value)
+    add_login(owner, Role.PORTFOLIO_MANAGER.value)
+    for name, label, powers in MANAGERS:
+        colleague = add_person(name, Role.PROPERTY_MANAGER, owner.id)
+        write_powers(
+            session=session, property_id=prop.id, person_id=colleague.id, powers=powers, by=owner.id
+        )
+        add_login(colleague, label)
     session.flush()
+    add_visitors(
+        session,
+        master_key,
+        prop,
+        manager_id=manager.id,
+        household=households[0],
+        doors=shared,
+        email_domain=EMAIL_DOMAIN,
+        now=now,
+    )
     return tuple(logins)
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from factories import make_member
 from keyturn.cloud.page_headers import CONTENT_SECURITY_POLICY
+from keyturn.cloud.portal.templating import TEMPLATES, form_token
 from keyturn.rules.types import Role
 from portal_pages import Portal, assert_no_raw_ids
 from worlds import Site
@@ -168,3 +169,12 @@ def test_api_docs_load_swagger_from_this_service(client: TestClient) -> None:
     assert script.status_code == 200
     assert len(script.content) > 100_000
     assert client.get("/portal/static/api-docs.js").status_code == 200
+
+
+def test_the_csrf_macro_fills_the_token_in_templates_that_import_it_without_context() -> None:
+    # Jinja imports macros without the page's context: the token must come from elsewhere,
+    # or every form a real browser submits is refused (a test client adds the field itself).
+    template = TEMPLATES.env.from_string('{% import "macros.html" as m %}{{ m.csrf() }}')
+    with form_token("token-of-this-page"):
+        assert 'value="token-of-this-page"' in template.render()
+    assert 'value=""' in template.render()

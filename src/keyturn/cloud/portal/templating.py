@@ -6,6 +6,9 @@ Templates autoescape everything; pages pass plain values, never markup.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,22 @@ STATIC_PATH = "/portal/static"
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 TEMPLATES.env.globals["static"] = lambda name: f"{STATIC_PATH}/{name}?v={__version__}"
 TEMPLATES.env.globals["csrf_field"] = FORM_CSRF_FIELD
+# The form token of the page being rendered: a global, so that macros imported without the
+# page's context (`{% import "macros.html" as m %}`) still put it into their forms.
+_form_token: ContextVar[str] = ContextVar("portal_form_token", default="")
+TEMPLATES.env.globals["form_token"] = _form_token.get
+
+
+@contextmanager
+def form_token(token: str) -> Iterator[None]:
+    """While rendering one page: the CSRF token its forms carry."""
+    reset = _form_token.set(token)
+    try:
+        yield
+    finally:
+        _form_token.reset(reset)
+
+
 TEMPLATES.env.filters["span"] = formatting.span
 
 
@@ -52,6 +71,7 @@ def render(
         base["when"] = partial(formatting.local_time, zone=viewer.zone, now=viewer.now)
         base["day"] = partial(formatting.local_date, zone=viewer.zone)
         base["ago"] = partial(formatting.ago, now=viewer.now)
-    return TEMPLATES.TemplateResponse(
-        request, template, {**base, **context}, status_code=status_code, headers=headers
-    )
+    with form_token(base["csrf_token"]):
+        return TEMPLATES.TemplateResponse(
+            request, template, {**base, **context}, status_code=status_code, headers=headers
+        )
