@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from factories import make_key, make_member
 from keyturn.cloud.access.rollout import LockStatus
 from keyturn.cloud.models import Grant, Key
-from keyturn.cloud.portal.formatting import EN_DASH, WEEKDAYS, rollout_words, schedule_words
+from keyturn.cloud.web.formatting import EN_DASH, WEEKDAYS, rollout_words, schedule_words
 from keyturn.rules.types import Role
 from portal_pages import Portal, assert_no_raw_ids, visible_text
 from worlds import Site, sync

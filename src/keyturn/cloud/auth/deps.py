@@ -32,7 +32,7 @@ from keyturn.settings import Settings
 SESSION_COOKIE = "keyturn_session"
 CSRF_COOKIE = "keyturn_csrf"
 CSRF_HEADER = "X-CSRF-Token"
-# Where a page's gate puts the CSRF token a plain HTML form sent (see `portal.gate`).
+# Where a page's gate puts the CSRF token a plain HTML form sent (see `web.gate`).
 FORM_CSRF_STATE = "keyturn_form_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ACTION_MARK = "keyturn_action"

@@ -17,8 +17,8 @@ from keyturn.cloud.auth.errors import InvalidTotpCode
 from keyturn.cloud.auth.permissions import Action
 from keyturn.cloud.auth.schemas import TotpCodeIn
 from keyturn.cloud.auth.totp import base32
-from keyturn.cloud.portal.gate import Viewer, page
 from keyturn.cloud.portal.templating import render
+from keyturn.cloud.web.gate import Viewer, page
 
 router = APIRouter(prefix="/portal/account", include_in_schema=False)
 ACCOUNT_PATH = "/portal/account"

@@ -19,9 +19,9 @@ from keyturn.cloud.access.credentials.schemas import DoorcodeIssue, KeycardActiv
 from keyturn.cloud.access.suspension import service as suspension
 from keyturn.cloud.auth.deps import Db, MasterKey
 from keyturn.cloud.auth.permissions import Action
-from keyturn.cloud.portal.gate import Viewer, page
 from keyturn.cloud.portal.navigation import property_path
 from keyturn.cloud.portal.templating import render
+from keyturn.cloud.web.gate import Viewer, page
 
 router = APIRouter(prefix="/portal/properties/{property_id}", include_in_schema=False)
 PAGE = "/people/{person_id}/credentials"

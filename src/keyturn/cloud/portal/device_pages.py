@@ -18,11 +18,11 @@ from keyturn.cloud.auth.permissions import Action
 from keyturn.cloud.devices import service as devices
 from keyturn.cloud.devices.listing import devices_shown
 from keyturn.cloud.models import Door
-from keyturn.cloud.portal.gate import Viewer, page
 from keyturn.cloud.portal.navigation import property_path
 from keyturn.cloud.portal.templating import render
 from keyturn.cloud.properties import lockdown
 from keyturn.cloud.properties.schemas import ProvisioningTokenCreate
+from keyturn.cloud.web.gate import Viewer, page
 
 router = APIRouter(prefix="/portal/properties/{property_id}", include_in_schema=False)
 

@@ -27,9 +27,9 @@ from keyturn.cloud.access.sharing.schemas import (
 from keyturn.cloud.auth.deps import Config, Db, MasterKey
 from keyturn.cloud.auth.permissions import Action
 from keyturn.cloud.models import Door
-from keyturn.cloud.portal.gate import Viewer, page
 from keyturn.cloud.portal.navigation import property_path
 from keyturn.cloud.portal.templating import render
+from keyturn.cloud.web.gate import Viewer, page
 
 router = APIRouter(prefix="/portal/properties/{property_id}", include_in_schema=False)
 

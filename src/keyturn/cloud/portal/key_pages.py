@@ -20,9 +20,9 @@ from keyturn.cloud.access.keys.schemas import GrantCreate, KeyCreate, KeyUpdate
 from keyturn.cloud.access.keys.shown import KeyForm, key_form, key_page, keys_listed
 from keyturn.cloud.auth.deps import Db, MasterKey
 from keyturn.cloud.auth.permissions import Action
-from keyturn.cloud.portal.formatting import WEEKDAYS, rollout_words, schedule_words
-from keyturn.cloud.portal.gate import Viewer, page
 from keyturn.cloud.portal.templating import render
+from keyturn.cloud.web.formatting import WEEKDAYS, rollout_words, schedule_words
+from keyturn.cloud.web.gate import Viewer, page
 
 router = APIRouter(prefix="/portal/properties/{property_id}", include_in_schema=False)
 

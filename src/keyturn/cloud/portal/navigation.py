@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from keyturn.cloud.auth.permissions import Action
-from keyturn.cloud.portal.gate import Viewer
+from keyturn.cloud.web.gate import Viewer
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from keyturn.cloud.auth.deps import Db, public_route
 from keyturn.cloud.auth.permissions import Action
-from keyturn.cloud.portal.gate import Viewer, page
 from keyturn.cloud.portal.templating import render
 from keyturn.cloud.properties.overview import properties_listed, property_overview
+from keyturn.cloud.web.gate import Viewer, page
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 

@@ -24,9 +24,9 @@ from keyturn.cloud.people.managers.schemas import ManagerPowersIn
 from keyturn.cloud.people.residency import service as residency
 from keyturn.cloud.people.residency.schemas import MoveIn, MoveOutRequest
 from keyturn.cloud.people.schemas import ResidentImport
-from keyturn.cloud.portal.gate import Viewer, page
 from keyturn.cloud.portal.navigation import property_path
 from keyturn.cloud.portal.templating import render
+from keyturn.cloud.web.gate import Viewer, page
 from keyturn.rules.types import Role
 
 router = APIRouter(prefix="/portal/properties/{property_id}", include_in_schema=False)

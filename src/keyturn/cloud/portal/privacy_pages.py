@@ -17,8 +17,6 @@ from sqlalchemy.orm import Session
 from keyturn.cloud.auth.deps import AppSettings, Config, Db, MasterKey
 from keyturn.cloud.auth.permissions import Action
 from keyturn.cloud.models import DataSubjectRequest
-from keyturn.cloud.portal.formatting import local_time
-from keyturn.cloud.portal.gate import Viewer, page
 from keyturn.cloud.portal.templating import render
 from keyturn.cloud.privacy import requests
 from keyturn.cloud.privacy.audit_record.service import (
@@ -35,6 +33,8 @@ from keyturn.cloud.privacy.retention.schemas import RetentionOverrideIn
 from keyturn.cloud.privacy.retention.status import retention_shown
 from keyturn.cloud.privacy.review_queue import review_queue, reviewed_request
 from keyturn.cloud.privacy.schemas import FiledRequestIn, ReasonIn
+from keyturn.cloud.web.formatting import local_time
+from keyturn.cloud.web.gate import Viewer, page
 
 router = APIRouter(prefix="/portal/properties/{property_id}", include_in_schema=False)
 

@@ -19,9 +19,9 @@ from fastapi.templating import Jinja2Templates
 
 from keyturn import __version__
 from keyturn.cloud.auth.deps import CSRF_COOKIE
-from keyturn.cloud.portal import formatting
-from keyturn.cloud.portal.gate import FORM_CSRF_FIELD, Viewer
 from keyturn.cloud.portal.navigation import sections_for
+from keyturn.cloud.web import formatting
+from keyturn.cloud.web.gate import FORM_CSRF_FIELD, Viewer
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
