@@ -34,7 +34,8 @@ from keyturn.cloud.openapi import complete_openapi
 from keyturn.cloud.page_headers import PageHeaders
 from keyturn.cloud.people import views as people_views
 from keyturn.cloud.people.residency import views as residency_views
-from keyturn.cloud.portal.install import finish_portal, install_portal
+from keyturn.cloud.portal.install import install_portal
+from keyturn.cloud.portal.templating import PORTAL
 from keyturn.cloud.privacy import views as privacy_views
 from keyturn.cloud.privacy.audit_record import views as audit_record_views
 from keyturn.cloud.privacy.public import views as public_request_views
@@ -43,6 +44,7 @@ from keyturn.cloud.problems import answer_refusal, problem, problem_responses
 from keyturn.cloud.properties import views as properties_views
 from keyturn.cloud.refusals import install_refusals
 from keyturn.cloud.retries import install_retries
+from keyturn.cloud.web.answers import install_answers
 from keyturn.cloud.webhooks import views as webhooks_views
 from keyturn.settings import Settings
 
@@ -128,5 +130,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         return problem(404, "not-found", "No such resource", str(request.url.path))
 
-    finish_portal(app)
+    # Last, over every handler: refusals on a front end's paths are answered as its pages.
+    install_answers(app, [PORTAL])
     return app

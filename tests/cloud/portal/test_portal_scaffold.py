@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from factories import make_member
 from keyturn.cloud.page_headers import CONTENT_SECURITY_POLICY
-from keyturn.cloud.portal.templating import TEMPLATES, form_token
+from keyturn.cloud.portal.templating import TEMPLATES
+from keyturn.cloud.web.templating import form_token
 from keyturn.rules.types import Role
 from portal_pages import Portal, assert_no_raw_ids
 from worlds import Site

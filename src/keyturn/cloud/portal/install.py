@@ -17,7 +17,6 @@ from keyturn.cloud.portal import (
     privacy_pages,
     sign_in_pages,
 )
-from keyturn.cloud.portal.answers import install_answers
 from keyturn.cloud.portal.templating import STATIC_DIR, STATIC_PATH
 
 PAGE_ROUTERS = (
@@ -36,12 +35,7 @@ PAGE_ROUTERS = (
 
 
 def install_portal(app: FastAPI) -> None:
-    """Include every page router and the static files; answers go last, over every handler."""
+    """Include every page router and the static files (the app factory installs the answers)."""
     for router in PAGE_ROUTERS:
         app.include_router(router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="portal-static")
-
-
-def finish_portal(app: FastAPI) -> None:
-    """Once every exception handler is installed: answer the portal's paths with pages."""
-    install_answers(app)

@@ -25,8 +25,7 @@ from keyturn.cloud.auth.deps import (
 )
 from keyturn.cloud.auth.errors import Throttled, Unauthenticated
 from keyturn.cloud.auth.permissions import Action
-from keyturn.cloud.portal.answers import PORTAL_PREFIX, SIGN_IN_PATH
-from keyturn.cloud.portal.templating import render
+from keyturn.cloud.portal.templating import PORTAL_PREFIX, SIGN_IN_PATH, render
 from keyturn.cloud.web.gate import FORM_CSRF_FIELD, Viewer, page
 
 router = APIRouter(include_in_schema=False)
