@@ -20,6 +20,8 @@ from keyturn.cloud.access.keys import views as key_views
 from keyturn.cloud.access.sharing import views as sharing_views
 from keyturn.cloud.access.suspension import views as suspension_views
 from keyturn.cloud.api_docs import install_api_docs
+from keyturn.cloud.app_web.install import install_app_web
+from keyturn.cloud.app_web.templating import APP
 from keyturn.cloud.auth.deps import public_route
 from keyturn.cloud.auth.http import install_auth
 from keyturn.cloud.body_limits import BodyLimit
@@ -96,6 +98,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     install_auth(app)
     install_api_docs(app)
     install_portal(app)
+    install_app_web(app)
     # Every refusal of the cloud's own services, in one problem shape (errors.py).
     app.add_exception_handler(Refusal, answer_refusal)  # type: ignore[arg-type]
     install_refusals(app)
@@ -131,5 +134,5 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         return problem(404, "not-found", "No such resource", str(request.url.path))
 
     # Last, over every handler: refusals on a front end's paths are answered as its pages.
-    install_answers(app, [PORTAL])
+    install_answers(app, [PORTAL, APP])
     return app
