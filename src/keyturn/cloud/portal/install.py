@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from keyturn.cloud.portal import overview_pages, sign_in_pages
+from keyturn.cloud.portal import alerts_pages, history_pages, overview_pages, sign_in_pages
 from keyturn.cloud.portal.answers import install_answers
 from keyturn.cloud.portal.templating import STATIC_DIR, STATIC_PATH
 
@@ -13,6 +13,8 @@ PAGE_ROUTERS = (
     sign_in_pages.router,
     overview_pages.router,
     overview_pages.root,
+    history_pages.router,
+    alerts_pages.router,
 )
 
 
