@@ -131,8 +131,11 @@ def read_history(
     ]
     gaps: list[GapRow] = []
     if with_gaps:
-        newest = now if cursor is None else (events[0].occurred_at if events else now)
-        oldest = events[-1].occurred_at if events and read.page.next_cursor else None
+        # The listed time: from the page's oldest entry (or the filter's first day, on the
+        # last page) to its newest entry (or the filter's end, on the first page).
+        top = min(now, filters.until) if filters.until is not None else now
+        newest = top if cursor is None or not events else events[0].occurred_at
+        oldest = events[-1].occurred_at if events and read.page.next_cursor else filters.since
         gaps = log_gaps_between(
             session=session,
             property_id=property_id,
