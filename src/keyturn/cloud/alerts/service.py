@@ -102,20 +102,28 @@ def open_alerts(
             Device.property_id == property_id, Device.retired_at.is_(None)
         )
     )
-    for door_id, battery_pct, last_sync_at in locks:
+    for lock_door, battery_pct, last_sync_at in locks:
         if battery_pct is not None and battery_pct <= LOW_BATTERY_PCT:
             alerts.append(
-                Alert(AlertKind.LOW_BATTERY, door_id, door_name(door_id), last_sync_at, battery_pct)
+                Alert(
+                    AlertKind.LOW_BATTERY,
+                    lock_door,
+                    door_name(lock_door),
+                    last_sync_at,
+                    battery_pct,
+                )
             )
         if last_sync_at is None or now - last_sync_at > LATE_SYNC:
-            alerts.append(Alert(AlertKind.NOT_SYNCED, door_id, door_name(door_id), last_sync_at))
+            alerts.append(
+                Alert(AlertKind.NOT_SYNCED, lock_door, door_name(lock_door), last_sync_at)
+            )
     gaps = session.execute(
         select(LogGap.door_id, LogGap.detected_at)
         .join(Device, Device.id == LogGap.device_id)
         .where(Device.property_id == property_id, LogGap.detected_at >= window_start)
     )
-    for door_id, detected_at in gaps:
-        alerts.append(Alert(AlertKind.LOG_GAP, door_id, door_name(door_id), detected_at))
+    for gap_door, detected_at in gaps:
+        alerts.append(Alert(AlertKind.LOG_GAP, gap_door, door_name(gap_door), detected_at))
     if since is not None:
         alerts = [alert for alert in alerts if alert.at is not None and alert.at > since]
     alerts.sort(key=lambda alert: (alert.at is not None, alert.at or now, alert.kind), reverse=True)

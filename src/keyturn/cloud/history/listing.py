@@ -8,7 +8,6 @@ API's `has_photo`), and the lock's log gaps that fall in the listed time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 

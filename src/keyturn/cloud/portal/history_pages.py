@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -166,7 +166,7 @@ def _read(
     return read
 
 
-def _words() -> dict[str, object]:
+def _words() -> dict[str, Any]:
     return {
         "credential_words": CREDENTIAL_WORDS,
         "reason_words": REASON_WORDS,

@@ -83,9 +83,7 @@ def property_overview(
         residents=residents or 0,
         units=units or 0,
         keys=keys or 0,
-        alerts=open_alerts(session=session, property_id=property_id, now=now)
-        if with_locks
-        else [],
+        alerts=open_alerts(session=session, property_id=property_id, now=now) if with_locks else [],
     )
 
 
