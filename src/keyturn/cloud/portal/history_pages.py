@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from collections.abc import Iterable
+from typing import Annotated, Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from keyturn.cloud.history.listing import HistoryRead, read_history
 from keyturn.cloud.history.queries import EventFilter
 from keyturn.cloud.history.schemas import Outcome
 from keyturn.cloud.history.service import event_photo
+from keyturn.cloud.portal.formatting import local_time
 from keyturn.cloud.portal.gate import Viewer, page
 from keyturn.cloud.portal.live import live_headers, region_etag, unchanged
 from keyturn.cloud.portal.navigation import property_path
@@ -166,12 +168,75 @@ def _read(
     return read
 
 
-def _words() -> dict[str, Any]:
+class RowShown(NamedTuple):
+    """One row as the table writes it: plain words (a template's calls cost more than these)."""
+
+    when: str
+    door: str
+    who: str | None
+    what: str
+    credential: str | None
+    result: str | None
+    opened: bool
+    photo_href: str | None
+    clock_uncertain: bool
+
+
+class Option(NamedTuple):
+    value: str
+    label: str
+    selected: bool
+
+
+def _options(choices: Iterable[tuple[str, str]], chosen: str | None) -> list[Option]:
+    return [Option(value, label, value == chosen) for value, label in choices]
+
+
+def _shown(read: HistoryRead, viewer: Viewer, property_id: str) -> dict[str, Any]:
+    """The rows and log gaps of a read in words, times in the property's zone."""
+    zone, now = viewer.zone, viewer.now
+    photos = property_path(property_id, "/history/photos/")
+    rows = [
+        RowShown(
+            when=local_time(row.occurred_at, zone, now),
+            door=row.door_name,
+            who=row.person_name,
+            what=KIND_WORDS.get(row.kind, row.kind),  # type: ignore[call-overload]
+            credential=None
+            if row.credential_type is None
+            else CREDENTIAL_WORDS.get(row.credential_type, row.credential_type),
+            result=None if row.reason is None else REASON_WORDS.get(row.reason, row.reason),
+            opened=row.outcome == Outcome.GRANTED,
+            photo_href=photos + row.event_id if row.photo else None,
+            clock_uncertain=row.clock_uncertain,
+        )
+        for row in read.rows
+    ]
+    gaps = [
+        (
+            gap.door_name,
+            "its first entry" if gap.after is None else local_time(gap.after, zone, now),
+            "now" if gap.before is None else local_time(gap.before, zone, now),
+        )
+        for gap in read.gaps
+    ]
+    return {"rows": rows, "gaps": gaps}
+
+
+def _form(asked: Asked, read: HistoryRead | None) -> dict[str, Any]:
+    """The filter form's choices, the sent ones selected."""
+    sent = asked.fields.get
     return {
-        "credential_words": CREDENTIAL_WORDS,
-        "reason_words": REASON_WORDS,
-        "kind_words": KIND_WORDS,
-        "outcome_words": OUTCOME_WORDS,
+        "door_options": _options(
+            ((door.value, door.label) for door in (read.doors if read else [])), sent("door")
+        ),
+        "person_options": _options(
+            ((person.value, person.label) for person in (read.people if read else [])),
+            sent("person"),
+        ),
+        "outcome_options": _options(OUTCOME_WORDS.items(), sent("outcome")),
+        "credential_options": _options(CREDENTIAL_WORDS.items(), sent("credential")),
+        "kind_options": _options(KIND_WORDS.items(), sent("kind")),
     }
 
 
@@ -197,7 +262,7 @@ def history_page(
             status_code=422,
             asked=asked,
             read=None,
-            **_words(),
+            **_form(asked, None),
         )
     read = _read(request, db, viewer, property_id, asked, cursor)
     query = urlencode(asked.fields)
@@ -211,12 +276,13 @@ def history_page(
         title="History",
         asked=asked,
         read=read,
+        **_form(asked, read),
+        **_shown(read, viewer, property_id),
         first_page=cursor is None,
         older=older,
         newest=f"{base}?{query}" if cursor is not None else None,
         live_url=f"{base}/live" + (f"?{query}" if query else ""),
         export_url=_export_url(property_id, asked.filters),
-        **_words(),
     )
 
 
@@ -240,9 +306,8 @@ def history_live(
         "history/_rows.html",
         viewer=viewer,
         title="History",
-        read=read,
         headers=live_headers(etag),
-        **_words(),
+        **_shown(read, viewer, property_id),
     )
 
 
