@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import api
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import api
 from _report import report
 from _seed import EVENTS, load_events, scratch_databases
 from keyturn.cloud import db, sessions
@@ -75,7 +75,9 @@ def _person_of_token(token: str) -> Callable[[Session], str]:
     return find
 
 
-def _interleaved(client: api.AsgiClient, value: Call, baseline: Call, rounds: int) -> tuple[float, float]:
+def _interleaved(
+    client: api.AsgiClient, value: Call, baseline: Call, rounds: int
+) -> tuple[float, float]:
     """Median server time of each, taking turns on the one event loop."""
 
     async def timed() -> tuple[float, float]:

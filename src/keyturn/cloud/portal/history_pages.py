@@ -7,10 +7,10 @@ Filters are GET query fields; the first page updates itself (a live region over
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from collections.abc import Iterable
 from typing import Annotated, Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -28,7 +28,7 @@ from keyturn.cloud.history.schemas import Outcome
 from keyturn.cloud.history.service import event_photo
 from keyturn.cloud.portal.formatting import local_time
 from keyturn.cloud.portal.gate import Viewer, page
-from keyturn.cloud.portal.live import live_headers, region_etag, unchanged
+from keyturn.cloud.portal.live import live_headers, off_loop, region_etag, unchanged
 from keyturn.cloud.portal.navigation import property_path
 from keyturn.cloud.portal.templating import render
 from keyturn.protocol.event_kinds import EventKind
@@ -241,13 +241,17 @@ def _form(asked: Asked, read: HistoryRead | None) -> dict[str, Any]:
 
 
 @router.get("/history", response_class=HTMLResponse)
-def history_page(
+async def history_page(
     request: Request,
     property_id: str,
     viewer: Annotated[Viewer, page(Action.HISTORY_READ)],
     db: Db,
 ) -> HTMLResponse:
     """The door events the caller may see, newest first, 50 at a time, with filters."""
+    return await off_loop(request, _history_page, request, property_id, viewer, db)
+
+
+def _history_page(request: Request, property_id: str, viewer: Viewer, db: Db) -> HTMLResponse:
     asked = _asked(request, property_id, viewer.zone)
     cursor = request.query_params.get("cursor") or None
     if cursor is not None and len(cursor) > CURSOR_MAX:
@@ -287,13 +291,17 @@ def history_page(
 
 
 @router.get("/history/live", response_class=HTMLResponse)
-def history_live(
+async def history_live(
     request: Request,
     property_id: str,
     viewer: Annotated[Viewer, page(Action.HISTORY_READ)],
     db: Db,
 ) -> Response:
     """The first page's rows, or 304 while nothing changed (then nothing is read or audited)."""
+    return await off_loop(request, _history_live, request, property_id, viewer, db)
+
+
+def _history_live(request: Request, property_id: str, viewer: Viewer, db: Db) -> Response:
     etag = region_etag(viewer, change_marker(session=db, property_id=property_id), request)
     if (same := unchanged(request, etag)) is not None:
         return same
