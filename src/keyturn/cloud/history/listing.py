@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.permissions import Action, Principal, Standing, may
@@ -94,16 +95,25 @@ def read_history(
         now=now,
     )
     events = read.page.events
-    portfolio_id = session.execute(
-        select(Property.portfolio_id).where(Property.id == property_id)
-    ).scalar_one()
-    doors = {
-        door_id: name
-        for door_id, name in session.execute(
-            select(Door.id, Door.name).where(Door.property_id == property_id).order_by(Door.name)
-        )
-    }
-    names = _names(session, {e.subject_id for e in events if e.subject_id}, portfolio_id)
+    portfolio_id = (
+        select(Property.portfolio_id).where(Property.id == property_id).scalar_subquery()
+    )
+    # Core rows, as the page read itself: the ORM's result handling costs more than these.
+    connection = session.connection()
+    gapped = (
+        select(LogGap.id).where(LogGap.door_id == Door.id).exists()
+        if with_gaps
+        else literal(False)
+    )
+    door_rows = connection.execute(
+        select(Door.id, Door.name, gapped)
+        .where(Door.property_id == property_id)
+        .order_by(Door.name, Door.id)
+    ).all()
+    doors = {door_id: name for door_id, name, _ in door_rows}
+    any_gaps = any(has_gap for _, _, has_gap in door_rows)
+    subjects = {e.subject_id for e in events if e.subject_id}
+    names, people = _names(session, property_id, subjects, portfolio_id, with_people)
     photos = any(e.photo_id for e in events) and may(
         session, principal, Action.PHOTOS_READ, property_id
     )
@@ -129,7 +139,7 @@ def read_history(
         for event in events
     ]
     gaps: list[GapRow] = []
-    if with_gaps:
+    if any_gaps:
         # The listed time: from the page's oldest entry (or the filter's first day, on the
         # last page) to its newest entry (or the filter's end, on the first page).
         top = min(now, filters.until) if filters.until is not None else now
@@ -142,7 +152,6 @@ def read_history(
             oldest=oldest,
             newest=newest,
         )
-    people = _people(session, property_id, portfolio_id) if with_people else []
     return HistoryRead(
         rows=rows,
         gaps=gaps,
@@ -152,31 +161,37 @@ def read_history(
     )
 
 
-def _names(session: Session, person_ids: set[str], portfolio_id: str) -> dict[str, str]:
-    if not person_ids:
-        return {}
-    rows = session.execute(
-        select(Person.id, known_name(Person.id, portfolio_id)).where(
-            Person.id.in_(sorted(person_ids))
-        )
+def _names(
+    session: Session,
+    property_id: str,
+    subjects: set[str],
+    portfolio_id: Any,
+    with_people: bool,
+) -> tuple[dict[str, str], list[Choice]]:
+    """The names of the listed people and, `with_people`, the people with a role here to
+    filter by (by name), in one statement."""
+    members = select(RoleMembership.person_id).where(
+        RoleMembership.property_id == property_id, RoleMembership.in_force()
     )
-    return {person_id: name for person_id, name in rows}
-
-
-def _people(session: Session, property_id: str, portfolio_id: str) -> list[Choice]:
+    wanted: list[ColumnElement[bool]] = []
+    if subjects:
+        wanted.append(Person.id.in_(sorted(subjects)))
+    if with_people:
+        wanted.append(Person.id.in_(members))
+    if not wanted:
+        return {}, []
     name = known_name(Person.id, portfolio_id)
-    rows = session.execute(
-        select(Person.id, name)
-        .where(
-            Person.id.in_(
-                select(RoleMembership.person_id).where(
-                    RoleMembership.property_id == property_id, RoleMembership.in_force()
-                )
-            )
-        )
-        .order_by(name, Person.id)
+    member = Person.id.in_(members) if with_people else literal(False)
+    rows = session.connection().execute(
+        select(Person.id, name, member).where(or_(*wanted)).order_by(name, Person.id)
     )
-    return [Choice(person_id, label) for person_id, label in rows]
+    names: dict[str, str] = {}
+    people: list[Choice] = []
+    for person_id, label, is_member in rows:
+        names[person_id] = label
+        if is_member:
+            people.append(Choice(person_id, label))
+    return names, people
 
 
 def log_gaps_between(
