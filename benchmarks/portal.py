@@ -7,8 +7,9 @@ ratio <= 1.5). Overview: the overview page of a KEYTURN_BENCH_OVERVIEW_DOORS-doo
 (500) with lock health and open alerts, against the JSON calls it replaces summed (every page
 of /doors, /devices/{id}/health of every lock, /lockdown; target <= 1.5). Both are run in
 process on the real app (benchmarks/api.py's AsgiClient and building), on SQLite and
-PostgreSQL. KEYTURN_BENCH_EVENTS, KEYTURN_BENCH_QUERIES, KEYTURN_BENCH_ROUNDS and
-KEYTURN_BENCH_BACKENDS scale it down.
+PostgreSQL. KEYTURN_BENCH_EVENTS, KEYTURN_BENCH_QUERIES, KEYTURN_BENCH_ROUNDS,
+KEYTURN_BENCH_OVERVIEW_DOORS and KEYTURN_BENCH_BACKENDS scale it down; KEYTURN_BENCH_PORTAL
+(history,overview) picks the figures.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ QUERIES = int(os.environ.get("KEYTURN_BENCH_QUERIES", "200"))
 ROUNDS = int(os.environ.get("KEYTURN_BENCH_ROUNDS", "10"))
 BACKENDS = api.BACKENDS
 OVERVIEW_DOORS = int(os.environ.get("KEYTURN_BENCH_OVERVIEW_DOORS", "500"))
+FIGURES = tuple(os.environ.get("KEYTURN_BENCH_PORTAL", "history,overview").split(","))
 PAGE_ROWS = 50
 TARGET = 1.5
 WARMUP = 5
@@ -190,10 +192,13 @@ def bench_overview(backend: str, url: str, world: api.World, folder: Path) -> No
 def measure(backend: str) -> None:
     with scratch_databases(backend) as scratch, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        history_url = scratch.create("history")
-        world = api.make_world(history_url, folder / "locks")
-        load_events(history_url, api.history_rows(world))
-        bench_history(backend, history_url, world, folder)
+        if "history" in FIGURES:
+            history_url = scratch.create("history")
+            world = api.make_world(history_url, folder / "locks")
+            load_events(history_url, api.history_rows(world))
+            bench_history(backend, history_url, world, folder)
+        if "overview" not in FIGURES:
+            return
         doors = api.DOORS
         api.DOORS = OVERVIEW_DOORS
         try:
