@@ -95,15 +95,11 @@ def read_history(
         now=now,
     )
     events = read.page.events
-    portfolio_id = (
-        select(Property.portfolio_id).where(Property.id == property_id).scalar_subquery()
-    )
+    portfolio_id = select(Property.portfolio_id).where(Property.id == property_id).scalar_subquery()
     # Core rows, as the page read itself: the ORM's result handling costs more than these.
     connection = session.connection()
     gapped = (
-        select(LogGap.id).where(LogGap.door_id == Door.id).exists()
-        if with_gaps
-        else literal(False)
+        select(LogGap.id).where(LogGap.door_id == Door.id).exists() if with_gaps else literal(False)
     )
     door_rows = connection.execute(
         select(Door.id, Door.name, gapped)
