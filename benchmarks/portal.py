@@ -3,7 +3,8 @@
 History: the first page of /portal/properties/{id}/history (50 rows, names, photo rule, log
 gaps, HTML) against the API's /events for the same page and viewer (limit=50), for a manager
 and for a resident, over KEYTURN_BENCH_EVENTS bulk-loaded events (median server time; target
-ratio <= 1.5). Overview: the overview page of a KEYTURN_BENCH_OVERVIEW_DOORS-door property
+ratio <= 1.5); beside each, for information, the same against /events called with the page's
+own cookie session. Overview: the overview page of a KEYTURN_BENCH_OVERVIEW_DOORS-door property
 (500) with lock health and open alerts, against the JSON calls it replaces summed (every page
 of /doors, /devices/{id}/health of every lock, /lockdown; target <= 1.5). Both are run in
 process on the real app (benchmarks/api.py's AsgiClient and building), on SQLite and
@@ -111,19 +112,34 @@ def bench_history(backend: str, url: str, world: api.World, folder: Path) -> Non
                 assert status == 200, body[:500]
                 assert len(ROW.findall(body)) == PAGE_ROWS, "the page lists 50 rows"
 
-            async def events(token: str = token, path: str = json_path) -> None:
+            async def events(
+                token: str = token, path: str = json_path, cookie: str | None = None
+            ) -> None:
+                credential = {"Cookie": cookie} if cookie else {"Authorization": f"Bearer {token}"}
                 status, body = await client.request(
-                    "GET",
-                    path,
-                    params={"limit": str(PAGE_ROWS)},
-                    headers={"Authorization": f"Bearer {token}"},
+                    "GET", path, params={"limit": str(PAGE_ROWS)}, headers=credential
                 )
                 assert status == 200, body[:500]
                 assert len(json.loads(body)["items"]) == PAGE_ROWS
 
+            async def events_by_cookie(
+                events: Callable[..., Awaitable[None]] = events, cookie: str = cookie
+            ) -> None:
+                await events(cookie=cookie)
+
             value, baseline = _interleaved(client, page, events, QUERIES)
             report(
                 f"portal.history_page_{who}_{backend}_{EVENTS}_events",
+                value,
+                "s",
+                baseline,
+                TARGET,
+            )
+            # For information: /events with the same cookie session as the page, so the
+            # difference is the page's own work and not the kind of credential.
+            value, baseline = _interleaved(client, page, events_by_cookie, QUERIES)
+            report(
+                f"portal.history_page_{who}_{backend}_{EVENTS}_events_vs_cookie_api",
                 value,
                 "s",
                 baseline,

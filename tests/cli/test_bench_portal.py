@@ -34,7 +34,9 @@ def test_bench_portal_prints_a_json_line_per_figure() -> None:
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert [line["bench"] for line in lines] == [
         "portal.history_page_manager_sqlite_5000_events",
+        "portal.history_page_manager_sqlite_5000_events_vs_cookie_api",
         "portal.history_page_resident_sqlite_5000_events",
+        "portal.history_page_resident_sqlite_5000_events_vs_cookie_api",
         "portal.overview_50_doors_sqlite_5000_events",
     ]
     for line in lines:
