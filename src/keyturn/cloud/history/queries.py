@@ -56,6 +56,7 @@ class EventFilter:
     until: datetime | None = None
     granted: bool | None = None
     credential_type: CredentialType | None = None
+    kind: str | None = None  # "attempt" or a door event's kind (EventKind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ def list_events(
         "since": filters.since,
         "until": filters.until,
         "credential_type": filters.credential_type,
+        "kind": filters.kind,
     }
     params.update((name, value) for name, value in optional.items() if value is not None)
     if cursor is not None:
@@ -142,6 +144,8 @@ def _page_statement(
         conditions.append(Event.occurred_at < bindparam("until"))
     if "credential_type" in bound:
         conditions.append(Event.credential_type == bindparam("credential_type"))
+    if "kind" in bound:
+        conditions.append(Event.kind == bindparam("kind"))
     if granted is not None:
         is_granted = Event.reason == "granted"
         conditions.append(is_granted if granted else ~is_granted)

@@ -142,13 +142,17 @@ def event_photo(
     photo_dir: Path,
     standing: Standing | None,
     now: datetime,
+    property_id: str | None = None,
 ) -> tuple[Photo, bytes]:
     """The photo of one event in clear, only for those P4 allows; its read is audited.
 
     Everyone else gets NotFound, like for a missing photo, so nobody learns that an event
-    they may not see exists; an erased photo is PhotoErased.
+    they may not see exists; an erased photo is PhotoErased. With `property_id`, an event of
+    another property is NotFound too (a page of that property asked for it).
     """
     event = session.get(Event, event_id)
+    if property_id is not None and event is not None and event.property_id != property_id:
+        event = None
     if event is None or not may(session, principal, Action.PHOTOS_READ, event.property_id):
         raise NotFound()
     viewer = viewer_at(session, principal, event.property_id, now, standing)
@@ -180,6 +184,7 @@ def _described(filters: EventFilter) -> dict[str, Any]:
         "until": filters.until.isoformat() if filters.until else None,
         "granted": filters.granted,
         "credential_type": filters.credential_type,
+        "kind": filters.kind,
     }
     return {name: value for name, value in fields.items() if value is not None}
 

@@ -34,6 +34,7 @@ from keyturn.cloud.history.queries import MAX_PAGE, EventFilter, export_csv
 from keyturn.cloud.history.schemas import EventPage, Outcome, event_page_json
 from keyturn.cloud.models import Event
 from keyturn.cloud.problems import GUARDED, problem_responses
+from keyturn.protocol.event_kinds import EventKind
 from keyturn.rules.types import CredentialType
 from keyturn.rules.visibility import Viewer
 
@@ -57,6 +58,9 @@ async def event_filters(
     ] = None,
     outcome: Outcome | None = None,
     credential_type: CredentialType | None = None,
+    kind: Annotated[
+        EventKind | None, Query(description='"attempt", or a door event such as "forced_open"')
+    ] = None,
 ) -> EventFilter:
     """The query's filters, bound to the property in the path."""
     if since is not None and until is not None and since >= until:
@@ -69,6 +73,7 @@ async def event_filters(
         until=until,
         granted=None if outcome is None else outcome == Outcome.GRANTED,
         credential_type=credential_type,
+        kind=None if kind is None else str(kind),
     )
 
 

@@ -7,9 +7,11 @@ from fastapi.staticfiles import StaticFiles
 
 from keyturn.cloud.portal import (
     account_pages,
+    alerts_pages,
     credential_pages,
     device_pages,
     guest_pages,
+    history_pages,
     key_pages,
     link_pages,
     overview_pages,
@@ -31,6 +33,8 @@ PAGE_ROUTERS = (
     privacy_pages.router,
     account_pages.router,
     link_pages.router,
+    history_pages.router,
+    alerts_pages.router,
 )
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from keyturn.cloud.alerts.service import Alert, open_alerts
 from keyturn.cloud.devices.listing import DoorLock, doors_with_locks
 from keyturn.cloud.models import Key, Property, RoleMembership, Unit
 from keyturn.cloud.properties.service import visible_property_ids
@@ -32,6 +33,7 @@ class Overview:
     residents: int
     units: int
     keys: int
+    alerts: list[Alert]
 
     @property
     def locks(self) -> list[DoorLock]:
@@ -55,7 +57,8 @@ class Overview:
 def property_overview(
     *, session: Session, property_id: str, now: datetime, with_locks: bool
 ) -> Overview:
-    """The property's doors (with lock health when `with_locks`), lockdown and head counts."""
+    """The property's doors (with lock health and open alerts when `with_locks`), lockdown
+    and head counts."""
     prop = session.get_one(Property, property_id)
     doors = doors_with_locks(session=session, property_id=property_id, now=now, master_key=None)
     if not with_locks:
@@ -80,6 +83,7 @@ def property_overview(
         residents=residents or 0,
         units=units or 0,
         keys=keys or 0,
+        alerts=open_alerts(session=session, property_id=property_id, now=now) if with_locks else [],
     )
 
 
