@@ -300,6 +300,7 @@ class RouteInfo:
     policy: Action | str | None
     is_api_route: bool
     resolves_property: bool = False
+    in_schema: bool = True  # False for the front ends' pages, which the OpenAPI leaves out
 
 
 def app_routes(app: FastAPI) -> list[RouteInfo]:
@@ -314,7 +315,7 @@ def app_routes(app: FastAPI) -> list[RouteInfo]:
             check = _find_marked(dependant)
             policy = _mark_of(check) if check is not None else None
             resolves = bool(getattr(check, RESOLVER_MARK, False))
-            found.append(RouteInfo(path, methods, policy, True, resolves))
+            found.append(RouteInfo(path, methods, policy, True, resolves, route.include_in_schema))
         else:
             # Static files are public by nature: a mount of them is marked as such.
             served = getattr(route, "app", None)
