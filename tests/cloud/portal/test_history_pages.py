@@ -193,6 +193,21 @@ def test_filters_narrow_the_rows(portal: Portal, world: HistoryWorld) -> None:
     assert _rows(doors_only.text) == []
 
 
+def test_filtering_by_a_person_names_them_only_for_who_may_read_the_people_list(
+    portal: Portal, world: HistoryWorld
+) -> None:
+    """A resident who sends someone else's id learns no name; a manager sees whom the rows
+    are filtered by even when none is theirs."""
+    neighbour = {"person": world.people["neighbour"]}
+    resident = portal.as_person(world.people["resident"]).get(_url(world), params=neighbour)
+    manager = portal.as_person(world.people["manager"]).get(_url(world), params=neighbour)
+
+    assert _rows(resident.text) == []
+    assert "neighbour" not in visible_text(resident.text)
+    assert "neighbour" in visible_text(manager.text)
+    assert "show everyone" in manager.text
+
+
 def test_a_malformed_filter_is_answered_next_to_its_field(
     portal: Portal, world: HistoryWorld
 ) -> None:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, or_, select
+from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.permissions import Action, Principal, Standing, may
 from keyturn.cloud.history.queries import EventFilter
 from keyturn.cloud.history.schemas import Outcome, event_facts
 from keyturn.cloud.history.service import read_events
-from keyturn.cloud.models import Device, Door, Event, LogGap, Person, Property, RoleMembership
+from keyturn.cloud.models import Device, Door, Event, LogGap, Person, Property
 from keyturn.cloud.people.profiles import known_name
 from keyturn.rules.photos import can_view_photo
 from keyturn.rules.types import CredentialType, Reason
@@ -65,7 +64,7 @@ class HistoryRead:
     gaps: list[GapRow]
     next_cursor: str | None
     doors: list[Choice]
-    people: list[Choice]
+    person: Choice | None  # the person the read was filtered by, named
 
 
 def read_history(
@@ -79,11 +78,12 @@ def read_history(
     standing: Standing | None,
     now: datetime,
     with_gaps: bool,
-    with_people: bool,
+    names_people: bool,
 ) -> HistoryRead:
     """One page of the property's events the caller may see, newest first, named; its read
     is audited as the API's (`read_events`). `with_gaps` adds the lock log gaps in the
-    listed time, `with_people` the people of the property to filter by."""
+    listed time; `names_people` (a caller who may read the people list) names the person the
+    read is filtered by even when no listed entry is theirs."""
     read = read_events(
         session=session,
         principal=principal,
@@ -95,7 +95,6 @@ def read_history(
         now=now,
     )
     events = read.page.events
-    portfolio_id = select(Property.portfolio_id).where(Property.id == property_id).scalar_subquery()
     # Core rows, as the page read itself: the ORM's result handling costs more than these.
     connection = session.connection()
     gapped = (
@@ -109,7 +108,9 @@ def read_history(
     doors = {door_id: name for door_id, name, _ in door_rows}
     any_gaps = any(has_gap for _, _, has_gap in door_rows)
     subjects = {e.subject_id for e in events if e.subject_id}
-    names, people = _names(session, property_id, subjects, portfolio_id, with_people)
+    if filters.subject_id is not None and names_people:
+        subjects.add(filters.subject_id)
+    names = _names(session, property_id, subjects)
     photos = any(e.photo_id for e in events) and may(
         session, principal, Action.PHOTOS_READ, property_id
     )
@@ -153,41 +154,25 @@ def read_history(
         gaps=gaps,
         next_cursor=read.page.next_cursor,
         doors=[Choice(door_id, name) for door_id, name in doors.items()],
-        people=people,
+        person=None
+        if filters.subject_id is None or filters.subject_id not in names
+        else Choice(filters.subject_id, names[filters.subject_id]),
     )
 
 
-def _names(
-    session: Session,
-    property_id: str,
-    subjects: set[str],
-    portfolio_id: Any,
-    with_people: bool,
-) -> tuple[dict[str, str], list[Choice]]:
-    """The names of the listed people and, `with_people`, the people with a role here to
-    filter by (by name), in one statement."""
-    members = select(RoleMembership.person_id).where(
-        RoleMembership.property_id == property_id, RoleMembership.in_force()
-    )
-    wanted: list[ColumnElement[bool]] = []
-    if subjects:
-        wanted.append(Person.id.in_(sorted(subjects)))
-    if with_people:
-        wanted.append(Person.id.in_(members))
-    if not wanted:
-        return {}, []
-    name = known_name(Person.id, portfolio_id)
-    member = Person.id.in_(members) if with_people else literal(False)
-    rows = session.connection().execute(
-        select(Person.id, name, member).where(or_(*wanted)).order_by(name, Person.id)
-    )
-    names: dict[str, str] = {}
-    people: list[Choice] = []
-    for person_id, label, is_member in rows:
-        names[person_id] = label
-        if is_member:
-            people.append(Choice(person_id, label))
-    return names, people
+# The names of the listed people, as the property's portfolio knows them: built once.
+_PORTFOLIO = select(Property.portfolio_id).where(Property.id == bindparam("property"))
+_NAMES = select(Person.id, known_name(Person.id, _PORTFOLIO.scalar_subquery())).where(
+    Person.id.in_(bindparam("people", expanding=True))
+)
+
+
+def _names(session: Session, property_id: str, people: set[str]) -> dict[str, str]:
+    """The names of these people, as the property's portfolio knows them, by id."""
+    if not people:
+        return {}
+    rows = session.connection().execute(_NAMES, {"property": property_id, "people": sorted(people)})
+    return {person_id: name for person_id, name in rows}
 
 
 def log_gaps_between(

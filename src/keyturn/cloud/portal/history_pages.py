@@ -162,7 +162,7 @@ def _read(
         standing=checked_standing(request, viewer.principal, property_id),
         now=viewer.now,
         with_gaps=viewer.can(Action.DEVICES_READ),
-        with_people=viewer.can(Action.PEOPLE_READ),
+        names_people=viewer.can(Action.PEOPLE_READ),
     )
     db.commit()  # the read's audit record
     return read
@@ -230,10 +230,8 @@ def _form(asked: Asked, read: HistoryRead | None) -> dict[str, Any]:
         "door_options": _options(
             ((door.value, door.label) for door in (read.doors if read else [])), sent("door")
         ),
-        "person_options": _options(
-            ((person.value, person.label) for person in (read.people if read else [])),
-            sent("person"),
-        ),
+        "person": read.person if read else None,
+        "without_person": urlencode({k: v for k, v in asked.fields.items() if k != "person"}),
         "outcome_options": _options(OUTCOME_WORDS.items(), sent("outcome")),
         "credential_options": _options(CREDENTIAL_WORDS.items(), sent("credential")),
         "kind_options": _options(KIND_WORDS.items(), sent("kind")),

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -32,6 +33,10 @@ from keyturn.cloud.auth.permissions import Action, Principal, allowed_actions
 from keyturn.cloud.models import Property
 
 FORM_CSRF_FIELD = "csrf_token"
+# What a page shows of its property, read without loading the whole row.
+_SHOWN = select(Property.id, Property.name, Property.time_zone, Property.jurisdiction).where(
+    Property.id == bindparam("property")
+)
 UTC_ZONE = ZoneInfo("UTC")
 
 
@@ -83,10 +88,7 @@ def _viewer(request: Request, db: Session, now: datetime, principal: Principal) 
     standing = checked_standing(request, principal)
     if standing is None:
         return Viewer(principal=principal, now=now)
-    prop = db.get_one(Property, standing.property_id)
-    shown = PropertyShown(
-        id=prop.id, name=prop.name, time_zone=prop.time_zone, jurisdiction=prop.jurisdiction
-    )
+    shown = PropertyShown(*db.execute(_SHOWN, {"property": standing.property_id}).one())
     return Viewer(
         principal=principal,
         now=now,
