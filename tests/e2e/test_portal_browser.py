@@ -2,8 +2,6 @@
 SQLite and on PostgreSQL: signing in through the form, every section of the side navigation,
 the phone layout, /docs without a CDN, and issue 13's whole path from an invitation to a door
 that opens, with the mail read from a real SMTP server and a reference lock syncing over HTTP.
-
-Tests that need pages not built yet are skipped, naming the page, until it exists.
 """
 
 from __future__ import annotations
@@ -25,25 +23,20 @@ from browser import (
     watch_of,
 )
 from playwright.sync_api import Browser, Dialog, Page, expect
+from sqlalchemy import select
 
-from keyturn.cloud.portal.install import PAGE_ROUTERS
+from factories import give_key, make_key, record_event, record_photo
+from keyturn.cloud.db import utcnow
+from keyturn.cloud.models import Door
+from keyturn.cloud.sessions import session_factory
+from keyturn.rules.types import CredentialType, Reason
+from keyturn.settings import PHOTO_DIR
 
 pytestmark = pytest.mark.slow
 
 PHONE = {"width": 390, "height": 844}
 CODE = re.compile(r"\b(\d{6})\b")
 ALL_APPLIED = re.compile(r"Applied at (all 2|2 of 2) locks")
-
-
-def _built(path: str) -> bool:
-    """Whether a portal page answers at `path` (below /portal/properties/{property_id})."""
-    full = "/portal/properties/{property_id}" + path
-    return any(route.path == full for router in PAGE_ROUTERS for route in router.routes)  # type: ignore[attr-defined]
-
-
-def requires_pages(*paths: str) -> pytest.MarkDecorator:
-    missing = [path for path in paths if not _built(path)]
-    return pytest.mark.skipif(bool(missing), reason=f"portal pages not built yet: {missing}")
 
 
 def _nav_links(page: Page) -> list[tuple[str, str]]:
@@ -168,7 +161,6 @@ def _confirm_every_dialog(page: Page) -> list[str]:
     return asked
 
 
-@requires_pages("/people", "/keys", "/history")
 def test_a_manager_invites_gives_a_key_issues_a_code_and_the_door_opens(
     page: Page, portal_site: PortalSite
 ) -> None:
@@ -248,7 +240,6 @@ def test_a_manager_invites_gives_a_key_issues_a_code_and_the_door_opens(
     assert not entrance.decide_code(code).granted
 
 
-@requires_pages("/keys")
 def test_a_limited_key_manager_cannot_create_keys(page: Page, portal_site: PortalSite) -> None:
     sign_in(page, portal_site.world.limited_manager)
     keys = f"{portal_site.overview}/keys"
@@ -267,3 +258,73 @@ def test_a_limited_key_manager_cannot_create_keys(page: Page, portal_site: Porta
     assert forged.status == 403
     page.goto(keys)
     expect(page.get_by_text("Roof")).to_have_count(0)
+
+
+# V1 and P4 in the browser --------------------------------------------------------------------
+
+
+def _sams_home_entries(site: PortalSite) -> tuple[str, str]:
+    """Sam opens 5C's door with resident status there, and someone tries a wrong code at it
+    (photographed): the 5C door's id and the wrong code's event id."""
+    with session_factory(site.engine)() as session, session.begin():
+        door = session.scalars(
+            select(Door).where(Door.property_id == site.world.property_id, Door.name == "5C door")
+        ).one()
+        now = utcnow()
+        key = make_key(session, property_id=door.property_id, name="Home 5C", door_ids=[door.id])
+        give_key(
+            session,
+            key=key,
+            person_id=site.world.neighbour_id,
+            starts_at=now - timedelta(days=3),
+            resident=True,
+        )
+        record_event(
+            session,
+            door=door,
+            occurred_at=now - timedelta(hours=1),
+            subject_id=site.world.neighbour_id,
+            by_resident=True,
+            credential_type=CredentialType.KEYCARD,
+        )
+        wrong = record_event(
+            session,
+            door=door,
+            occurred_at=now - timedelta(minutes=50),
+            credential_type=CredentialType.PERSONAL_DOORCODE,
+            reason=Reason.UNKNOWN_CREDENTIAL,
+        )
+        record_photo(session, photo_dir=site.folder / "server" / PHOTO_DIR, event=wrong)
+        return door.id, wrong.id
+
+
+def test_a_manager_never_sees_a_residents_entries_at_home_a_security_viewer_sees_the_photo(
+    chromium: Browser, portal_site: PortalSite, request: pytest.FixtureRequest
+) -> None:
+    """V1: Sam's own entry at his door is his; V4: the wrong code there is the building's;
+    P4: its photo is for the security viewer, not for a manager without that power."""
+    door_id, _wrong = _sams_home_entries(portal_site)
+    history = f"{portal_site.overview}/history?door={door_id}"
+    world = portal_site.world
+
+    with open_page(chromium, portal_site, request.node.name + "-limited") as page:
+        sign_in(page, world.limited_manager)
+        page.goto(history)
+        rows = page.get_by_role("row").filter(has_text="5C door")
+        expect(rows).to_have_count(1)  # the wrong code only
+        expect(page.get_by_text("Sam Ortiz")).to_have_count(0)
+        expect(page.get_by_role("link", name="View photo")).to_have_count(0)
+        check_page(page)
+        shoot(page, "manager-history")
+
+    with open_page(chromium, portal_site, request.node.name + "-viewer") as page:
+        sign_in(page, world.security_viewer)
+        page.goto(history)
+        expect(page.get_by_text("Sam Ortiz")).to_have_count(0)
+        photo = page.get_by_role("link", name="View photo")
+        expect(photo).to_have_count(1)
+        check_page(page)
+        shoot(page, "viewer-history")
+        answer = page.request.get(str(photo.get_attribute("href")))
+        assert answer.status == 200
+        assert answer.headers["content-type"].startswith("image/")
