@@ -93,6 +93,7 @@ class PortalWorld:
     manager: Login
     limited_manager: Login
     security_viewer: Login
+    owner: Login  # the portfolio manager: every section
     neighbour_id: str
     neighbour_code: str  # Sam's code at the gym
 
@@ -151,6 +152,16 @@ def make_portal_world(session: Session, *, now: datetime) -> PortalWorld:
         managers_service.write_powers(
             session=session, property_id=prop.id, person_id=person.id, powers=powers[role], by=None
         )
+    owner = Login("Pat Owner", "pat@example.test")
+    make_member(
+        session,
+        email=owner.email,
+        name=owner.name,
+        password=owner.password,
+        property_id=prop.id,
+        role=Role.PORTFOLIO_MANAGER,
+        now=now,
+    )
     neighbour = make_member(
         session,
         email="sam@example.test",
@@ -173,6 +184,7 @@ def make_portal_world(session: Session, *, now: datetime) -> PortalWorld:
         manager=logins["manager"],
         limited_manager=logins["limited"],
         security_viewer=logins["viewer"],
+        owner=owner,
         neighbour_id=neighbour.id,
         neighbour_code=code,
     )
