@@ -25,6 +25,7 @@ Refusal ................................ errors
     CsrfFailed ......................... auth.errors
     InsufficientScope .................. auth.errors
     TotpRequired ....................... auth.errors
+    PasswordNotConfirmed ............... auth.errors
     OwnManagerPowers ................... people.managers.service
   NotFound ............................. auth.errors
   Conflict ............................. auth.errors

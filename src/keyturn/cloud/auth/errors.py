@@ -57,6 +57,13 @@ class TotpRequired(Forbidden):
     title = "Managers of this property must use a second factor"
 
 
+class PasswordNotConfirmed(Forbidden):
+    """A signed-in person's password, asked again before a sensitive step, was not right."""
+
+    kind = "password-not-confirmed"
+    title = "The password is not correct"
+
+
 class NotFound(Refusal):
     status = 404
     kind = "not-found"
