@@ -25,13 +25,13 @@ Refusal ................................ errors
     CsrfFailed ......................... auth.errors
     InsufficientScope .................. auth.errors
     TotpRequired ....................... auth.errors
-    PasswordNotConfirmed ............... auth.errors
     OwnManagerPowers ................... people.managers.service
   NotFound ............................. auth.errors
   Conflict ............................. auth.errors
     PortfolioManagerPowers ............. people.managers.service
   InvalidLink .......................... auth.errors
   InvalidTotpCode ...................... auth.errors
+  PasswordNotConfirmed ................. auth.errors
   Throttled ............................ auth.errors
   DeviceError .......................... devices.errors
     UnknownDeviceModel ................. devices.errors
