@@ -31,6 +31,7 @@ Refusal ................................ errors
     PortfolioManagerPowers ............. people.managers.service
   InvalidLink .......................... auth.errors
   InvalidTotpCode ...................... auth.errors
+  PasswordNotConfirmed ................. auth.errors
   Throttled ............................ auth.errors
   DeviceError .......................... devices.errors
     UnknownDeviceModel ................. devices.errors

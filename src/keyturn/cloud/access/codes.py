@@ -6,6 +6,7 @@ single-day codes are not stored at all, only their (door, local date, slot) ledg
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -158,6 +159,16 @@ def create_single_day_code(
     session.flush()
     code = single_day_code(door_secret_of(door, master_key), local_date, slot, prop.doorcode_length)
     return IssuedCode(row.id, door_id, code)
+
+
+def is_single_day_code(session: Session, master_key: bytes, row: SingleDayCode, code: str) -> bool:
+    """Whether `code` is this row's code (derived again, as the lock does; constant time)."""
+    door = session.get_one(Door, row.door_id)
+    prop = session.get_one(Property, door.property_id)
+    derived = single_day_code(
+        door_secret_of(door, master_key), row.local_date, row.slot, prop.doorcode_length
+    )
+    return hmac.compare_digest(derived.encode(), code.strip().encode())
 
 
 def revoke_single_day_code(session: Session, record_id: str, now: datetime) -> SingleDayCode:

@@ -57,6 +57,18 @@ class TotpRequired(Forbidden):
     title = "Managers of this property must use a second factor"
 
 
+class PasswordNotConfirmed(Refusal):
+    """A signed-in person's password, asked again before a sensitive step, was not right.
+
+    Not a 401 (the session stands; a front end would send the person to sign in again) nor a
+    403 (the permission check allowed the step): the request itself was wrong.
+    """
+
+    status = 400
+    kind = "password-not-confirmed"
+    title = "The password is not correct"
+
+
 class NotFound(Refusal):
     status = 404
     kind = "not-found"

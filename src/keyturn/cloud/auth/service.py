@@ -22,6 +22,7 @@ from keyturn.cloud.auth.errors import (
     InvalidCredentials,
     InvalidTotpCode,
     NotFound,
+    PasswordNotConfirmed,
     TotpCodeRequired,
     Unauthenticated,
 )
@@ -122,6 +123,38 @@ def sign_in(
     if as_token:
         return SignedIn(account.person_id, None, issue_login_token(session, config, account, now))
     return SignedIn(account.person_id, open_session(session, config, account, address, now), None)
+
+
+def confirm_password(
+    *,
+    session: Session,
+    config: AuthConfig,
+    account_id: str,
+    password: str,
+    address: str,
+    now: datetime,
+) -> None:
+    """Refuse (PasswordNotConfirmed, 403) unless this is the signed-in account's password.
+
+    Asked again before a step that shows a secret; throttled as a login is, in a scope of its
+    own, so guessing here counts as guessing at the sign-in page would. The attempt is
+    committed as a failure first and taken back when the password is right.
+    """
+    account = session.get_one(Account, account_id)
+    attempt = throttle.count_attempt(
+        session,
+        scope="confirm-password",
+        email_digest=opaque.digest("account:" + account.id),
+        address=address,
+        per_account=config.max_failures_per_account,
+        per_address=config.max_failures_per_address,
+        window=timedelta(seconds=config.failure_window_s),
+        now=now,
+    )
+    stored = account.password_hash
+    if not verify_password(stored or _dummy_hash(), password) or account.disabled:
+        _fail(session, PasswordNotConfirmed("type the password you sign in with"))
+    throttle.forgive(session, attempt)
 
 
 def _fail(session: Session, error: Exception) -> None:

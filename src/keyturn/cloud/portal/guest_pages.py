@@ -8,13 +8,10 @@ page that answers its creation.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Annotated, Any, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
 
 from keyturn.cloud.access.sharing import service as sharing
 from keyturn.cloud.access.sharing.listing import sharing_shown
@@ -29,6 +26,7 @@ from keyturn.cloud.auth.permissions import Action
 from keyturn.cloud.models import Door
 from keyturn.cloud.portal.navigation import property_path
 from keyturn.cloud.portal.templating import render
+from keyturn.cloud.web.forms import Fields, local_instant, parsed, weekly_windows
 from keyturn.cloud.web.gate import Viewer, page
 
 router = APIRouter(prefix="/portal/properties/{property_id}", include_in_schema=False)
@@ -40,8 +38,6 @@ DONE = {
     "booked": "The service provider is booked; they get an email.",
     "provider-revoked": "The booking is cancelled; each lock drops it at its next sync.",
 }
-Fields = dict[str, list[str]]
-M = TypeVar("M", bound=BaseModel)
 
 
 def _page_url(property_id: str, done: str | None = None) -> str:
@@ -80,32 +76,6 @@ def _show(
         sent=sent or {},
         status_code=422 if errors else 200,
     )
-
-
-def _local(text: str, zone: ZoneInfo) -> str | None:
-    """A `datetime-local` field as an ISO time with the property's offset (bad text as sent)."""
-    if not text.strip():
-        return None
-    try:
-        return datetime.fromisoformat(text.strip()).replace(tzinfo=zone).isoformat()
-    except ValueError:
-        return text
-
-
-def _windows(weekdays: list[int], start: str, end: str) -> list[dict[str, Any]]:
-    return [{"weekday": day, "start": start, "end": end} for day in sorted(set(weekdays))]
-
-
-def _parsed(model: type[M], values: dict[str, Any]) -> M | Fields:
-    """The form as the API's schema reads it, or its messages by field."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as invalid:
-        fields: Fields = {}
-        for error in invalid.errors():
-            name = str(error["loc"][0]) if error["loc"] else "form"
-            fields.setdefault(name, []).append(str(error["msg"]))
-        return fields
 
 
 def _refill(
@@ -162,15 +132,15 @@ def invite_guest(
         "window_start": window_start,
         "window_end": window_end,
     }
-    invite = _parsed(
+    invite = parsed(
         GuestInvite,
         {
             "email": email,
             "display_name": display_name,
             "key_id": key_id,
-            "starts_at": _local(starts_at, viewer.zone),
-            "ends_at": _local(ends_at, viewer.zone),
-            "windows": _windows(weekdays, window_start, window_end),
+            "starts_at": local_instant(starts_at, viewer.zone),
+            "ends_at": local_instant(ends_at, viewer.zone),
+            "windows": weekly_windows(weekdays, window_start, window_end),
         },
     )
     if not isinstance(invite, GuestInvite):
@@ -228,7 +198,7 @@ def create_single_day_code(
 ) -> Response:
     """Codes for one local day at the chosen doors, shown once on the page this answers."""
     sent = {"door_ids": door_ids, "local_date": local_date, "guest_label": guest_label}
-    asked = _parsed(
+    asked = parsed(
         SingleDayCreate,
         {"door_ids": door_ids, "local_date": local_date, "guest_label": guest_label or None},
     )
@@ -302,7 +272,7 @@ def create_courier_codes(
     """Courier codes at the chosen doors; a residence door is refused by the service (A8)."""
     sent = {"door_ids": door_ids, "valid_minutes": valid_minutes}
     minutes = int(valid_minutes) if valid_minutes.strip().isdigit() else valid_minutes
-    asked = _parsed(CourierCodesCreate, {"door_ids": door_ids, "valid_minutes": minutes})
+    asked = parsed(CourierCodesCreate, {"door_ids": door_ids, "valid_minutes": minutes})
     if not isinstance(asked, CourierCodesCreate):
         return _refill(request, viewer, db, property_id, "courier", asked, sent)
     issued = sharing.create_courier_codes(
@@ -379,15 +349,15 @@ def book_service_provider(
         "starts_at": starts_at,
         "ends_at": ends_at,
     }
-    visitor = _parsed(
+    visitor = parsed(
         VisitorCreate,
         {
             "email": email,
             "display_name": display_name,
             "door_ids": door_ids,
-            "windows": _windows(weekdays, window_start, window_end),
-            "starts_at": _local(starts_at, viewer.zone),
-            "ends_at": _local(ends_at, viewer.zone),
+            "windows": weekly_windows(weekdays, window_start, window_end),
+            "starts_at": local_instant(starts_at, viewer.zone),
+            "ends_at": local_instant(ends_at, viewer.zone),
         },
     )
     if not isinstance(visitor, VisitorCreate):

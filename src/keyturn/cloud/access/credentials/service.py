@@ -23,7 +23,9 @@ from keyturn.cloud.access.errors import NotYours
 from keyturn.cloud.access.keys.service import doors_at, live_grants_at_door
 from keyturn.cloud.access.revocation import Revocation, revoke
 from keyturn.cloud.access.rollout import publish
+from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import Conflict, NotFound
+from keyturn.cloud.auth.service import confirm_password
 from keyturn.cloud.errors import Refusal
 from keyturn.cloud.mail.service import enqueue_mail
 from keyturn.cloud.models import (
@@ -135,6 +137,41 @@ def reset_own_doorcode(
     """A resident issues or resets their own residence-door code, never a shared door's."""
     door = in_property(session, Door, door_id, property_id)
     return _issue_doorcode(session, master_key, person_id, door, now, residence_only=True)
+
+
+def reset_own_doorcode_confirmed(
+    *,
+    session: Session,
+    config: AuthConfig,
+    master_key: bytes,
+    property_id: str,
+    person_id: str,
+    account_id: str,
+    password: str,
+    door_id: str,
+    address: str,
+    now: datetime,
+) -> IssuedCode:
+    """`reset_own_doorcode` once the person has typed their password again (the app's form).
+
+    Codes are kept only as MACs, so a forgotten code cannot be shown: a new one replaces it.
+    """
+    confirm_password(
+        session=session,
+        config=config,
+        account_id=account_id,
+        password=password,
+        address=address,
+        now=now,
+    )
+    return reset_own_doorcode(
+        session=session,
+        master_key=master_key,
+        property_id=property_id,
+        person_id=person_id,
+        door_id=door_id,
+        now=now,
+    )
 
 
 def doorcodes_of(*, session: Session, property_id: str, person_id: str) -> Select[Doorcode]:

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 
 from keyturn.cloud.access.access_lists import schedule_from_json
 from keyturn.cloud.access.codes import (
+    CodeRefused,
     IssuedCode,
     create_single_day_code,
+    is_single_day_code,
     issue_one_time_code,
 )
 from keyturn.cloud.access.errors import NotYours
@@ -53,6 +55,7 @@ from keyturn.cloud.models import (
     RoleMembership,
     SingleDayCode,
 )
+from keyturn.cloud.people.profiles import read_profile_at
 from keyturn.protocol.messages import WindowSpec
 from keyturn.rules.errors import InvalidGrant, InvalidSchedule
 from keyturn.rules.grants import GUEST_MAX_LEAD, validate_courier_doors, validate_guest_window
@@ -370,6 +373,41 @@ def revoke_single_day_code(
     """Revoke a single-day code; it may still work at a lock until that lock syncs (A4)."""
     row = _made_here(session, principal, property_id, SingleDayCode, code_id)
     return _revoked(session, master_key, property_id, row, now)
+
+
+def email_single_day_code(
+    *,
+    session: Session,
+    master_key: bytes,
+    principal: Principal,
+    property_id: str,
+    code_id: str,
+    code: str,
+    to_address: str,
+    now: datetime,
+) -> None:
+    """Email a single-day code its maker has just been shown to the guest's address.
+
+    The maker sends back the code they hold; the cloud keeps no clear code and re-derives it
+    only to check the two are the same, so this never tells anyone a code they did not have.
+    """
+    row = _made_here(session, principal, property_id, SingleDayCode, code_id)
+    prop = session.get_one(Property, property_id)
+    if row.revoked_at is not None or row.local_date < now.astimezone(prop.zone).date():
+        raise CodeRefused("this code is revoked or its day has passed")
+    if not is_single_day_code(session, master_key, row, code):
+        raise CodeRefused("this is not the code that was made")
+    door = session.get_one(Door, row.door_id)
+    giver = session.get_one(Person, principal.person_id)
+    name = read_profile_at(session, person=giver, property_id=property_id).display_name
+    body = (
+        "Hello,\n\n"
+        f"{name} sends you a code for {door.name} at {prop.name}:\n\n"
+        f"  {code.strip()}\n\n"
+        f"Type it on the door's keypad on {row.local_date:%A %d %B %Y}, any time from midnight "
+        "to midnight local time. It does not work on any other day.\n"
+    )
+    enqueue_mail(session, to_address, f"Your code for {door.name} at {prop.name}", body)
 
 
 def _made_here(

@@ -8,3 +8,16 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// A "Copy" button copies its data-copy text and says so for a moment.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-copy]");
+  if (!button || !navigator.clipboard) {
+    return;
+  }
+  navigator.clipboard.writeText(button.dataset.copy).then(() => {
+    const label = button.textContent;
+    button.textContent = "Copied";
+    window.setTimeout(() => { button.textContent = label; }, 1500);
+  });
+});
