@@ -5,10 +5,23 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from keyturn.cloud.app_web import home_pages, keys_pages, sharing_pages
+from keyturn.cloud.app_web import (
+    history_pages,
+    home_pages,
+    keys_pages,
+    privacy_pages,
+    sharing_pages,
+)
 from keyturn.cloud.app_web.templating import STATIC_DIR, STATIC_PATH
 
-PAGE_ROUTERS = (home_pages.router, keys_pages.router, sharing_pages.router)
+PAGE_ROUTERS = (
+    home_pages.router,
+    keys_pages.router,
+    sharing_pages.router,
+    history_pages.router,
+    privacy_pages.router,
+    privacy_pages.public,
+)
 
 
 def install_app_web(app: FastAPI) -> None:

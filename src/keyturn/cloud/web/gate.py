@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from keyturn.cloud.auth.deps import (
     ACTION_MARK,
     FORM_CSRF_STATE,
+    PROPERTY_PARAM,
     RESOLVER_MARK,
     SAFE_METHODS,
     PropertyResolver,
@@ -29,7 +30,8 @@ from keyturn.cloud.auth.deps import (
     get_db,
     get_now,
 )
-from keyturn.cloud.auth.permissions import Action, Principal, allowed_actions
+from keyturn.cloud.auth.errors import NotFound
+from keyturn.cloud.auth.permissions import Action, Principal, allowed_actions, standing_at
 from keyturn.cloud.models import Property
 
 FORM_CSRF_FIELD = "csrf_token"
@@ -86,6 +88,13 @@ async def _form_csrf(request: Request) -> None:
 
 def _viewer(request: Request, db: Session, now: datetime, principal: Principal) -> Viewer:
     standing = checked_standing(request, principal)
+    path_property = request.path_params.get(PROPERTY_PARAM)
+    if standing is None and isinstance(path_property, str):
+        # An account action (own consent, own data requests) on a page about a property: the
+        # page is the caller's only at a property where they have a role, as every other is.
+        standing = standing_at(db, principal.person_id, path_property)
+        if standing is None:
+            raise NotFound()
     if standing is None:
         return Viewer(principal=principal, now=now)
     shown = PropertyShown(*db.execute(_SHOWN, {"property": standing.property_id}).one())

@@ -182,6 +182,15 @@ def own_consents(*, session: Session, person_id: str) -> OwnConsents:
     )
 
 
+def own_consent_at(*, session: Session, person_id: str, property_id: str) -> ConsentHere:
+    """The caller's consents on file with this property's portfolio and what the property
+    makes of them (required here, and what is missing), for the person's own page."""
+    session.flush()
+    person = session.get_one(Person, person_id)
+    profile = read_profile_at(session, person=person, property_id=property_id)
+    return ConsentHere(profile, consent_at(session, person, property_id))
+
+
 def give_own_consent(*, session: Session, person_id: str, now: datetime) -> OwnConsents:
     """`record_in_app` for the caller, and their consents as they now stand."""
     record_in_app(session, session.get_one(Person, person_id), now)

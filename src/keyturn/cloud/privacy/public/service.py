@@ -38,6 +38,8 @@ from keyturn.cloud.privacy.verification import (
 THROTTLE_SCOPE = "dsar-public"
 MAX_FORMS_PER_EMAIL = 3
 MAX_FORMS_PER_CLIENT = 10
+# The app's page where the mailed code is entered (app_web.privacy_pages).
+CONFIRM_PAGE = "/app/data-requests/{request_id}/confirm"
 FORM_WINDOW = timedelta(hours=1)
 
 
@@ -52,12 +54,14 @@ def submit(
     message: str | None,
     client: str,
     now: datetime,
+    public_url: str | None = None,
 ) -> tuple[PublicRequest, str]:
     """Keep the form and mail its code; the pending request and the code (for tests only).
 
     Raises InvalidAddress (422) for an address mail cannot go to, Throttled (429) past the
     limits. The form's property is the one whose id or name the sender gave, if exactly one;
     otherwise the request is kept for the operator, who routes it by what the sender wrote.
+    With `public_url`, the mail links to the page where the code is entered (CONFIRM_PAGE).
     """
     address = check_address(email)
     throttle.count_attempt(
@@ -92,8 +96,13 @@ def submit(
         address,
         "Confirm your Keyturn data request",
         f"Someone sent a request for a {kind.value} of the data held about this address.\n"
-        f"To confirm it, enter the code {code} within {minutes} minutes.\n"
-        "If you did not send it, ignore this message: nothing happens without the code.",
+        f"To confirm it, enter the code {code} within {minutes} minutes"
+        + (
+            f" on this page:\n{public_url}{CONFIRM_PAGE.format(request_id=row_id)}\n"
+            if public_url
+            else ".\n"
+        )
+        + "If you did not send it, ignore this message: nothing happens without the code.",
     )
     session.flush()
     return row, code

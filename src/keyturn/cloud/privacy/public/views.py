@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 
 from keyturn.cloud.auth.deps import (
     AppSettings,
+    Config,
     Db,
     MasterKey,
     Now,
@@ -43,7 +44,12 @@ SENT = "A code was sent to the address given; confirm the request with it."
     responses=problem_responses(422, 429),
 )
 def send_public_request(
-    body: PublicRequestIn, request: Request, db: Db, now: Now, master_key: MasterKey
+    body: PublicRequestIn,
+    request: Request,
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+    config: Config,
 ) -> PublicRequestSent:
     """Ask for a copy or the deletion of one's data without an account (D1, D2).
 
@@ -60,6 +66,7 @@ def send_public_request(
         message=body.message,
         client=client_address(request),
         now=now,
+        public_url=config.public_url,
     )
     db.commit()
     return PublicRequestSent(id=row.id, detail=SENT, code_expires_at=row.expires_at)
