@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from keyturn.cloud.app_web import home_pages
+from keyturn.cloud.app_web import home_pages, phone_pages
 from keyturn.cloud.app_web.templating import STATIC_DIR, STATIC_PATH
 
-PAGE_ROUTERS = (home_pages.router,)
+PAGE_ROUTERS = (home_pages.router, phone_pages.router)
 
 
 def install_app_web(app: FastAPI) -> None:
