@@ -119,8 +119,20 @@
     await render();
   }
 
+  // Whether the service answers: keys are fetched only when due, so this says "offline".
+  async function probe() {
+    try {
+      const response = await fetch("/api/v1/health", { cache: "no-store" });
+      state.offline = !response.ok;
+    } catch (error) {
+      state.offline = true;
+    }
+  }
+
   async function refreshIfDue() {
-    if (due(await load("keys"))) await refresh();
+    await probe();
+    if (!state.offline && due(await load("keys"))) await refresh();
+    else await render();
   }
 
   // -- at the door ------------------------------------------------------------------------
