@@ -93,11 +93,14 @@ def stop(server: LiveServer) -> None:
             server.process.wait(timeout=STOP_TIMEOUT_S)
 
 
-def start(db_url: str, data_dir: Path, env: dict[str, str] | None = None) -> LiveServer:
+def start(
+    db_url: str, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> LiveServer:
     """Start `keyturn serve` on the database with its files in `data_dir`; wait until it
-    answers. `env` adds or overrides KEYTURN_* settings."""
+    answers. `env` adds or overrides KEYTURN_* settings; `port` (a free one by default) lets a
+    test start the server again at the same origin."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = free_port() if port is None else port
     settings = {
         "KEYTURN_DATA_DIR": str(data_dir),
         "KEYTURN_DATABASE_URL": db_url,

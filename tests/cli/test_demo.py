@@ -150,6 +150,13 @@ def test_demo_serves_locks_history_and_tokens_then_finds_them_again(tmp_path: Pa
             timeout=10,
         )
         assert people.status_code == 403, people.text
+        # Every demo lock serves its near-field messages and reported where at its sync.
+        with sqlite3.connect(data / "keyturn.db") as conn:
+            urls = [url for (url,) in conn.execute("SELECT near_field_url FROM devices")]
+        reported = [url for url in urls if url is not None]
+        assert len(reported) == DEMO_LOCKS
+        hello = httpx.get(f"{reported[0]}/hello", timeout=10).json()
+        assert hello["protocol"] == "keyturn-near-field/1"
     finally:
         code = demo.stop()
     assert code == 0, demo.output

@@ -58,6 +58,7 @@ class FakeLock:
         journal_floor: int = 0,
         signer: SigningKeyPair | None = None,
         nonce: bytes | None = None,
+        near_field_url: str | None = None,
     ) -> bytes:
         """A sealed uplink carrying `events`; each call's clock reading is later."""
         self.clock_ms += 1000
@@ -68,6 +69,7 @@ class FakeLock:
             battery_pct=87,
             clock_offset_ms=0,
             journal_floor=journal_floor,
+            near_field_url=near_field_url,
         )
         message = Uplink(
             device_id=self.device_id,

@@ -181,3 +181,29 @@ def test_enroll_for_an_unknown_model_fails_in_one_line(
     assert "acme" in str(result.exception)
     with session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(Device)) == 0
+
+
+def test_the_cloud_keeps_the_near_field_url_the_lock_last_reported(
+    client: TestClient, building: SyncBuilding, db_url: str, tmp_path: Path, engine: Engine
+) -> None:
+    token = _enroll(db_url, tmp_path, building.entrance_id, "keyturn-r1")
+    key = SigningKeyPair.generate()
+    config = msgspec.msgpack.decode(
+        _provision(client, token, key, "keyturn-r1").content, type=DoorConfig
+    )
+    lock = FakeLock(config=config, key=key)
+    headers = {"content-type": "application/octet-stream"}
+
+    def reported(url: str | None) -> str | None:
+        sent = client.post(
+            "/api/v1/sync", content=lock.uplink([], near_field_url=url), headers=headers
+        )
+        assert sent.status_code == 200
+        with session_factory(engine)() as session:
+            return session.get_one(Device, config.device_id).near_field_url
+
+    url = "http://127.0.0.1:47100/near-field/v1"
+    assert reported(url) == url
+    assert reported("javascript:alert(1)") is None
+    assert reported(url) == url
+    assert reported(None) is None  # a lock whose service stopped, or an older lock

@@ -59,7 +59,7 @@ def test_drift_check_notices_a_missing_index(db_url: str) -> None:
 def test_migrations_ship_inside_the_package() -> None:
     assert (db.MIGRATIONS_DIR / "env.py").is_file()
     assert (db.MIGRATIONS_DIR / "script.py.mako").is_file()
-    assert db.head_revision() == "0004_requests"
+    assert db.head_revision() == "0005_near_field"
 
 
 def test_unreachable_postgresql_is_one_line_without_the_password() -> None:

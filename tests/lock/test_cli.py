@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
 
@@ -174,3 +175,37 @@ def test_the_lock_never_imports_the_cloud() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_lock_run_serves_near_field_on_a_free_port(harness: Harness) -> None:
+    harness.close()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "keyturn", "lock", "run"),
+            *("--lock-dir", str(harness.root), "--near-field-port", "0", "--test-hooks"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "KEYTURN_DATA_DIR": "/nonexistent"},
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdin is not None
+        first = json.loads(process.stdout.readline())
+        assert first["event"] == "near_field"
+        assert first["url"].startswith("http://127.0.0.1:")
+        with httpx.Client(base_url=first["url"], timeout=10) as http:
+            assert http.get("/hello").json()["door_id"] == harness.door_id
+            assert http.post("/test/clock", json={"at": START.isoformat()}).json() == {
+                "lock_time": START.isoformat()
+            }
+        process.stdin.write("quit\n")
+        process.stdin.flush()
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    harness.reopen()

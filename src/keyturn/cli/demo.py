@@ -245,6 +245,12 @@ def _print_welcome(
     for login in building.logins:
         logins.add_row(login.role, login.email, login.password)
     console.print(logins)
+    near = sum(item.near_field is not None for item in locks)
+    console.print(
+        f"App      {base}/app/properties/{building.property_id}/phone  (sign in as the "
+        f"resident: this browser becomes their phone key; {near} locks answer it on loopback)",
+        highlight=False,
+    )
     console.print(f"API      {base}/api/v1  (health: {health})", highlight=False)
     console.print(f"API docs {base}/docs", highlight=False)
     console.print(f"data     {building.data_dir}", highlight=False)

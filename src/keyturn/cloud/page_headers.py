@@ -1,8 +1,11 @@
 """Security headers on every page the service renders (the portal, the app, the API docs).
 
 A strict Content-Security-Policy: scripts, styles, images and connections only from this
-origin, no inline script, no framing. An HTML answer gets the policy; every answer gets
-`nosniff`. A pure ASGI middleware: it only looks at the start of each response.
+origin, no inline script, no framing. The resident app's pages (/app/...) may also connect
+to loopback addresses: there a lock's near-field service stands in for the radio between
+phone and lock (docs/near-field.md), and the browser is the phone. An HTML answer gets the
+policy; every answer gets `nosniff`. A pure ASGI middleware: it only looks at the start of
+each response.
 """
 
 from __future__ import annotations
@@ -14,11 +17,17 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'; worker-src 'self'; manifest-src 'self'"
 )
-_PAGE_HEADERS = (
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+APP_PATH = "/app/"
+NEAR_FIELD_SOURCES = "http://127.0.0.1:* http://localhost:*"
+APP_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "connect-src 'self'", f"connect-src 'self' {NEAR_FIELD_SOURCES}"
+)
+_FRAMING = (
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
 )
+_PAGE_HEADERS = ((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()), *_FRAMING)
+_APP_PAGE_HEADERS = ((b"content-security-policy", APP_CONTENT_SECURITY_POLICY.encode()), *_FRAMING)
 _EVERY_ANSWER = ((b"x-content-type-options", b"nosniff"),)
 
 
@@ -31,6 +40,8 @@ class PageHeaders:
             await self.app(scope, receive, send)
             return
 
+        on_page = _APP_PAGE_HEADERS if scope["path"].startswith(APP_PATH) else _PAGE_HEADERS
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
@@ -39,7 +50,7 @@ class PageHeaders:
                     name.lower() == b"content-type" and value.startswith(b"text/html")
                     for name, value in headers
                 )
-                extra = (*_EVERY_ANSWER, *(_PAGE_HEADERS if is_page else ()))
+                extra = (*_EVERY_ANSWER, *(on_page if is_page else ()))
                 headers.extend(pair for pair in extra if pair[0] not in names)
                 message = {**message, "headers": headers}
             await send(message)

@@ -18,7 +18,7 @@ from typing import Any
 import cbor2
 from cwt import Claims
 
-from keyturn.crypto._sign1 import sign1, verify_sign1
+from keyturn.crypto._sign1 import parse_sign1, sign1, verify_sign1
 from keyturn.crypto.errors import ExpiredToken, InvalidSignature, TokenNotYetValid
 from keyturn.crypto.keys import (
     COSE_CRV_ED25519,
@@ -159,6 +159,16 @@ def sign_challenge(phone_key: SigningKeyPair, challenge: bytes, door_id: str) ->
     """The phone's proof of possession: a COSE_Sign1 over challenge, bound to door_id."""
     _check_challenge(challenge)
     return sign1(challenge, phone_key, _challenge_aad(door_id))
+
+
+def signed_challenge(signature: bytes) -> bytes:
+    """The challenge a phone's answer says it signed, read but not verified.
+
+    A near-field answer carries only the token and the signature; the lock reads the challenge
+    from the signature's payload and then checks everything with `verify_challenge`. Raises
+    InvalidSignature when the answer is not a COSE_Sign1 message in our one byte form.
+    """
+    return parse_sign1(signature)[1]
 
 
 def verify_challenge(

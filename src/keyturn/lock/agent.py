@@ -142,6 +142,8 @@ class Lock:
         self.challenges = ChallengeBook()
         self.tokens = TokenCache()
         self.door = DoorSensor()
+        # Set by keyturn.lock.near_field while its service runs; reported in the status.
+        self.near_field_url: str | None = None
         self.firmware_version = store.get(_FIRMWARE, int, 0)
         self.battery_pct = store.get(_BATTERY, int, 100)
         self._lockout = store.get(_LOCKOUT, KeypadLockout, KeypadLockout())
@@ -490,6 +492,7 @@ class Lock:
             purges_done=tuple(request_id for request_id, _ in self._purges_done),
             last_seq=self.journal.last_seq,
             journal_floor=self.journal.floor,
+            near_field_url=self.near_field_url,
         )
 
     def build_uplink(self, max_events: int = DEFAULT_UPLINK_EVENTS) -> bytes:

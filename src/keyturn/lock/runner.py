@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import select
+import threading
 import time
 from typing import Any, TextIO
 
@@ -133,8 +134,14 @@ def serve(
     out: TextIO,
     transport: Transport | None = None,
     sync_every_s: float = 60.0,
+    guard: threading.RLock | None = None,
 ) -> None:
-    """Read commands until `quit` or end of input, ticking and syncing in between."""
+    """Read commands until `quit` or end of input, ticking and syncing in between.
+
+    `guard` is held around every use of the lock, so another thread (the near-field service)
+    can share it.
+    """
+    guard = guard if guard is not None else threading.RLock()
     # The access list lives as long as the process: keep the collector off its objects.
     gc.freeze()
     next_sync = time.monotonic()
@@ -147,7 +154,9 @@ def serve(
     while True:
         now = time.monotonic()
         if transport is not None and now >= next_sync:
-            emit([_sync(lock, transport)])
+            with guard:
+                synced = _sync(lock, transport)
+            emit([synced])
             next_sync = now + sync_every_s
         wait = TICK_S if transport is None else max(0.0, min(TICK_S, next_sync - now))
         ready, _, _ = select.select([commands], [], [], wait)
@@ -155,5 +164,9 @@ def serve(
             line = commands.readline()
             if not line or line.strip().lower() == "quit":
                 return
-            emit(handle(lock, line, transport))
-        emit([record_json(record) for record in lock.tick()])
+            with guard:
+                answers = handle(lock, line, transport)
+            emit(answers)
+        with guard:
+            ticked = lock.tick()
+        emit([record_json(record) for record in ticked])

@@ -155,6 +155,9 @@ class DeviceStatus(Message, frozen=True):
     purges_done: tuple[str, ...] = ()  # request ids
     last_seq: int = 0  # the newest journal seq on the lock
     journal_floor: int = 0  # entries up to here were acknowledged and pruned from the lock
+    # Where a phone reaches the lock's near-field service (keyturn.lock.near_field); None for
+    # a lock without one. Omitted when None, so a lock that has none syncs as before.
+    near_field_url: str | None = None
 
 
 class Uplink(Message, frozen=True):

@@ -3,7 +3,8 @@ provisioned and synced over HTTP like a real one, with simulated residents prese
 real credentials at a steady pace in real time.
 
 Each lock keeps its state in <data dir>/demo-locks/<door id>, so a restarted demo finds its
-locks again; one background thread drives them all and is the only one touching them.
+locks again; one background thread drives them all, and each lock's near-field service lets
+a browser at the door (the resident app) use it too, under the same per-lock guard.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from keyturn.crypto.mobile_keys import sign_challenge
 from keyturn.lock.agent import Attempt, Lock
 from keyturn.lock.config import STORE_FILE
 from keyturn.lock.errors import LockError
+from keyturn.lock.near_field import NearField
 from keyturn.lock.provision import provision_with_cloud
 from keyturn.lock.sync import HttpTransport, sync_once
 from keyturn.rules.types import Capability, DoorKind
@@ -71,6 +73,8 @@ class DemoLock:
     model: str
     lock: Lock
     reused: bool
+    guard: threading.RLock = field(default_factory=threading.RLock)
+    near_field: NearField | None = None
     attempts: int = 0
     failed_syncs: int = 0
     last_error: str | None = None
@@ -93,11 +97,14 @@ def open_locks(
             folder = root / door.id
             found = _reopen(engine, folder, door)
             if found is not None:
-                locks.append(DemoLock(door, found[1], found[0], reused=True))
-                continue
-            model = model_for(door, position)
-            lock = _provision(engine, folder, door, model, cloud_url, now)
-            locks.append(DemoLock(door, model, lock, reused=False))
+                item = DemoLock(door, found[1], found[0], reused=True)
+            else:
+                model = model_for(door, position)
+                lock = _provision(engine, folder, door, model, cloud_url, now)
+                item = DemoLock(door, model, lock, reused=False)
+            locks.append(item)
+            if item.lock.settings.has(Capability.BLE):
+                item.near_field = NearField(item.lock, guard=item.guard).start()
     except BaseException:
         close_locks(locks)
         raise
@@ -106,6 +113,8 @@ def open_locks(
 
 def close_locks(locks: list[DemoLock]) -> None:
     for item in locks:
+        if item.near_field is not None:
+            item.near_field.stop()
         item.lock.close()
 
 
@@ -243,7 +252,8 @@ class DemoTraffic:
                     item.next_sync = now + self.sync_every_s
             if now >= next_tick:
                 for item in self.locks:
-                    item.lock.tick()
+                    with item.guard:
+                        item.lock.tick()
                 next_tick = now + TICK_S
             if now >= next_refresh:
                 self._refresh_phones()
@@ -253,10 +263,11 @@ class DemoTraffic:
         """Upload until the lock's journal is empty and apply the cloud's answer."""
         lock = item.lock
         try:
-            for _ in range(MAX_SYNC_ROUNDS):
-                result = sync_once(lock, self._transport)
-                if lock.journal.last_seq <= result.journal_floor:
-                    break
+            with item.guard:
+                for _ in range(MAX_SYNC_ROUNDS):
+                    result = sync_once(lock, self._transport)
+                    if lock.journal.last_seq <= result.journal_floor:
+                        break
         except LockError as exc:
             item.failed_syncs += 1
             item.last_error = str(exc)
@@ -293,7 +304,8 @@ class DemoTraffic:
         phone = self._rng.choice(pool)
         target = self._destination(phone.resident)
         if target is not None:
-            self._enter(phone, target)
+            with target.guard:
+                self._enter(phone, target)
 
     def _destination(self, resident: DemoResident) -> DemoLock | None:
         roll = self._rng.random()
@@ -343,7 +355,8 @@ class DemoTraffic:
         item = self._rng.choice(keypads)
         length = item.lock.settings.config.code_length
         code = "".join(str(self._rng.randrange(10)) for _ in range(length))
-        self._record(item, item.lock.enter_code(code))
+        with item.guard:
+            self._record(item, item.lock.enter_code(code))
 
     def _record(self, item: DemoLock, attempt: Attempt) -> None:
         item.attempts += 1

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from factories import Clock
-from keyturn.cloud.models import Property
+from keyturn.cloud.models import Device, Property
 from keyturn.crypto.errors import InvalidSignature
 from keyturn.crypto.keys import SigningKeyPair, VerifyKey, read_cose_key_set
 from keyturn.crypto.mobile_keys import read_mobile_key, verify_mobile_key
@@ -86,3 +86,27 @@ def test_the_key_set_of_an_unknown_property_is_a_problem(client: TestClient, sit
 
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
+
+
+def test_the_keys_name_their_doors_with_where_a_phone_reaches_each_lock(
+    client: TestClient, db: Session, site: Site
+) -> None:
+    url = "http://127.0.0.1:47100/near-field/v1"
+    db.get_one(Device, site.entrance_lock_id).near_field_url = url
+    db.commit()
+    enrolled = client.post(
+        f"{site.url}/phones",
+        json={"public_key": _b64(SigningKeyPair.generate().public_bytes())},
+        headers=site.auth("resident"),
+    ).json()
+
+    answer = client.post(
+        f"{site.url}/phones/{enrolled['id']}/mobile-keys", headers=site.auth("resident")
+    ).json()
+
+    opened = {door_id for key in answer["keys"] for door_id in key["door_ids"]}
+    assert {door["id"] for door in answer["doors"]} == opened
+    by_id = {door["id"]: door for door in answer["doors"]}
+    assert by_id[site.entrance_id]["near_field_url"] == url
+    assert by_id[site.entrance_id]["kind"] == "entrance"
+    assert all(door["name"] for door in answer["doors"])

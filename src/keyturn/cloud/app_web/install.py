@@ -9,6 +9,7 @@ from keyturn.cloud.app_web import (
     history_pages,
     home_pages,
     keys_pages,
+    phone_pages,
     privacy_pages,
     sharing_pages,
 )
@@ -21,6 +22,7 @@ PAGE_ROUTERS = (
     history_pages.router,
     privacy_pages.router,
     privacy_pages.public,
+    phone_pages.router,
 )
 
 

@@ -70,6 +70,8 @@ class Device(Base):
     last_uplink_sent_ms: Mapped[int | None] = mapped_column(BigInteger)
     retired_at: Mapped[datetime | None]
     retired_reason: Mapped[str | None] = mapped_column(String(500))
+    # Where a phone at the door reaches the lock's near-field service, as the lock last said.
+    near_field_url: Mapped[str | None] = mapped_column(String(300))
 
     model: Mapped[DeviceModel] = relationship()
     door: Mapped[Door | None] = relationship(back_populates="device")

@@ -41,6 +41,7 @@ from keyturn.protocol.messages import UPLINK_NONCE_BYTES, Downlink, Uplink
 from keyturn.protocol.sealing import ProtocolError, open_sealed, peek_device, seal
 
 MAX_BATTERY_PCT = 100
+NEAR_FIELD_URL_MAX = 300
 # A lock with its door and the door's property (whose authority signs the reply), in one go.
 _LOCK_AT_DOOR = (
     select(Device, Door, Property)
@@ -149,3 +150,11 @@ def _apply_status(device: Device, uplink: Uplink, now: datetime) -> None:
     device.firmware_version = max(status.firmware_version, 0)
     device.battery_pct = min(max(status.battery_pct, 0), MAX_BATTERY_PCT)
     device.clock_drift_s = uplink.sent_at / 1000 - now.timestamp()
+    device.near_field_url = _near_field_url(status.near_field_url)
+
+
+def _near_field_url(url: str | None) -> str | None:
+    """The lock's near-field URL if it is a plain http(s) URL of sensible length, else None."""
+    if url is None or len(url) > NEAR_FIELD_URL_MAX or not url.startswith(("http://", "https://")):
+        return None
+    return url

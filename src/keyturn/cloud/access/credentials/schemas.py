@@ -20,6 +20,7 @@ from keyturn.cloud.fields import (
     example_config,
     strict_config,
 )
+from keyturn.rules.types import DoorKind
 
 
 class PhoneEnrol(BaseModel):
@@ -68,6 +69,17 @@ class MobileKeyOut(BaseModel):
     token: str = Field(description="The COSE-signed token, base64url")
 
 
+class KeyDoorOut(BaseModel):
+    """A door a mobile key opens, and where a phone reaches its lock (docs/near-field.md)."""
+
+    id: str
+    name: str
+    kind: DoorKind
+    near_field_url: str | None = Field(
+        description="The lock's near-field service as it last reported it; null if none"
+    )
+
+
 class MobileKeysOut(BaseModel):
     model_config = example_config(
         {
@@ -81,11 +93,22 @@ class MobileKeysOut(BaseModel):
                     "token": "0oRDoQEmoFhSpQF4JGtleXR1cm4...",
                 }
             ],
+            "doors": [
+                {
+                    "id": EXAMPLE_ID,
+                    "name": "Front entrance",
+                    "kind": "entrance",
+                    "near_field_url": "http://127.0.0.1:47100/near-field/v1",
+                }
+            ],
         }
     )
 
     registration_id: str
     keys: list[MobileKeyOut]
+    doors: list[KeyDoorOut] = Field(
+        default_factory=list, description="The doors these keys open, by name"
+    )
 
 
 class DoorcodeIssue(BaseModel):

@@ -29,6 +29,7 @@ from keyturn.cloud.auth.service import confirm_password
 from keyturn.cloud.errors import Refusal
 from keyturn.cloud.mail.service import enqueue_mail
 from keyturn.cloud.models import (
+    Device,
     Door,
     Doorcode,
     Keycard,
@@ -91,6 +92,22 @@ def enrol_phone(
     return registration
 
 
+@dataclass(frozen=True, slots=True)
+class KeyDoor:
+    """A door a phone's keys open, with where its lock's near-field service was last seen."""
+
+    id: str
+    name: str
+    kind: DoorKind
+    near_field_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneKeys:
+    keys: list[IssuedKey]
+    doors: list[KeyDoor]
+
+
 def mobile_keys(
     *,
     session: Session,
@@ -99,12 +116,21 @@ def mobile_keys(
     registration_id: str,
     property_id: str,
     now: datetime,
-) -> list[IssuedKey]:
-    """Fresh tokens for the person's own phone, for this property's grants only."""
+) -> PhoneKeys:
+    """Fresh tokens for the person's own phone, for this property's grants only, and the
+    doors they open by name (a phone shows the names and reaches the locks at their URLs)."""
     phone = phone_of(session, registration_id)
     if phone is None or phone.person_id != person_id:
         raise NotFound()
-    return issue_for_phone(session, master_key, phone, now, property_id=property_id)
+    issued = issue_for_phone(session, master_key, phone, now, property_id=property_id)
+    door_ids = {door_id for key in issued for door_id in key.door_ids}
+    rows = session.execute(
+        select(Door.id, Door.name, Door.kind, Device.near_field_url)
+        .outerjoin(Device, (Device.door_id == Door.id) & Device.retired_at.is_(None))
+        .where(Door.id.in_(door_ids), Door.property_id == property_id)
+        .order_by(Door.name)
+    ).all()
+    return PhoneKeys(issued, [KeyDoor(*row) for row in rows])
 
 
 def revoke_phone(

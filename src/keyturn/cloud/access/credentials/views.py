@@ -19,6 +19,7 @@ from keyturn.cloud.access.credentials.schemas import (
     DoorcodeOut,
     KeycardActivate,
     KeycardOut,
+    KeyDoorOut,
     MobileKeyOut,
     MobileKeysOut,
     PhoneEnrol,
@@ -116,7 +117,13 @@ async def issue_mobile_keys(
                     expires=item.expires,
                     token=base64.urlsafe_b64encode(item.token).decode().rstrip("="),
                 )
-                for item in issued
+                for item in issued.keys
+            ],
+            doors=[
+                KeyDoorOut(
+                    id=door.id, name=door.name, kind=door.kind, near_field_url=door.near_field_url
+                )
+                for door in issued.doors
             ],
         )
         # Nothing was written: end the read here, so closing the session has nothing to undo.

@@ -21,3 +21,10 @@ document.addEventListener("click", (event) => {
     window.setTimeout(() => { button.textContent = label; }, 1500);
   });
 });
+
+// Signing out: the offline copies of the person's pages and their cached keys go too.
+document.addEventListener("submit", (event) => {
+  if (!event.target.matches('form[action="/app/sign-out"]')) return;
+  if ("caches" in window) caches.delete("keyturn-app-v1");
+  if ("indexedDB" in window) indexedDB.deleteDatabase("keyturn-phone");
+});
