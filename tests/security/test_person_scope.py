@@ -203,6 +203,33 @@ def test_another_portfolio_cannot_change_a_person_it_attached(
     call("POST", "/restore", f"{person}/restore")
     call("POST", "/suspend", f"{person}/suspend", json={"send_temporary_code": False})
 
+    # The portal's pages about a person: the same gate and services, forms instead of JSON.
+    page = f"/portal/properties/{other}/people/{resident}"
+    card = db.scalars(select(Keycard.id).where(Keycard.card_uid == "04A1B2C3")).first()
+    phone = db.scalars(
+        select(MobileKeyRegistration.id).where(MobileKeyRegistration.person_id == resident)
+    ).first()
+
+    def visit(method: str, template: str, **form: str) -> None:
+        walked.add((method, "/portal/properties/{property_id}/people/{person_id}" + template))
+        url = page + template.replace("{keycard_id}", str(card))
+        url = url.replace("{registration_id}", str(phone))
+        answer = client.request(method, url, headers=theirs, data=form or None)
+        assert answer.status_code < 500, answer.text
+
+    visit("GET", "")
+    visit("POST", "/move-in", unit_id="", starts_on="2026-03-02")
+    visit("POST", "/move-out", membership_id="", when="now")
+    visit("POST", "/manager", keys="full", device_management="on", security_viewer="on")
+    visit("POST", "/manager/remove")
+    visit("GET", "/credentials")
+    visit("POST", "/credentials/doorcodes", door_id=site.foreign_door_id)
+    visit("POST", "/credentials/keycards", card_number="04A1B2C3")
+    visit("POST", "/credentials/keycards/{keycard_id}/deactivate")
+    visit("POST", "/credentials/phones/{registration_id}/revoke")
+    visit("POST", "/credentials/suspend")
+    visit("POST", "/credentials/restore")
+
     # Every person-level route of the app was walked: a new one must be added here.
     assert _person_routes(app) <= walked
     after = _first_portfolio_view(client, db, site)

@@ -30,7 +30,6 @@ PAGE = "/people/{person_id}/credentials"
 DONE = {
     "keycard-activated": "The keycard is active; each lock accepts it from its next sync.",
     "keycard-deactivated": "The keycard is deactivated; each lock refuses it from its next sync.",
-    "phone-revoked": "The phone is revoked; each lock refuses its mobile keys from its next sync.",
     "suspended": "Building access is suspended.",
     "restored": "Access is restored. The person must enrol a new phone to get mobile keys.",
 }
@@ -172,28 +171,6 @@ def deactivate_keycard(
     )
     db.commit()
     return _back(property_id, person_id, done="keycard-deactivated")
-
-
-@router.post(PAGE + "/phones/{registration_id}/revoke")
-def revoke_phone(
-    property_id: str,
-    person_id: str,
-    registration_id: str,
-    viewer: Annotated[Viewer, page(Action.CREDENTIALS_MANAGE)],
-    db: Db,
-    master_key: MasterKey,
-) -> Response:
-    """Revoke one of the person's phones (it must be theirs)."""
-    credential_service.revoke_phone(
-        session=db,
-        master_key=master_key,
-        property_id=property_id,
-        person_id=person_id,
-        registration_id=registration_id,
-        now=viewer.now,
-    )
-    db.commit()
-    return _back(property_id, person_id, done="phone-revoked")
 
 
 @router.post(PAGE + "/suspend")
