@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from keyturn.cloud.app_web import (
+    guest_home_pages,
     history_pages,
     home_pages,
     keys_pages,
@@ -23,6 +24,7 @@ PAGE_ROUTERS = (
     privacy_pages.router,
     privacy_pages.public,
     phone_pages.router,
+    guest_home_pages.router,
 )
 
 
