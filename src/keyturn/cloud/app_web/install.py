@@ -10,6 +10,7 @@ from keyturn.cloud.app_web import (
     history_pages,
     home_pages,
     keys_pages,
+    manifest_pages,
     phone_pages,
     privacy_pages,
     sharing_pages,
@@ -25,6 +26,7 @@ PAGE_ROUTERS = (
     privacy_pages.public,
     phone_pages.router,
     guest_home_pages.router,
+    manifest_pages.router,
 )
 
 

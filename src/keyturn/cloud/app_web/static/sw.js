@@ -4,14 +4,14 @@
 // Only same-origin GETs under /app/ are touched; the API and the locks are never cached.
 "use strict";
 
-const CACHE = "keyturn-app-v1";
+const CACHE = "keyturn-app-v2";
 const SHELL = [
   "/app/static/app.css",
   "/app/static/app.js",
   "/app/static/cose.js",
   "/app/static/phone.js",
-  "/app/static/icon.svg",
-  "/app/static/icon-192.png",
+  "/app/static/icons/icon.svg",
+  "/app/static/icons/icon-192.png",
   "/app/manifest.webmanifest",
 ];
 
