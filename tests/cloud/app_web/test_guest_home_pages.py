@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from factories import MASTER_KEY, T0, Clock, give_key, give_phone, make_key
 from keyturn.cloud.access.credentials.mobile_keys import issue_for_phone
-from keyturn.cloud.access.explain.mine import my_access
+from keyturn.cloud.access.explain.my_doors import my_doors_now
 from keyturn.cloud.models import GrantKind
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge
@@ -103,7 +103,7 @@ def test_the_guests_page_says_what_the_lock_decides(
     page = browsers.as_person(site.person("guest")).get(
         f"/app/properties/{site.property_id}/access"
     )
-    shown = my_access(
+    shown = my_doors_now(
         session=db,
         master_key=MASTER_KEY,
         property_id=site.property_id,

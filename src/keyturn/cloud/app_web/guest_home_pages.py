@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from keyturn.cloud.access.explain.mine import my_access
+from keyturn.cloud.access.explain.my_doors import my_doors_now
 from keyturn.cloud.app_web.templating import APP_PREFIX, render
 from keyturn.cloud.auth.deps import Db, MasterKey
 from keyturn.cloud.auth.permissions import Action
@@ -26,7 +26,7 @@ def access(
     master_key: MasterKey,
 ) -> HTMLResponse:
     """Each key the person holds here, and each of its doors now."""
-    mine = my_access(
+    mine = my_doors_now(
         session=db,
         master_key=master_key,
         property_id=property_id,

@@ -66,15 +66,15 @@ class AccessHeld:
 
 
 @dataclass(frozen=True, slots=True)
-class MyAccess:
+class MyDoorsNow:
     property_name: str
     zone: ZoneInfo
     held: tuple[AccessHeld, ...]
 
 
-def my_access(
+def my_doors_now(
     *, session: Session, master_key: bytes, property_id: str, person_id: str, now: datetime
-) -> MyAccess:
+) -> MyDoorsNow:
     """The person's live and coming grants at the property, each door decided as its lock
     would decide the person's mobile key at `now`."""
     prop = session.get_one(Property, property_id)
@@ -110,7 +110,7 @@ def my_access(
                 doors=tuple(sorted(doors, key=lambda door: door.door_name)),
             )
         )
-    return MyAccess(property_name=prop.name, zone=zone, held=tuple(held))
+    return MyDoorsNow(property_name=prop.name, zone=zone, held=tuple(held))
 
 
 def _giver(givers: dict[str, str], created_by: str | None, person_id: str) -> str | None:
