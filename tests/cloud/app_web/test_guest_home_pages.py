@@ -123,9 +123,10 @@ def test_the_guests_page_says_what_the_lock_decides(
 
 
 def test_a_resident_sees_their_own_keys_doors_now(browsers: Portal, site: Site) -> None:
-    page = browsers.as_person(site.person("resident")).get(
-        f"/app/properties/{site.property_id}/access"
-    )
+    browser = browsers.as_person(site.person("resident"))
+    home = browser.get(f"/app/properties/{site.property_id}")
+    page = browser.get(f"/app/properties/{site.property_id}/access")
+    assert f'href="/app/properties/{site.property_id}/access"' in home.text
     text = _words(page.text)
     assert page.status_code == 200
     assert "Residents 4B" in text
