@@ -28,7 +28,6 @@ MANIFEST: dict[str, Any] = {
     "icons": [
         {"src": f"{ICONS}/icon-192.png", "sizes": "192x192", "type": "image/png"},
         {"src": f"{ICONS}/icon-512.png", "sizes": "512x512", "type": "image/png"},
-        {"src": f"{ICONS}/icon.svg", "sizes": "any", "type": "image/svg+xml"},
         {
             "src": f"{ICONS}/icon-maskable-512.png",
             "sizes": "512x512",

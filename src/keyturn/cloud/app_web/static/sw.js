@@ -10,7 +10,6 @@ const SHELL = [
   "/app/static/app.js",
   "/app/static/cose.js",
   "/app/static/phone.js",
-  "/app/static/icons/icon.svg",
   "/app/static/icons/icon-192.png",
   "/app/manifest.webmanifest",
 ];
