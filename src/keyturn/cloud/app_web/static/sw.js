@@ -4,7 +4,7 @@
 // Only same-origin GETs under /app/ are touched; the API and the locks are never cached.
 "use strict";
 
-const CACHE = "keyturn-app-v2";
+const CACHE = "keyturn-app-v1";
 const SHELL = [
   "/app/static/app.css",
   "/app/static/app.js",
