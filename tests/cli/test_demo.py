@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ from keyturn.cli.demo import parse_duration
 from keyturn.cloud import db
 from keyturn.cloud.models import Device
 from keyturn.errors import UserError
+from keyturn.rules.types import CredentialType
 
 T = TypeVar("T")
 TIMEOUT_S = 60
@@ -34,6 +36,7 @@ CURL = re.compile(r'curl -H "Authorization: Bearer (kt_[\w-]+)" (http://\S+/even
 LOCKS = re.compile(r"locks\s+(\d+) \((\d+) found in the data dir, (\d+) provisioned")
 DEMO_LOCKS = 23
 # Any free port, and a faster pace than the default so a short test sees plenty of history.
+OFFLINE_CODE = re.compile(r"offline: the lock at (.+) decided a doorcode by itself")
 FAST = ("--port", "0", "--rate", "10", "--sync-every", "1s")
 
 
@@ -231,6 +234,58 @@ def test_demo_syncs_every_lock_on_each_backend(db_url: str, tmp_path: Path) -> N
     assert attempts is not None, result.stdout
     assert in_cloud is not None, result.stdout
     assert int(in_cloud[1]) >= int(attempts[1])
+
+
+def _health(base: str) -> str:
+    try:
+        return str(httpx.get(f"{base}/api/v1/health", timeout=5).json()["status"])
+    except httpx.HTTPError:
+        return "unreachable"
+
+
+def _offline_code(event: dict[str, Any], since: datetime, until: datetime) -> bool:
+    kind = event["credential_type"]
+    return (
+        kind is not None
+        and CredentialType(kind).is_doorcode
+        and since <= datetime.fromisoformat(event["occurred_at"]) <= until
+    )
+
+
+def test_demo_cloud_goes_offline_while_its_locks_decide_and_syncs_when_back(
+    tmp_path: Path,
+) -> None:
+    demo = Demo(tmp_path / "demo", "--port", "0", "--rate", "20", "--sync-every", "1s")
+    try:
+        demo.wait_ready()
+        (token, events_url), _ = CURL.findall(demo.output)
+        base = events_url.split("/api/v1")[0]
+        assert f"App      {base}/app/" in demo.output
+        assert "The resident's login opens the app (/app/)" in demo.output
+
+        went_offline = datetime.now(UTC)
+        demo.proc.send_signal(signal.SIGUSR1)
+        demo.poll_until(lambda: _health(base), lambda status: status == "unreachable")
+        decided = demo.poll_until(
+            lambda: OFFLINE_CODE.search(demo.output), lambda found: found is not None
+        )
+        assert decided is not None
+        assert "cloud OFFLINE" in demo.output
+        assert _health(base) == "unreachable"  # still: the lock decided with no cloud
+
+        back = datetime.now(UTC)
+        demo.proc.send_signal(signal.SIGUSR1)
+        demo.poll_until(lambda: _health(base), lambda status: status == "ok")
+        synced = demo.poll_until(
+            lambda: [e for e in _events(token, events_url) if _offline_code(e, went_offline, back)],
+            bool,
+        )
+    finally:
+        code = demo.stop()
+    assert code == 0, demo.output
+    assert synced
+    assert "cloud ONLINE again" in demo.output
+    assert "failed: sync" in demo.output  # the summary counts the syncs that failed offline
 
 
 def test_parse_duration_names_the_option() -> None:

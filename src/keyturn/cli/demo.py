@@ -2,16 +2,21 @@
 
 On a fresh data dir it migrates the database, creates a New York City building, starts the
 server, provisions a reference lock per door over HTTP and lets simulated residents use them;
-it prints the portal URL with the logins first, then the API docs URL and ready-made API
-tokens; `--for 15s` stops by itself and prints a summary.
+it prints the portal and app URLs with the logins first, then the API docs URL and ready-made
+API tokens; `--for 15s` stops by itself and prints a summary. SIGUSR1, or typing "offline" and
+"online" at an interactive terminal, takes the cloud offline (its server stops listening) and
+back, while the locks keep deciding and retry their syncs.
 """
 
 from __future__ import annotations
 
+import os
+import queue
 import re
 import shutil
 import signal
 import socket
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -21,6 +26,7 @@ from typing import Annotated
 import httpx
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich import box
 from rich.table import Table
 from sqlalchemy import Engine
@@ -29,6 +35,7 @@ from keyturn.cli.context import console, err_console, settings
 from keyturn.cloud import db as database
 from keyturn.cloud.app import create_app
 from keyturn.errors import UserError
+from keyturn.lock.agent import Attempt
 from keyturn.rules.types import DoorKind
 from keyturn.settings import PHOTO_DIR, Settings
 from keyturn.sim.demo_building import (
@@ -44,6 +51,7 @@ from keyturn.sim.demo_locks import (
     LOCKS_DIR,
     DemoLock,
     DemoTraffic,
+    Tally,
     close_locks,
     cloud_view,
     open_locks,
@@ -55,6 +63,8 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 STARTUP_TIMEOUT_S = 30.0
 HEALTH_TIMEOUT_S = 10.0
 MAX_RATE = 50.0  # attempts per second; beyond this the demo measures the machine, not Keyturn
+OFFLINE, ONLINE, TOGGLE = "offline", "online", "toggle"
+POLL_S = 0.5
 
 
 def parse_duration(text: str, option: str = "--for") -> timedelta:
@@ -95,6 +105,93 @@ def _health(base: str) -> str:
         return str(httpx.get(f"{base}/api/v1/health", timeout=HEALTH_TIMEOUT_S).json()["status"])
     except (httpx.HTTPError, ValueError, KeyError):
         return "unreachable"
+
+
+class CloudSwitch:
+    """The demo's cloud: its HTTP server, which stops listening and starts again on the same
+    port while the locks (their clocks, keypads and near-field endpoints) keep running."""
+
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        self.app, self.host, self.port = app, host, port
+        self.server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def online(self) -> bool:
+        return self.server is not None
+
+    def running(self) -> bool:
+        """False when the server is meant to be online but its thread ended."""
+        return self.thread is None or self.thread.is_alive()
+
+    def start(self) -> None:
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                host=self.host,
+                port=self.port,
+                log_level="warning",
+                proxy_headers=False,  # the app judges forwarded headers (KEYTURN_TRUSTED_PROXIES)
+            )
+        )
+        self.thread = threading.Thread(
+            target=self.server.run, name="keyturn-demo-server", daemon=True
+        )
+        self.thread.start()
+        _wait_started(self.server, self.thread)
+
+    def stop(self) -> None:
+        if self.server is None or self.thread is None:
+            return
+        self.server.should_exit = True
+        self.thread.join(STARTUP_TIMEOUT_S)
+        self.server, self.thread = None, None
+
+
+def _read_commands(commands: queue.SimpleQueue[str]) -> None:
+    """At an interactive terminal: "offline" and "online" switch the cloud."""
+    for line in sys.stdin:
+        word = line.strip().lower()
+        if word in (OFFLINE, ONLINE):
+            commands.put(word)
+        elif word:
+            console.print('type "offline" or "online" (Ctrl-C stops the demo)', highlight=False)
+
+
+def _switch(cloud: CloudSwitch, traffic: DemoTraffic, command: str, base: str) -> None:
+    """Take the cloud offline or bring it back, and say what that means for the locks."""
+    offline = command == OFFLINE or (command == TOGGLE and cloud.online)
+    if offline and cloud.online:
+        cloud.stop()
+        traffic.going_offline()
+        console.print(
+            f"cloud OFFLINE: nothing listens at {base} now; the locks keep deciding on their "
+            'own and their syncs fail and are retried (SIGUSR1 or "online" brings it back)',
+            highlight=False,
+        )
+    elif not offline and not cloud.online:
+        cloud.start()
+        traffic.cloud_offline.clear()
+        console.print(
+            f"cloud ONLINE again at {base}: {_offline_words(traffic.offline_tally)} reach the "
+            "cloud at each lock's next sync",
+            highlight=False,
+        )
+
+
+def _offline_words(tally: Tally) -> str:
+    return (
+        f"{tally.attempts} attempts the locks decided offline ({tally.granted} granted, "
+        f"{tally.doorcodes} with a doorcode)"
+    )
+
+
+def _offline_code(door: str, attempt: Attempt) -> None:
+    outcome = "granted" if attempt.granted else f"denied ({attempt.decision.reason.value})"
+    console.print(
+        f"offline: the lock at {door} decided a doorcode by itself, {outcome}, and journaled it",
+        highlight=False,
+    )
 
 
 def demo(
@@ -174,25 +271,18 @@ def _serve(
 
     Returns the traceback of an unexpected failure of the simulated locks, if any.
     """
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config, engine),
-            host=host,
-            port=port,
-            log_level="warning",
-            proxy_headers=False,  # the app judges forwarded headers (KEYTURN_TRUSTED_PROXIES)
-        )
-    )
-    thread = threading.Thread(target=server.run, name="keyturn-demo-server", daemon=True)
+    cloud = CloudSwitch(create_app(config, engine), host, port)
     base = f"http://{host}:{port}"
     locks: list[DemoLock] = []
     traffic: DemoTraffic | None = None
     started = time.monotonic()
-    # A service manager's SIGTERM stops the demo as cleanly as Ctrl-C does.
+    commands: queue.SimpleQueue[str] = queue.SimpleQueue()
+    # A service manager's SIGTERM stops the demo as cleanly as Ctrl-C does; SIGUSR1 switches
+    # the cloud offline and back (SimpleQueue.put is safe in a signal handler).
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
-    thread.start()
+    previous_sigusr1 = signal.signal(signal.SIGUSR1, lambda _n, _f: commands.put(TOGGLE))
     try:
-        _wait_started(server, thread)
+        cloud.start()
         now = datetime.now(UTC)
         replace_a_lost_lock(
             engine, _first_unit_door(building), base, building.data_dir / LOCKS_DIR / "lost", now
@@ -202,25 +292,49 @@ def _serve(
         traffic = DemoTraffic(
             engine, config.master_key_bytes(), base, building, locks, rate, sync_every_s
         )
+        traffic.on_offline_code = _offline_code
         traffic.start()
         _print_welcome(building, base, _health(base), tokens, locks, rate, sync_every_s)
+        if sys.stdin is not None and sys.stdin.isatty():
+            threading.Thread(target=_read_commands, args=(commands,), daemon=True).start()
         if duration is None:
             console.print("press Ctrl-C to stop")
-            while thread.is_alive():
-                thread.join(0.5)
-        else:
-            thread.join(duration.total_seconds())
+        _run_until_done(cloud, traffic, commands, base, duration)
     except KeyboardInterrupt:
         console.print("stopping")
     finally:
         if traffic is not None:
+            if not cloud.online:
+                _switch(cloud, traffic, ONLINE, base)  # the locks' last syncs need the cloud
             traffic.stop()
             _print_summary(building, base, engine, traffic, started)
-        server.should_exit = True
-        thread.join(STARTUP_TIMEOUT_S)
+        cloud.stop()
         close_locks(locks)
         signal.signal(signal.SIGTERM, previous_sigterm)
+        signal.signal(signal.SIGUSR1, previous_sigusr1)
     return traffic.failure if traffic is not None else None
+
+
+def _run_until_done(
+    cloud: CloudSwitch,
+    traffic: DemoTraffic,
+    commands: queue.SimpleQueue[str],
+    base: str,
+    duration: timedelta | None,
+) -> None:
+    """Serve, switching the cloud when asked, until the time is up or the server fails."""
+    deadline = None if duration is None else time.monotonic() + duration.total_seconds()
+    while True:
+        left = POLL_S if deadline is None else deadline - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            command = commands.get(timeout=min(POLL_S, left))
+        except queue.Empty:
+            if not cloud.running():
+                return  # the server stopped by itself; its messages are above
+            continue
+        _switch(cloud, traffic, command, base)
 
 
 def _first_unit_door(building: DemoBuilding) -> DemoDoor:
@@ -237,7 +351,8 @@ def _print_welcome(
     sync_every_s: float,
 ) -> None:
     console.rule(f"Keyturn demo: {building.property_name}")
-    console.print(f"Portal   {base}/portal/  (sign in with a demo login)", highlight=False)
+    console.print(f"Portal   {base}/portal/  (managers' logins)", highlight=False)
+    console.print(f"App      {base}/app/  (the resident's login)", highlight=False)
     logins = Table(title=f"demo logins (kept in {LOGINS_FILE})")
     logins.add_column("role")
     for whole in ("email", "password"):  # copied from here: never cut or wrapped
@@ -245,15 +360,24 @@ def _print_welcome(
     for login in building.logins:
         logins.add_row(login.role, login.email, login.password)
     console.print(logins)
+    console.print(
+        "The resident's login opens the app (/app/); the managers' logins open the portal.",
+        highlight=False,
+    )
     near = sum(item.near_field is not None for item in locks)
     console.print(
-        f"App      {base}/app/properties/{building.property_id}/phone  (sign in as the "
+        f"Doors    {base}/app/properties/{building.property_id}/phone  (sign in as the "
         f"resident: this browser becomes their phone key; {near} locks answer it on loopback)",
         highlight=False,
     )
     console.print(f"API      {base}/api/v1  (health: {health})", highlight=False)
     console.print(f"API docs {base}/docs", highlight=False)
     console.print(f"data     {building.data_dir}", highlight=False)
+    console.print(
+        f"offline  kill -USR1 {os.getpid()} (or type offline / online here) stops the cloud "
+        "listening while the locks keep deciding, and brings it back",
+        highlight=False,
+    )
     reused = sum(item.reused for item in locks)
     console.print(
         f"locks    {len(locks)} ({reused} found in the data dir, {len(locks) - reused} "

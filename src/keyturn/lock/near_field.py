@@ -184,6 +184,9 @@ def _handler_for(service: NearField) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "keyturn-lock"
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in two writes: with Nagle on, a kept-alive connection waits
+        # for the browser's delayed ACK (about 40 ms) before every answer's body.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the lock's stdout carries its JSON events only."""

@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,6 +165,7 @@ class ResidentPhone:
 class Tally:
     attempts: int = 0
     granted: int = 0
+    doorcodes: int = 0  # counted only while the cloud is offline
     denied: Counter[str] = field(default_factory=Counter)
 
 
@@ -203,6 +205,10 @@ class DemoTraffic:
         ]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="keyturn-demo-locks", daemon=True)
+        # While the cloud is offline (the demo's switch): what the locks decided on their own.
+        self.cloud_offline = threading.Event()
+        self.offline_tally = Tally()
+        self.on_offline_code: Callable[[str, Attempt], None] | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -358,9 +364,16 @@ class DemoTraffic:
         with item.guard:
             self._record(item, item.lock.enter_code(code))
 
+    def going_offline(self) -> None:
+        """The cloud stops answering: count what the locks decide until it is back."""
+        self.offline_tally = Tally()
+        self.cloud_offline.set()
+
     def _record(self, item: DemoLock, attempt: Attempt) -> None:
         item.attempts += 1
         self.tally.attempts += 1
+        if self.cloud_offline.is_set():
+            self._record_offline(item, attempt)
         if attempt.granted:
             self.tally.granted += 1
             # The resident walks through: the door opens while unlatched, then closes.
@@ -368,6 +381,18 @@ class DemoTraffic:
             item.lock.door_closed()
         else:
             self.tally.denied[attempt.decision.reason.value] += 1
+
+    def _record_offline(self, item: DemoLock, attempt: Attempt) -> None:
+        offline = self.offline_tally
+        offline.attempts += 1
+        if attempt.granted:
+            offline.granted += 1
+        else:
+            offline.denied[attempt.decision.reason.value] += 1
+        if attempt.decision.credential_type.is_doorcode:
+            offline.doorcodes += 1
+            if offline.doorcodes == 1 and self.on_offline_code is not None:
+                self.on_offline_code(item.door.name, attempt)
 
 
 @dataclass(frozen=True, slots=True)

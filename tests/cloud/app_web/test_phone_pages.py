@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -97,9 +98,14 @@ def test_the_manifest_names_the_app_and_its_icons_exist(browsers: Portal) -> Non
     for icon in body["icons"]:
         assert client.get(icon["src"]).status_code == 200, icon["src"]
     shell = client.get("/app/sw.js").text
-    for name in ("app.css", "app.js", "cose.js", "phone.js", "icon.svg", "icon-192.png"):
+    for name in ("app.css", "app.js", "cose.js", "phone.js", "icons/icon-192.png"):
         assert f"/app/static/{name}" in shell
         assert (STATIC_DIR / name).is_file()
+    # Every file of the worker's shell is served: with one missing, the worker never installs.
+    kept = re.findall(r'"(/app/[^"]+)"', shell.split("];")[0])
+    assert "/app/manifest.webmanifest" in kept
+    for path in kept:
+        assert client.get(path).status_code == 200, path
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js for WebCrypto")

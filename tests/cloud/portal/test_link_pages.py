@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -121,8 +122,16 @@ def test_an_expired_reset_link_answers_the_clear_page(
     assert _sign_in(portal.anonymous(), EMAIL, PASSWORD) == 303
 
 
+@pytest.mark.parametrize(
+    ("role", "sign_in"),
+    [
+        # Residents, guests and staff live in the app; managers work in the portal.
+        (Role.STAFF, "/portal/sign-in?next=/app/"),
+        (Role.PROPERTY_MANAGER, "/portal/sign-in"),
+    ],
+)
 def test_invitation_accept_end_to_end(
-    portal: Portal, db: Session, site: Site, clock: Clock
+    portal: Portal, db: Session, site: Site, clock: Clock, role: Role, sign_in: str
 ) -> None:
     links.invite(
         session=db,
@@ -131,7 +140,7 @@ def test_invitation_accept_end_to_end(
         property_id=site.property_id,
         email="fern@example.org",
         display_name="Fern Ito",
-        role=Role.STAFF,
+        role=role,
         unit_id=None,
         now=clock(),
     )
@@ -158,7 +167,7 @@ def test_invitation_accept_end_to_end(
     assert mismatch.status_code == 422
     assert accepted.status_code == 200
     assert "Your account is ready" in accepted.text
-    assert 'href="/portal/sign-in"' in accepted.text
+    assert f'href="{sign_in}"' in accepted.text
     assert again.status_code == 400
     assert "This link has expired or was already used" in again.text
     signed = portal.anonymous()

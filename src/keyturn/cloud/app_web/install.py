@@ -6,9 +6,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from keyturn.cloud.app_web import (
+    guest_home_pages,
     history_pages,
     home_pages,
     keys_pages,
+    manifest_pages,
     phone_pages,
     privacy_pages,
     sharing_pages,
@@ -23,6 +25,8 @@ PAGE_ROUTERS = (
     privacy_pages.router,
     privacy_pages.public,
     phone_pages.router,
+    guest_home_pages.router,
+    manifest_pages.router,
 )
 
 

@@ -29,6 +29,8 @@ router = APIRouter(include_in_schema=False)
 RESET_PATH = "/reset-password"
 INVITATION_PATH = "/invitation"
 LINK_IS_CREDENTIAL = "the emailed one-time link is the credential"
+SIGN_IN = "/portal/sign-in"
+APP_HOME = "/app/"
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 MISMATCH = "The two passwords are not the same. Type the same password twice."
 FIELD_WORDS = {
@@ -156,7 +158,9 @@ def reset_password(
         db.rollback()
         return _invalid_link(request, invitation=False)
     db.commit()
-    return _page(request, "links/done.html", "Your password is set", invitation=False)
+    return _page(
+        request, "links/done.html", "Your password is set", invitation=False, sign_in=SIGN_IN
+    )
 
 
 # -- invitation -----------------------------------------------------------------------------
@@ -203,9 +207,15 @@ def accept_invitation(
             token=token,
         )
     try:
-        links.accept_invitation(session=db, secret=body.token, password=body.password, now=now)
+        manages = links.accept_invitation(
+            session=db, secret=body.token, password=body.password, now=now
+        )
     except InvalidLink:
         db.rollback()
         return _invalid_link(request, invitation=True)
     db.commit()
-    return _page(request, "links/done.html", "Your account is ready", invitation=True)
+    # Managers work in the portal; residents and guests live in the app.
+    sign_in = SIGN_IN if manages else SIGN_IN + "?next=" + APP_HOME
+    return _page(
+        request, "links/done.html", "Your account is ready", invitation=True, sign_in=sign_in
+    )

@@ -10,8 +10,7 @@ const SHELL = [
   "/app/static/app.js",
   "/app/static/cose.js",
   "/app/static/phone.js",
-  "/app/static/icon.svg",
-  "/app/static/icon-192.png",
+  "/app/static/icons/icon-192.png",
   "/app/manifest.webmanifest",
 ];
 
