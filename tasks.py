@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".keyturn-installed"
+TEST_WORKERS = 2
 # The browser tests drive Debian's Chromium; nothing downloads a browser from anywhere else.
 CHROMIUM = Path("/usr/bin/chromium")
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
@@ -87,8 +88,13 @@ def test(args: list[str]) -> None:
     smoke_dir = ROOT / ".keyturn" / "smoke"
     _run(BIN / "keyturn", "--data-dir", smoke_dir, "demo", "--fresh", "--for", "10s")
     ensure_chromium()
-    # pytest last, so its summary line closes the output.
-    _run(BIN / "python", "-m", "pytest", *(args or ["-q"]))
+    # pytest last, so its summary line closes the output. Without arguments: everything on
+    # two workers (pytest-xdist), then the races against a live server alone, unhurried.
+    if args:
+        _run(BIN / "python", "-m", "pytest", *args)
+        return
+    _run(BIN / "python", "-m", "pytest", "-q", "-n", str(TEST_WORKERS), "-m", "not serial")
+    _run(BIN / "python", "-m", "pytest", "-q", "-m", "serial")
 
 
 COMMANDS = {"demo": demo, "test": test}

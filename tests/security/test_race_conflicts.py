@@ -21,6 +21,9 @@ from keyturn.cloud.sessions import session_factory
 from keyturn.settings import Settings
 from worlds import LiveWorld
 
+# Concurrency against a live server: run alone, not beside other tests (tasks.py).
+pytestmark = pytest.mark.serial
+
 
 def _conflict() -> TransientConflict:
     return TransientConflict("UPDATE ...", None, Exception("deadlock detected"))

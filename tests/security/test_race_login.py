@@ -18,6 +18,9 @@ from keyturn.cloud.models import LoginFailure
 from keyturn.cloud.sessions import session_factory
 from worlds import LiveWorld
 
+# Concurrency against a live server: run alone, not beside other tests (tasks.py).
+pytestmark = pytest.mark.serial
+
 ADDRESS = "198.51.100.7"
 SIGNED_IN = "signed in"
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
+import pytest
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,9 @@ from keyturn.cloud.sessions import session_factory
 from keyturn.protocol.access_lists import content_from_bytes
 from keyturn.protocol.messages import CredentialSpec
 from worlds import LiveWorld
+
+# Concurrency against a live server: run alone, not beside other tests (tasks.py).
+pytestmark = pytest.mark.serial
 
 if TYPE_CHECKING:
     from live_server import LiveServer
