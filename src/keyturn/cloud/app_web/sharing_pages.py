@@ -19,7 +19,11 @@ from keyturn.cloud.app_web.templating import render
 from keyturn.cloud.auth.deps import Config, Db, MasterKey
 from keyturn.cloud.auth.permissions import Action
 from keyturn.cloud.models import Door
-from keyturn.cloud.web.forms import Fields, local_instant, parsed, weekly_windows
+from keyturn.cloud.web.forms import (
+    Fields,
+    guest_invite_form,
+    parsed,
+)
 from keyturn.cloud.web.gate import Viewer, page
 
 router = APIRouter(prefix="/app/properties/{property_id}/sharing", include_in_schema=False)
@@ -101,26 +105,16 @@ def invite_guest(
     window_end: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     """Invite a guest with a mobile key on one of my keys that may be shared."""
-    sent = {
-        "email": email,
-        "display_name": display_name,
-        "key_id": key_id,
-        "starts_at": starts_at,
-        "ends_at": ends_at,
-        "weekdays": weekdays,
-        "window_start": window_start,
-        "window_end": window_end,
-    }
-    invite = parsed(
-        GuestInvite,
-        {
-            "email": email,
-            "display_name": display_name,
-            "key_id": key_id,
-            "starts_at": local_instant(starts_at, viewer.zone),
-            "ends_at": local_instant(ends_at, viewer.zone),
-            "windows": weekly_windows(weekdays, window_start, window_end),
-        },
+    sent, invite = guest_invite_form(
+        zone=viewer.zone,
+        email=email,
+        display_name=display_name,
+        key_id=key_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        weekdays=weekdays,
+        window_start=window_start,
+        window_end=window_end,
     )
     if not isinstance(invite, GuestInvite):
         return _show(

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
+from keyturn.cloud.access.sharing.schemas import GuestInvite
+
 Fields = dict[str, list[str]]
 M = TypeVar("M", bound=BaseModel)
 
@@ -41,3 +43,41 @@ def parsed(model: type[M], values: dict[str, Any]) -> M | Fields:
             name = str(error["loc"][0]) if error["loc"] else "form"
             fields.setdefault(name, []).append(str(error["msg"]))
         return fields
+
+
+def guest_invite_form(
+    *,
+    zone: ZoneInfo,
+    email: str,
+    display_name: str,
+    key_id: str,
+    starts_at: str,
+    ends_at: str,
+    weekdays: list[int],
+    window_start: str,
+    window_end: str,
+) -> tuple[dict[str, Any], GuestInvite | Fields]:
+    """A guest invitation form as sent (to show again) and as the API's schema reads it, its
+    times in the property's zone; both front ends' guest forms are this one form."""
+    sent: dict[str, Any] = {
+        "email": email,
+        "display_name": display_name,
+        "key_id": key_id,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "weekdays": weekdays,
+        "window_start": window_start,
+        "window_end": window_end,
+    }
+    invite = parsed(
+        GuestInvite,
+        {
+            "email": email,
+            "display_name": display_name,
+            "key_id": key_id,
+            "starts_at": local_instant(starts_at, zone),
+            "ends_at": local_instant(ends_at, zone),
+            "windows": weekly_windows(weekdays, window_start, window_end),
+        },
+    )
+    return sent, invite
