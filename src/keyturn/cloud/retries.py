@@ -105,7 +105,17 @@ async def _no_connection(_request: Request, _exc: PoolTimeout) -> JSONResponse:
     return busy("no database connection became free in time")
 
 
+async def _run_again(_request: Request, exc: TransientConflict) -> JSONResponse:
+    """Let the conflict leave the app's handlers for RetryOnConflict, which wraps them.
+
+    TransientConflict is an OperationalError, and handlers are looked up along the class's
+    ancestry: without a handler of its own, "database unavailable" would answer it at once.
+    """
+    raise exc
+
+
 def install_retries(app: FastAPI) -> None:
     """Replay requests that lost to concurrent writers; answer 503 when the pool is exhausted."""
     app.add_middleware(RetryOnConflict)
+    app.add_exception_handler(TransientConflict, _run_again)  # type: ignore[arg-type]
     app.add_exception_handler(PoolTimeout, _no_connection)  # type: ignore[arg-type]
