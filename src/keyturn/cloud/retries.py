@@ -20,8 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keyturn.cloud.db import TransientConflict
 from keyturn.cloud.problems import problem
 
-# Six: a burst of writers at one SQLite building (every grant, code and revocation publishing
-# the doors it touches) met four conflicts in a row about once in two hundred writes.
+# A server's own writers at one building take turns (properties.write_locks), so what is left
+# is a deadlock PostgreSQL broke, a counter another writer took, or a writer in another
+# process; six attempts with growing waits outlast a burst of those.
 ATTEMPTS = 6
 # Before attempt n the request waits a random part of n times this, so racers spread out.
 BACKOFF_S = 0.02

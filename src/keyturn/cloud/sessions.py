@@ -7,7 +7,8 @@ their sessions through it):
 - a door's kind stays fixed while a lock is bound to it (properties.door_kind);
 - access revisions move with every change a door's access list is built from
   (access.revisions), so a lock never keeps a stale list;
-- no credential is collected without the consent R5 and R7 ask for (people.consent.check).
+- no credential is collected without the consent R5 and R7 ask for (people.consent.check);
+- a SQLite writer's turn passes to the next when its transaction ends (properties.write_locks).
 
 A plain `sqlalchemy.orm.Session` runs none of them: never open one on the cloud's database.
 """
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyturn.cloud.access import revisions
 from keyturn.cloud.people.consent import check as consent_check
-from keyturn.cloud.properties import door_kind
+from keyturn.cloud.properties import door_kind, write_locks
 
 
 class CloudSession(Session):
@@ -36,6 +37,7 @@ LISTENERS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("after_flush", revisions.after_flush),
     ("do_orm_execute", revisions.bulk_statement),
     ("after_flush", consent_check.check_consent),
+    ("after_transaction_end", write_locks.pass_the_turn),
 )
 for _event, _listener in LISTENERS:
     event.listen(CloudSession, _event, _listener)
