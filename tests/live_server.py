@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -34,11 +34,14 @@ QUIET_JOBS = {
 
 @dataclass
 class LiveServer:
-    """A running `keyturn serve`: its base URL, its process and where its output goes."""
+    """A running `keyturn serve`: its base URL, its process, where its output goes and the
+    command and environment it was started with (`start_again` reuses them)."""
 
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    command: list[str] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -97,8 +100,8 @@ def start(
     db_url: str, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None
 ) -> LiveServer:
     """Start `keyturn serve` on the database with its files in `data_dir`; wait until it
-    answers. `env` adds or overrides KEYTURN_* settings; `port` (a free one by default) lets a
-    test start the server again at the same origin."""
+    answers. `env` adds or overrides KEYTURN_* settings; `port` is a free one by default (a
+    test that must know the origin first, say for the links in its mail, picks it)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port() if port is None else port
     settings = {
@@ -109,12 +112,22 @@ def start(
         **(env or {}),
     }
     log = data_dir / "server.log"
+    log.write_bytes(b"")
     command = [sys.executable, "-m", "keyturn", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command, env={**os.environ, **settings}, stdout=sink, stderr=subprocess.STDOUT
-        )
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log)
+    return _launch(f"http://127.0.0.1:{port}", log, command, {**os.environ, **settings})
+
+
+def start_again(server: LiveServer) -> LiveServer:
+    """The stopped `server` started again at the same origin, on the same database, files and
+    settings (its log goes on in the same file); waited for like `start`."""
+    assert server.process.poll() is not None, "stop the server first"
+    return _launch(server.url, server.log, server.command, server.environment)
+
+
+def _launch(url: str, log: Path, command: list[str], environment: dict[str, str]) -> LiveServer:
+    with log.open("ab") as sink:
+        process = subprocess.Popen(command, env=environment, stdout=sink, stderr=subprocess.STDOUT)
+    server = LiveServer(url, process, log, command, environment)
     try:
         wait_until_serving(server)
     except BaseException:

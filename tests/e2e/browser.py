@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 import live_server
 from factories import (
     PASSWORD,
+    consent_in_app,
     give_doorcode,
     give_key,
     make_door,
@@ -55,6 +56,7 @@ from keyturn.cloud.sessions import session_factory
 from keyturn.lock.agent import DownlinkResult, Lock
 from keyturn.lock.provision import provision_with_cloud
 from keyturn.lock.sync import HttpTransport, sync_once
+from keyturn.rules.consent import consent_required_in
 from keyturn.rules.types import DoorKind, Role
 from portal_pages import UUID
 from smtp_server import Mailbox, smtp_server
@@ -101,10 +103,13 @@ class PortalWorld:
         return next(door for door, known in self.door_names.items() if known == name)
 
 
-def make_portal_world(session: Session, *, now: datetime) -> PortalWorld:
-    """The building as of `now` (the live server's clock is the host's), committed."""
-    # New York's time, the default jurisdiction: no consent step between invitation and key.
-    prop = make_property(session, name="12 Elm St", doorcode_length=6)
+def make_portal_world(
+    session: Session, *, now: datetime, jurisdiction: str = "default"
+) -> PortalWorld:
+    """The building as of `now` (the live server's clock is the host's), committed. In New
+    York's time; by default in the default jurisdiction, with no consent step between an
+    invitation and a credential (New York City's, US-NY-NYC, has one: R5)."""
+    prop = make_property(session, name="12 Elm St", doorcode_length=6, jurisdiction=jurisdiction)
     unit = make_unit(session, property_id=prop.id, label="4B")
     other_unit = make_unit(session, property_id=prop.id, label="5C")
     entrance = make_door(session, property_id=prop.id, name="Main entrance", kind=DoorKind.ENTRANCE)
@@ -172,6 +177,8 @@ def make_portal_world(session: Session, *, now: datetime) -> PortalWorld:
         now=now,
     )
     give_key(session, key=gym_key, person_id=neighbour.id, starts_at=now - timedelta(days=3))
+    if consent_required_in(jurisdiction):
+        consent_in_app(session, person_id=neighbour.id, now=now)
     code = give_doorcode(session, person_id=neighbour.id, door_id=gym.id, now=now).code
     session.commit()
     return PortalWorld(
@@ -266,7 +273,8 @@ def text_of(message: EmailMessage) -> str:
     return str(body.get_content())
 
 
-def _mail_settings(port: int) -> dict[str, str]:
+def mail_settings(port: int) -> dict[str, str]:
+    """A server's settings to send its mail, at once, to the test SMTP server on `port`."""
     return {
         "KEYTURN_MAIL_TRANSPORT": "smtp",
         "KEYTURN_MAIL_FROM": "Keyturn <noreply@keyturn.test>",
@@ -286,7 +294,7 @@ def portal_site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[PortalS
     mailbox = Mailbox()
     with (
         smtp_server(mailbox) as smtp_port,
-        live_server.serving(db_url, tmp_path / "server", _mail_settings(smtp_port)) as server,
+        live_server.serving(db_url, tmp_path / "server", mail_settings(smtp_port)) as server,
     ):
         site = PortalSite(server, world, mailbox, engine, tmp_path)
         try:
@@ -396,9 +404,11 @@ def shoot(page: Page, name: str) -> Path:
     return path
 
 
-def check_page(page: Page) -> None:
+def check_page(page: Page, *, locks: Iterable[str] = ()) -> None:
     """The bar every page meets: no critical or serious axe violation, nothing fetched from
-    another origin, no raw id in the text a person reads."""
+    another origin, no raw id in the text a person reads. `locks`: the near-field services
+    (their URLs) this page's browser has talked to as a phone does, the only other origins
+    allowed (the app's doors page; its policy lets it reach loopback)."""
     results = _axe.run(page)
     severe = [
         f"{violation['id']} ({violation['impact']}): {violation['help']} "
@@ -407,7 +417,8 @@ def check_page(page: Page) -> None:
         if violation.get("impact") in SEVERE
     ]
     assert severe == [], f"{page.url}: accessibility\n" + "\n".join(severe)
-    foreign = watch_of(page).foreign_requests()
+    allowed = {_origin(url) for url in locks}
+    foreign = [url for url in watch_of(page).foreign_requests() if _origin(url) not in allowed]
     assert foreign == [], f"{page.url}: requests to another origin: {foreign}"
     text = page.inner_text("body")
     assert UUID.findall(text) == [], f"{page.url}: raw ids on screen: {UUID.findall(text)}"

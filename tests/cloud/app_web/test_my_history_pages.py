@@ -4,6 +4,7 @@ and the page read audited like the JSON list (V6)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +27,8 @@ def world(db: Session, tmp_path: Path) -> HistoryWorld:
     guest = db.get_one(Person, built.people["guest"])
     portfolio = db.get_one(Property, built.property_id).portfolio_id
     profile_in(db, person=guest, portfolio_id=portfolio).display_name = "Cousin Ana"
+    resident = db.get_one(Person, built.people["resident"])
+    profile_in(db, person=resident, portfolio_id=portfolio).display_name = "Ada Park"
     add_event(db, built, "resident_home", "1A", "resident", by_resident=True, minutes=1)
     add_event(db, built, "neighbour_home", "2B", "neighbour", by_resident=True, minutes=3)
     guest_entry = add_event(
@@ -70,8 +73,20 @@ def test_v2_my_guest_is_named_and_staff_by_name_and_role(
     assert "Cousin Ana" in text
     assert "your guest" in text
     assert "· staff" in text
-    assert "You" in text
     assert_no_raw_ids(page.text)
+
+
+def test_my_own_entries_carry_my_name_and_say_it_is_me(
+    browsers: Portal, world: HistoryWorld
+) -> None:
+    page = browsers.as_person(world.people["resident"]).get(_history(world))
+    mine = re.findall(r'<li class="entry[^"]*">(.*?)</li>', page.text, re.S)
+    by_me = [visible_text(entry) for entry in mine if "Ada Park" in entry]
+    assert len(by_me) == 2  # at home (1A) and at the entrance
+    assert all(" you " in f" {text} " for text in by_me)
+    others = [visible_text(entry) for entry in mine if "Ada Park" not in entry]
+    assert others
+    assert all(" you " not in f" {text} " for text in others)
 
 
 def test_v1_p4_never_another_units_entries_or_photos(browsers: Portal, world: HistoryWorld) -> None:

@@ -13,13 +13,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
+from factories import Clock, consent_in_app
 from keyturn.cloud.app_web.templating import STATIC_DIR
 from keyturn.cloud.auth.deps import CSRF_HEADER
+from keyturn.cloud.models import Property
 from keyturn.cloud.page_headers import APP_CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY
 from keyturn.crypto.errors import InvalidSignature
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import MobileKeyClaims, signed_challenge, verify_challenge
+from keyturn.rules.consent import NYC
 from portal_pages import Portal, assert_no_raw_ids
 from worlds import Site
 
@@ -39,6 +43,27 @@ def test_the_resident_gets_the_phone_page_named_for_the_building(
     assert 'rel="manifest"' in page.text
     assert_no_raw_ids(page.text)
     assert page.headers["content-security-policy"] == APP_CONTENT_SECURITY_POLICY
+
+
+def test_rule_r5_the_phone_page_asks_for_consent_before_enrolling_where_the_building_needs_it(
+    browsers: Portal, db: Session, site: Site, clock: Clock
+) -> None:
+    db.get_one(Property, site.property_id).jurisdiction = NYC
+    db.commit()
+    browser = browsers.as_person(site.person("resident"))
+    phone = f"/app/properties/{site.property_id}/phone"
+
+    asked = browser.get(phone)
+    consent_in_app(db, person_id=site.person("resident"), now=clock())
+    db.commit()
+    given = browser.get(phone)
+
+    assert asked.status_code == 200
+    assert "Use this browser as your phone key" not in asked.text
+    assert "Give your consent" in asked.text
+    assert f'href="/app/properties/{site.property_id}/privacy/consent"' in asked.text
+    assert "Use this browser as your phone key" in given.text
+    assert "Give your consent" not in given.text
 
 
 def test_the_home_links_to_the_phone_page(browsers: Portal, site: Site) -> None:

@@ -1,5 +1,6 @@
 """The pages emailed links land on: password reset and invitation, end to end from the
-outbox to signing in through /portal/sign-in."""
+outbox to signing in through /portal/sign-in, which takes a manager to the portal and anyone
+else to the app."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -34,19 +36,23 @@ def _link(db: Session, to: str, path: str) -> str:
     return found.group(1)
 
 
-def _sign_in(client: TestClient, email: str, password: str) -> int:
+def _signing_in(client: TestClient, email: str, password: str, next_path: str = "") -> Response:
+    """The sign-in form's answer, as the page the links' "Sign in" opens sends it."""
     client.get("/portal/sign-in")
-    answer = client.post(
+    return client.post(
         "/portal/sign-in",
         data={
             "email": email,
             "password": password,
             "csrf_token": client.cookies["keyturn_signin"],
-            "next": "/portal/",
+            "next": next_path,
         },
         follow_redirects=False,
     )
-    return answer.status_code
+
+
+def _sign_in(client: TestClient, email: str, password: str) -> int:
+    return _signing_in(client, email, password, "/portal/").status_code
 
 
 def test_the_reset_page_has_both_forms_and_the_token_field_js_fills(portal: Portal) -> None:
@@ -98,7 +104,9 @@ def test_password_reset_end_to_end(portal: Portal, db: Session) -> None:
     assert "This link has expired or was already used" in used.text
     assert 'href="/reset-password"' in used.text
     assert _sign_in(portal.anonymous(), EMAIL, PASSWORD) == 401
-    assert _sign_in(portal.anonymous(), EMAIL, NEW_PASSWORD) == 303
+    # Someone who manages nothing signs in to the app, not the portal.
+    signed = _signing_in(portal.anonymous(), EMAIL, NEW_PASSWORD)
+    assert (signed.status_code, signed.headers["location"]) == (303, "/app/")
 
 
 def test_an_expired_reset_link_answers_the_clear_page(
@@ -123,15 +131,16 @@ def test_an_expired_reset_link_answers_the_clear_page(
 
 
 @pytest.mark.parametrize(
-    ("role", "sign_in"),
+    ("role", "home"),
     [
         # Residents, guests and staff live in the app; managers work in the portal.
-        (Role.STAFF, "/portal/sign-in?next=/app/"),
-        (Role.PROPERTY_MANAGER, "/portal/sign-in"),
+        (Role.RESIDENT, "/app/"),
+        (Role.STAFF, "/app/"),
+        (Role.PROPERTY_MANAGER, "/portal/"),
     ],
 )
 def test_invitation_accept_end_to_end(
-    portal: Portal, db: Session, site: Site, clock: Clock, role: Role, sign_in: str
+    portal: Portal, db: Session, site: Site, clock: Clock, role: Role, home: str
 ) -> None:
     links.invite(
         session=db,
@@ -141,7 +150,7 @@ def test_invitation_accept_end_to_end(
         email="fern@example.org",
         display_name="Fern Ito",
         role=role,
-        unit_id=None,
+        unit_id=site.other_unit_id if role == Role.RESIDENT else None,
         now=clock(),
     )
     db.commit()
@@ -167,9 +176,10 @@ def test_invitation_accept_end_to_end(
     assert mismatch.status_code == 422
     assert accepted.status_code == 200
     assert "Your account is ready" in accepted.text
-    assert f'href="{sign_in}"' in accepted.text
+    assert 'href="/portal/sign-in"' in accepted.text
     assert again.status_code == 400
     assert "This link has expired or was already used" in again.text
     signed = portal.anonymous()
-    assert _sign_in(signed, "fern@example.org", NEW_PASSWORD) == 303
-    assert "12 Elm St" in signed.get("/portal/").text
+    answer = _signing_in(signed, "fern@example.org", NEW_PASSWORD)
+    assert (answer.status_code, answer.headers["location"]) == (303, home)
+    assert "12 Elm St" in signed.get(home).text

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from keyturn.cloud.app_web.templating import APP_PREFIX, STATIC_DIR, render
-from keyturn.cloud.auth.deps import public_route
+from keyturn.cloud.auth.deps import Db, public_route
 from keyturn.cloud.auth.permissions import Action
+from keyturn.cloud.people.consent import service as consent
 from keyturn.cloud.web.gate import Viewer, page
 
 router = APIRouter(prefix=APP_PREFIX, include_in_schema=False)
@@ -23,10 +24,19 @@ router = APIRouter(prefix=APP_PREFIX, include_in_schema=False)
 
 @router.get("/properties/{property_id}/phone", response_class=HTMLResponse)
 def phone(
-    request: Request, viewer: Annotated[Viewer, page(Action.CREDENTIALS_SELF)]
+    request: Request,
+    property_id: str,
+    viewer: Annotated[Viewer, page(Action.CREDENTIALS_SELF)],
+    db: Db,
 ) -> HTMLResponse:
-    """This browser as the person's phone key, and a button per door its keys open."""
-    return render(request, "phone.html", viewer=viewer, title="Your doors")
+    """This browser as the person's phone key, and a button per door its keys open; where the
+    building needs a consent the person has not given (R5, R7), the way to give it first."""
+    here = consent.own_consent_at(
+        session=db, person_id=viewer.principal.person_id, property_id=property_id
+    )
+    return render(
+        request, "phone.html", viewer=viewer, title="Your doors", consent_missing=here.state.missing
+    )
 
 
 @router.get(

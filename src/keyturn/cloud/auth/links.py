@@ -29,8 +29,6 @@ from keyturn.cloud.models import (
 from keyturn.cloud.people.profiles import profile_in
 from keyturn.rules.types import Role
 
-MANAGER_ROLES = (Role.PORTFOLIO_MANAGER, Role.PROPERTY_MANAGER)
-
 RESET_SUBJECT = "Reset your Keyturn password"
 INVITATION_SUBJECT = "You are invited to Keyturn"
 ACCESS_SUBJECT = "You have access to a new building on Keyturn"
@@ -201,21 +199,10 @@ def _welcome(
     enqueue_mail(session, person.email, INVITATION_SUBJECT, body, person_id=person.id)
 
 
-def accept_invitation(*, session: Session, secret: str, password: str, now: datetime) -> bool:
-    """Set the invited person's password through their link, creating their account; whether
-    they manage a property anywhere (then the portal is their front end, else the app)."""
+def accept_invitation(*, session: Session, secret: str, password: str, now: datetime) -> None:
+    """Set the invited person's password through their link, creating their account."""
     person_id = _consume(session, secret, LinkPurpose.INVITATION, now)
     _set_password(session, person_id, password, now)
-    managing = session.scalar(
-        select(RoleMembership.id)
-        .where(
-            RoleMembership.person_id == person_id,
-            RoleMembership.role.in_(MANAGER_ROLES),
-            RoleMembership.in_force(),
-        )
-        .limit(1)
-    )
-    return managing is not None
 
 
 def issue_link(

@@ -183,7 +183,8 @@ def _named(
         if subject is None:
             who = "Someone unknown" if event.reason is not None else "The lock"
         else:
-            who = "You" if mine else names.get(subject, "A former occupant")
+            # Their own entries too: a household's entries read alike, "you" marks the reader's.
+            who = names.get(subject, "A former occupant")
         shown.append(
             EntryShown(
                 event_id=event.id,

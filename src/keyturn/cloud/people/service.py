@@ -51,6 +51,22 @@ def people_at(property_id: str) -> Select[Person]:
     return select(Person).where(Person.id.in_(members))
 
 
+def manages_a_property(*, session: Session, person_id: str) -> bool:
+    """Whether the person holds a manager role in force at any property (the portal is their
+    front end; everyone else's is the app)."""
+    managing = [role for role in Role if role.is_manager]
+    found = session.scalar(
+        select(RoleMembership.id)
+        .where(
+            RoleMembership.person_id == person_id,
+            RoleMembership.role.in_(managing),
+            RoleMembership.in_force(),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def person_at(session: Session, property_id: str, person_id: str) -> Person:
     """The person if they have a role at the property, else 404 (as for any unknown id)."""
     found = session.scalars(people_at(property_id).where(Person.id == person_id)).first()

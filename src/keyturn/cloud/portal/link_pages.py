@@ -30,7 +30,6 @@ RESET_PATH = "/reset-password"
 INVITATION_PATH = "/invitation"
 LINK_IS_CREDENTIAL = "the emailed one-time link is the credential"
 SIGN_IN = "/portal/sign-in"
-APP_HOME = "/app/"
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 MISMATCH = "The two passwords are not the same. Type the same password twice."
 FIELD_WORDS = {
@@ -185,7 +184,8 @@ def accept_invitation(
     password: Annotated[str, Form(max_length=1024)] = "",
     password_repeat: Annotated[str, Form(max_length=1024)] = "",
 ) -> HTMLResponse:
-    """Accept with a new password; then the person signs in as usual."""
+    """Accept with a new password; then the person signs in as usual, which takes them to
+    their own front end (the app, or the portal for a manager: `web.homes`)."""
     try:
         body = InvitationAccept.model_validate({"token": token.strip(), "password": password})
     except ValidationError as error:
@@ -207,15 +207,11 @@ def accept_invitation(
             token=token,
         )
     try:
-        manages = links.accept_invitation(
-            session=db, secret=body.token, password=body.password, now=now
-        )
+        links.accept_invitation(session=db, secret=body.token, password=body.password, now=now)
     except InvalidLink:
         db.rollback()
         return _invalid_link(request, invitation=True)
     db.commit()
-    # Managers work in the portal; residents and guests live in the app.
-    sign_in = SIGN_IN if manages else SIGN_IN + "?next=" + APP_HOME
     return _page(
-        request, "links/done.html", "Your account is ready", invitation=True, sign_in=sign_in
+        request, "links/done.html", "Your account is ready", invitation=True, sign_in=SIGN_IN
     )

@@ -1,4 +1,6 @@
-"""Signing in to the portal and out of it: a form over the API's own login service.
+"""Signing in (to the portal or the app) and out of the portal: a form over the API's own
+login service. A person goes back to the page that sent them here, or else to their own front
+end (`web.homes`).
 
 Before a session exists the form carries a token that must match a cookie set with the form
 (login CSRF); the session it opens is the API's cookie session, with its own CSRF token.
@@ -27,15 +29,17 @@ from keyturn.cloud.auth.errors import Throttled, Unauthenticated
 from keyturn.cloud.auth.permissions import Action
 from keyturn.cloud.portal.templating import PORTAL_PREFIX, SIGN_IN_PATH, render
 from keyturn.cloud.web.gate import FORM_CSRF_FIELD, Viewer, page
+from keyturn.cloud.web.homes import home_of
 
 router = APIRouter(include_in_schema=False)
 PRE_SESSION_COOKIE = "keyturn_signin"
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path of this site, never another origin."""
+    """The page asked for after signing in, if it is a path of this site ("" if none is, then
+    the person goes to their own front end); never another origin."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return PORTAL_PREFIX + "/"
+        return ""
     return target
 
 
@@ -107,6 +111,7 @@ def sign_in(
         needs_code = refused.kind == "totp-code-required"
         message = _why(refused, code_sent=bool(totp_code.strip()))
         return _form(request, next_path=target, email=email, message=message, code=needs_code)
+    target = target or home_of(session=db, person_id=signed.person_id)
     db.commit()
     assert signed.cookie is not None
     answer = RedirectResponse(target, status_code=303)

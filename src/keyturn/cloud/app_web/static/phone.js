@@ -247,7 +247,8 @@
     }
   }
 
-  $("enrol-button").addEventListener("click", async (event) => {
+  // No button while the building waits for the person's consent (the page says where to give it).
+  $("enrol-button")?.addEventListener("click", async (event) => {
     const button = event.currentTarget;
     button.disabled = true;
     const problem = $("enrol-problem");
