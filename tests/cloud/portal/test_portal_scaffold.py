@@ -180,3 +180,20 @@ def test_the_csrf_macro_fills_the_token_in_templates_that_import_it_without_cont
     with form_token("token-of-this-page"):
         assert 'value="token-of-this-page"' in template.render()
     assert 'value=""' in template.render()
+
+
+def test_the_front_door_sends_each_person_to_their_own_front_end(
+    portal: Portal, site: Site
+) -> None:
+    """/ asks to sign in; someone already signed in goes on to the portal or the app."""
+    anonymous = portal.anonymous().get("/", follow_redirects=True)
+    assert anonymous.url.path == "/portal/sign-in"
+    assert 'name="password"' in anonymous.text
+    resident = portal.as_person(site.person("resident")).get("/", follow_redirects=True)
+    manager = portal.as_person(site.person("property_manager")).get("/", follow_redirects=True)
+    assert (resident.url.path, resident.status_code) == ("/app/", 200)
+    assert (manager.url.path, manager.status_code) == ("/portal/", 200)
+    asked = portal.as_person(site.person("resident")).get(
+        "/portal/sign-in?next=/app/history", follow_redirects=False
+    )
+    assert asked.headers["location"] == "/app/history"

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from keyturn.cloud.auth.deps import Db, public_route
 from keyturn.cloud.auth.permissions import Action
-from keyturn.cloud.portal.templating import render
+from keyturn.cloud.portal.templating import SIGN_IN_PATH, render
 from keyturn.cloud.properties.overview import properties_listed, property_overview
 from keyturn.cloud.web.gate import Viewer, page
 
@@ -45,6 +45,7 @@ def overview(
 root = APIRouter(include_in_schema=False)
 
 
-@root.get("/", dependencies=[public_route("only sends the browser to the portal")])
+@root.get("/", dependencies=[public_route("only sends the browser to sign in")])
 def front_door() -> RedirectResponse:
-    return RedirectResponse("/portal/", status_code=303)
+    """To sign in, which sends someone already signed in on to their own front end."""
+    return RedirectResponse(SIGN_IN_PATH, status_code=303)

@@ -21,8 +21,10 @@ from keyturn.cloud.auth.deps import (
     Config,
     Db,
     MasterKey,
+    SESSION_COOKIE,
     Now,
     client_address,
+    current_principal,
     public_route,
 )
 from keyturn.cloud.auth.errors import Throttled, Unauthenticated
@@ -64,8 +66,18 @@ def _form(
 
 
 @router.get(SIGN_IN_PATH, dependencies=[public_route("the sign-in form itself")])
-def sign_in_form(request: Request, next: str | None = None) -> HTMLResponse:
-    return _form(request, next_path=safe_next(next), code=False)
+def sign_in_form(request: Request, db: Db, now: Now, next: str | None = None) -> Response:
+    """The form; someone already signed in goes on to the page asked for, or else home."""
+    target = safe_next(next)
+    if request.cookies.get(SESSION_COOKIE):
+        try:
+            principal = current_principal(request, db, now)
+        except Unauthenticated:
+            pass  # expired or signed out: the form
+        else:
+            home = target or home_of(session=db, person_id=principal.person_id)
+            return RedirectResponse(home, status_code=303)
+    return _form(request, next_path=target, code=False)
 
 
 @router.post(
