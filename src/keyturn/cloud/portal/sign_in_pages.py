@@ -18,10 +18,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from keyturn.cloud.auth import service
 from keyturn.cloud.auth.cookies import clear_session_cookies, set_session_cookies
 from keyturn.cloud.auth.deps import (
+    SESSION_COOKIE,
     Config,
     Db,
     MasterKey,
-    SESSION_COOKIE,
     Now,
     client_address,
     current_principal,
