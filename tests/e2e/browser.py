@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import weakref
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,6 +53,7 @@ from keyturn.cloud.people.managers import service as managers_service
 from keyturn.cloud.people.managers.service import KeyLevel, Powers
 from keyturn.cloud.sessions import session_factory
 from keyturn.lock.agent import DownlinkResult, Lock
+from keyturn.lock.clock import HardwareClock
 from keyturn.lock.provision import provision_with_cloud
 from keyturn.lock.sync import HttpTransport, sync_once
 from keyturn.rules.types import DoorKind, Role
@@ -212,8 +213,9 @@ class PortalSite:
     def overview(self) -> str:
         return f"/portal/properties/{self.world.property_id}"
 
-    def install_lock(self, door_name: str) -> Lock:
-        """A reference lock at the door, provisioned over HTTP as an installer does."""
+    def install_lock(self, door_name: str, clock: HardwareClock | None = None) -> Lock:
+        """A reference lock at the door, provisioned over HTTP as an installer does; on the
+        host's clock, or on `clock` (a ManualClock that a near-field test hook moves)."""
         with session_factory(self.engine)() as session, session.begin():
             token = create_provisioning_token(
                 session=session,
@@ -223,7 +225,7 @@ class PortalSite:
             )
         folder = self.folder / "locks" / door_name.replace(" ", "-")
         provision_with_cloud(folder, self.url, token)
-        lock = self.locks[door_name] = Lock.open(folder)
+        lock = self.locks[door_name] = Lock.open(folder, hardware_clock=clock)
         return lock
 
     def sync(self, door_name: str) -> DownlinkResult:
@@ -233,6 +235,18 @@ class PortalSite:
             return sync_once(self.locks[door_name], transport)
         finally:
             transport.close()
+
+    def sync_all(self, door_name: str) -> None:
+        """Sync the door's lock until its whole journal is in the cloud."""
+        lock = self.locks[door_name]
+        transport = HttpTransport(self.url, timeout_s=10.0)
+        try:
+            for _ in range(10):
+                if lock.journal.last_seq <= sync_once(lock, transport).journal_floor:
+                    return
+        finally:
+            transport.close()
+        raise AssertionError(f"the journal of the lock at {door_name} did not drain")
 
     def mail_to(
         self, address: str, *, after: int = 0, containing: re.Pattern[str] | None = None
@@ -277,22 +291,31 @@ def _mail_settings(port: int) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def portal_site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[PortalSite]:
-    """The building in this test's database (SQLite, then PostgreSQL), served by a real
-    `keyturn serve` that sends its mail to a real SMTP server; both always stopped."""
-    with session_factory(engine)() as session:
-        world = make_portal_world(session, now=utcnow())
+@contextmanager
+def serving_world(
+    db_url: str, engine: Engine, world: PortalWorld, folder: Path
+) -> Iterator[PortalSite]:
+    """The building already in the database, served by a real `keyturn serve` that sends its
+    mail to a real SMTP server; both always stopped, and the site's locks closed."""
     mailbox = Mailbox()
     with (
         smtp_server(mailbox) as smtp_port,
-        live_server.serving(db_url, tmp_path / "server", _mail_settings(smtp_port)) as server,
+        live_server.serving(db_url, folder / "server", _mail_settings(smtp_port)) as server,
     ):
-        site = PortalSite(server, world, mailbox, engine, tmp_path)
+        site = PortalSite(server, world, mailbox, engine, folder)
         try:
             yield site
         finally:
             site.close()
+
+
+@pytest.fixture
+def portal_site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[PortalSite]:
+    """The building in this test's database (SQLite, then PostgreSQL), served with its mail."""
+    with session_factory(engine)() as session:
+        world = make_portal_world(session, now=utcnow())
+    with serving_world(db_url, engine, world, tmp_path) as site:
+        yield site
 
 
 # The browser --------------------------------------------------------------------------------------
@@ -396,9 +419,10 @@ def shoot(page: Page, name: str) -> Path:
     return path
 
 
-def check_page(page: Page) -> None:
+def check_page(page: Page, *, locks: Collection[str] = ()) -> None:
     """The bar every page meets: no critical or serious axe violation, nothing fetched from
-    another origin, no raw id in the text a person reads."""
+    another origin (but `locks`, the near-field URLs standing in for the radio, which the
+    phone page talks to), no raw id in the text a person reads."""
     results = _axe.run(page)
     severe = [
         f"{violation['id']} ({violation['impact']}): {violation['help']} "
@@ -407,7 +431,8 @@ def check_page(page: Page) -> None:
         if violation.get("impact") in SEVERE
     ]
     assert severe == [], f"{page.url}: accessibility\n" + "\n".join(severe)
-    foreign = watch_of(page).foreign_requests()
+    radio = {_origin(url) for url in locks}
+    foreign = [url for url in watch_of(page).foreign_requests() if _origin(url) not in radio]
     assert foreign == [], f"{page.url}: requests to another origin: {foreign}"
     text = page.inner_text("body")
     assert UUID.findall(text) == [], f"{page.url}: raw ids on screen: {UUID.findall(text)}"
@@ -420,6 +445,15 @@ def sign_in(page: Page, login: Login) -> None:
     page.get_by_label("Password").fill(login.password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/portal/(?!sign-in)"))
+
+
+def sign_in_to_app(page: Page, login: Login) -> None:
+    """Through the sign-in form, to the app's first page, as a resident or guest does."""
+    page.goto("/portal/sign-in?next=/app/")
+    page.get_by_label("Email").fill(login.email)
+    page.get_by_label("Password").fill(login.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/app/$"))
 
 
 def csrf_cookie(page: Page) -> str:

@@ -25,6 +25,7 @@ from browser import (
     make_portal_world,
     open_page,
     shoot,
+    sign_in_to_app,
 )
 from playwright.sync_api import Browser, Page, Request, expect
 from sqlalchemy import Engine, select
@@ -35,7 +36,6 @@ from keyturn.cloud.db import utcnow
 from keyturn.cloud.models import Device, Event, Key
 from keyturn.cloud.sessions import session_factory
 from keyturn.lock.near_field import NearField
-from keyturn.lock.sync import HttpTransport, sync_once
 from keyturn.rules.types import CredentialType, Reason, Role
 from smtp_server import Mailbox
 
@@ -78,31 +78,10 @@ def site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[PortalSite]:
         opened.close()
 
 
-def sync_all(site: PortalSite) -> None:
-    """Sync the gym's lock until its journal is all in the cloud."""
-    lock = site.locks[DOOR]
-    transport = HttpTransport(site.url, timeout_s=10.0)
-    try:
-        for _ in range(10):
-            if lock.journal.last_seq <= sync_once(lock, transport).journal_floor:
-                return
-    finally:
-        transport.close()
-    raise AssertionError("the lock's journal did not drain")
-
-
 def enrol_request_body(request: Request) -> dict[str, str]:
     body = request.post_data_json
     assert isinstance(body, dict)
     return body
-
-
-def sign_in_to_app(page: Page) -> None:
-    page.goto("/portal/sign-in?next=/app/")
-    page.get_by_label("Email").fill(RESIDENT.email)
-    page.get_by_label("Password").fill(RESIDENT.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/app/$"))
 
 
 def unlock(page: Page, lock_journal_before: int, site: PortalSite) -> None:
@@ -120,9 +99,9 @@ def test_a_resident_unlocks_with_this_browser_online_then_offline(
     lock = site.install_lock(DOOR)
     near_field = NearField(lock).start()
     try:
-        sync_all(site)  # the cloud learns where the lock listens
+        site.sync_all(DOOR)  # the cloud learns where the lock listens
         with open_page(chromium, site, request.node.name, viewport=PHONE) as page:
-            sign_in_to_app(page)
+            sign_in_to_app(page, RESIDENT)
             page.goto(f"/app/properties/{site.world.property_id}/phone")
             expect(page.get_by_role("heading", name="Your doors")).to_be_visible()
 
@@ -178,7 +157,7 @@ def test_a_resident_unlocks_with_this_browser_online_then_offline(
             shoot(page, "unlocked offline")
 
             site.server = live_server.start(db_url, site.folder / "server", port=port)
-        sync_all(site)
+        site.sync_all(DOOR)
     finally:
         near_field.stop()
 
