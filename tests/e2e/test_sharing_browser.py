@@ -184,7 +184,7 @@ def test_a_guest_on_a_weekly_schedule_unlocks_inside_it_and_is_told_why_not_outs
             unlock.click()
             outcome = page.locator(".door").filter(has=unlock).get_by_role("status")
             expect(outcome).to_contain_text("Refused")
-            expect(outcome).to_contain_text("at this time")
+            expect(outcome).to_contain_text("Outside your weekly hours")
             assert last_entry(lock) == (CredentialType.MOBILE_KEY, Reason.OUTSIDE_SCHEDULE)
             check_page(page, locks=[near_field.url])
             shoot(page, "refused outside the schedule")
