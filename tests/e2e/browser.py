@@ -447,13 +447,18 @@ def sign_in(page: Page, login: Login) -> None:
     page.wait_for_url(re.compile(r"/portal/(?!sign-in)"))
 
 
-def sign_in_to_app(page: Page, login: Login) -> None:
-    """Through the sign-in form, to the app's first page, as a resident or guest does."""
+def sign_in_to_app(page: Page, login: Login, *, checked: bool = False) -> None:
+    """Through the sign-in form, to the app's first page, as a resident or guest does; with
+    `checked`, both pages are held to check_page."""
     page.goto("/portal/sign-in?next=/app/")
+    if checked:
+        check_page(page)
     page.get_by_label("Email").fill(login.email)
     page.get_by_label("Password").fill(login.password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/app/$"))
+    if checked:
+        check_page(page)
 
 
 def csrf_cookie(page: Page) -> str:

@@ -123,7 +123,7 @@ def test_a_guest_on_a_weekly_schedule_unlocks_inside_it_and_is_told_why_not_outs
 
         # Ada invites Bea for today's weekday, all day (00:00 to midnight), from now on.
         with open_page(chromium, site, request.node.name, viewport=PHONE) as page:
-            sign_in_to_app(page, RESIDENT)
+            sign_in_to_app(page, RESIDENT, checked=True)
             page.goto(f"/app/properties/{site.world.property_id}/sharing")
             page.get_by_text("Invite a guest").click()
             page.get_by_label("Guest's name").fill(GUEST.name)
@@ -144,6 +144,8 @@ def test_a_guest_on_a_weekly_schedule_unlocks_inside_it_and_is_told_why_not_outs
 
         invitation = INVITATION.search(text_of(site.mail_to(GUEST.email, containing=INVITATION)))
         assert invitation is not None
+        access = text_of(site.mail_to(GUEST.email, containing=re.compile("shared a key")))
+        assert f"hours: {WEEKDAYS[today.weekday()]} all day" in access
 
         # Bea accepts, sets her password, signs in and sees when she can get in.
         with open_page(chromium, site, request.node.name, viewport=PHONE) as page:
@@ -154,13 +156,15 @@ def test_a_guest_on_a_weekly_schedule_unlocks_inside_it_and_is_told_why_not_outs
             page.get_by_role("button", name="Accept and set the password").click()
             expect(page.get_by_role("heading", name="Your account is ready")).to_be_visible()
             check_page(page)
-            sign_in_to_app(page, GUEST)
-            check_page(page)
+            sign_in_to_app(page, GUEST, checked=True)
             page.get_by_role("link", name=site.world.property_name).click()
+            check_page(page)
             page.get_by_role("link", name=re.compile("When can I get in")).click()
             door_now = page.locator(".now-doors li").filter(has_text=HOME)
             expect(door_now).to_contain_text("You can open it now.")
-            expect(page.get_by_text(f"Invited by{RESIDENT.name}")).to_be_visible()
+            facts = page.locator(".facts")
+            expect(facts).to_contain_text(f"{WEEKDAYS[today.weekday()]} all day")
+            expect(facts).to_contain_text(f"Invited by{RESIDENT.name}")
             check_page(page)
             shoot(page, "when can I get in")
 
@@ -199,7 +203,7 @@ def test_a_single_day_code_opens_until_its_revocation_reaches_the_lock(
     site.sync_all(HOME)
     with open_page(chromium, site, request.node.name, viewport=PHONE) as page:
         asked = confirm_dialogs(page)
-        sign_in_to_app(page, RESIDENT)
+        sign_in_to_app(page, RESIDENT, checked=True)
         page.goto(f"/app/properties/{site.world.property_id}/sharing")
         codes = page.locator("#single-day")
         codes.get_by_label(HOME).check()
@@ -220,6 +224,7 @@ def test_a_single_day_code_opens_until_its_revocation_reaches_the_lock(
         page.get_by_role("link", name="Back to sharing").click()
         mine = page.locator(".item").filter(has_text="for the plumber")
         expect(mine.get_by_text("valid")).to_be_visible()
+        check_page(page)
         mine.get_by_role("button", name="Revoke").click()
         expect(page.get_by_role("heading", name="Code revoked")).to_be_visible()
         assert [question for question in asked if "until the lock syncs" in question]
