@@ -26,6 +26,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
+    Dialog,
     Page,
     Playwright,
     Request,
@@ -49,6 +50,7 @@ from factories import (
 from keyturn.cloud.auth.deps import CSRF_COOKIE
 from keyturn.cloud.db import utcnow
 from keyturn.cloud.devices.service import create_provisioning_token
+from keyturn.cloud.models import Key
 from keyturn.cloud.people.managers import service as managers_service
 from keyturn.cloud.people.managers.service import KeyLevel, Powers
 from keyturn.cloud.sessions import session_factory
@@ -189,6 +191,38 @@ def make_portal_world(session: Session, *, now: datetime) -> PortalWorld:
         neighbour_id=neighbour.id,
         neighbour_code=code,
     )
+
+
+def add_resident(
+    session: Session,
+    world: PortalWorld,
+    login: Login,
+    *,
+    key_id: str,
+    now: datetime,
+    resident: bool = False,
+) -> str:
+    """`login` as a resident of 4B who can sign in, holding the key since a day ago (with
+    resident status at its doors if `resident`); committed. Their person id."""
+    person = make_member(
+        session,
+        email=login.email,
+        name=login.name,
+        password=login.password,
+        property_id=world.property_id,
+        role=Role.RESIDENT,
+        unit_id=world.unit_id,
+        now=now,
+    )
+    give_key(
+        session,
+        key=session.get_one(Key, key_id),
+        person_id=person.id,
+        starts_at=now - timedelta(days=1),
+        resident=resident,
+    )
+    session.commit()
+    return person.id
 
 
 # The running site: server, mail, locks ---------------------------------------------------------
@@ -459,6 +493,19 @@ def sign_in_to_app(page: Page, login: Login, *, checked: bool = False) -> None:
     page.wait_for_url(re.compile(r"/app/$"))
     if checked:
         check_page(page)
+
+
+def confirm_dialogs(page: Page) -> list[str]:
+    """Accept every confirm() the page asks (the portal and the app ask before destructive
+    forms); the list collects their questions."""
+    asked: list[str] = []
+
+    def accept(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    return asked
 
 
 def csrf_cookie(page: Page) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +20,7 @@ from browser import (
     WAIT_MS,
     Login,
     PortalSite,
+    add_resident,
     check_page,
     make_portal_world,
     open_page,
@@ -31,12 +31,12 @@ from playwright.sync_api import Browser, Page, Request, expect
 from sqlalchemy import Engine, select
 
 import live_server
-from factories import PASSWORD, give_key, make_member
+from factories import PASSWORD
 from keyturn.cloud.db import utcnow
-from keyturn.cloud.models import Device, Event, Key
+from keyturn.cloud.models import Device, Event
 from keyturn.cloud.sessions import session_factory
 from keyturn.lock.near_field import NearField
-from keyturn.rules.types import CredentialType, Reason, Role
+from keyturn.rules.types import CredentialType, Reason
 from smtp_server import Mailbox
 
 pytestmark = pytest.mark.slow
@@ -52,23 +52,7 @@ def site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[PortalSite]:
     now = utcnow()
     with session_factory(engine)() as session:
         world = make_portal_world(session, now=now)
-        resident = make_member(
-            session,
-            email=RESIDENT.email,
-            name=RESIDENT.name,
-            password=RESIDENT.password,
-            property_id=world.property_id,
-            role=Role.RESIDENT,
-            unit_id=world.unit_id,
-            now=now,
-        )
-        give_key(
-            session,
-            key=session.get_one(Key, world.gym_key_id),
-            person_id=resident.id,
-            starts_at=now - timedelta(days=1),
-        )
-        session.commit()
+        add_resident(session, world, RESIDENT, key_id=world.gym_key_id, now=now)
     server = live_server.start(db_url, tmp_path / "server")
     opened = PortalSite(server, world, Mailbox(), engine, tmp_path)
     try:

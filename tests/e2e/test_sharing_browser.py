@@ -21,7 +21,9 @@ import pytest
 from browser import (
     Login,
     PortalSite,
+    add_resident,
     check_page,
+    confirm_dialogs,
     make_portal_world,
     open_page,
     serving_world,
@@ -29,17 +31,17 @@ from browser import (
     sign_in_to_app,
     text_of,
 )
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import Engine
 
-from factories import PASSWORD, give_key, make_member
+from factories import PASSWORD
 from keyturn.cloud.db import utcnow
-from keyturn.cloud.models import Key, Property
+from keyturn.cloud.models import Property
 from keyturn.cloud.sessions import session_factory
 from keyturn.lock.agent import Lock
 from keyturn.lock.clock import ManualClock
 from keyturn.lock.near_field import NearField
-from keyturn.rules.types import CredentialType, Reason, Role
+from keyturn.rules.types import CredentialType, Reason
 
 pytestmark = pytest.mark.slow
 
@@ -58,24 +60,7 @@ def site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[PortalSite]:
     now = utcnow()
     with session_factory(engine)() as session:
         world = make_portal_world(session, now=now)
-        resident = make_member(
-            session,
-            email=RESIDENT.email,
-            name=RESIDENT.name,
-            password=RESIDENT.password,
-            property_id=world.property_id,
-            role=Role.RESIDENT,
-            unit_id=world.unit_id,
-            now=now,
-        )
-        give_key(
-            session,
-            key=session.get_one(Key, world.unit_key_id),
-            person_id=resident.id,
-            starts_at=now - timedelta(days=1),
-            resident=True,
-        )
-        session.commit()
+        add_resident(session, world, RESIDENT, key_id=world.unit_key_id, now=now, resident=True)
     with serving_world(db_url, engine, world, tmp_path) as served:
         yield served
 
@@ -85,18 +70,6 @@ def local_now(site: PortalSite) -> datetime:
     with session_factory(site.engine)() as session:
         zone = session.get_one(Property, site.world.property_id).zone
     return utcnow().astimezone(zone)
-
-
-def confirm_dialogs(page: Page) -> list[str]:
-    """Accept every confirm() the page asks; the list collects their questions."""
-    asked: list[str] = []
-
-    def accept(dialog: Dialog) -> None:
-        asked.append(dialog.message)
-        dialog.accept()
-
-    page.on("dialog", accept)
-    return asked
 
 
 def set_lock_time(near_field: NearField, at: datetime) -> None:
