@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import weakref
-from collections.abc import Collection, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -325,31 +325,22 @@ def _mail_settings(port: int) -> dict[str, str]:
     }
 
 
-@contextmanager
-def serving_world(
-    db_url: str, engine: Engine, world: PortalWorld, folder: Path
-) -> Iterator[PortalSite]:
-    """The building already in the database, served by a real `keyturn serve` that sends its
-    mail to a real SMTP server; both always stopped, and the site's locks closed."""
+@pytest.fixture
+def portal_site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[PortalSite]:
+    """The building in this test's database (SQLite, then PostgreSQL), served by a real
+    `keyturn serve` that sends its mail to a real SMTP server; both always stopped."""
+    with session_factory(engine)() as session:
+        world = make_portal_world(session, now=utcnow())
     mailbox = Mailbox()
     with (
         smtp_server(mailbox) as smtp_port,
-        live_server.serving(db_url, folder / "server", _mail_settings(smtp_port)) as server,
+        live_server.serving(db_url, tmp_path / "server", _mail_settings(smtp_port)) as server,
     ):
-        site = PortalSite(server, world, mailbox, engine, folder)
+        site = PortalSite(server, world, mailbox, engine, tmp_path)
         try:
             yield site
         finally:
             site.close()
-
-
-@pytest.fixture
-def portal_site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[PortalSite]:
-    """The building in this test's database (SQLite, then PostgreSQL), served with its mail."""
-    with session_factory(engine)() as session:
-        world = make_portal_world(session, now=utcnow())
-    with serving_world(db_url, engine, world, tmp_path) as site:
-        yield site
 
 
 # The browser --------------------------------------------------------------------------------------
@@ -453,10 +444,11 @@ def shoot(page: Page, name: str) -> Path:
     return path
 
 
-def check_page(page: Page, *, locks: Collection[str] = ()) -> None:
+def check_page(page: Page, *, locks: Iterable[str] = ()) -> None:
     """The bar every page meets: no critical or serious axe violation, nothing fetched from
-    another origin (but `locks`, the near-field URLs standing in for the radio, which the
-    phone page talks to), no raw id in the text a person reads."""
+    another origin, no raw id in the text a person reads. `locks`: the near-field services
+    (their URLs) this page's browser has talked to as a phone does, the only other origins
+    allowed (the app's doors page; its policy lets it reach loopback)."""
     results = _axe.run(page)
     severe = [
         f"{violation['id']} ({violation['impact']}): {violation['help']} "
@@ -465,8 +457,8 @@ def check_page(page: Page, *, locks: Collection[str] = ()) -> None:
         if violation.get("impact") in SEVERE
     ]
     assert severe == [], f"{page.url}: accessibility\n" + "\n".join(severe)
-    radio = {_origin(url) for url in locks}
-    foreign = [url for url in watch_of(page).foreign_requests() if _origin(url) not in radio]
+    allowed = {_origin(url) for url in locks}
+    foreign = [url for url in watch_of(page).foreign_requests() if _origin(url) not in allowed]
     assert foreign == [], f"{page.url}: requests to another origin: {foreign}"
     text = page.inner_text("body")
     assert UUID.findall(text) == [], f"{page.url}: raw ids on screen: {UUID.findall(text)}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,23 +21,22 @@ from browser import (
     WAIT_MS,
     Login,
     PortalSite,
-    add_resident,
     check_page,
     make_portal_world,
     open_page,
     shoot,
-    sign_in_to_app,
 )
 from playwright.sync_api import Browser, Page, Request, expect
 from sqlalchemy import Engine, select
 
 import live_server
-from factories import PASSWORD
+from factories import PASSWORD, give_key, make_member
 from keyturn.cloud.db import utcnow
-from keyturn.cloud.models import Device, Event
+from keyturn.cloud.models import Device, Event, Key
 from keyturn.cloud.sessions import session_factory
 from keyturn.lock.near_field import NearField
-from keyturn.rules.types import CredentialType, Reason
+from keyturn.lock.sync import HttpTransport, sync_once
+from keyturn.rules.types import CredentialType, Reason, Role
 from smtp_server import Mailbox
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,23 @@ def site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[PortalSite]:
     now = utcnow()
     with session_factory(engine)() as session:
         world = make_portal_world(session, now=now)
-        add_resident(session, world, RESIDENT, key_id=world.gym_key_id, now=now)
+        resident = make_member(
+            session,
+            email=RESIDENT.email,
+            name=RESIDENT.name,
+            password=RESIDENT.password,
+            property_id=world.property_id,
+            role=Role.RESIDENT,
+            unit_id=world.unit_id,
+            now=now,
+        )
+        give_key(
+            session,
+            key=session.get_one(Key, world.gym_key_id),
+            person_id=resident.id,
+            starts_at=now - timedelta(days=1),
+        )
+        session.commit()
     server = live_server.start(db_url, tmp_path / "server")
     opened = PortalSite(server, world, Mailbox(), engine, tmp_path)
     try:
@@ -62,10 +78,31 @@ def site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[PortalSite]:
         opened.close()
 
 
+def sync_all(site: PortalSite) -> None:
+    """Sync the gym's lock until its journal is all in the cloud."""
+    lock = site.locks[DOOR]
+    transport = HttpTransport(site.url, timeout_s=10.0)
+    try:
+        for _ in range(10):
+            if lock.journal.last_seq <= sync_once(lock, transport).journal_floor:
+                return
+    finally:
+        transport.close()
+    raise AssertionError("the lock's journal did not drain")
+
+
 def enrol_request_body(request: Request) -> dict[str, str]:
     body = request.post_data_json
     assert isinstance(body, dict)
     return body
+
+
+def sign_in_to_app(page: Page) -> None:
+    page.goto("/portal/sign-in?next=/app/")
+    page.get_by_label("Email").fill(RESIDENT.email)
+    page.get_by_label("Password").fill(RESIDENT.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/app/$"))
 
 
 def unlock(page: Page, lock_journal_before: int, site: PortalSite) -> None:
@@ -83,9 +120,9 @@ def test_a_resident_unlocks_with_this_browser_online_then_offline(
     lock = site.install_lock(DOOR)
     near_field = NearField(lock).start()
     try:
-        site.sync_all(DOOR)  # the cloud learns where the lock listens
+        sync_all(site)  # the cloud learns where the lock listens
         with open_page(chromium, site, request.node.name, viewport=PHONE) as page:
-            sign_in_to_app(page, RESIDENT)
+            sign_in_to_app(page)
             page.goto(f"/app/properties/{site.world.property_id}/phone")
             expect(page.get_by_role("heading", name="Your doors")).to_be_visible()
 
@@ -141,7 +178,7 @@ def test_a_resident_unlocks_with_this_browser_online_then_offline(
             shoot(page, "unlocked offline")
 
             site.server = live_server.start(db_url, site.folder / "server", port=port)
-        site.sync_all(DOOR)
+        sync_all(site)
     finally:
         near_field.stop()
 

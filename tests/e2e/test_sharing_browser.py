@@ -12,9 +12,7 @@ after the sync the lock shows applied and the keypad refuses the code.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,15 +22,12 @@ from browser import (
     add_resident,
     check_page,
     confirm_dialogs,
-    make_portal_world,
     open_page,
-    serving_world,
     shoot,
     sign_in_to_app,
     text_of,
 )
 from playwright.sync_api import Browser, expect
-from sqlalchemy import Engine
 
 from factories import PASSWORD
 from keyturn.cloud.db import utcnow
@@ -54,15 +49,15 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 @pytest.fixture
-def site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[PortalSite]:
-    """The portal's building with Ada, a resident of 4B holding its unit key (which may be
-    shared), served with its mail."""
-    now = utcnow()
-    with session_factory(engine)() as session:
-        world = make_portal_world(session, now=now)
-        add_resident(session, world, RESIDENT, key_id=world.unit_key_id, now=now, resident=True)
-    with serving_world(db_url, engine, world, tmp_path) as served:
-        yield served
+def site(portal_site: PortalSite) -> PortalSite:
+    """The portal's building, served with its mail, and Ada: a resident of 4B holding its unit
+    key (which may be shared)."""
+    world = portal_site.world
+    with session_factory(portal_site.engine)() as session:
+        add_resident(
+            session, world, RESIDENT, key_id=world.unit_key_id, now=utcnow(), resident=True
+        )
+    return portal_site
 
 
 def local_now(site: PortalSite) -> datetime:
