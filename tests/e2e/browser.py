@@ -26,6 +26,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
+    Dialog,
     Page,
     Playwright,
     Request,
@@ -50,10 +51,12 @@ from factories import (
 from keyturn.cloud.auth.deps import CSRF_COOKIE
 from keyturn.cloud.db import utcnow
 from keyturn.cloud.devices.service import create_provisioning_token
+from keyturn.cloud.models import Key
 from keyturn.cloud.people.managers import service as managers_service
 from keyturn.cloud.people.managers.service import KeyLevel, Powers
 from keyturn.cloud.sessions import session_factory
 from keyturn.lock.agent import DownlinkResult, Lock
+from keyturn.lock.clock import HardwareClock
 from keyturn.lock.provision import provision_with_cloud
 from keyturn.lock.sync import HttpTransport, sync_once
 from keyturn.rules.consent import consent_required_in
@@ -197,6 +200,38 @@ def make_portal_world(
     )
 
 
+def add_resident(
+    session: Session,
+    world: PortalWorld,
+    login: Login,
+    *,
+    key_id: str,
+    now: datetime,
+    resident: bool = False,
+) -> str:
+    """`login` as a resident of 4B who can sign in, holding the key since a day ago (with
+    resident status at its doors if `resident`); committed. Their person id."""
+    person = make_member(
+        session,
+        email=login.email,
+        name=login.name,
+        password=login.password,
+        property_id=world.property_id,
+        role=Role.RESIDENT,
+        unit_id=world.unit_id,
+        now=now,
+    )
+    give_key(
+        session,
+        key=session.get_one(Key, key_id),
+        person_id=person.id,
+        starts_at=now - timedelta(days=1),
+        resident=resident,
+    )
+    session.commit()
+    return person.id
+
+
 # The running site: server, mail, locks ---------------------------------------------------------
 
 
@@ -219,8 +254,9 @@ class PortalSite:
     def overview(self) -> str:
         return f"/portal/properties/{self.world.property_id}"
 
-    def install_lock(self, door_name: str) -> Lock:
-        """A reference lock at the door, provisioned over HTTP as an installer does."""
+    def install_lock(self, door_name: str, clock: HardwareClock | None = None) -> Lock:
+        """A reference lock at the door, provisioned over HTTP as an installer does; on the
+        host's clock, or on `clock` (a ManualClock that a near-field test hook moves)."""
         with session_factory(self.engine)() as session, session.begin():
             token = create_provisioning_token(
                 session=session,
@@ -230,7 +266,7 @@ class PortalSite:
             )
         folder = self.folder / "locks" / door_name.replace(" ", "-")
         provision_with_cloud(folder, self.url, token)
-        lock = self.locks[door_name] = Lock.open(folder)
+        lock = self.locks[door_name] = Lock.open(folder, hardware_clock=clock)
         return lock
 
     def sync(self, door_name: str) -> DownlinkResult:
@@ -240,6 +276,18 @@ class PortalSite:
             return sync_once(self.locks[door_name], transport)
         finally:
             transport.close()
+
+    def sync_all(self, door_name: str) -> None:
+        """Sync the door's lock until its whole journal is in the cloud."""
+        lock = self.locks[door_name]
+        transport = HttpTransport(self.url, timeout_s=10.0)
+        try:
+            for _ in range(10):
+                if lock.journal.last_seq <= sync_once(lock, transport).journal_floor:
+                    return
+        finally:
+            transport.close()
+        raise AssertionError(f"the journal of the lock at {door_name} did not drain")
 
     def mail_to(
         self, address: str, *, after: int = 0, containing: re.Pattern[str] | None = None
@@ -431,6 +479,33 @@ def sign_in(page: Page, login: Login) -> None:
     page.get_by_label("Password").fill(login.password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/portal/(?!sign-in)"))
+
+
+def sign_in_to_app(page: Page, login: Login, *, checked: bool = False) -> None:
+    """Through the sign-in form, to the app's first page, as a resident or guest does; with
+    `checked`, both pages are held to check_page."""
+    page.goto("/portal/sign-in?next=/app/")
+    if checked:
+        check_page(page)
+    page.get_by_label("Email").fill(login.email)
+    page.get_by_label("Password").fill(login.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/app/$"))
+    if checked:
+        check_page(page)
+
+
+def confirm_dialogs(page: Page) -> list[str]:
+    """Accept every confirm() the page asks (the portal and the app ask before destructive
+    forms); the list collects their questions."""
+    asked: list[str] = []
+
+    def accept(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    return asked
 
 
 def csrf_cookie(page: Page) -> str:

@@ -15,6 +15,7 @@ import pytest
 from browser import (
     PortalSite,
     check_page,
+    confirm_dialogs,
     csrf_cookie,
     open_page,
     shoot,
@@ -22,7 +23,7 @@ from browser import (
     text_of,
     watch_of,
 )
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from factories import give_key, make_key, record_event, record_photo
@@ -149,18 +150,6 @@ def _starts_now(page: Page) -> None:
         starts.fill(moment.strftime("%Y-%m-%dT%H:%M"))
 
 
-def _confirm_every_dialog(page: Page) -> list[str]:
-    """Accept each confirm dialog (portal.js asks before destructive forms); their texts."""
-    asked: list[str] = []
-
-    def accept(dialog: Dialog) -> None:
-        asked.append(dialog.message)
-        dialog.accept()
-
-    page.on("dialog", accept)
-    return asked
-
-
 def test_a_manager_invites_gives_a_key_issues_a_code_and_the_door_opens(
     page: Page, portal_site: PortalSite
 ) -> None:
@@ -228,7 +217,7 @@ def test_a_manager_invites_gives_a_key_issues_a_code_and_the_door_opens(
     shoot(page, "history")
 
     # Ada → Credentials → "Suspend building access", after the browser's confirm.
-    asked = _confirm_every_dialog(page)
+    asked = confirm_dialogs(page)
     page.get_by_role("navigation").get_by_role("link", name="People").click()
     page.get_by_role("link", name="Ada Park").click()
     page.get_by_role("link", name="Credentials").click()

@@ -10,6 +10,7 @@ import pytest
 from keyturn.crypto.keys import SigningKeyPair
 from keyturn.crypto.mobile_keys import sign_challenge
 from keyturn.lock.near_field import PROTOCOL, NearField
+from keyturn.protocol.messages import ScheduleSpec, WindowSpec
 from keyturn.rules.types import CredentialType, Reason
 from lock.harness import Harness
 
@@ -87,6 +88,16 @@ def test_token_for_another_door_is_refused(harness: Harness, client: httpx.Clien
     assert record.reason is Reason.WRONG_DOOR
 
 
+def test_outside_the_weekly_hours_is_refused_in_the_holders_words(
+    harness: Harness, client: httpx.Client
+) -> None:
+    away = (harness.now().weekday() + 3) % 7  # not today in any time zone
+    token = harness.token(PHONE, schedule=ScheduleSpec(windows=(WindowSpec(away, 0, 1440),)))
+    refused = answer(client, token).json()
+    assert (refused["granted"], refused["reason"]) == (False, "outside_schedule")
+    assert refused["message"].startswith("Outside your weekly hours")
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [
@@ -134,6 +145,17 @@ def test_test_clock_moves_the_lock_and_expires_a_key(
     refused = answer(client, token).json()
     assert (refused["granted"], refused["detail"]) == (False, "token_expired")
     assert client.post("/test/clock", json={"at": "yesterday"}).status_code == 400
+
+
+def test_test_clock_sets_the_locks_time_whatever_signed_time_taught_it(
+    harness: Harness, client: httpx.Client
+) -> None:
+    # A sync found the lock 90 s slow: its time is now the hardware clock plus 90 s.
+    harness.lock.clock.learn(harness.clock.millis() + 90_000, None)
+    later = harness.now() + timedelta(hours=2)
+    moved = client.post("/test/clock", json={"at": later.isoformat()})
+    assert moved.json() == {"lock_time": later.isoformat()}
+    assert harness.lock.clock.now() == later
 
 
 def test_test_clock_is_absent_without_the_flag(harness: Harness) -> None:

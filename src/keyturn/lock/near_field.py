@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,7 +34,7 @@ REASON_WORDS = {
     Reason.GRANTED: "Unlocked.",
     Reason.UNKNOWN_CREDENTIAL: "The lock does not recognise this key.",
     Reason.WRONG_DOOR: "This key does not open this door.",
-    Reason.OUTSIDE_SCHEDULE: "This key does not open this door at this time.",
+    Reason.OUTSIDE_SCHEDULE: "Outside your weekly hours: this key does not open this door now.",
     Reason.NOT_YET_VALID: "This key is not valid yet.",
     Reason.EXPIRED: "This key has expired.",
     Reason.REVOKED: "This key was revoked.",
@@ -94,8 +94,8 @@ class NearField:
 
     `guard` serialises every call into the Lock with its other users (the stdin runner, the
     demo's traffic); pass the same one to them. `test_clock`, when given, must be the lock's
-    hardware clock and turns on POST /near-field/v1/test/clock, which sets it: for tests only,
-    never on a real lock.
+    hardware clock and turns on POST /near-field/v1/test/clock, which moves it so that the
+    lock's time is the one asked for: for tests only, never on a real lock.
     """
 
     def __init__(
@@ -176,7 +176,8 @@ class NearField:
         if moment is None or moment.tzinfo is None:
             raise BadMessage("'at' must be an ISO 8601 time with a UTC offset")
         with self.guard:
-            self.test_clock.set(moment)
+            # The lock's time is the hardware clock plus what signed time taught it.
+            self.test_clock.set(moment - timedelta(milliseconds=self.lock.clock.offset_ms))
             return {"lock_time": self.lock.clock.now().isoformat()}
 
 

@@ -27,6 +27,20 @@ def _single_day(db: Session) -> SingleDayCode:
     return db.scalars(select(SingleDayCode)).one()
 
 
+def _scheduled_guest(site: Site) -> dict[str, object]:
+    """Sam, from 6 Mar 18:00 to 8 Mar 12:00 (New York), Fridays and Saturdays 09:00-21:00."""
+    return {
+        "email": "sam@example.org",
+        "display_name": "Sam",
+        "key_id": site.resident_key_id,
+        "starts_at": "2026-03-06T18:00",
+        "ends_at": "2026-03-08T12:00",
+        "weekdays": ["4", "5"],
+        "window_start": "09:00",
+        "window_end": "21:00",
+    }
+
+
 def test_the_sharing_page_offers_only_my_doors_and_keys(browsers: Portal, site: Site) -> None:
     page = browsers.as_person(site.person("resident")).get(_sharing(site))
     assert page.status_code == 200
@@ -126,16 +140,7 @@ def test_inviting_a_guest_on_a_schedule_is_what_the_api_shows(
     browser = browsers.as_person(site.person("resident"))
     answer = browser.post(
         f"{_sharing(site)}/guests",
-        {
-            "email": "sam@example.org",
-            "display_name": "Sam",
-            "key_id": site.resident_key_id,
-            "starts_at": "2026-03-06T18:00",
-            "ends_at": "2026-03-08T12:00",
-            "weekdays": ["4", "5"],
-            "window_start": "09:00",
-            "window_end": "21:00",
-        },
+        _scheduled_guest(site),
         follow_redirects=False,
     )
     assert answer.status_code == 303
@@ -155,6 +160,21 @@ def test_inviting_a_guest_on_a_schedule_is_what_the_api_shows(
     assert revoked.status_code == 303
     db.expire_all()
     assert db.get_one(Grant, grant.id).revoked_at is not None
+
+
+def test_the_guests_email_says_when_in_the_buildings_time(
+    browsers: Portal, site: Site, db: Session
+) -> None:
+    browsers.as_person(site.person("resident")).post(
+        f"{_sharing(site)}/guests",
+        _scheduled_guest(site),
+        follow_redirects=False,
+    )
+    (mail,) = [m for m in mails_to(db, "sam@example.org") if m.subject.startswith("Your access")]
+    text = " ".join(mail.body_text.split())
+    assert "From Fri 6 Mar 2026, 18:00 until Sun 8 Mar 2026, 12:00;" in text
+    assert "hours: Fri, Sat 09:00\N{EN DASH}21:00 (the building's local time)" in text
+    assert "2026-03-06T" not in text
 
 
 def test_a_bad_invitation_comes_back_with_its_messages(browsers: Portal, site: Site) -> None:

@@ -5,7 +5,7 @@ Pure functions of their arguments, so templates and tests get the same words.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -33,6 +33,12 @@ def local_date(value: datetime | None, zone: ZoneInfo) -> str:
         return "—"
     here = value.astimezone(zone)
     return f"{here:%a} {here.day} {here:%b %Y}"
+
+
+def local_moment(value: datetime, zone: ZoneInfo) -> str:
+    """ "Sat 5 Dec 2026, 18:53" in the property's zone: a day and time that stand alone, as in
+    an email read on another day."""
+    return f"{local_date(value, zone)}, {value.astimezone(zone):%H:%M}"
 
 
 def ago(value: datetime | None, now: datetime) -> str:
@@ -74,6 +80,19 @@ def schedule_words(windows: Iterable[tuple[int, str, str]]) -> str:
     return "; ".join(
         f"{_days_words(days)} {_hours_words(hours)}"
         for hours, days in sorted(groups.items(), key=lambda group: group[1][0])
+    )
+
+
+def key_hours(schedule: Mapping[str, object]) -> str:
+    """A key's stored schedule (`Key.schedule_json`: {"windows": [{"weekday", "start",
+    "end"}, ...]}) in the words of `schedule_words`."""
+    windows = schedule.get("windows")
+    if not isinstance(windows, list):
+        return schedule_words(())
+    return schedule_words(
+        (int(item["weekday"]), str(item["start"]), str(item["end"]))
+        for item in windows
+        if isinstance(item, dict)
     )
 
 

@@ -24,7 +24,7 @@ from keyturn.cloud.access.explain.holdings import (
 )
 from keyturn.cloud.access.explain.steps import decide_on
 from keyturn.cloud.models import Grant, GrantKind, Key, Property
-from keyturn.cloud.web.formatting import local_time, schedule_words
+from keyturn.cloud.web.formatting import key_hours, local_time
 from keyturn.rules.types import CredentialType, Reason
 
 REFUSALS = {
@@ -94,7 +94,7 @@ def my_doors_now(
     held = []
     for grant in grants:
         key = grant.key
-        hours = _hours(key.schedule_json or {})
+        hours = key_hours(key.schedule_json or {})
         doors = tuple(
             _door_now(session, master_key, property_id, person_id, grant, door_id, hours, now)
             for door_id in sorted(door.id for door in key.doors)
@@ -118,17 +118,6 @@ def _giver(givers: dict[str, str], created_by: str | None, person_id: str) -> st
     if created_by is None or created_by == person_id:
         return None
     return givers.get(created_by)
-
-
-def _hours(schedule: dict[str, object]) -> str:
-    windows = schedule.get("windows")
-    if not isinstance(windows, list):
-        return schedule_words(())
-    return schedule_words(
-        (int(item["weekday"]), str(item["start"]), str(item["end"]))
-        for item in windows
-        if isinstance(item, dict)
-    )
 
 
 def _door_now(

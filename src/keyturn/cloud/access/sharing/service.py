@@ -56,6 +56,7 @@ from keyturn.cloud.models import (
     SingleDayCode,
 )
 from keyturn.cloud.people.profiles import read_profile_at
+from keyturn.cloud.web.formatting import key_hours, local_moment
 from keyturn.protocol.messages import WindowSpec
 from keyturn.rules.errors import InvalidGrant, InvalidSchedule
 from keyturn.rules.grants import GUEST_MAX_LEAD, validate_courier_doors, validate_guest_window
@@ -283,11 +284,13 @@ def _mail_access(
     if person.email is None:
         return
     doors = ", ".join(sorted(door.name for door in key.doors))
-    until = grant.ends_at.isoformat() if grant.ends_at else "until revoked"
+    zone = prop.zone
+    until = f"until {local_moment(grant.ends_at, zone)}" if grant.ends_at else "until revoked"
     body = (
         f"Hello {person.display_name},\n\n"
         f"{giver.display_name} {what} at {prop.name}: {doors}.\n"
-        f"From {grant.starts_at.isoformat()} to {until}.\n\n"
+        f"From {local_moment(grant.starts_at, zone)} {until}; "
+        f"hours: {key_hours(key.schedule_json or {})} (the building's local time).\n\n"
         "Sign in to the Keyturn app and enrol your phone to receive your mobile key.\n"
     )
     enqueue_mail(session, person.email, f"Your access to {prop.name}", body, person_id=person.id)
