@@ -41,7 +41,6 @@ from keyturn.cloud.db import utcnow
 from keyturn.cloud.models import Device, Event, Person
 from keyturn.cloud.sessions import session_factory
 from keyturn.lock.near_field import NearField
-from keyturn.lock.sync import HttpTransport, sync_once
 from keyturn.rules.consent import NYC
 from keyturn.rules.types import CredentialType, Reason
 from smtp_server import Mailbox, smtp_server
@@ -95,19 +94,6 @@ def move_in_by_email(site: PortalSite) -> None:
             },
         )
         assert moved.status_code == 201, moved.text
-
-
-def sync_all(site: PortalSite) -> None:
-    """Sync the door's lock until its journal is all in the cloud."""
-    lock = site.locks[DOOR]
-    transport = HttpTransport(site.url, timeout_s=10.0)
-    try:
-        for _ in range(10):
-            if lock.journal.last_seq <= sync_once(lock, transport).journal_floor:
-                return
-    finally:
-        transport.close()
-    raise AssertionError("the lock's journal did not drain")
 
 
 def enrol_request_body(request: Request) -> dict[str, str]:
@@ -205,7 +191,7 @@ def test_an_invited_resident_consents_enrols_and_unlocks_home_online_then_offlin
     site.install_lock(DOOR)
     near_field = NearField(site.locks[DOOR]).start()
     try:
-        sync_all(site)  # the lock learns 4B's key, the cloud where the lock listens
+        site.sync_all(DOOR)  # the lock learns 4B's key, the cloud where the lock listens
         with open_page(chromium, site, request.node.name, viewport=PHONE) as page:
             accept_the_invitation(page, site)
             consent_then_open_the_doors_page(page, site)
@@ -231,7 +217,7 @@ def test_an_invited_resident_consents_enrols_and_unlocks_home_online_then_offlin
             shoot(page, "unlocked offline")
 
             site.server = live_server.start_again(site.server)
-            sync_all(site)
+            site.sync_all(DOOR)
             page.goto(f"/app/properties/{site.world.property_id}/history")
             mine = page.locator("li.entry").filter(has_text=RESIDENT.name)
             expect(mine.filter(has_text=f"Opened · {DOOR}")).to_have_count(2)
