@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from factories import make_member
-from keyturn.cloud.models import Grant, GrantKind, OneTimeCode, SingleDayCode
+from keyturn.cloud.models import Grant, GrantKind, Key, OneTimeCode, SingleDayCode
 from keyturn.rules.types import Role
 from portal_pages import Portal, assert_no_raw_ids, visible_text
 from worlds import Site, mails_to, sync
@@ -160,6 +160,27 @@ def test_inviting_a_guest_on_a_schedule_is_what_the_api_shows(
     assert revoked.status_code == 303
     db.expire_all()
     assert db.get_one(Grant, grant.id).revoked_at is not None
+
+
+def test_guests_on_hours_of_their_own_get_keys_named_for_people_not_ids(
+    browsers: Portal, site: Site, db: Session
+) -> None:
+    """A guest's hours make a key of their own: "<key>, guest hours (N)", no id, no guest."""
+    browser = browsers.as_person(site.person("resident"))
+    for email in ("sam@example.org", "kim@example.org"):
+        invited = browser.post(
+            f"{_sharing(site)}/guests",
+            {**_scheduled_guest(site), "email": email, "display_name": email[:3].title()},
+            follow_redirects=False,
+        )
+        assert invited.status_code == 303
+    db.expire_all()
+    guests = db.scalars(select(Grant).where(Grant.kind == GrantKind.GUEST)).all()
+    shared = db.get_one(Key, site.resident_key_id).name
+    assert sorted(db.get_one(Key, grant.key_id).name for grant in guests) == [
+        f"{shared}, guest hours (1)",
+        f"{shared}, guest hours (2)",
+    ]
 
 
 def test_the_guests_email_says_when_in_the_buildings_time(

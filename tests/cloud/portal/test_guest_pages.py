@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from factories import Clock
-from keyturn.cloud.models import Grant, GrantKind, OneTimeCode, SingleDayCode
+from keyturn.cloud.models import Grant, GrantKind, Key, OneTimeCode, SingleDayCode
 from portal_pages import Portal, assert_no_raw_ids, visible_text
 from worlds import Site, sync
 
@@ -169,6 +169,7 @@ def test_booking_a_service_provider_needs_a_weekly_schedule_and_lists_it(
     assert "Mon 12:00 to 13:00" in booked.text
     assert_no_raw_ids(booked.text)
     grant = db.scalars(select(Grant).where(Grant.kind == GrantKind.SERVICE_PROVIDER)).one()
+    assert db.get_one(Key, grant.key_id).name == "service provider: Dog walker (1)"
     manager.post(_page(site) + f"/service-providers/{grant.id}/revoke")
     db.expire_all()
     assert db.get_one(Grant, grant.id).revoked_at is not None

@@ -42,7 +42,6 @@ from keyturn.cloud.auth import links
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.auth.permissions import Principal, acts_for_property
-from keyturn.cloud.db import new_id
 from keyturn.cloud.mail.service import enqueue_mail
 from keyturn.cloud.models import (
     Door,
@@ -217,7 +216,8 @@ def _guest_key(session: Session, key: Key, windows: Sequence[Window]) -> Key:
         raise InvalidSchedule("a guest's windows must lie inside the shared key's schedule")
     derived = Key(
         property_id=key.property_id,
-        name=f"{key.name[:150]} (guest {new_id()[:8]})",
+        # Never the guest's name: a key's name would outlive the guest's erasure.
+        name=_numbered_key_name(session, key.property_id, f"{key.name[:140]}, guest hours"),
         schedule_json=own,
         may_share=False,
         provides_doorcodes=False,
@@ -226,6 +226,20 @@ def _guest_key(session: Session, key: Key, windows: Sequence[Window]) -> Key:
     session.add(derived)
     session.flush()
     return derived
+
+
+def _numbered_key_name(session: Session, property_id: str, stem: str) -> str:
+    """ "<stem> (N)", N one more than the property's keys of that stem so far: a name a person
+    reads where the key is listed, unique at the property, without an id in it. Writers at a
+    property take turns, so two requests never count the same N (`properties.write_locks`)."""
+    prefix = f"{stem} ("
+    taken = session.scalars(
+        select(Key.name).where(
+            Key.property_id == property_id, Key.name.startswith(prefix, autoescape=True)
+        )
+    ).all()
+    numbers = [int(n) for name in taken if (n := name[len(prefix) : -1]).isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1})"
 
 
 def _inside(window: WindowSpec, outer: Sequence[WindowSpec]) -> bool:
@@ -642,7 +656,9 @@ def _add_visitor(
             check_door_is_callers(session, creator.id, door, now, residence_needs_resident=True)
     key = Key(
         property_id=prop.id,
-        name=f"{kind.value.replace('_', ' ')}: {visitor.display_name[:150]} ({new_id()[:8]})",
+        name=_numbered_key_name(
+            session, prop.id, f"{kind.value.replace('_', ' ')}: {visitor.display_name[:140]}"
+        ),
         schedule_json=schedule_json(visitor.windows),
     )
     key.doors = list(doors)
