@@ -258,3 +258,31 @@ def test_an_expired_data_copy_link_answers_the_clear_page_and_changes_nothing(
     db.expire_all()
     [row] = db.scalars(select(DataSubjectRequest)).all()
     assert row.state == RequestState.IN_PROGRESS
+
+
+def test_rule_d7_a_copy_link_of_a_request_on_hold_answers_a_page_and_works_once_released(
+    portal: Portal, db: Session, site: Site, clock: Clock, tmp_path: Path
+) -> None:
+    token = _copy_link_mailed(db, site, clock, tmp_path)
+    [row] = db.scalars(select(DataSubjectRequest)).all()
+    reviewer = site.person("portfolio_manager")
+    requests.hold_request(
+        session=db,
+        request_id=row.id,
+        reason="fraud investigation",
+        reviewer_id=reviewer,
+        now=clock(),
+    )
+    db.commit()
+    client = portal.anonymous()
+
+    held = client.post("/data-copy", data={"token": token})
+    requests.release_request(session=db, request_id=row.id, reviewer_id=reviewer, now=clock())
+    db.commit()
+    released = client.post("/data-copy", data={"token": token})
+
+    assert held.status_code == 409
+    assert held.headers["content-type"].startswith("text/html")
+    assert "Your copy cannot be downloaded now" in held.text
+    assert released.status_code == 200
+    assert released.headers["content-type"] == "application/zip"

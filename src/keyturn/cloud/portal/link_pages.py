@@ -25,6 +25,7 @@ from keyturn.cloud.auth.schemas import (
 )
 from keyturn.cloud.portal.templating import render
 from keyturn.cloud.privacy import copy_links
+from keyturn.cloud.privacy.errors import WrongState
 from keyturn.cloud.privacy.public.schemas import CopyLinkIn
 
 router = APIRouter(include_in_schema=False)
@@ -270,6 +271,15 @@ def download_data_copy(
     except InvalidLink:
         db.rollback()
         return _invalid_link(request, invitation=False, data_copy=True)
+    except WrongState:
+        # Paused or refused after the link was mailed (D7): the link stays unspent.
+        db.rollback()
+        return _page(
+            request,
+            "links/copy_unavailable.html",
+            "Your copy cannot be downloaded now",
+            status_code=409,
+        )
     db.commit()
     headers = {
         "Content-Disposition": f'attachment; filename="keyturn-data-{row.id[:8]}.zip"',
