@@ -81,8 +81,11 @@ def _seed_two_homes(site: PortalSite) -> Doors:
             starts_at=now - timedelta(days=3),
             resident=True,
         )
+        # Invited a while ago: a guest whose key starts this very second may meet a lock
+        # that counts from the next whole second.
+        invited_at = now - timedelta(minutes=10)
         principal = auth_service.principal_from_token(
-            session=session, secret=token_for(session, ada.id, now=now), now=now
+            session=session, secret=token_for(session, ada.id, now=invited_at), now=invited_at
         )
         guest = sharing.invite_guest(
             session=session,
@@ -93,10 +96,10 @@ def _seed_two_homes(site: PortalSite) -> Doors:
                 email=GUEST.email,
                 display_name=GUEST.name,
                 key_id=world.unit_key_id,
-                starts_at=now - timedelta(minutes=5),
-                ends_at=now + timedelta(days=7),
+                starts_at=invited_at,
+                ends_at=invited_at + timedelta(days=7),
             ),
-            now=now,
+            now=invited_at,
         )
         give_keycard(
             session, property_id=world.property_id, person_id=guest.person_id, card_uid=GUEST_CARD
