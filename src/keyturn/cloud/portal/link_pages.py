@@ -1,5 +1,5 @@
-"""The pages emailed one-time links land on: resetting a password and accepting an invitation,
-over the same `auth.links` services as the API's public routes.
+"""The pages emailed one-time links land on: resetting a password, accepting an invitation and
+downloading the copy a data request asked for, over the same services as the API's public routes.
 
 The link's token travels in the URL fragment, which never reaches the server: the form has a
 `token` field that portal.js fills from the fragment and hides (without JS, a person pastes it).
@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from keyturn.cloud.auth import links
-from keyturn.cloud.auth.deps import Config, Db, Now, public_route
+from keyturn.cloud.auth.deps import AppSettings, Config, Db, MasterKey, Now, public_route
 from keyturn.cloud.auth.errors import InvalidLink
 from keyturn.cloud.auth.schemas import (
     InvitationAccept,
@@ -24,10 +24,14 @@ from keyturn.cloud.auth.schemas import (
     PasswordResetRequest,
 )
 from keyturn.cloud.portal.templating import render
+from keyturn.cloud.privacy import copy_links
+from keyturn.cloud.privacy.errors import WrongState
+from keyturn.cloud.privacy.public.schemas import CopyLinkIn
 
 router = APIRouter(include_in_schema=False)
 RESET_PATH = "/reset-password"
 INVITATION_PATH = "/invitation"
+DATA_COPY_PATH = "/data-copy"  # copy_links mails {public_url}/data-copy#token=...
 LINK_IS_CREDENTIAL = "the emailed one-time link is the credential"
 SIGN_IN = "/portal/sign-in"
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -68,7 +72,7 @@ def _page(
     )
 
 
-def _invalid_link(request: Request, *, invitation: bool) -> HTMLResponse:
+def _invalid_link(request: Request, *, invitation: bool, data_copy: bool = False) -> HTMLResponse:
     """The link's own answer when it is unknown, used or expired (InvalidLink's 400)."""
     return _page(
         request,
@@ -76,6 +80,7 @@ def _invalid_link(request: Request, *, invitation: bool) -> HTMLResponse:
         "This link has expired or was already used",
         status_code=400,
         invitation=invitation,
+        data_copy=data_copy,
     )
 
 
@@ -215,3 +220,65 @@ def accept_invitation(
     return _page(
         request, "links/done.html", "Your account is ready", invitation=True, sign_in=SIGN_IN
     )
+
+
+# -- a data request's copy ------------------------------------------------------------------
+
+
+@router.get(
+    DATA_COPY_PATH, response_class=HTMLResponse, dependencies=[public_route(LINK_IS_CREDENTIAL)]
+)
+def data_copy_form(request: Request) -> HTMLResponse:
+    """Download the copy a reviewer approved (D1) with the emailed one-time link."""
+    return _page(request, "links/data_copy.html", "Download your data")
+
+
+@router.post(
+    DATA_COPY_PATH, response_class=Response, dependencies=[public_route(LINK_IS_CREDENTIAL)]
+)
+def download_data_copy(
+    request: Request,
+    db: Db,
+    now: Now,
+    master_key: MasterKey,
+    settings: AppSettings,
+    token: Annotated[str, Form(max_length=400)] = "",
+) -> Response:
+    """The zip, as POST /api/v1/data-requests/copy answers it; the link is spent and the
+    request completed."""
+    try:
+        body = CopyLinkIn.model_validate({"token": token.strip()})
+    except ValidationError as error:
+        return _page(
+            request,
+            "links/data_copy.html",
+            "Download your data",
+            status_code=422,
+            errors=_messages(error),
+        )
+    try:
+        row, data = copy_links.take_copy(
+            session=db,
+            master_key=master_key,
+            photo_dir=settings.photo_dir,
+            secret=body.token,
+            now=now,
+        )
+    except InvalidLink:
+        db.rollback()
+        return _invalid_link(request, invitation=False, data_copy=True)
+    except WrongState:
+        # Paused or refused after the link was mailed (D7): the link stays unspent.
+        db.rollback()
+        return _page(
+            request,
+            "links/copy_unavailable.html",
+            "Your copy cannot be downloaded now",
+            status_code=409,
+        )
+    db.commit()
+    headers = {
+        "Content-Disposition": f'attachment; filename="keyturn-data-{row.id[:8]}.zip"',
+        **NO_STORE,
+    }
+    return Response(data, media_type="application/zip", headers=headers)
