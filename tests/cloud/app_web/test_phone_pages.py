@@ -82,7 +82,7 @@ def test_only_the_apps_pages_may_connect_to_loopback(browsers: Portal, site: Sit
     assert "http://127.0.0.1:*" in APP_CONTENT_SECURITY_POLICY
     assert "127.0.0.1" not in CONTENT_SECURITY_POLICY
     browser = browsers.as_person(site.person("resident"))
-    portal = browser.get("/portal/")
+    portal = browser.get(f"/portal/properties/{site.property_id}")
     assert portal.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     sign_in = browsers.anonymous().get("/portal/sign-in")
     assert "127.0.0.1" not in sign_in.headers["content-security-policy"]

@@ -193,6 +193,8 @@ def test_the_front_door_sends_each_person_to_their_own_front_end(
     manager = portal.as_person(site.person("property_manager")).get("/", follow_redirects=True)
     assert (resident.url.path, resident.status_code) == ("/app/", 200)
     assert (manager.url.path, manager.status_code) == ("/portal/", 200)
+    straying = portal.as_person(site.person("resident")).get("/portal/", follow_redirects=False)
+    assert straying.headers["location"] == "/app/"  # the portal's home is for managers
     asked = portal.as_person(site.person("resident")).get(
         "/portal/sign-in?next=/app/history", follow_redirects=False
     )

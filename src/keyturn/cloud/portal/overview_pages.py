@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from keyturn.cloud.auth.deps import Db, public_route
 from keyturn.cloud.auth.permissions import Action
 from keyturn.cloud.portal.templating import SIGN_IN_PATH, render
 from keyturn.cloud.properties.overview import properties_listed, property_overview
 from keyturn.cloud.web.gate import Viewer, page
+from keyturn.cloud.web.homes import PORTAL_HOME, home_of
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
@@ -19,8 +20,11 @@ router = APIRouter(prefix="/portal", include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def home(
     request: Request, viewer: Annotated[Viewer, page(Action.ACCOUNT_READ)], db: Db
-) -> HTMLResponse:
-    """Every property the caller has a role at."""
+) -> Response:
+    """Every property the caller manages; someone who manages none has the app instead."""
+    own = home_of(session=db, person_id=viewer.principal.person_id)
+    if own != PORTAL_HOME:
+        return RedirectResponse(own, status_code=303)
     listed = properties_listed(session=db, person_id=viewer.principal.person_id)
     return render(request, "home.html", viewer=viewer, title="Your properties", properties=listed)
 
