@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -511,3 +511,43 @@ def confirm_dialogs(page: Page) -> list[str]:
 def csrf_cookie(page: Page) -> str:
     """The CSRF cookie's value, which a page's forms carry as csrf_token."""
     return next(c["value"] for c in page.context.cookies() if c["name"] == CSRF_COOKIE)
+
+
+def walk(
+    page: Page,
+    starts: list[str],
+    *,
+    within: str,
+    not_pages: tuple[str, ...],
+    limit: int,
+    shot_name: Callable[[str], str],
+) -> dict[str, int]:
+    """Every page under `within` three links deep from `starts`, as a person clicking through
+    would reach it: each answers 200 and meets check_page, with a screenshot named by
+    `shot_name(path)`; links holding any of `not_pages` (files, sign-out) are not followed.
+    The paths walked, with their statuses."""
+    seen: dict[str, int] = {}
+    queue = [(start, 0) for start in starts]
+    while queue and len(seen) < limit:
+        href, depth = queue.pop(0)
+        path = href.split("?")[0]
+        if path in seen:
+            continue
+        response = page.goto(href)
+        assert response is not None
+        seen[path] = response.status
+        assert response.status == 200, f"{href} answered {response.status}"
+        check_page(page)
+        shoot(page, shot_name(path))
+        if depth < 3:
+            hrefs = page.eval_on_selector_all(
+                "a[href]", "links => links.map(a => a.getAttribute('href'))"
+            )
+            queue.extend(
+                (href.split("#")[0], depth + 1)
+                for href in hrefs
+                if isinstance(href, str)
+                and href.startswith(within)
+                and not any(part in href for part in not_pages)
+            )
+    return seen

@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from browser import Login, PortalSite, check_page, open_page, shoot
+from browser import Login, PortalSite, open_page, sign_in_to_app, walk
 from playwright.sync_api import Browser, Page
 
 from factories import MASTER_KEY, PASSWORD, give_key, make_member, record_event, record_photo
@@ -107,46 +107,17 @@ def _seed_resident_and_guest(site: PortalSite) -> None:
         )
 
 
-def _sign_in_to_app(page: Page, login: Login) -> None:
-    page.goto("/portal/sign-in?next=/app/")
-    page.get_by_label("Email").fill(login.email)
-    page.get_by_label("Password").fill(login.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/app/$"))
-
-
-def _app_links(page: Page) -> list[str]:
-    hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))")
-    return [
-        href.split("#")[0]
-        for href in hrefs
-        if isinstance(href, str)
-        and href.startswith("/app/")
-        and not any(part in href for part in NOT_PAGES)
-    ]
-
-
 def walk_app(page: Page, property_id: str) -> dict[str, int]:
-    """Every /app page three links deep from the app's home: each answers 200 and meets
-    check_page, with a screenshot; the paths walked and their statuses."""
+    """Every /app page three links deep from the app's home (browser.walk)."""
     ids = re.compile(r"[0-9a-f]{8}-[0-9a-f-]{27}")
-    seen: dict[str, int] = {}
-    queue = [("/app/", 0)]
-    while queue and len(seen) < CRAWL_LIMIT:
-        href, depth = queue.pop(0)
-        path = href.split("?")[0]
-        if path in seen:
-            continue
-        response = page.goto(href)
-        assert response is not None
-        seen[path] = response.status
-        assert response.status == 200, f"{href} answered {response.status}"
-        check_page(page)
+
+    def shot_name(path: str) -> str:
         named = path.removeprefix("/app/").replace(property_id, "property")
-        shoot(page, ids.sub("id", named).replace("/", " ") or "home")
-        if depth < 3:
-            queue.extend((link, depth + 1) for link in _app_links(page))
-    return seen
+        return ids.sub("id", named).replace("/", " ") or "home"
+
+    return walk(
+        page, ["/app/"], within="/app/", not_pages=NOT_PAGES, limit=CRAWL_LIMIT, shot_name=shot_name
+    )
 
 
 def _property_pages(seen: dict[str, int], property_id: str) -> set[str]:
@@ -159,7 +130,7 @@ def test_every_app_page_a_resident_reaches_answers_named_and_accessible_on_a_pho
 ) -> None:
     _seed_resident_and_guest(portal_site)
     with open_page(chromium, portal_site, request.node.name, viewport=PHONE) as page:
-        _sign_in_to_app(page, RESIDENT)
+        sign_in_to_app(page, RESIDENT)
         seen = walk_app(page, portal_site.world.property_id)
     pages = _property_pages(seen, portal_site.world.property_id)
     expected = {"/phone", "/sharing", "/history", "/privacy", "/privacy/copy", "/privacy/deletion"}
@@ -174,7 +145,7 @@ def test_every_app_page_a_guest_reaches_answers_named_and_accessible_on_a_phone(
 ) -> None:
     _seed_resident_and_guest(portal_site)
     with open_page(chromium, portal_site, request.node.name, viewport=PHONE) as page:
-        _sign_in_to_app(page, GUEST)
+        sign_in_to_app(page, GUEST)
         seen = walk_app(page, portal_site.world.property_id)
     pages = _property_pages(seen, portal_site.world.property_id)
     assert {"/phone", "/history", "/privacy"} <= pages, f"reached only {sorted(pages)}"

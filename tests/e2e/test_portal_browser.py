@@ -21,6 +21,7 @@ from browser import (
     shoot,
     sign_in,
     text_of,
+    walk,
     watch_of,
 )
 from playwright.sync_api import Browser, Page, expect
@@ -325,17 +326,6 @@ CRAWL_LIMIT = 45
 NOT_PAGES = ("/sign-out", "/photos/", "export.csv", "/live")
 
 
-def _page_links(page: Page) -> list[str]:
-    hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))")
-    return [
-        href.split("#")[0]
-        for href in hrefs
-        if isinstance(href, str)
-        and href.startswith("/portal/")
-        and not any(part in href for part in NOT_PAGES)
-    ]
-
-
 def test_every_page_a_portfolio_manager_reaches_answers_named_and_accessible(
     page: Page, portal_site: PortalSite
 ) -> None:
@@ -345,21 +335,14 @@ def test_every_page_a_portfolio_manager_reaches_answers_named_and_accessible(
     portal_site.sync("Main entrance")
     sign_in(page, portal_site.world.owner)
     start = portal_site.overview
-    seen: dict[str, int] = {}
-    queue = [(start, 0), ("/portal/account", 0)]
-    while queue and len(seen) < CRAWL_LIMIT:
-        href, depth = queue.pop(0)
-        path = href.split("?")[0]
-        if path in seen:
-            continue
-        response = page.goto(href)
-        assert response is not None
-        seen[path] = response.status
-        assert response.status == 200, f"{href} answered {response.status}"
-        check_page(page)
-        shoot(page, path.removeprefix(start).strip("/") or "overview")
-        if depth < 3:
-            queue.extend((link, depth + 1) for link in _page_links(page))
+    seen = walk(
+        page,
+        [start, "/portal/account"],
+        within="/portal/",
+        not_pages=NOT_PAGES,
+        limit=CRAWL_LIMIT,
+        shot_name=lambda path: path.removeprefix(start).strip("/") or "overview",
+    )
     sections = {"/alerts", "/people", "/keys", "/guests", "/history", "/devices", "/requests"}
     assert {start + section for section in sections} <= set(seen)
     assert {start + "/retention", start + "/audit"} <= set(seen)
