@@ -16,20 +16,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from browser import Login, PortalSite, check_page, open_page, shoot, text_of
+from browser import Login, PortalSite, add_resident, check_page, open_page, shoot, text_of
 from playwright.sync_api import Browser, Dialog, Page, expect
 from sqlalchemy import select
 
-from factories import MASTER_KEY, PASSWORD, give_key, give_keycard, make_key, make_member, token_for
+from factories import MASTER_KEY, PASSWORD, give_key, give_keycard, make_key, token_for
 from keyturn.cloud.access.sharing import service as sharing
 from keyturn.cloud.access.sharing.schemas import GuestInvite
 from keyturn.cloud.auth import service as auth_service
 from keyturn.cloud.auth.config import AuthConfig
 from keyturn.cloud.db import utcnow
-from keyturn.cloud.models import Door, Event, Key, Person, RequestKind
+from keyturn.cloud.models import Door, Event, Person, RequestKind
 from keyturn.cloud.privacy import requests as workflow
 from keyturn.cloud.sessions import session_factory
-from keyturn.rules.types import Role
 from keyturn.settings import PHOTO_DIR
 
 pytestmark = pytest.mark.slow
@@ -58,29 +57,17 @@ def _seed_two_homes(site: PortalSite) -> Doors:
     is tried at each (a residence door photographs it, P2), and both locks sync it all up."""
     world = site.world
     now = utcnow()
+    with session_factory(site.engine)() as session:
+        ada_id = add_resident(
+            session, world, RESIDENT, key_id=world.unit_key_id, now=now, resident=True
+        )
     with session_factory(site.engine)() as session, session.begin():
         doors = {
             door.name: door
             for door in session.scalars(select(Door).where(Door.property_id == world.property_id))
         }
         world.door_names[doors["5C door"].id] = "5C door"
-        ada = make_member(
-            session,
-            email=RESIDENT.email,
-            name=RESIDENT.name,
-            password=RESIDENT.password,
-            property_id=world.property_id,
-            role=Role.RESIDENT,
-            unit_id=world.unit_id,
-            now=now,
-        )
-        give_key(
-            session,
-            key=session.get_one(Key, world.unit_key_id),
-            person_id=ada.id,
-            starts_at=now - timedelta(days=3),
-            resident=True,
-        )
+        ada = session.get_one(Person, ada_id)
         # Invited a while ago: a guest whose key starts this very second may meet a lock
         # that counts from the next whole second.
         invited_at = now - timedelta(minutes=10)

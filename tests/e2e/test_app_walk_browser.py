@@ -10,12 +10,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from browser import Login, PortalSite, open_page, sign_in_to_app, walk
+from browser import Login, PortalSite, add_resident, open_page, sign_in_to_app, walk
 from playwright.sync_api import Browser, Page
 
 from factories import MASTER_KEY, PASSWORD, give_key, make_member, record_event, record_photo
 from keyturn.cloud.db import utcnow
-from keyturn.cloud.models import Door, GrantKind, Key, RequestKind
+from keyturn.cloud.models import Door, GrantKind, Key, Person, RequestKind
 from keyturn.cloud.privacy import requests as workflow
 from keyturn.cloud.sessions import session_factory
 from keyturn.rules.types import CredentialType, Reason, Role
@@ -38,25 +38,13 @@ def _seed_resident_and_guest(site: PortalSite) -> None:
     a copy of her data, so her privacy page lists a request."""
     world = site.world
     now = utcnow()
+    with session_factory(site.engine)() as session:
+        ada_id = add_resident(
+            session, world, RESIDENT, key_id=world.unit_key_id, now=now, resident=True
+        )
     with session_factory(site.engine)() as session, session.begin():
-        ada = make_member(
-            session,
-            email=RESIDENT.email,
-            name=RESIDENT.name,
-            password=RESIDENT.password,
-            property_id=world.property_id,
-            role=Role.RESIDENT,
-            unit_id=world.unit_id,
-            now=now,
-        )
+        ada = session.get_one(Person, ada_id)
         unit_key = session.get_one(Key, world.unit_key_id)
-        give_key(
-            session,
-            key=unit_key,
-            person_id=ada.id,
-            starts_at=now - timedelta(days=3),
-            resident=True,
-        )
         give_key(
             session,
             key=session.get_one(Key, world.gym_key_id),
