@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -32,13 +31,8 @@ from keyturn.cloud.auth.deps import (
 )
 from keyturn.cloud.auth.errors import NotFound
 from keyturn.cloud.auth.permissions import Action, Principal, allowed_actions, standing_at
-from keyturn.cloud.models import Property
 
 FORM_CSRF_FIELD = "csrf_token"
-# What a page shows of its property, read without loading the whole row.
-_SHOWN = select(Property.id, Property.name, Property.time_zone, Property.jurisdiction).where(
-    Property.id == bindparam("property")
-)
 UTC_ZONE = ZoneInfo("UTC")
 
 
@@ -97,7 +91,9 @@ def _viewer(request: Request, db: Session, now: datetime, principal: Principal) 
             raise NotFound()
     if standing is None:
         return Viewer(principal=principal, now=now)
-    shown = PropertyShown(*db.execute(_SHOWN, {"property": standing.property_id}).one())
+    # The check read the property's name, zone and jurisdiction with the roles.
+    facts = standing.facts
+    shown = PropertyShown(standing.property_id, facts.name, facts.time_zone, facts.jurisdiction)
     return Viewer(
         principal=principal,
         now=now,
