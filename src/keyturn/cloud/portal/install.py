@@ -21,9 +21,9 @@ from keyturn.cloud.portal import (
 )
 from keyturn.cloud.portal.templating import STATIC_DIR, STATIC_PATH
 
-# A request is matched against the routes in order, every API route first, and no two of
-# these routers share a path: the pages with live regions, polled every few seconds by each
-# open page, come first.
+# A request is matched against the routes in order (a page skips the API's at once, see
+# api_routes.py), and no two of these routers share a path: the pages with live regions,
+# polled every few seconds by each open page, come first.
 PAGE_ROUTERS = (
     history_pages.router,
     alerts_pages.router,
