@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keyturn.cloud.auth.permissions import POLICIES, Action, Standing, allows
+from keyturn.cloud.auth.permissions import POLICIES, Action, PropertyFacts, Standing, allows
 from keyturn.cloud.people.managers.service import KeyLevel, Powers
 from keyturn.rules.types import Role
 
@@ -38,6 +38,7 @@ def test_each_power_opens_what_the_policy_table_says(chosen: Powers) -> None:
         permissions=chosen.permissions,
         managed_key_ids=chosen.key_ids,
         manager_totp_required=False,
+        facts=PropertyFacts("Here", "UTC", "default"),
     )
 
     def may(action: Action, key_id: str | None = None) -> bool:

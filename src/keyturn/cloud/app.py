@@ -14,12 +14,8 @@ from sqlalchemy.engine import Engine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from keyturn import __version__
-from keyturn.cloud.access.credentials import views as credential_views
-from keyturn.cloud.access.explain import views as explain_views
-from keyturn.cloud.access.keys import views as key_views
-from keyturn.cloud.access.sharing import views as sharing_views
-from keyturn.cloud.access.suspension import views as suspension_views
 from keyturn.cloud.api_docs import install_api_docs
+from keyturn.cloud.api_routes import api_routers
 from keyturn.cloud.app_web.install import install_app_web
 from keyturn.cloud.app_web.templating import APP
 from keyturn.cloud.auth.deps import public_route
@@ -27,27 +23,17 @@ from keyturn.cloud.auth.http import install_auth
 from keyturn.cloud.body_limits import BodyLimit
 from keyturn.cloud.capacity import ConnectionBudget
 from keyturn.cloud.db import make_engine
-from keyturn.cloud.devices import views as devices_views
 from keyturn.cloud.errors import Refusal
-from keyturn.cloud.history import views as history_views
 from keyturn.cloud.inputs import refuse_nul_characters
 from keyturn.cloud.jobs import background_jobs
 from keyturn.cloud.openapi import complete_openapi
 from keyturn.cloud.page_headers import PageHeaders
-from keyturn.cloud.people import views as people_views
-from keyturn.cloud.people.residency import views as residency_views
 from keyturn.cloud.portal.install import install_portal
 from keyturn.cloud.portal.templating import PORTAL
-from keyturn.cloud.privacy import views as privacy_views
-from keyturn.cloud.privacy.audit_record import views as audit_record_views
-from keyturn.cloud.privacy.public import views as public_request_views
-from keyturn.cloud.privacy.retention import views as retention_views
 from keyturn.cloud.problems import answer_refusal, problem, problem_responses
-from keyturn.cloud.properties import views as properties_views
 from keyturn.cloud.refusals import install_refusals
 from keyturn.cloud.retries import install_retries
 from keyturn.cloud.web.answers import install_answers
-from keyturn.cloud.webhooks import views as webhooks_views
 from keyturn.settings import Settings
 
 
@@ -77,24 +63,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     # Short SQLite work costs less than a worker-thread hop (Gate.run); a server's doesn't.
     app.state.db_work_on_loop = db.dialect.name == "sqlite"
     app.state.settings = settings
-    app.include_router(devices_views.router)
-    app.include_router(history_views.router)
-    app.include_router(webhooks_views.router)
-    app.include_router(retention_views.router)
-    app.include_router(privacy_views.router)
-    app.include_router(audit_record_views.router)
-    app.include_router(public_request_views.router)
-    for resource_views in (
-        properties_views,
-        people_views,
-        residency_views,
-        suspension_views,
-        key_views,
-        credential_views,
-        sharing_views,
-        explain_views,
-    ):
-        app.include_router(resource_views.router)
+    app.include_router(api_routers())
     install_auth(app)
     install_api_docs(app)
     install_portal(app)

@@ -6,6 +6,8 @@ the database and lift when the window has passed (the app's clock is moved, neve
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -186,6 +188,25 @@ def test_an_expired_session_is_refused_however_busy(
     assert answer.status_code == 401
     assert answer.json()["type"].endswith("/unauthenticated")
     assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_session_records_its_use_at_most_once_a_minute(
+    client: TestClient, db: Session, clock: Clock
+) -> None:
+    _ana(db)
+    _login(client)
+    opened = db.execute(select(AuthSession.last_seen_at)).scalar_one()
+    clock.advance(seconds=59)
+    assert client.get("/api/v1/auth/me").status_code == 200
+    db.expire_all()
+    assert db.execute(select(AuthSession.last_seen_at)).scalar_one() == opened
+    clock.advance(seconds=1)
+
+    assert client.get("/api/v1/auth/me").status_code == 200
+
+    db.expire_all()
+    seen = db.execute(select(AuthSession.last_seen_at)).scalar_one()
+    assert seen == opened + timedelta(minutes=1)
 
 
 def test_a_session_left_idle_ends(client: TestClient, db: Session, clock: Clock) -> None:

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from factories import bearer, token_for
 from keyturn.cloud.auth.deps import Gate, gated, public_route, requires, unmarked_routes
 from keyturn.cloud.auth.permissions import Action, Principal
-from keyturn.cloud.models import Key
+from keyturn.cloud.models import Key, Property
+from keyturn.cloud.web.gate import PageGate, Viewer, gated_page
 from worlds import Personas
 
 
@@ -56,6 +57,18 @@ def _extra_routes(reached: list[str] | None = None) -> APIRouter:
 
         return await gate.run(work)
 
+    @router.get("/api/v1/gated-page/keys/{key_id}")
+    async def gated_key_page(
+        key_id: str,
+        gate: Annotated[PageGate, gated_page(Action.KEYS_READ, property_from=_key_property)],
+    ) -> dict[str, str]:
+        def work(viewer: Viewer) -> dict[str, str]:
+            reached.append(viewer.principal.person_id)
+            assert viewer.prop is not None
+            return {"key_id": key_id, "property": viewer.prop.name}
+
+        return await gate.run(work)
+
     @router.get("/api/v1/open", dependencies=[public_route("test")])
     def open_route() -> dict[str, str]:
         return {}
@@ -71,7 +84,7 @@ def test_unmarked_and_misplaced_routes_are_reported(app: FastAPI) -> None:
     assert any(p.startswith("GET /api/v1/unmarked:") for p in problems)
     assert any(p.startswith("GET /api/v1/misplaced:") and "property_id" in p for p in problems)
     assert not any("/api/v1/keys/" in p or "/api/v1/open" in p for p in problems)
-    assert not any("/api/v1/gated/" in p for p in problems)
+    assert not any("/api/v1/gated/" in p or "/api/v1/gated-page/" in p for p in problems)
 
 
 def test_property_from_resolves_the_property_of_an_object(
@@ -117,4 +130,30 @@ def test_a_gated_route_runs_its_work_only_for_an_allowed_caller(
     assert get("nope", keys_manager) == 404
     assert reached == []
     assert get(personas.managed_key_id, keys_manager) == 200
+    assert reached == [personas.people["pm_keys_specific"]]
+
+
+def test_a_gated_page_runs_its_work_only_for_an_allowed_caller(
+    app: FastAPI, client: TestClient, db: Session, personas: Personas
+) -> None:
+    reached: list[str] = []
+    app.include_router(_extra_routes(reached))
+    keys_manager = token_for(db, personas.people["pm_keys_specific"])
+    resident = token_for(db, personas.people["resident"])
+    db.commit()
+
+    def get(key_id: str, token: str | None) -> int:
+        headers = bearer(token) if token else {}
+        return client.get(f"/api/v1/gated-page/keys/{key_id}", headers=headers).status_code
+
+    assert get(personas.managed_key_id, None) == 401
+    assert get(personas.other_key_id, keys_manager) == 403
+    assert get(personas.managed_key_id, resident) == 403
+    assert get(personas.other_key_in_other_property_id, keys_manager) == 404
+    assert reached == []
+    answer = client.get(
+        f"/api/v1/gated-page/keys/{personas.managed_key_id}", headers=bearer(keys_manager)
+    )
+    assert answer.status_code == 200
+    assert answer.json()["property"] == db.get(Property, personas.property_id).name
     assert reached == [personas.people["pm_keys_specific"]]

@@ -3,11 +3,15 @@ page headers, and /docs served without a CDN."""
 
 from __future__ import annotations
 
+import re
+
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from factories import make_member
 from keyturn.cloud.page_headers import CONTENT_SECURITY_POLICY
+from keyturn.cloud.portal.install import PAGE_ROUTERS
 from keyturn.cloud.portal.templating import TEMPLATES
 from keyturn.cloud.web.templating import form_token
 from keyturn.rules.types import Role
@@ -199,3 +203,23 @@ def test_the_front_door_sends_each_person_to_their_own_front_end(
         "/portal/sign-in?next=/app/history", follow_redirects=False
     )
     assert asked.headers["location"] == "/app/history"
+
+
+def test_no_two_page_routers_answer_the_same_path() -> None:
+    """So their order (the polled pages first) changes only how soon a request is matched."""
+    routes = [
+        (number, route)
+        for number, router in enumerate(PAGE_ROUTERS)
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+    shared = [
+        (route.path, other.path)
+        for number, route in routes
+        for other_number, other in routes
+        if number != other_number
+        and route.methods & other.methods
+        and route.path_regex.match(re.sub(r"\{[^}]+\}", "x", other.path))
+    ]
+    assert len(routes) > 50
+    assert shared == []

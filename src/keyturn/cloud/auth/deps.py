@@ -123,13 +123,14 @@ def current_principal(request: Request, db: Session, now: datetime) -> Principal
         raise Unauthenticated()
     config: AuthConfig = request.app.state.auth_config
     idle = timedelta(seconds=config.session_idle_s)
-    principal, csrf_digest = service.principal_from_cookie(db, cookie, now, idle)
+    caller = service.principal_from_cookie(db, cookie, now, idle)
     if request.method not in SAFE_METHODS:
-        _check_csrf(request, csrf_digest)
-    # Nothing else is in this transaction yet: the session's last use is kept even if the
-    # route itself only reads.
-    db.commit()
-    return principal
+        _check_csrf(request, caller.csrf_digest)
+    if caller.touched:
+        # Nothing else is in this transaction yet: the session's last use is kept even if
+        # the route itself only reads. An untouched use wrote nothing, so nothing to commit.
+        db.commit()
+    return caller.principal
 
 
 def _check_csrf(request: Request, csrf_digest: str) -> None:

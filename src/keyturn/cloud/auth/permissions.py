@@ -224,6 +224,16 @@ class Principal:
 
 
 @dataclass(frozen=True)
+class PropertyFacts:
+    """What the permission check reads of the property beside the roles: its name, time zone
+    and jurisdiction, for a page to show without reading the property again."""
+
+    name: str
+    time_zone: str
+    jurisdiction: str
+
+
+@dataclass(frozen=True)
 class Standing:
     """A person's roles and powers at one property, as the permission check sees them."""
 
@@ -233,6 +243,7 @@ class Standing:
     permissions: frozenset[Permission]
     managed_key_ids: frozenset[str]
     manager_totp_required: bool
+    facts: PropertyFacts
     sign_ins_barred_before: datetime | None = None
 
     def admits(self, principal: Principal) -> bool:
@@ -255,10 +266,14 @@ class Standing:
 _MEMBER = aliased(RoleMembership)
 _MEMBER_PROPERTY = aliased(Property)
 # One row per role and extra power the person holds at the property (one row with neither if
-# none), each saying whether they are portfolio manager anywhere in the property's portfolio.
+# none), each saying whether they are portfolio manager anywhere in the property's portfolio,
+# and the property's facts a page shows.
 _STANDING_AT = (
     select(
         Property.require_manager_totp,
+        Property.name,
+        Property.time_zone,
+        Property.jurisdiction,
         RoleMembership.role,
         RolePermission.permission,
         exists(
@@ -330,6 +345,7 @@ def standing_at(session: Session, person_id: str, property_id: str) -> Standing 
         permissions=permissions,
         managed_key_ids=managed,
         manager_totp_required=bool(rows[0].require_manager_totp),
+        facts=PropertyFacts(rows[0].name, rows[0].time_zone, rows[0].jurisdiction),
         sign_ins_barred_before=rows[0].sign_ins_barred_before,
     )
 
@@ -364,13 +380,22 @@ def permits(standing: Standing, principal: Principal, action: Action) -> bool:
     )
 
 
-def may(session: Session, principal: Principal, action: Action, property_id: str) -> bool:
+def may(
+    session: Session,
+    principal: Principal,
+    action: Action,
+    property_id: str,
+    *,
+    standing: Standing | None = None,
+) -> bool:
     """Whether `authorize` would let the caller do the action at the property, as a yes or no.
 
     For a service that chooses what to do or show by who asks, never to refuse: a refusal
-    goes through `authorize` (or `requires`), which says why.
+    goes through `authorize` (or `requires`), which says why. `standing`, the caller's at
+    this property as the request's check read it, saves reading it again.
     """
-    standing = standing_at(session, principal.person_id, property_id)
+    if standing is None or standing.property_id != property_id:
+        standing = standing_at(session, principal.person_id, property_id)
     return (
         standing is not None and standing.admits(principal) and permits(standing, principal, action)
     )

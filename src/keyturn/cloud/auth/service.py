@@ -295,40 +295,70 @@ def principal_from_token(session: Session, secret: str, now: datetime) -> Princi
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CookieCaller:
+    """Who a cookie session stands for, the digest its CSRF token must match, and whether
+    this use was recorded (a write the caller commits)."""
+
+    principal: Principal
+    csrf_digest: str
+    touched: bool
+
+
+# A live cookie session, read as columns: loading the ORM row costs more than the statement.
+_LIVE_SESSION = (
+    select(
+        AuthSession.id,
+        AuthSession.account_id,
+        AuthSession.csrf_digest,
+        AuthSession.totp_satisfied,
+        AuthSession.created_at,
+        AuthSession.last_seen_at,
+        Account.person_id,
+    )
+    .join(Account, Account.id == AuthSession.account_id)
+    .where(
+        AuthSession.secret_digest == bindparam("digest"),
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > bindparam("now"),
+        AuthSession.last_seen_at > bindparam("idle_since"),
+        Account.disabled.is_(False),
+    )
+)
+_TOUCH_SESSION = (
+    update(AuthSession)
+    .where(AuthSession.id == bindparam("session"))
+    .values(last_seen_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+
+
 def principal_from_cookie(
     session: Session, secret: str, now: datetime, idle: timedelta
-) -> tuple[Principal, str]:
-    """The principal of a cookie session and the digest its CSRF token must match.
+) -> CookieCaller:
+    """The caller a cookie session stands for; Unauthenticated once it has ended.
 
     A session unused for `idle` has ended; a used one records the use (at most once per
-    SESSION_TOUCH_EVERY), which the caller commits so that reads keep a session alive too.
+    SESSION_TOUCH_EVERY, so busy pages cost no write each), which the caller commits when
+    `touched` so that reads keep a session alive too.
     """
-    found = session.execute(
-        select(AuthSession, Account.person_id)
-        .join(Account, Account.id == AuthSession.account_id)
-        .where(
-            AuthSession.secret_digest == opaque.digest(secret),
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
-            AuthSession.last_seen_at > now - idle,
-            Account.disabled.is_(False),
-        )
-    ).one_or_none()
+    params = {"digest": opaque.digest(secret), "now": now, "idle_since": now - idle}
+    found = session.execute(_LIVE_SESSION, params).one_or_none()
     if found is None:
         raise Unauthenticated("the session has ended; sign in again")
-    row, person_id = found
-    if now - row.last_seen_at >= SESSION_TOUCH_EVERY:
-        row.last_seen_at = now
+    touched = now - found.last_seen_at >= SESSION_TOUCH_EVERY
+    if touched:
+        session.execute(_TOUCH_SESSION, {"session": found.id, "now": now})
     principal = Principal(
-        person_id=person_id,
-        account_id=row.account_id,
+        person_id=found.person_id,
+        account_id=found.account_id,
         kind=CredentialKind.SESSION,
-        credential_id=row.id,
+        credential_id=found.id,
         scopes=ALL_SCOPES,
-        totp_satisfied=row.totp_satisfied,
-        issued_at=row.created_at,
+        totp_satisfied=found.totp_satisfied,
+        issued_at=found.created_at,
     )
-    return principal, row.csrf_digest
+    return CookieCaller(principal, found.csrf_digest, touched)
 
 
 def log_out(*, session: Session, principal: Principal, now: datetime) -> None:

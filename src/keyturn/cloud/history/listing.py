@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, literal, select
+from sqlalchemy import bindparam, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from keyturn.cloud.auth.permissions import Action, Principal, Standing, may
@@ -95,24 +95,14 @@ def read_history(
         now=now,
     )
     events = read.page.events
-    # Core rows, as the page read itself: the ORM's result handling costs more than these.
-    connection = session.connection()
-    gapped = (
-        select(LogGap.id).where(LogGap.door_id == Door.id).exists() if with_gaps else literal(False)
-    )
-    door_rows = connection.execute(
-        select(Door.id, Door.name, gapped)
-        .where(Door.property_id == property_id)
-        .order_by(Door.name, Door.id)
-    ).all()
-    doors = {door_id: name for door_id, name, _ in door_rows}
-    any_gaps = any(has_gap for _, _, has_gap in door_rows)
     subjects = {e.subject_id for e in events if e.subject_id}
     if filters.subject_id is not None and names_people:
         subjects.add(filters.subject_id)
-    names = _names(session, property_id, subjects)
+    door_rows, names = _doors_and_names(session, property_id, subjects, with_gaps)
+    doors = {door_id: name for door_id, name, _ in door_rows}
+    any_gaps = any(has_gap for _, _, has_gap in door_rows)
     photos = any(e.photo_id for e in events) and may(
-        session, principal, Action.PHOTOS_READ, property_id
+        session, principal, Action.PHOTOS_READ, property_id, standing=standing
     )
     rows = [
         HistoryRow(
@@ -160,19 +150,51 @@ def read_history(
     )
 
 
-# The names of the listed people, as the property's portfolio knows them: built once.
+# The property's doors (whether each has a log gap, or False without `with_gaps`) and the
+# names of the listed people as the property's portfolio knows them, in one statement built
+# once: a statement costs a round trip, and the names wait for the page's events anyway.
+_DOOR, _PERSON = "door", "person"
 _PORTFOLIO = select(Property.portfolio_id).where(Property.id == bindparam("property"))
-_NAMES = select(Person.id, known_name(Person.id, _PORTFOLIO.scalar_subquery())).where(
-    Person.id.in_(bindparam("people", expanding=True))
-)
+_NAMED = select(
+    literal(_PERSON).label("what"),
+    Person.id,
+    known_name(Person.id, _PORTFOLIO.scalar_subquery()).label("name"),
+    literal(False).label("gap"),
+).where(Person.id.in_(bindparam("people", expanding=True)))
+_DOORS_AND_NAMES = {
+    with_gaps: union_all(
+        select(
+            literal(_DOOR).label("what"),
+            Door.id,
+            Door.name.label("name"),
+            (
+                select(LogGap.id).where(LogGap.door_id == Door.id).exists()
+                if with_gaps
+                else literal(False)
+            ).label("gap"),
+        ).where(Door.property_id == bindparam("property")),
+        _NAMED,
+    ).order_by("what", "name", "id")
+    for with_gaps in (True, False)
+}
 
 
-def _names(session: Session, property_id: str, people: set[str]) -> dict[str, str]:
-    """The names of these people, as the property's portfolio knows them, by id."""
-    if not people:
-        return {}
-    rows = session.connection().execute(_NAMES, {"property": property_id, "people": sorted(people)})
-    return {person_id: name for person_id, name in rows}
+def _doors_and_names(
+    session: Session, property_id: str, people: set[str], with_gaps: bool
+) -> tuple[list[tuple[str, str, bool]], dict[str, str]]:
+    """The property's doors by name (id, name, has a log gap) and these people's names by id,
+    as the property's portfolio knows them."""
+    rows = session.connection().execute(
+        _DOORS_AND_NAMES[with_gaps], {"property": property_id, "people": sorted(people)}
+    )
+    doors: list[tuple[str, str, bool]] = []
+    names: dict[str, str] = {}
+    for what, row_id, name, gap in rows:
+        if what == _DOOR:
+            doors.append((row_id, name, bool(gap)))
+        else:
+            names[row_id] = name
+    return doors, names
 
 
 def log_gaps_between(

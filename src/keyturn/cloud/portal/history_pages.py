@@ -26,11 +26,11 @@ from keyturn.cloud.history.listing import HistoryRead, read_history
 from keyturn.cloud.history.queries import EventFilter
 from keyturn.cloud.history.schemas import Outcome
 from keyturn.cloud.history.service import event_photo
-from keyturn.cloud.portal.live import live_headers, off_loop, region_etag, unchanged
+from keyturn.cloud.portal.live import live_headers, region_etag, unchanged
 from keyturn.cloud.portal.navigation import property_path
 from keyturn.cloud.portal.templating import render
 from keyturn.cloud.web.formatting import local_time
-from keyturn.cloud.web.gate import Viewer, page
+from keyturn.cloud.web.gate import PageGate, Viewer, gated_page, page
 from keyturn.protocol.event_kinds import EventKind
 from keyturn.rules.types import CredentialType, Reason
 
@@ -242,11 +242,10 @@ def _form(asked: Asked, read: HistoryRead | None) -> dict[str, Any]:
 async def history_page(
     request: Request,
     property_id: str,
-    viewer: Annotated[Viewer, page(Action.HISTORY_READ)],
-    db: Db,
+    gate: Annotated[PageGate, gated_page(Action.HISTORY_READ, autocommit=True)],
 ) -> HTMLResponse:
     """The door events the caller may see, newest first, 50 at a time, with filters."""
-    return await off_loop(request, _history_page, request, property_id, viewer, db)
+    return await gate.run(lambda viewer: _history_page(request, property_id, viewer, gate.db))
 
 
 def _history_page(request: Request, property_id: str, viewer: Viewer, db: Db) -> HTMLResponse:
@@ -292,11 +291,10 @@ def _history_page(request: Request, property_id: str, viewer: Viewer, db: Db) ->
 async def history_live(
     request: Request,
     property_id: str,
-    viewer: Annotated[Viewer, page(Action.HISTORY_READ)],
-    db: Db,
+    gate: Annotated[PageGate, gated_page(Action.HISTORY_READ, autocommit=True)],
 ) -> Response:
     """The first page's rows, or 304 while nothing changed (then nothing is read or audited)."""
-    return await off_loop(request, _history_live, request, property_id, viewer, db)
+    return await gate.run(lambda viewer: _history_live(request, property_id, viewer, gate.db))
 
 
 def _history_live(request: Request, property_id: str, viewer: Viewer, db: Db) -> Response:

@@ -21,7 +21,12 @@ from keyturn.cloud.portal import (
 )
 from keyturn.cloud.portal.templating import STATIC_DIR, STATIC_PATH
 
+# A request is matched against the routes in order (a page skips the API's at once, see
+# api_routes.py), and no two of these routers share a path: the pages with live regions,
+# polled every few seconds by each open page, come first.
 PAGE_ROUTERS = (
+    history_pages.router,
+    alerts_pages.router,
     sign_in_pages.router,
     overview_pages.router,
     overview_pages.root,
@@ -33,8 +38,6 @@ PAGE_ROUTERS = (
     privacy_pages.router,
     account_pages.router,
     link_pages.router,
-    history_pages.router,
-    alerts_pages.router,
 )
 
 

@@ -8,17 +8,11 @@ did not change costs a few indexed maxima and no read of its rows (and no audite
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
 
 from fastapi import Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from keyturn.cloud.web.gate import Viewer
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 def region_etag(viewer: Viewer, marker: str, request: Request) -> str:
@@ -40,11 +34,3 @@ def unchanged(request: Request, etag: str) -> Response | None:
 
 def live_headers(etag: str) -> dict[str, str]:
     return {"ETag": etag, "Cache-Control": "no-cache"}
-
-
-async def off_loop(request: Request, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """What `work` returns, run as the API's routes run their database work: on one worker
-    thread (or on the event loop, where the app says so), not a thread hop per step."""
-    if request.app.state.db_work_on_loop:
-        return work(*args, **kwargs)
-    return await run_in_threadpool(work, *args, **kwargs)
