@@ -551,3 +551,24 @@ def walk(
                 and not any(part in href for part in not_pages)
             )
     return seen
+
+
+# Controlled by the app's service worker, with this page's copy in its cache. An async
+# function: page.evaluate awaits its promise, where wait_for_function takes the promise
+# itself as a truthy answer and returns at once.
+OFFLINE_READY = """async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+        await new Promise((r) => navigator.serviceWorker.addEventListener(
+            "controllerchange", r, {once: true}));
+    }
+    return (await caches.match(location.pathname)) !== undefined;
+}"""
+
+
+def keep_for_offline(page: Page) -> None:
+    """Wait until the app's service worker controls the page and keeps its copy; a page that
+    came before the worker took over is loaded once more, now through it."""
+    if not page.evaluate(OFFLINE_READY):
+        page.reload()
+    assert page.evaluate(OFFLINE_READY), "the service worker does not keep this page"

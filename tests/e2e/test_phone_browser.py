@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from browser import (
-    WAIT_MS,
     Login,
     PortalSite,
     check_page,
+    keep_for_offline,
     mail_settings,
     make_portal_world,
     open_page,
@@ -199,11 +199,7 @@ def test_an_invited_resident_consents_enrols_and_unlocks_home_online_then_offlin
             check_page(page)  # before any request to the lock, which is another origin
             unlock(page, site)
             shoot(page, "unlocked online")
-            page.wait_for_function(
-                """async () => navigator.serviceWorker.controller !== null
-                    && (await caches.match(location.pathname)) !== undefined""",
-                timeout=WAIT_MS,
-            )
+            keep_for_offline(page)
 
             live_server.stop(site.server)
             with pytest.raises(httpx.TransportError):
