@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from keyturn.cloud.auth.deps import (
     ACTION_MARK,
@@ -26,9 +25,10 @@ from keyturn.cloud.auth.deps import (
     PROPERTY_PARAM,
     RESOLVER_MARK,
     SAFE_METHODS,
+    Gate,
     PropertyResolver,
-    checked_principal,
     checked_standing,
+    gated,
     get_db,
     get_now,
 )
@@ -109,39 +109,22 @@ def _viewer(request: Request, db: Session, now: datetime, principal: Principal) 
 
 @dataclass(frozen=True)
 class PageGate:
-    """`page`'s check, held for a page that runs it together with its own work.
+    """`page`'s check, held for a page that runs it together with its own work: the API's
+    `deps.Gate` (one worker-thread step for the check and the work on a database server, the
+    event loop on SQLite; `autocommit` as there), with the form's CSRF field read first and
+    the Viewer handed to the work."""
 
-    As the API's `deps.Gate`: on a database server the check and the page's work share one
-    worker-thread step (a hop costs about what a statement does); on SQLite both run on the
-    event loop. Nothing reaches `work` without the check. `autocommit` runs each statement
-    as its own transaction on a database server, for a page that writes at most one
-    statement (the audit record of a read), sparing the BEGIN and COMMIT round trips.
-    """
+    gate: Gate
 
-    request: Request
-    db: Session
-    now: datetime
-    action: Action
-    property_from: PropertyResolver | None
-    autocommit: bool
+    @property
+    def db(self) -> Session:
+        return self.gate.db
 
     async def run(self, work: Callable[[Viewer], T]) -> T:
         """What `work` returns for the checked caller's Viewer, both in the same step."""
-        request = self.request
+        request, db, now = self.gate.request, self.gate.db, self.gate.now
         await _form_csrf(request)
-        on_loop: bool = request.app.state.db_work_on_loop
-
-        def checked() -> T:
-            if self.autocommit and not on_loop:
-                self.db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            # In autocommit mode a row lock would end with its own statement: nothing to hold.
-            writes = request.method not in SAFE_METHODS and not self.autocommit
-            principal = checked_principal(
-                request, self.db, self.now, self.action, self.property_from, writes
-            )
-            return work(_viewer(request, self.db, self.now, principal))
-
-        return checked() if on_loop else await run_in_threadpool(checked)
+        return await self.gate.run(lambda principal: work(_viewer(request, db, now, principal)))
 
 
 def gated_page(
@@ -150,19 +133,16 @@ def gated_page(
     """`page(action)` for a page that runs the check and its work in one step: a PageGate.
 
     Use as `gate: Annotated[PageGate, gated_page(Action.X)]`, then
-    `return await gate.run(lambda viewer: ...)`; the route walker reads the same mark.
+    `return await gate.run(lambda viewer: ...)`; the route walker finds `gated`'s mark inside.
     """
+    checked = gated(action, property_from=property_from, autocommit=autocommit)
 
-    async def gate(
-        request: Request,
-        db: Annotated[Session, Depends(get_db)],
-        now: Annotated[datetime, Depends(get_now)],
-    ) -> PageGate:
-        return PageGate(request, db, now, action, property_from, autocommit)
+    # A default, not Annotated: the annotation is a string here, and FastAPI could not find
+    # `checked`, a local, when it evaluates it.
+    async def page_gate(gate: Gate = checked) -> PageGate:
+        return PageGate(gate)
 
-    setattr(gate, ACTION_MARK, action)
-    setattr(gate, RESOLVER_MARK, property_from is not None)
-    return Depends(gate)
+    return Depends(page_gate)
 
 
 def _itself(viewer: Viewer) -> Viewer:
@@ -181,7 +161,8 @@ def page(action: Action, *, property_from: PropertyResolver | None = None) -> An
         db: Annotated[Session, Depends(get_db)],
         now: Annotated[datetime, Depends(get_now)],
     ) -> Viewer:
-        return await PageGate(request, db, now, action, property_from, False).run(_itself)
+        gate = Gate(request, db, now, action, property_from, autocommit=False)
+        return await PageGate(gate).run(_itself)
 
     setattr(check, ACTION_MARK, action)
     setattr(check, RESOLVER_MARK, property_from is not None)
